@@ -1,0 +1,55 @@
+"""The national referential of social and professional insertion, and the payload models.
+
+Import from here: the rest of the package is private.
+"""
+
+from referential._referential import (
+    CATEGORIES,
+    CODE_PATTERN,
+    SENSITIVE_CATEGORIES,
+    CodeList,
+    CrosswalkRow,
+    CrosswalkTable,
+    Entry,
+    PublishedVersion,
+    Referential,
+    ReferentialDataError,
+    current_referential,
+    load_referential,
+    normalise_label,
+)
+from referential._schema import dumps_stable, export_schemas, payload_schema, schema_id
+from referential._types import nir_key, normalise_phone, siret_is_valid
+from referential._validation import Finding, Report, Validator, default_validator, pointer
+from referential.models import PAYLOAD_KINDS, Carnet, Payload
+
+__all__ = [
+    "CATEGORIES",
+    "CODE_PATTERN",
+    "PAYLOAD_KINDS",
+    "SENSITIVE_CATEGORIES",
+    "Carnet",
+    "CodeList",
+    "CrosswalkRow",
+    "CrosswalkTable",
+    "Entry",
+    "Finding",
+    "Payload",
+    "PublishedVersion",
+    "Referential",
+    "ReferentialDataError",
+    "Report",
+    "Validator",
+    "current_referential",
+    "default_validator",
+    "dumps_stable",
+    "export_schemas",
+    "load_referential",
+    "nir_key",
+    "normalise_label",
+    "normalise_phone",
+    "payload_schema",
+    "pointer",
+    "schema_id",
+    "siret_is_valid",
+]

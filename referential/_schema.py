@@ -1,0 +1,88 @@
+"""Published JSON Schemas (2020-12), one per payload kind and referential version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from referential._referential import Referential
+from referential._types import CODE_LIST_KEY, code_def_name
+from referential._validation import Validator
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def schema_id(version: str, kind: str) -> str:
+    return f"urn:carnet-de-bord:schemas:{version}:{kind}"
+
+
+def _code_list_def(referential: Referential, version: str, liste: str) -> dict[str, Any]:
+    entries = referential.entries(liste, version)
+    deprecated = [e.code for e in entries if e.deprecated_in(version)]
+    description = referential.lists[liste].description
+    if deprecated:
+        description += (
+            " Codes dépréciés (acceptés avec un avertissement) : " + ", ".join(deprecated) + "."
+        )
+    return {
+        "type": "string",
+        "title": f"Code de la liste « {liste} »",
+        "description": description,
+        "enum": [e.code for e in entries],
+        "x-libelles": {e.code: e.libelle for e in entries},
+    }
+
+
+def _replace_code_lists(node: Any, used: set[str]) -> Any:
+    if isinstance(node, dict):
+        if CODE_LIST_KEY in node:
+            liste = node[CODE_LIST_KEY]
+            used.add(liste)
+            replaced = {k: v for k, v in node.items() if k not in (CODE_LIST_KEY, "type")}
+            replaced["$ref"] = f"#/$defs/{code_def_name(liste)}"
+            return replaced
+        return {k: _replace_code_lists(v, used) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_replace_code_lists(v, used) for v in node]
+    return node
+
+
+def payload_schema(validator: Validator, kind: str) -> dict[str, Any]:
+    """The JSON Schema of one payload kind, as published."""
+    model = validator.models.kinds[kind]
+    raw = model.model_json_schema(mode="validation")
+    used: set[str] = set()
+    schema = _replace_code_lists(raw, used)
+    defs = schema.setdefault("$defs", {})
+    for liste in sorted(used):
+        defs[code_def_name(liste)] = _code_list_def(validator.referential, validator.version, liste)
+    header = {
+        "$schema": DIALECT,
+        "$id": schema_id(validator.version, kind),
+        "title": f"{kind} — référentiel {validator.version}",
+    }
+    description = schema.pop("description", None) or (model.__doc__ or "").strip()
+    header["description"] = (
+        f"{description}\n\nVérifications que JSON Schema ne peut pas exprimer, faites par la "
+        "passerelle : clé du NIR, clé de Luhn du SIRET, cohérence des périodes (fin après début), "
+        "action codée ou hors référentiel avec libellé. Les entiers s'écrivent sans partie décimale."
+    ).strip()
+    schema.pop("title", None)
+    return {**header, **schema}
+
+
+def export_schemas(validator: Validator, directory: Path) -> list[Path]:
+    """Write ``<directory>/<version>/<kind>.json`` for every kind; sorted and stable."""
+    target = directory / validator.version
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind in sorted(validator.kinds):
+        path = target / f"{kind}.json"
+        path.write_text(dumps_stable(payload_schema(validator, kind)), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def dumps_stable(document: Any) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"

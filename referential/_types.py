@@ -1,0 +1,325 @@
+"""Constrained scalar types of the wire contract, with French error messages.
+
+Each type validates in one place and publishes the same rule in the JSON Schema. Where JSON
+Schema cannot express a rule (the NIR key, the SIRET checksum), the schema's description says so.
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    Strict,
+    WithJsonSchema,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+from referential._referential import Referential, current_referential
+
+# -- codes -------------------------------------------------------------------------------------
+
+#: The referential (and version) that code fields are bound to while models are being built.
+building: ContextVar[tuple[Referential, str] | None] = ContextVar("building", default=None)
+
+
+CODE_LIST_KEY = "x-liste-referentiel"
+
+
+def code_def_name(liste: str) -> str:
+    return f"code_{liste}"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRef:
+    """Marks a string field whose value must be a code of the referential list ``liste``."""
+
+    liste: str
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        bound = building.get()
+        referential, version = bound if bound else (current_referential(), None)
+        codes = referential.codes(self.liste, version)
+        return core_schema.literal_schema(list(codes), metadata={"liste": self.liste})
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # Replaced by a reference to the list's definition when the schemas are exported.
+        return {"type": "string", CODE_LIST_KEY: self.liste}
+
+
+CodeTheme = Annotated[str, CodeRef("themes")]
+CodeSituation = Annotated[str, CodeRef("situations")]
+CodeObjectif = Annotated[str, CodeRef("objectifs")]
+CodeAction = Annotated[str, CodeRef("actions")]
+CodeEtatRsa = Annotated[str, CodeRef("etats_droit_rsa")]
+CodeMotifSuspensionRsa = Annotated[str, CodeRef("motifs_suspension_rsa")]
+CodeMotifClotureRsa = Annotated[str, CodeRef("motifs_cloture_rsa")]
+CodeNiveauFormation = Annotated[str, CodeRef("niveaux_formation")]
+CodeOrganismePrestations = Annotated[str, CodeRef("organismes_prestations")]
+CodeRoleSuivi = Annotated[str, CodeRef("roles_suivi")]
+CodeSituationProfessionnelle = Annotated[str, CodeRef("situations_professionnelles")]
+CodeStatutAction = Annotated[str, CodeRef("statuts_action")]
+CodeStatutObjectif = Annotated[str, CodeRef("statuts_objectif")]
+CodeStatutRendezVous = Annotated[str, CodeRef("statuts_rendez_vous")]
+CodeTypeContratEmploi = Annotated[str, CodeRef("types_contrat_emploi")]
+CodeTypeContratParcours = Annotated[str, CodeRef("types_contrat_parcours")]
+CodeTypeDureeEmploi = Annotated[str, CodeRef("types_duree_emploi")]
+CodeTypeEvenement = Annotated[str, CodeRef("types_evenement")]
+CodeTypeOrientation = Annotated[str, CodeRef("types_orientation")]
+
+
+# -- strings -----------------------------------------------------------------------------------
+
+Texte = Annotated[str, Field(min_length=1, max_length=255)]
+TexteCourt = Annotated[str, Field(min_length=1, max_length=100)]
+TexteLong = Annotated[str, Field(min_length=1, max_length=2000)]
+IdentifiantSource = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="Identifiant de l'élément dans le système de la source (stable d'un envoi à l'autre).",
+    ),
+]
+
+# -- dates -------------------------------------------------------------------------------------
+
+Date = Annotated[date, Strict(), Field(description="Date ISO 8601 (AAAA-MM-JJ).")]
+
+RFC3339 = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+_RFC3339 = re.compile(RFC3339)
+
+
+def _check_rfc3339(value: object) -> object:
+    if isinstance(value, str) and not _RFC3339.match(value):
+        raise PydanticCustomError(
+            "horodatage_invalide",
+            "Horodatage invalide : format attendu AAAA-MM-JJTHH:MM:SS avec fuseau (Z ou ±HH:MM).",
+        )
+    return value
+
+
+Horodatage = Annotated[
+    datetime,
+    Strict(),
+    BeforeValidator(_check_rfc3339),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": RFC3339,
+            "description": "Horodatage RFC 3339 avec fuseau horaire.",
+        }
+    ),
+]
+
+# -- NIR ---------------------------------------------------------------------------------------
+
+NIR_PATTERN = r"^[0-9]{5}(?:[0-9]{2}|2[AB])[0-9]{6}(?:[0-9]{2})?$"
+_NIR = re.compile(NIR_PATTERN)
+
+
+def nir_key(nir13: str) -> int:
+    """The control key of a 13-character NIR: 97 − (number mod 97), Corsica 2A/2B as 19/18."""
+    digits = nir13[:5] + nir13[5:7].replace("2A", "19").replace("2B", "18") + nir13[7:]
+    return 97 - int(digits) % 97
+
+
+def _check_nir(value: str) -> str:
+    if not _NIR.match(value):
+        if len(value) not in (13, 15):
+            raise PydanticCustomError(
+                "nir_longueur", "Le NIR doit compter 13 caractères, ou 15 avec la clé."
+            )
+        raise PydanticCustomError(
+            "nir_format",
+            "NIR mal formé : chiffres uniquement, sauf 2A ou 2B pour le département (Corse).",
+        )
+    if len(value) == 15 and nir_key(value[:13]) != int(value[13:]):
+        raise PydanticCustomError("nir_cle_invalide", "La clé de contrôle du NIR est invalide.")
+    return value[:13]
+
+
+Nir = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_check_nir),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": NIR_PATTERN,
+            "description": (
+                "NIR à 13 caractères, ou 15 avec la clé. La clé (97 − (nombre mod 97), 2A et 2B "
+                "comptés 19 et 18) est vérifiée par la passerelle mais ne peut pas s'exprimer en "
+                "JSON Schema. Seuls les 13 premiers caractères sont conservés."
+            ),
+        }
+    ),
+]
+
+# -- SIRET -------------------------------------------------------------------------------------
+
+SIRET_PATTERN = r"^[0-9]{14}$"
+_LA_POSTE_SIREN = "356000000"
+
+
+def siret_is_valid(siret: str) -> bool:
+    """Luhn checksum; La Poste's establishments use a sum of digits divisible by 5 instead."""
+    if siret.startswith(_LA_POSTE_SIREN) and siret != _LA_POSTE_SIREN + "00048":
+        return sum(int(c) for c in siret) % 5 == 0
+    total = 0
+    for index, char in enumerate(reversed(siret)):
+        digit = int(char)
+        if index % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def _check_siret(value: str) -> str:
+    if not re.match(SIRET_PATTERN, value):
+        raise PydanticCustomError("siret_format", "Le SIRET doit compter 14 chiffres.")
+    if not siret_is_valid(value):
+        raise PydanticCustomError("siret_invalide", "Le SIRET est invalide (clé de Luhn).")
+    return value
+
+
+Siret = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_check_siret),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": SIRET_PATTERN,
+            "description": (
+                "SIRET à 14 chiffres. La clé de Luhn est vérifiée par la passerelle mais ne peut "
+                "pas s'exprimer en JSON Schema."
+            ),
+        }
+    ),
+]
+
+# -- postal code, département, ROME ------------------------------------------------------------
+
+CodePostal = Annotated[
+    str,
+    Field(
+        pattern=r"^(?:0[1-9]|[1-9][0-9])[0-9]{3}$",
+        description="Code postal : 5 chiffres, ne commence pas par 00.",
+    ),
+]
+CodeDepartement = Annotated[
+    str,
+    Field(
+        pattern=r"^(?:0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$",
+        description="Code de département (01 à 95, 2A, 2B, 971 à 976).",
+    ),
+]
+CodeRome = Annotated[
+    str,
+    Field(pattern=r"^[A-N][0-9]{4}$", description="Code ROME (une lettre et quatre chiffres)."),
+]
+
+# -- e-mail ------------------------------------------------------------------------------------
+
+#: The WHATWG HTML "valid e-mail address" production.
+EMAIL_PATTERN = (
+    r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+)
+Courriel = Annotated[
+    str,
+    Field(
+        max_length=254,
+        pattern=EMAIL_PATTERN,
+        description="Adresse électronique (syntaxe HTML « valid e-mail address »).",
+    ),
+]
+
+# -- phone -------------------------------------------------------------------------------------
+
+#: National writing (0X XX XX XX XX, separators space . or -), or international writing with the
+#: country code of metropolitan France or of an overseas territory.
+PHONE_PATTERN = (
+    r"^(?:0[1-9](?:[ .-]?[0-9]{2}){4}"
+    r"|\+(?:33|262|269|590|594|596) ?[1-9](?:[ .-]?[0-9]{2}){4}"
+    r"|\+(?:508|681|687) ?[0-9]{2}(?:[ .-]?[0-9]{2}){2}"
+    r"|\+689 ?[0-9]{2}(?:[ .-]?[0-9]{2}){3})$"
+)
+_PHONE = re.compile(PHONE_PATTERN)
+
+#: Overseas numbers share the French national numbering: their prefix tells the region.
+_OVERSEAS_PREFIXES = {
+    "262": "RE", "263": "RE", "692": "RE", "693": "RE",
+    "269": "YT", "639": "YT",
+    "590": "GP", "690": "GP", "691": "GP",
+    "594": "GF", "694": "GF",
+    "596": "MQ", "696": "MQ", "697": "MQ",
+    "508": "PM",
+}  # fmt: skip
+
+
+def normalise_phone(value: str) -> str:
+    """A French phone number in E.164, or a ValueError."""
+    digits = re.sub(r"[ .-]", "", value)
+    region = "FR"
+    if digits.startswith("0"):
+        region = _OVERSEAS_PREFIXES.get(digits[1:4], "FR")
+    parsed = phonenumbers.parse(digits, region)
+    if not phonenumbers.is_possible_number(parsed):
+        raise ValueError(value)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _check_phone(value: str) -> str:
+    try:
+        if not _PHONE.match(value):
+            raise ValueError(value)
+        return normalise_phone(value)
+    except (ValueError, phonenumbers.NumberParseException):
+        raise PydanticCustomError(
+            "telephone_invalide",
+            "Numéro de téléphone invalide : 10 chiffres commençant par 0, ou format "
+            "international (+33…, +262…).",
+        ) from None
+
+
+Telephone = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_check_phone),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": PHONE_PATTERN,
+            "description": (
+                "Numéro de téléphone français (métropole ou outre-mer), national "
+                "(0X XX XX XX XX) ou international (+33…) ; rendu au format E.164."
+            ),
+        }
+    ),
+]
+
+# -- numbers -----------------------------------------------------------------------------------
+
+EntierPositif = Annotated[int, Field(gt=0)]
+EntierNaturel = Annotated[int, Field(ge=0)]

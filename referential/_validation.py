@@ -1,0 +1,345 @@
+"""The validation engine: one payload in, every error and warning out, located and in French.
+
+The same engine serves the HTTP API, the ``carnet validate`` command and the write path.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from referential._build import BoundModels, build_models
+from referential._referential import Referential, current_referential
+from referential._types import (
+    EMAIL_PATTERN,
+    CodeRef,
+)
+from referential.models import Axe, Payload
+
+Level = Literal["erreur", "avertissement"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One error or warning about a payload."""
+
+    pointer: str
+    code: str
+    message: str
+    niveau: Level = "erreur"
+    attendu: str | None = None
+    suggestion: str | None = None
+    ligne: int | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"pointer": self.pointer, "code": self.code, "message": self.message}
+        if self.ligne is not None:
+            wire["ligne"] = self.ligne
+        if self.attendu is not None:
+            wire["attendu"] = self.attendu
+        if self.suggestion is not None:
+            wire["suggestion"] = self.suggestion
+        return wire
+
+
+@dataclass(slots=True)
+class Report:
+    """The verdict on one payload: valid when there is no error; warnings never invalidate."""
+
+    kind: str
+    version: str
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    value: Payload | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def pointer(loc: Iterable[str | int]) -> str:
+    """An RFC 6901 JSON Pointer from a location path."""
+    parts = (str(p).replace("~", "~0").replace("/", "~1") for p in loc)
+    return "".join("/" + p for p in parts)
+
+
+# -- French messages for pydantic's error types ---------------------------------------------------
+
+_TYPE_NAMES = {
+    "string_type": "une chaîne de caractères",
+    "int_type": "un nombre entier",
+    "bool_type": "un booléen (true ou false)",
+    "list_type": "une liste",
+    "model_type": "un objet",
+    "model_attributes_type": "un objet",
+    "dict_type": "un objet",
+    "date_type": "une date AAAA-MM-JJ (chaîne)",
+    "datetime_type": "un horodatage RFC 3339 (chaîne)",
+    "none_required": "null",
+}
+
+_PATTERN_MESSAGES: dict[str, tuple[str, str]] = {
+    EMAIL_PATTERN: ("courriel_invalide", "Adresse électronique invalide."),
+    r"^(?:0[1-9]|[1-9][0-9])[0-9]{3}$": (
+        "code_postal_invalide",
+        "Code postal invalide : 5 chiffres, ne commençant pas par 00.",
+    ),
+    r"^(?:0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$": (
+        "departement_invalide",
+        "Code de département invalide (01 à 95, 2A, 2B, 971 à 976).",
+    ),
+    r"^[A-N][0-9]{4}$": (
+        "code_rome_invalide",
+        "Code ROME invalide : une lettre et quatre chiffres.",
+    ),
+    r"^[0-9]{4}\.[0-9]+$": (
+        "version_referentiel_invalide",
+        "Version du référentiel invalide (forme AAAA.N, par exemple 2026.1).",
+    ),
+}
+
+
+def _french(error: ErrorDetails, code_list: str | None) -> tuple[str, str, str | None]:
+    """(stable code, French message, expected) for one pydantic error."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "champ_obligatoire", "Champ obligatoire manquant.", None
+    if kind == "extra_forbidden":
+        return "champ_inconnu", "Champ inconnu : il ne fait pas partie du schéma.", None
+    if kind in _TYPE_NAMES:
+        expected = _TYPE_NAMES[kind]
+        return "type_invalide", f"Type invalide : {expected} attendu.", expected
+    if kind == "literal_error" and code_list is not None:
+        return (
+            "code_inconnu",
+            f"Code inconnu dans la liste « {code_list} » du référentiel.",
+            f"/v1/referentiel/{code_list}",
+        )
+    if kind == "literal_error":
+        return "valeur_invalide", f"Valeur invalide : {ctx.get('expected')} attendu.", None
+    if kind in ("date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"):
+        return (
+            "date_invalide",
+            "Date invalide : une date réelle au format AAAA-MM-JJ est attendue.",
+            "AAAA-MM-JJ",
+        )
+    if kind in ("datetime_parsing", "datetime_from_date_parsing", "timezone_aware"):
+        return (
+            "horodatage_invalide",
+            "Horodatage invalide : format AAAA-MM-JJTHH:MM:SS avec fuseau (Z ou ±HH:MM).",
+            None,
+        )
+    if kind == "string_too_short":
+        return (
+            "texte_trop_court",
+            f"Texte trop court : au moins {ctx.get('min_length')} caractère(s).",
+            None,
+        )
+    if kind == "string_too_long":
+        return (
+            "texte_trop_long",
+            f"Texte trop long : au plus {ctx.get('max_length')} caractères.",
+            None,
+        )
+    if kind == "too_long":
+        return "trop_d_elements", f"Trop d'éléments : au plus {ctx.get('max_length')}.", None
+    if kind == "too_short":
+        return (
+            "pas_assez_d_elements",
+            f"Pas assez d'éléments : au moins {ctx.get('min_length')}.",
+            None,
+        )
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        code, message = _PATTERN_MESSAGES.get(pattern, ("format_invalide", "Format invalide."))
+        return code, message, pattern
+    if kind == "greater_than":
+        return (
+            "valeur_trop_petite",
+            f"Valeur trop petite : strictement supérieure à {ctx.get('gt')} attendue.",
+            None,
+        )
+    if kind == "greater_than_equal":
+        return "valeur_trop_petite", f"Valeur trop petite : au moins {ctx.get('ge')} attendu.", None
+    if kind == "json_invalid":
+        return "json_invalide", f"JSON mal formé : {ctx.get('error', '')}.", None
+    if kind == "json_type":
+        return "json_invalide", "Le corps doit être un document JSON.", None
+    # Errors raised by the project's own validators carry their code and French message.
+    return kind, error["msg"], None
+
+
+# -- where the coded fields are --------------------------------------------------------------------
+
+
+def _code_lists(model: type[BaseModel]) -> dict[tuple[str, ...], str]:
+    """Location (without list indexes) → referential list, for every coded field of ``model``."""
+    found: dict[tuple[str, ...], str] = {}
+
+    def visit(annotation: Any, path: tuple[str, ...]) -> None:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            base, *metadata = typing.get_args(annotation)
+            for item in metadata:
+                if isinstance(item, CodeRef):
+                    found[path] = item.liste
+            visit(base, path)
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for name, hint in typing.get_type_hints(annotation, include_extras=True).items():
+                if name in annotation.model_fields:
+                    visit(hint, (*path, name))
+        else:
+            for arg in typing.get_args(annotation):
+                visit(arg, path)
+
+    visit(model, ())
+    return found
+
+
+# -- the engine ------------------------------------------------------------------------------------
+
+
+class Validator:
+    """Validates payloads of every kind against one referential version."""
+
+    def __init__(self, referential: Referential, version: str | None = None) -> None:
+        self.referential = referential
+        self.version = version or referential.current
+        self.models: BoundModels = build_models(referential, self.version)
+        self._code_lists = {kind: _code_lists(model) for kind, model in self.models.kinds.items()}
+        deprecated: dict[str, str] = {}
+        for liste in referential.lists:
+            for code in referential.deprecated_codes(liste, self.version):
+                deprecated[code] = liste
+        self._deprecated = deprecated
+        self._deprecated_bytes = tuple((c.encode(), c) for c in deprecated)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self.models.kinds)
+
+    def validate(self, kind: str, body: bytes | str, *, ligne: int | None = None) -> Report:
+        """Every error and warning about one JSON payload of ``kind``."""
+        model = self.models.kinds[kind]
+        report = Report(kind=kind, version=self.version)
+        try:
+            report.value = model.model_validate_json(body)
+        except ValidationError as exc:
+            report.errors = [self._finding(kind, e, ligne) for e in exc.errors()]
+            return report
+        report.warnings = list(self._warnings(kind, report.value, body, ligne))
+        self._check_version(report, ligne)
+        return report
+
+    def _finding(self, kind: str, error: ErrorDetails, ligne: int | None) -> Finding:
+        loc = error["loc"]
+        shape = tuple(p for p in loc if isinstance(p, str))
+        code_list = self._code_lists[kind].get(shape) if error["type"] == "literal_error" else None
+        code, message, expected = _french(error, code_list)
+        suggestion = None
+        if code_list is not None and isinstance(error.get("input"), str):
+            found = self.referential.suggest(code_list, error["input"], self.version)
+            if found is not None:
+                suggestion = found.code
+                message += f" Vouliez-vous dire « {found.code} » ?"
+        return Finding(
+            pointer=pointer(loc),
+            code=code,
+            message=message,
+            attendu=expected,
+            suggestion=suggestion,
+            ligne=ligne,
+        )
+
+    def _warnings(
+        self, kind: str, value: Payload, body: bytes | str, ligne: int | None
+    ) -> Iterator[Finding]:
+        raw = body.encode() if isinstance(body, str) else body
+        if any(needle in raw for needle, _ in self._deprecated_bytes):
+            for loc, code in _walk_codes(value, self._code_lists[kind]):
+                if code in self._deprecated:
+                    entry = self.referential.list_entry(self._deprecated[code], code)
+                    assert entry is not None
+                    replacement = ", ".join(entry.remplace_par)
+                    yield Finding(
+                        pointer=pointer(loc),
+                        code="code_deprecie",
+                        message=(
+                            f"Le code « {code} » est déprécié depuis la version {entry.deprecie_en} "
+                            f"du référentiel ; utiliser « {replacement} »."
+                        ),
+                        niveau="avertissement",
+                        suggestion=entry.remplace_par[0],
+                        ligne=ligne,
+                    )
+        yield from self._objective_themes(value, ligne)
+
+    def _objective_themes(self, value: Payload, ligne: int | None) -> Iterator[Finding]:
+        axes: list[Axe] = []
+        prefix: tuple[str | int, ...] = ()
+        if isinstance(value, Axe):
+            axes = [value]
+        elif isinstance(axes_value := getattr(value, "axes", None), list):
+            axes, prefix = axes_value, ("axes",)
+        for index, axe in enumerate(axes):
+            themes = self.referential.axis_objective_themes(axe.theme)
+            base = (*prefix, index) if prefix else ()
+            for position, objectif in enumerate(axe.objectifs):
+                entry = self.referential.entry(objectif.code)
+                if entry is not None and entry.theme not in themes:
+                    yield Finding(
+                        pointer=pointer((*base, "objectifs", position, "code")),
+                        code="objectif_hors_axe",
+                        message=(
+                            f"L'objectif « {objectif.code} » n'appartient pas aux objectifs "
+                            f"proposés sous l'axe « {axe.theme} »."
+                        ),
+                        niveau="avertissement",
+                        ligne=ligne,
+                    )
+
+    def _check_version(self, report: Report, ligne: int | None) -> None:
+        declared = getattr(report.value, "version_referentiel", None)
+        if declared is not None and declared not in self.referential.versions:
+            report.errors.append(
+                Finding(
+                    pointer="/version_referentiel",
+                    code="version_referentiel_inconnue",
+                    message=f"Version du référentiel inconnue : « {declared} ».",
+                    attendu=", ".join(sorted(self.referential.versions)),
+                    ligne=ligne,
+                )
+            )
+
+
+def _walk_codes(
+    value: Any, code_lists: Mapping[tuple[str, ...], str]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(location, code) of every coded value in a validated payload."""
+
+    def walk(
+        node: Any, loc: tuple[str | int, ...], shape: tuple[str, ...]
+    ) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        if isinstance(node, BaseModel):
+            for name in type(node).model_fields:
+                yield from walk(getattr(node, name), (*loc, name), (*shape, name))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                yield from walk(item, (*loc, index), shape)
+        elif isinstance(node, str) and shape in code_lists:
+            yield loc, node
+
+    yield from walk(value, (), ())
+
+
+@cache
+def default_validator() -> Validator:
+    """The validator of the packaged referential's current version."""
+    return Validator(current_referential())
