@@ -222,6 +222,17 @@ class Referential:
             return Suggestion(close[0], "proche")
         return None
 
+    def suggest_nomenclature(self, value: str) -> Suggestion | None:
+        """A "did you mean" among every nomenclature code (themes, situations, objectifs, actions)."""
+        for liste in NOMENCLATURE_LISTS:
+            alias = self._aliases[liste].get(value) or self._aliases[liste].get(
+                normalise_label(value)
+            )
+            if alias:
+                return Suggestion(alias, "alias")
+        close = difflib.get_close_matches(value, list(self._by_code), n=1, cutoff=0.6)
+        return Suggestion(close[0], "proche") if close else None
+
     def axis_objective_themes(self, axe: str) -> tuple[str, ...]:
         """The themes whose objectives are offered under the focus theme ``axe``."""
         groups = tuple(

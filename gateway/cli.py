@@ -1,0 +1,189 @@
+"""The ``carnet`` command."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from referential import Finding, Report, Validator, default_validator, dumps_stable, export_schemas
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Passerelle Carnet de bord.")
+schemas_app = typer.Typer(no_args_is_help=True, help="Schémas JSON publiés.")
+openapi_app = typer.Typer(no_args_is_help=True, help="Document OpenAPI.")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(openapi_app, name="openapi")
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = ROOT / "openapi" / "schemas"
+OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Adresse d'écoute.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port d'écoute.")] = None,
+) -> None:
+    """Lance la passerelle (uvicorn)."""
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        server_header=False,
+    )
+
+
+class InputFormat(StrEnum):
+    auto = "auto"
+    json = "json"
+    ndjson = "ndjson"
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, line
+
+
+def _print_finding(finding: Finding, level: str) -> None:
+    where = f"ligne {finding.ligne} " if finding.ligne is not None else ""
+    pointer = finding.pointer or "/"
+    text = f"{where}{pointer} : [{level}] {finding.code} — {finding.message}"
+    typer.echo(text)
+
+
+@app.command()
+def validate(
+    file: Annotated[
+        Path, typer.Argument(help="Fichier JSON (un contenu) ou NDJSON (un par ligne).")
+    ],
+    kind: Annotated[str, typer.Option("--kind", "-k", help="Type de contenu (carnet, personne…).")],
+    input_format: Annotated[
+        InputFormat, typer.Option("--format", help="json, ndjson, ou auto (selon l'extension).")
+    ] = InputFormat.auto,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Sortie JSON (une ligne par contenu).")
+    ] = False,
+) -> None:
+    """Valide un fichier hors ligne avec le moteur de la passerelle ; code 0 si valide, 1 sinon."""
+    validator: Validator = default_validator()
+    if kind not in validator.kinds:
+        typer.echo(
+            f"Type inconnu « {kind} » ; types : {', '.join(sorted(validator.kinds))}.", err=True
+        )
+        raise typer.Exit(2)
+    if not file.is_file():
+        typer.echo(f"Fichier introuvable : {file}", err=True)
+        raise typer.Exit(2)
+    ndjson = input_format is InputFormat.ndjson or (
+        input_format is InputFormat.auto and file.suffix.lower() in (".ndjson", ".jsonl")
+    )
+    reports: Iterator[Report]
+    if ndjson:
+        reports = (validator.validate(kind, line, ligne=n) for n, line in _lines(file))
+    else:
+        reports = iter([validator.validate(kind, file.read_bytes())])
+    total = invalid = warnings = 0
+    for report in reports:
+        total += 1
+        invalid += not report.valid
+        warnings += len(report.warnings)
+        if as_json:
+            typer.echo(json.dumps(_report_json(report), ensure_ascii=False))
+            continue
+        for finding in report.errors:
+            _print_finding(finding, "erreur")
+        for finding in report.warnings:
+            _print_finding(finding, "avertissement")
+    if not as_json:
+        typer.echo(
+            f"{total} contenu(s) « {kind} » : {total - invalid} valide(s), {invalid} invalide(s), "
+            f"{warnings} avertissement(s) (référentiel {validator.version})."
+        )
+    raise typer.Exit(1 if invalid or total == 0 else 0)
+
+
+def _report_json(report: Report) -> dict[str, Any]:
+    return {
+        "valide": report.valid,
+        "version_referentiel": report.version,
+        "erreurs": [f.to_wire() for f in report.errors],
+        "avertissements": [f.to_wire() for f in report.warnings],
+    }
+
+
+def _write_or_check(path: Path, content: str, check: bool) -> bool:
+    """Write ``content`` to ``path``, or with ``check`` tell whether it already holds it."""
+    if check:
+        return path.is_file() and path.read_text(encoding="utf-8") == content
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+    return True
+
+
+@schemas_app.command("export")
+def schemas_export(
+    directory: Annotated[Path, typer.Option("--dir", help="Dossier de sortie.")] = SCHEMAS_DIR,
+    check: Annotated[
+        bool, typer.Option(help="Vérifier sans écrire ; code 1 en cas d'écart.")
+    ] = False,
+) -> None:
+    """Écrit openapi/schemas/<version>/<type>.json (triés, stables)."""
+    validator = default_validator()
+    if not check:
+        for path in export_schemas(validator, directory):
+            typer.echo(str(path))
+        return
+    from referential import payload_schema
+
+    stale = [
+        kind
+        for kind in sorted(validator.kinds)
+        if not _write_or_check(
+            directory / validator.version / f"{kind}.json",
+            dumps_stable(payload_schema(validator, kind)),
+            check=True,
+        )
+    ]
+    if stale:
+        typer.echo(f"Schémas à régénérer (carnet schemas export) : {', '.join(stale)}", err=True)
+        raise typer.Exit(1)
+
+
+def openapi_document() -> str:
+    from gateway.app import create_app
+
+    return dumps_stable(create_app().openapi())
+
+
+@openapi_app.command("export")
+def openapi_export(
+    file: Annotated[Path, typer.Option("--file", help="Fichier de sortie.")] = OPENAPI_FILE,
+    check: Annotated[
+        bool, typer.Option(help="Vérifier sans écrire ; code 1 en cas d'écart.")
+    ] = False,
+) -> None:
+    """Écrit le document OpenAPI de la passerelle (openapi/openapi.json)."""
+    if not _write_or_check(file, openapi_document(), check):
+        typer.echo("openapi/openapi.json à régénérer (carnet openapi export).", err=True)
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app(prog_name="carnet")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""The public, read-only referential API: lists, codes, crosswalks and published schemas."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from gateway.errors import NotFound
+from gateway.referential import wire
+from gateway.responses import OrjsonResponse, SchemaResponse
+from referential import Referential, Validator, payload_schema, schema_id
+
+router = APIRouter(tags=["référentiel"])
+
+
+def _referential(request: Request) -> Referential:
+    validator: Validator = request.app.state.validator
+    return validator.referential
+
+
+def _crosswalk_link(partenaire: str, table: str) -> str:
+    return f"/v1/referentiel/correspondances/{partenaire}/{table}"
+
+
+@router.get("/v1/referentiel", response_model=wire.Referentiel, summary="Le référentiel")
+def get_referentiel(request: Request) -> OrjsonResponse:
+    ref = _referential(request)
+    body = {
+        "version": ref.current,
+        "versions": [vars_of(v) for v in ref.versions.values()],
+        "listes": [
+            {
+                "nom": liste.nom,
+                "description": liste.description,
+                "nombre": len(ref.entries(liste.nom)),
+                "lien": f"/v1/referentiel/{liste.nom}",
+            }
+            for liste in ref.lists.values()
+        ],
+        "correspondances": [
+            {
+                "partenaire": x.partenaire,
+                "table": x.table,
+                "cible": x.cible,
+                "versions_api": list(x.versions_api),
+                "lien": _crosswalk_link(x.partenaire, x.table),
+            }
+            for x in ref.crosswalks
+        ],
+        "liens": {"schemas": "/v1/schemas", "codes": "/v1/referentiel/codes/{code}"},
+    }
+    return OrjsonResponse(body)
+
+
+def vars_of(version: Any) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "publiee_le": version.publiee_le,
+        "statut": version.statut,
+        "notes": version.notes,
+    }
+
+
+@router.get(
+    "/v1/referentiel/codes/{code}",
+    response_model=wire.EntreeReferentiel,
+    summary="Un code de la nomenclature (thème, situation, objectif, action)",
+    responses={404: {"description": "Code inconnu (avec une suggestion quand il y en a une)."}},
+)
+def get_code(request: Request, code: str) -> OrjsonResponse:
+    ref = _referential(request)
+    entry = ref.entry(code)
+    if entry is None:
+        suggestion = ref.suggest_nomenclature(code)
+        suggestions = [suggestion.code] if suggestion else []
+        raise NotFound(
+            "Code inconnu dans la nomenclature.",
+            suggestions=suggestions,
+        )
+    return OrjsonResponse(entry.to_wire(ref.current))
+
+
+@router.get(
+    "/v1/referentiel/correspondances/{partenaire}/{table}",
+    response_model=list[wire.Correspondance],
+    summary="Une table de correspondance vers les codes d'un partenaire (une par version d'API)",
+)
+def get_crosswalk(request: Request, partenaire: str, table: str) -> OrjsonResponse:
+    ref = _referential(request)
+    tables = [x for x in ref.crosswalks if x.partenaire == partenaire and x.table == table]
+    if not tables:
+        raise NotFound("Table de correspondance inconnue.")
+    return OrjsonResponse(
+        [
+            {
+                "partenaire": x.partenaire,
+                "table": x.table,
+                "cible": x.cible,
+                "versions_api": list(x.versions_api),
+                "description": x.description,
+                "lignes": [_row(row) for row in x.lignes],
+            }
+            for x in tables
+        ]
+    )
+
+
+def _row(row: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "code_partenaire": row.code_partenaire,
+        "libelle_partenaire": row.libelle_partenaire,
+        "relation": row.relation,
+    }
+    if row.code is not None:
+        body["code"] = row.code
+    if row.contrainte is not None:
+        body["contrainte"] = row.contrainte
+    if row.versions_api:
+        body["versions_api"] = list(row.versions_api)
+    return body
+
+
+@router.get(
+    "/v1/referentiel/{liste}",
+    response_model=wire.Liste,
+    summary="Une liste du référentiel",
+)
+def get_liste(
+    request: Request,
+    liste: str,
+    theme: Annotated[
+        str | None, Query(description="Ne garder que les entrées de ce thème.")
+    ] = None,
+    inclure_deprecies: Annotated[
+        bool, Query(description="Inclure les codes dépréciés (par défaut : oui).")
+    ] = True,
+) -> OrjsonResponse:
+    ref = _referential(request)
+    if liste not in ref.lists:
+        raise NotFound("Liste inconnue.", listes=sorted(ref.lists))
+    version = ref.current
+    entries = [
+        e
+        for e in ref.entries(liste, version)
+        if (theme is None or e.theme == theme)
+        and (inclure_deprecies or not e.deprecated_in(version))
+    ]
+    return OrjsonResponse(
+        {
+            "liste": liste,
+            "description": ref.lists[liste].description,
+            "version": version,
+            "entrees": [e.to_wire(version) for e in entries],
+        }
+    )
+
+
+@router.get("/v1/schemas", response_model=wire.IndexSchemas, summary="Les schémas publiés")
+def get_schemas(request: Request) -> OrjsonResponse:
+    validator: Validator = request.app.state.validator
+    ref = validator.referential
+    versions = []
+    for version in ref.versions.values():
+        if version.version != validator.version:
+            continue
+        versions.append(
+            {
+                "version": version.version,
+                "statut": version.statut,
+                "schemas": [
+                    {
+                        "type": kind,
+                        "$id": schema_id(version.version, kind),
+                        "lien": f"/v1/schemas/{version.version}/{kind}",
+                    }
+                    for kind in sorted(validator.kinds)
+                ],
+            }
+        )
+    return OrjsonResponse({"versions": versions})
+
+
+@router.get(
+    "/v1/schemas/{version}/{kind}",
+    summary="Le JSON Schema (2020-12) d'un type de contenu",
+    response_class=SchemaResponse,
+    responses={200: {"content": {"application/schema+json": {}}}},
+)
+def get_schema(request: Request, version: str, kind: str) -> SchemaResponse:
+    validator: Validator = request.app.state.validator
+    if version != validator.version or kind not in validator.kinds:
+        raise NotFound("Schéma inconnu pour cette version et ce type.")
+    cache: dict[str, Any] = request.app.state.schemas
+    if kind not in cache:
+        cache[kind] = payload_schema(validator, kind)
+    return SchemaResponse(cache[kind])

@@ -1,0 +1,96 @@
+"""Response models of the referential API (documentation of the wire contract)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class EntreeReferentiel(Wire):
+    code: str = Field(examples=["logement.heberge_chez_tiers"])
+    libelle: str = Field(examples=["Hébergé chez un tiers"])
+    description: str | None = None
+    theme: str | None = None
+    categorie: str = Field(examples=["situation"])
+    introduit_en: str = Field(examples=["2026.1"])
+    deprecie: bool
+    deprecie_en: str | None = None
+    remplace_par: list[str] | None = None
+    alias_v1: list[str] | None = Field(
+        default=None,
+        description="Valeurs ou libellés de Carnet de bord v1 (correspondance à l'import).",
+    )
+
+
+class Liste(Wire):
+    liste: str
+    description: str
+    version: str
+    entrees: list[EntreeReferentiel]
+
+
+class ResumeListe(Wire):
+    nom: str
+    description: str
+    nombre: int
+    lien: str
+
+
+class ResumeVersion(Wire):
+    version: str
+    publiee_le: str
+    statut: str
+    notes: str
+
+
+class ResumeCorrespondance(Wire):
+    partenaire: str
+    table: str
+    cible: str
+    versions_api: list[str]
+    lien: str
+
+
+class Referentiel(Wire):
+    version: str
+    versions: list[ResumeVersion]
+    listes: list[ResumeListe]
+    correspondances: list[ResumeCorrespondance]
+    liens: dict[str, str]
+
+
+class LigneCorrespondance(Wire):
+    code_partenaire: str
+    libelle_partenaire: str
+    relation: str = Field(description="equivalent, plus_large, plus_etroit ou sans_equivalent.")
+    code: str | None = None
+    contrainte: str | None = None
+    versions_api: list[str] | None = None
+
+
+class Correspondance(Wire):
+    partenaire: str
+    table: str
+    cible: str
+    versions_api: list[str]
+    description: str
+    lignes: list[LigneCorrespondance]
+
+
+class SchemaPublie(Wire):
+    type: str
+    id: str = Field(alias="$id")
+    lien: str
+
+
+class VersionSchemas(Wire):
+    version: str
+    statut: str
+    schemas: list[SchemaPublie]
+
+
+class IndexSchemas(Wire):
+    versions: list[VersionSchemas]

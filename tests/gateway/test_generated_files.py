@@ -1,0 +1,31 @@
+"""Generated files are committed: they must equal what the commands generate."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from gateway.cli import OPENAPI_FILE, SCHEMAS_DIR, openapi_document
+from referential import default_validator, dumps_stable, payload_schema
+
+
+def test_published_schemas_equal_the_models():
+    validator = default_validator()
+    committed = sorted(p.stem for p in (SCHEMAS_DIR / validator.version).glob("*.json"))
+    assert committed == sorted(validator.kinds), "run: carnet schemas export"
+    for kind in validator.kinds:
+        path = SCHEMAS_DIR / validator.version / f"{kind}.json"
+        assert path.read_text(encoding="utf-8") == dumps_stable(payload_schema(validator, kind)), (
+            f"{path} drifted from the models: run `carnet schemas export`"
+        )
+
+
+def test_published_schemas_pass_the_meta_schema():
+    for path in Path(SCHEMAS_DIR).glob("*/*.json"):
+        jsonschema.Draft202012Validator.check_schema(json.loads(path.read_text(encoding="utf-8")))
+
+
+def test_openapi_document_equals_the_app():
+    assert OPENAPI_FILE.read_text(encoding="utf-8") == openapi_document(), (
+        "openapi/openapi.json drifted: run `carnet openapi export`"
+    )
