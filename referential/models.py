@@ -68,7 +68,6 @@ class Payload(BaseModel):
         extra="forbid",
         frozen=True,
         defer_build=True,
-        str_max_length=10_000,
     )
 
 
