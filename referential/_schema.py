@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from referential._referential import Referential
-from referential._types import CODE_LIST_KEY, code_def_name
+from referential._types import CODE_LIST_KEY, CodeRef
 from referential._validation import Validator
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -17,10 +17,14 @@ def schema_id(version: str, kind: str) -> str:
     return f"urn:carnet-de-bord:schemas:{version}:{kind}"
 
 
-def _code_list_def(referential: Referential, version: str, liste: str) -> dict[str, Any]:
-    entries = referential.entries(liste, version)
+def _code_list_def(referential: Referential, version: str, ref: CodeRef) -> dict[str, Any]:
+    liste = ref.liste
+    accepted = set(ref.codes(referential, version))
+    entries = [e for e in referential.entries(liste, version) if e.code in accepted]
     deprecated = [e.code for e in entries if e.deprecated_in(version)]
     description = referential.lists[liste].description
+    if ref.role == "axe":
+        description += " Seuls les axes de travail sont acceptés."
     if deprecated:
         description += (
             " Codes dépréciés (acceptés avec un avertissement) : " + ", ".join(deprecated) + "."
@@ -34,13 +38,14 @@ def _code_list_def(referential: Referential, version: str, liste: str) -> dict[s
     }
 
 
-def _replace_code_lists(node: Any, used: set[str]) -> Any:
+def _replace_code_lists(node: Any, used: dict[str, CodeRef]) -> Any:
     if isinstance(node, dict):
         if CODE_LIST_KEY in node:
-            liste = node[CODE_LIST_KEY]
-            used.add(liste)
+            liste, role = node[CODE_LIST_KEY]
+            ref = CodeRef(liste, role)
+            used[ref.def_name] = ref
             replaced = {k: v for k, v in node.items() if k not in (CODE_LIST_KEY, "type")}
-            replaced["$ref"] = f"#/$defs/{code_def_name(liste)}"
+            replaced["$ref"] = f"#/$defs/{ref.def_name}"
             return replaced
         return {k: _replace_code_lists(v, used) for k, v in node.items()}
     if isinstance(node, list):
@@ -52,11 +57,11 @@ def payload_schema(validator: Validator, kind: str) -> dict[str, Any]:
     """The JSON Schema of one payload kind, as published."""
     model = validator.models.kinds[kind]
     raw = model.model_json_schema(mode="validation")
-    used: set[str] = set()
+    used: dict[str, CodeRef] = {}
     schema = _replace_code_lists(raw, used)
     defs = schema.setdefault("$defs", {})
-    for liste in sorted(used):
-        defs[code_def_name(liste)] = _code_list_def(validator.referential, validator.version, liste)
+    for name, ref in sorted(used.items()):
+        defs[name] = _code_list_def(validator.referential, validator.version, ref)
     header = {
         "$schema": DIALECT,
         "$id": schema_id(validator.version, kind),

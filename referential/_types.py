@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import phonenumbers
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BeforeValidator,
     Field,
     GetCoreSchemaHandler,
@@ -42,26 +43,39 @@ def code_def_name(liste: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CodeRef:
-    """Marks a string field whose value must be a code of the referential list ``liste``."""
+    """Marks a string field whose value must be a code of the referential list ``liste``.
+
+    With ``role``, only the entries of that role are accepted (the focus themes among themes).
+    """
 
     liste: str
+    role: str | None = None
+
+    @property
+    def def_name(self) -> str:
+        return code_def_name(self.liste + (f"_{self.role}" if self.role else ""))
+
+    def codes(self, referential: Referential, version: str | None) -> tuple[str, ...]:
+        entries = referential.entries(self.liste, version)
+        return tuple(
+            e.code for e in entries if self.role is None or e.extra.get("role") == self.role
+        )
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         bound = building.get()
         referential, version = bound if bound else (current_referential(), None)
-        codes = referential.codes(self.liste, version)
-        return core_schema.literal_schema(list(codes), metadata={"liste": self.liste})
+        return core_schema.literal_schema(list(self.codes(referential, version)))
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         # Replaced by a reference to the list's definition when the schemas are exported.
-        return {"type": "string", CODE_LIST_KEY: self.liste}
+        return {"type": "string", CODE_LIST_KEY: [self.liste, self.role]}
 
 
-CodeTheme = Annotated[str, CodeRef("themes")]
+CodeAxe = Annotated[str, CodeRef("themes", role="axe")]
 CodeSituation = Annotated[str, CodeRef("situations")]
 CodeObjectif = Annotated[str, CodeRef("objectifs")]
 CodeAction = Annotated[str, CodeRef("actions")]
@@ -109,17 +123,23 @@ _RFC3339 = re.compile(RFC3339)
 
 
 def _check_rfc3339(value: object) -> object:
-    if isinstance(value, str) and not _RFC3339.match(value):
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "type_invalide", "Type invalide : la valeur doit être un horodatage RFC 3339 (chaîne)."
+        )
+    if not _RFC3339.match(value):
         raise PydanticCustomError(
             "horodatage_invalide",
-            "Horodatage invalide : format attendu AAAA-MM-JJTHH:MM:SS avec fuseau (Z ou ±HH:MM).",
+            "Horodatage invalide : format AAAA-MM-JJTHH:MM:SS avec fuseau (Z ou ±HH:MM).",
         )
     return value
 
 
+# The text is checked against RFC 3339 first, then parsed in lax mode: a strict datetime would
+# refuse the string handed over by the check.
 Horodatage = Annotated[
-    datetime,
-    Strict(),
+    AwareDatetime,
+    Strict(False),
     BeforeValidator(_check_rfc3339),
     WithJsonSchema(
         {
@@ -261,7 +281,7 @@ Courriel = Annotated[
 #: country code of metropolitan France or of an overseas territory.
 PHONE_PATTERN = (
     r"^(?:0[1-9](?:[ .-]?[0-9]{2}){4}"
-    r"|\+(?:33|262|269|590|594|596) ?[1-9](?:[ .-]?[0-9]{2}){4}"
+    r"|\+(?:33|262|590|594|596) ?[1-9](?:[ .-]?[0-9]{2}){4}"
     r"|\+(?:508|681|687) ?[0-9]{2}(?:[ .-]?[0-9]{2}){2}"
     r"|\+689 ?[0-9]{2}(?:[ .-]?[0-9]{2}){3})$"
 )
@@ -274,7 +294,6 @@ _OVERSEAS_PREFIXES = {
     "590": "GP", "690": "GP", "691": "GP",
     "594": "GF", "694": "GF",
     "596": "MQ", "696": "MQ", "697": "MQ",
-    "508": "PM",
 }  # fmt: skip
 
 

@@ -5,6 +5,7 @@ The same engine serves the HTTP API, the ``carnet validate`` command and the wri
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ _TYPE_NAMES = {
     "datetime_type": "un horodatage RFC 3339 (chaîne)",
     "none_required": "null",
 }
+_JSON_POSITION = re.compile(r"line (\d+) column (\d+)")
 
 _PATTERN_MESSAGES: dict[str, tuple[str, str]] = {
     EMAIL_PATTERN: ("courriel_invalide", "Adresse électronique invalide."),
@@ -115,14 +117,14 @@ def _french(error: ErrorDetails, code_list: str | None) -> tuple[str, str, str |
         return "champ_inconnu", "Champ inconnu : il ne fait pas partie du schéma.", None
     if kind in _TYPE_NAMES:
         expected = _TYPE_NAMES[kind]
-        return "type_invalide", f"Type invalide : {expected} attendu.", expected
+        return "type_invalide", f"Type invalide : la valeur doit être {expected}.", expected
     if kind == "literal_error" and code_list is not None:
         return (
             "code_inconnu",
             f"Code inconnu dans la liste « {code_list} » du référentiel.",
             f"/v1/referentiel/{code_list}",
         )
-    if kind == "literal_error":
+    if kind == "literal_error" and code_list is None:
         return "valeur_invalide", f"Valeur invalide : {ctx.get('expected')} attendu.", None
     if kind in ("date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"):
         return (
@@ -169,7 +171,9 @@ def _french(error: ErrorDetails, code_list: str | None) -> tuple[str, str, str |
     if kind == "greater_than_equal":
         return "valeur_trop_petite", f"Valeur trop petite : au moins {ctx.get('ge')} attendu.", None
     if kind == "json_invalid":
-        return "json_invalide", f"JSON mal formé : {ctx.get('error', '')}.", None
+        position = _JSON_POSITION.search(str(ctx.get("error", "")))
+        where = f" (ligne {position[1]}, colonne {position[2]})" if position else ""
+        return "json_invalide", f"JSON mal formé{where}.", None
     if kind == "json_type":
         return "json_invalide", "Le corps doit être un document JSON.", None
     # Errors raised by the project's own validators carry their code and French message.
@@ -179,9 +183,9 @@ def _french(error: ErrorDetails, code_list: str | None) -> tuple[str, str, str |
 # -- where the coded fields are --------------------------------------------------------------------
 
 
-def _code_lists(model: type[BaseModel]) -> dict[tuple[str, ...], str]:
+def _code_lists(model: type[BaseModel]) -> dict[tuple[str, ...], CodeRef]:
     """Location (without list indexes) → referential list, for every coded field of ``model``."""
-    found: dict[tuple[str, ...], str] = {}
+    found: dict[tuple[str, ...], CodeRef] = {}
 
     def visit(annotation: Any, path: tuple[str, ...]) -> None:
         origin = typing.get_origin(annotation)
@@ -189,7 +193,7 @@ def _code_lists(model: type[BaseModel]) -> dict[tuple[str, ...], str]:
             base, *metadata = typing.get_args(annotation)
             for item in metadata:
                 if isinstance(item, CodeRef):
-                    found[path] = item.liste
+                    found[path] = item
             visit(base, path)
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             for name, hint in typing.get_type_hints(annotation, include_extras=True).items():
@@ -214,12 +218,12 @@ class Validator:
         self.version = version or referential.current
         self.models: BoundModels = build_models(referential, self.version)
         self._code_lists = {kind: _code_lists(model) for kind, model in self.models.kinds.items()}
-        deprecated: dict[str, str] = {}
-        for liste in referential.lists:
-            for code in referential.deprecated_codes(liste, self.version):
-                deprecated[code] = liste
-        self._deprecated = deprecated
-        self._deprecated_bytes = tuple((c.encode(), c) for c in deprecated)
+        self._deprecated = {
+            liste: referential.deprecated_codes(liste, self.version) for liste in referential.lists
+        }
+        self._deprecated_bytes = tuple(
+            {code.encode() for codes in self._deprecated.values() for code in codes}
+        )
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -241,8 +245,11 @@ class Validator:
     def _finding(self, kind: str, error: ErrorDetails, ligne: int | None) -> Finding:
         loc = error["loc"]
         shape = tuple(p for p in loc if isinstance(p, str))
-        code_list = self._code_lists[kind].get(shape) if error["type"] == "literal_error" else None
+        ref = self._code_lists[kind].get(shape) if error["type"] == "literal_error" else None
+        code_list = ref.liste if ref else None
         code, message, expected = _french(error, code_list)
+        if ref is not None and ref.role == "axe":
+            message = "Code inconnu : un axe de travail (thème de rôle « axe ») est attendu."
         suggestion = None
         if code_list is not None and isinstance(error.get("input"), str):
             found = self.referential.suggest(code_list, error["input"], self.version)
@@ -262,11 +269,14 @@ class Validator:
         self, kind: str, value: Payload, body: bytes | str, ligne: int | None
     ) -> Iterator[Finding]:
         raw = body.encode() if isinstance(body, str) else body
-        if any(needle in raw for needle, _ in self._deprecated_bytes):
-            for loc, code in _walk_codes(value, self._code_lists[kind]):
-                if code in self._deprecated:
-                    entry = self.referential.list_entry(self._deprecated[code], code)
-                    assert entry is not None
+        # Cheap pre-filter: walk the payload only when a deprecated code (or an escape that
+        # could spell one) appears in the raw body.
+        if self._deprecated_bytes and (
+            b"\\u" in raw or any(needle in raw for needle in self._deprecated_bytes)
+        ):
+            for loc, code, ref in _walk_codes(value, self._code_lists[kind]):
+                entry = self._deprecated[ref.liste].get(code)
+                if entry is not None:
                     replacement = ", ".join(entry.remplace_par)
                     yield Finding(
                         pointer=pointer(loc),
@@ -319,14 +329,13 @@ class Validator:
             )
 
 
-def _walk_codes(
-    value: Any, code_lists: Mapping[tuple[str, ...], str]
-) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """(location, code) of every coded value in a validated payload."""
+Located = tuple[tuple[str | int, ...], str, CodeRef]
 
-    def walk(
-        node: Any, loc: tuple[str | int, ...], shape: tuple[str, ...]
-    ) -> Iterator[tuple[tuple[str | int, ...], str]]:
+
+def _walk_codes(value: Any, code_lists: Mapping[tuple[str, ...], CodeRef]) -> Iterator[Located]:
+    """(location, code, list) of every coded value in a validated payload."""
+
+    def walk(node: Any, loc: tuple[str | int, ...], shape: tuple[str, ...]) -> Iterator[Located]:
         if isinstance(node, BaseModel):
             for name in type(node).model_fields:
                 yield from walk(getattr(node, name), (*loc, name), (*shape, name))
@@ -334,7 +343,7 @@ def _walk_codes(
             for index, item in enumerate(node):
                 yield from walk(item, (*loc, index), shape)
         elif isinstance(node, str) and shape in code_lists:
-            yield loc, node
+            yield loc, node, code_lists[shape]
 
     yield from walk(value, (), ())
 

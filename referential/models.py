@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from referential._types import (
     CodeAction,
+    CodeAxe,
     CodeDepartement,
     CodeEtatRsa,
     CodeMotifClotureRsa,
@@ -30,7 +31,6 @@ from referential._types import (
     CodeStatutAction,
     CodeStatutObjectif,
     CodeStatutRendezVous,
-    CodeTheme,
     CodeTypeContratEmploi,
     CodeTypeContratParcours,
     CodeTypeDureeEmploi,
@@ -75,8 +75,8 @@ def _period(debut: Any, fin: Any, pointer: str) -> None:
     if debut is not None and fin is not None and fin < debut:
         raise PydanticCustomError(
             "periode_invalide",
-            "La date de fin ({fin}) précède la date de début ({debut}).",
-            {"fin": pointer, "debut": "début"},
+            "La date de fin ({champ}) précède la date de début.",
+            {"champ": pointer},
         )
 
 
@@ -274,7 +274,7 @@ class Objectif(Payload):
 
 
 class Axe(Payload):
-    theme: CodeTheme
+    theme: CodeAxe
     objectifs: Annotated[list[Objectif], Field(max_length=100)] = []
 
 
