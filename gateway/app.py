@@ -2,41 +2,155 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from starlette.responses import Response
 
 from gateway import __version__
+from gateway.auth import keys
+from gateway.auth.server import TokenServer
+from gateway.auth.tokens import TokenService
 from gateway.errors import install_error_handlers
+from gateway.limits import BodySizeLimit
+from gateway.notebooks.routes import router as notebooks_router
 from gateway.referential.routes import router as referential_router
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
-from referential import Validator, default_validator
+from gateway.storage.database import Database
+from referential import Validator, default_validator, payload_schema
 
 DESCRIPTION = """\
 Passerelle d'échange de données de l'insertion sociale et professionnelle : les systèmes
 d'information des partenaires déposent ce qu'ils savent d'une personne et lisent un carnet
 consolidé, validé contre le référentiel national.
 
-Toutes les erreurs suivent la RFC 9457 (`application/problem+json`) avec une liste `errors` de
-`{pointer, code, message}`.
+Authentification : jeton OAuth2 (client credentials, `POST /oauth/token`), porté en
+`Authorization: Bearer …`. Toutes les erreurs suivent la RFC 9457 (`application/problem+json`)
+avec une liste `errors` de `{pointer, code, message}`.
 """
 
 
-def create_app(settings: Settings | None = None, *, validator: Validator | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    validator: Validator | None = None,
+) -> FastAPI:
+    """The gateway. The database must be migrated (``carnet db upgrade``, done by ``serve``)."""
     settings = settings or Settings()
+    database = database or Database(settings.database_url)
+    validator = validator or default_validator()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        start(app)
+        yield
+
     app = FastAPI(
         title="Carnet de bord — passerelle",
         version=__version__,
         description=DESCRIPTION,
         default_response_class=OrjsonResponse,
+        lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.validator = validator or default_validator()
+    app.state.database = database
+    app.state.validator = validator
     app.state.schemas = {}
+
+    def start(app: FastAPI) -> None:
+        with database.write() as session:
+            signing = keys.load_or_create(session)
+        app.state.tokens = TokenService(
+            signing, settings.issuer, settings.audience, settings.token_lifetime_seconds
+        )
+        app.state.token_server = TokenServer(
+            database.read,
+            signing,
+            settings.issuer,
+            settings.audience,
+            settings.token_lifetime_seconds,
+        )
+
+    app.state.start = start
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.include_router(referential_router)
+    app.include_router(notebooks_router)
+
+    @app.post(
+        "/oauth/token",
+        tags=["authentification"],
+        summary="Obtenir un jeton d'accès (client credentials ; client_secret_basic ou client_secret_post)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["grant_type"],
+                            "properties": {
+                                "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                                "scope": {"type": "string"},
+                                "client_id": {"type": "string"},
+                                "client_secret": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            }
+        },
+        responses={
+            200: {"description": "Jeton d'accès (JWT, RFC 9068)."},
+            400: {"description": "Requête invalide (RFC 6749)."},
+            401: {"description": "Client inconnu, désactivé ou secret invalide."},
+        },
+    )
+    async def token(request: Request) -> Response:
+        server: TokenServer = request.app.state.token_server
+        return await server.token_response(request)
+
+    @app.get(
+        "/.well-known/jwks.json", tags=["authentification"], summary="Clés publiques des jetons"
+    )
+    def jwks(request: Request) -> dict[str, Any]:
+        tokens: TokenService = request.app.state.tokens
+        return tokens.keys.public_jwks()
 
     @app.get("/healthz", tags=["exploitation"], summary="État de la passerelle")
     def healthz() -> dict[str, str]:
         return {"statut": "ok", "version": __version__}
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, kind in (
+                ("CarnetEntrant", "carnet"),
+                ("ContributionEntrante", "contribution"),
+            ):
+                components.update(_component(payload_schema(validator, kind), name))
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _component(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    """A published JSON Schema as OpenAPI components: its $defs hoisted, references rewritten."""
+    import orjson
+
+    text = orjson.dumps(schema).decode().replace('"#/$defs/', '"#/components/schemas/')
+    rewritten: dict[str, Any] = orjson.loads(text)
+    defs = rewritten.pop("$defs", {})
+    for key in ("$schema", "$id"):
+        rewritten.pop(key, None)
+    return {**defs, name: rewritten}

@@ -15,33 +15,120 @@ from referential import Finding, Report, Validator, default_validator, dumps_sta
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Passerelle Carnet de bord.")
 schemas_app = typer.Typer(no_args_is_help=True, help="Schémas JSON publiés.")
 openapi_app = typer.Typer(no_args_is_help=True, help="Document OpenAPI.")
+db_app = typer.Typer(no_args_is_help=True, help="Base de données.")
+organisations_app = typer.Typer(no_args_is_help=True, help="Organisations habilitées.")
+clients_app = typer.Typer(no_args_is_help=True, help="Clients OAuth2 des organisations.")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
+app.add_typer(db_app, name="db")
+app.add_typer(organisations_app, name="organisations")
+app.add_typer(clients_app, name="clients")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
 OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
 
 
+def _database() -> Any:
+    from gateway.settings import Settings
+    from gateway.storage.database import Database
+
+    return Database(Settings().database_url)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Adresse d'écoute.")] = None,
     port: Annotated[int | None, typer.Option(help="Port d'écoute.")] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Créer le territoire de démonstration et afficher ses accès.")
+    ] = False,
 ) -> None:
-    """Lance la passerelle (uvicorn)."""
+    """Applique les migrations et lance la passerelle (uvicorn)."""
     import uvicorn
 
     from gateway.app import create_app
     from gateway.settings import Settings
+    from gateway.storage.database import Database
 
     settings = Settings()
+    database = Database(settings.database_url)
+    database.migrate()
+    if demo:
+        from gateway import demo as demo_data
+
+        credentials = demo_data.seed(database, default_validator())
+        host_shown = host or settings.host
+        port_shown = port or settings.port
+        typer.echo(f"Territoire de démonstration {demo_data.TERRITOIRE} — accès des clients :")
+        for item in credentials:
+            typer.echo(
+                f"  {item.organisation} ({item.type_acteur})\n"
+                f"    client_id={item.client_id}\n    client_secret={item.client_secret}"
+            )
+        typer.echo(
+            f"Jeton : curl -s -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials "
+            f"http://{host_shown}:{port_shown}/oauth/token"
+        )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, database=database),
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
+        access_log=False,
         server_header=False,
     )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Crée la base ou applique les migrations manquantes (CARNET_DATABASE_URL)."""
+    _database().migrate()
+    typer.echo("Base à jour.")
+
+
+@organisations_app.command("create")
+def organisations_create(
+    nom: Annotated[str, typer.Option(help="Nom de l'organisation.")],
+    type_acteur: Annotated[str, typer.Option("--type", help="Type d'acteur (departement, …).")],
+    territoire: Annotated[
+        list[str], typer.Option("--territoire", help="Code de département (répétable).")
+    ],
+    siret: Annotated[str | None, typer.Option(help="SIRET.")] = None,
+) -> None:
+    """Enregistre une organisation habilitée ; affiche son identifiant."""
+    from gateway.organisations.service import InvalidOrganisation, create_organisation
+
+    database = _database()
+    try:
+        with database.write() as session:
+            organisation = create_organisation(
+                session, nom=nom, type_acteur=type_acteur, territoires=territoire, siret=siret
+            )
+    except InvalidOrganisation as error:
+        typer.echo(f"Organisation refusée : {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(organisation.id)
+
+
+@clients_app.command("create")
+def clients_create(
+    organisation: Annotated[str, typer.Option(help="Identifiant de l'organisation.")],
+    nom: Annotated[str, typer.Option(help="Nom du client (le SI qui appelle).")] = "client",
+) -> None:
+    """Crée un client OAuth2 ; son secret est affiché une seule fois (seule son empreinte est gardée)."""
+    from gateway.organisations.service import InvalidOrganisation, create_client
+
+    database = _database()
+    try:
+        with database.write() as session:
+            created = create_client(session, organisation_id=organisation, nom=nom)
+    except InvalidOrganisation as error:
+        typer.echo(f"Client refusé : {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"client_id={created.client.client_id}")
+    typer.echo(f"client_secret={created.secret}")
+    typer.echo("Notez ce secret : il ne sera plus affiché.")
 
 
 class InputFormat(StrEnum):
@@ -164,8 +251,9 @@ def schemas_export(
 
 def openapi_document() -> str:
     from gateway.app import create_app
+    from gateway.storage.database import Database
 
-    return dumps_stable(create_app().openapi())
+    return dumps_stable(create_app(database=Database("sqlite://")).openapi())
 
 
 @openapi_app.command("export")

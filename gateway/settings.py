@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,4 +14,22 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    database_url: str = Field(
+        default="sqlite:///var/carnet.db",
+        description="SQLAlchemy URL: a SQLite file (default) or postgresql+psycopg://…",
+    )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    issuer: str = Field(default="http://127.0.0.1:8000", description="Issuer of access tokens.")
+    audience: str = Field(default="carnet-de-bord", description="Audience of access tokens.")
+    token_lifetime_seconds: int = Field(default=600, ge=30, le=3600)
+    idempotency_hours: int = Field(default=24, ge=24)
+    page_size_max: int = Field(default=100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _production_is_explicit(self) -> Settings:
+        if self.environment == "production":
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("CARNET_DATABASE_URL must name a PostgreSQL server in production")
+            if not self.issuer.startswith("https://"):
+                raise ValueError("CARNET_ISSUER must be an https URL in production")
+        return self

@@ -19,7 +19,7 @@ from referential._referential import (
     normalise_label,
 )
 from referential._schema import dumps_stable, export_schemas, payload_schema, schema_id
-from referential._types import nir_key, normalise_phone, siret_is_valid
+from referential._types import check_nir, nir_key, normalise_phone, siret_is_valid
 from referential._validation import Finding, Report, Validator, default_validator, pointer
 from referential.models import PAYLOAD_KINDS, Carnet, Payload
 
@@ -40,6 +40,7 @@ __all__ = [
     "ReferentialDataError",
     "Report",
     "Validator",
+    "check_nir",
     "current_referential",
     "default_validator",
     "dumps_stable",

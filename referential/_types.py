@@ -163,7 +163,8 @@ def nir_key(nir13: str) -> int:
     return 97 - int(digits) % 97
 
 
-def _check_nir(value: str) -> str:
+def check_nir(value: str) -> str:
+    """The 13-character NIR of a valid 13- or 15-character NIR (PydanticCustomError otherwise)."""
     if not _NIR.match(value):
         if len(value) not in (13, 15):
             raise PydanticCustomError(
@@ -181,7 +182,7 @@ def _check_nir(value: str) -> str:
 Nir = Annotated[
     str,
     Strict(),
-    AfterValidator(_check_nir),
+    AfterValidator(check_nir),
     WithJsonSchema(
         {
             "type": "string",

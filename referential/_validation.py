@@ -242,6 +242,16 @@ class Validator:
         self._check_version(report, ligne)
         return report
 
+    def coded_values(
+        self, kind: str, document: Mapping[str, Any]
+    ) -> Iterator[tuple[str, str, str]]:
+        """(JSON Pointer, code, list) of every coded value of a JSON document shaped like ``kind``.
+
+        Keys the payload model does not know (provenance, ids) are skipped.
+        """
+        for loc, code, ref in _walk_codes(document, self._code_lists[kind]):
+            yield pointer(loc), code, ref.liste
+
     def _finding(self, kind: str, error: ErrorDetails, ligne: int | None) -> Finding:
         loc = error["loc"]
         shape = tuple(p for p in loc if isinstance(p, str))
@@ -339,6 +349,9 @@ def _walk_codes(value: Any, code_lists: Mapping[tuple[str, ...], CodeRef]) -> It
         if isinstance(node, BaseModel):
             for name in type(node).model_fields:
                 yield from walk(getattr(node, name), (*loc, name), (*shape, name))
+        elif isinstance(node, Mapping):
+            for name, item in node.items():
+                yield from walk(item, (*loc, name), (*shape, name))
         elif isinstance(node, list):
             for index, item in enumerate(node):
                 yield from walk(item, (*loc, index), shape)

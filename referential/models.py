@@ -200,6 +200,7 @@ class ProjetProfessionnel(Payload):
     duree_travail: CodeTypeDureeEmploi | None = None
     rayon_mobilite_km: EntierNaturel | None = None
     taux_horaire_centimes: EntierPositif | None = None
+    supprime: bool = Field(default=False, description="Retire ce projet déposé par la même source.")
 
 
 class Situation(Payload):
@@ -220,6 +221,10 @@ class Situation(Payload):
 class SituationDiagnostic(Payload):
     code: CodeSituation
     depuis: Date | None = None
+    supprime: bool = Field(
+        default=False,
+        description="Retire cette situation déposée par la même source (elle ne l'est jamais par absence).",
+    )
 
 
 class Diagnostic(Payload):
@@ -350,11 +355,16 @@ class Evenement(Payload):
 # -- the notebook ----------------------------------------------------------------------------
 
 
-class Carnet(Payload):
-    """A whole notebook as a partner sends it: the person and any of its sections."""
-
+class _Sections(Payload):
+    personne: Personne | None = None
     version_referentiel: VersionReferentiel | None = None
-    personne: Personne
+    observe_le: Horodatage | None = Field(
+        default=None,
+        description=(
+            "Date à laquelle la source a observé ces données (par défaut : la réception). Une "
+            "observation plus ancienne ne remplace jamais une plus récente."
+        ),
+    )
     coordonnees: Coordonnees | None = None
     droits: Droits | None = None
     situation: Situation | None = None
@@ -367,9 +377,24 @@ class Carnet(Payload):
     evenements: Annotated[list[Evenement], Field(max_length=MAX_ITEMS)] = []
 
 
+class Carnet(_Sections):
+    """A whole notebook as a partner sends it: the person and any of its sections."""
+
+    territoire: CodeDepartement | None = Field(
+        default=None,
+        description="Département du carnet (par défaut : le territoire de l'organisation, s'il est unique).",
+    )
+    personne: Personne
+
+
+class Contribution(_Sections):
+    """What one source knows about a person at one time: any subset of the sections."""
+
+
 #: The payload kinds a partner can send and validate, by wire name.
 PAYLOAD_KINDS: dict[str, type[Payload]] = {
     "carnet": Carnet,
+    "contribution": Contribution,
     "personne": Personne,
     "coordonnees": Coordonnees,
     "droits": Droits,
@@ -384,6 +409,7 @@ PAYLOAD_KINDS: dict[str, type[Payload]] = {
 }
 Kind = Literal[
     "carnet",
+    "contribution",
     "personne",
     "coordonnees",
     "droits",

@@ -1,20 +1,160 @@
-from collections.abc import AsyncIterator
+"""Fixtures of the gateway tests: the same suite runs on SQLite and on a real PostgreSQL server.
+
+PostgreSQL is the machine's local service; ``CARNET_TEST_POSTGRES_URL`` names another server.
+Each test run creates its own database there and drops it at the end.
+"""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from gateway.app import create_app
+from gateway.organisations.service import create_client, create_organisation
 from gateway.settings import Settings
+from gateway.storage.database import Database
+
+POSTGRES_URL = os.environ.get(
+    "CARNET_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+#: Tables emptied between tests (the signing keys are kept: generating one is slow).
+TABLES = (
+    "idempotence",
+    "changements",
+    "conflits_identite",
+    "identifiants",
+    "carnets",
+    "clients",
+    "organisations",
+)
+BASE_URL = "http://localhost"
+
+
+def _postgres_database() -> Iterator[Database]:
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"carnet_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # pragma: no cover - the message is the point
+        pytest.fail(
+            f"PostgreSQL is required by the test suite and is not reachable at {POSTGRES_URL}: "
+            f"{error}",
+            pytrace=False,
+        )
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    database = Database(url)
+    database.migrate()
+    try:
+        yield database
+    finally:
+        database.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database(request, tmp_path_factory) -> Iterator[Database]:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "carnet.db"
+        database = Database(f"sqlite:///{path}")
+        database.migrate()
+        yield database
+        database.dispose()
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def db(database: Database) -> Iterator[Database]:
+    yield database
+    with database.write() as session:
+        for table in TABLES:
+            session.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(environment="test")
+    return Settings(environment="test", issuer=BASE_URL)
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
+async def app(settings: Settings, db: Database) -> AsyncIterator[object]:
+    application = create_app(settings, database=db)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
         yield client
+
+
+@dataclass
+class Partner:
+    """An organisation with one client and a valid access token."""
+
+    organisation_id: str
+    client_id: str
+    secret: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def partner(db: Database, client: httpx.AsyncClient) -> Callable[..., object]:
+    """Factory: ``await partner("departement", ["26"])`` registers an organisation and a client."""
+
+    async def make(type_acteur: str = "departement", territoires=("26",), nom=None) -> Partner:
+        with db.write() as session:
+            organisation = create_organisation(
+                session,
+                nom=nom or f"{type_acteur} {uuid.uuid4().hex[:6]}",
+                type_acteur=type_acteur,
+                territoires=list(territoires),
+            )
+            created = create_client(session, organisation_id=organisation.id, nom="si")
+        response = await client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(created.client.client_id, created.secret),
+        )
+        assert response.status_code == 200, response.text
+        return Partner(
+            organisation_id=organisation.id,
+            client_id=created.client.client_id,
+            secret=created.secret,
+            token=response.json()["access_token"],
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def public_database(tmp_path_factory) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path_factory.mktemp('public') / 'carnet.db'}")
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+async def public_client(
+    settings: Settings, public_database: Database
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the public, database-free routes (referential, schemas, health)."""
+    application = create_app(settings, database=public_database)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield client

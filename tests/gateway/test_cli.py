@@ -3,6 +3,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+import referential
 from gateway.cli import app
 
 runner = CliRunner()
@@ -85,7 +86,7 @@ def test_usage_errors_exit_2(args, message):
 def test_schemas_export_writes_one_file_per_kind(tmp_path):
     result = runner.invoke(app, ["schemas", "export", "--dir", str(tmp_path)])
     assert result.exit_code == 0
-    assert len(list((tmp_path / "2026.1").glob("*.json"))) == 12
+    assert len(list((tmp_path / "2026.1").glob("*.json"))) == len(referential.PAYLOAD_KINDS)
 
 
 def test_schemas_check_fails_on_drift(tmp_path):

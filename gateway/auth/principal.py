@@ -1,0 +1,21 @@
+"""Who is calling: verified once per request from the bearer token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated OAuth2 client of an organisation."""
+
+    client_id: str
+    organisation_id: str
+    type_acteur: str
+    territoires: tuple[str, ...]
+    scopes: frozenset[str]
+
+    @property
+    def source(self) -> str:
+        """The provenance key of what this caller writes."""
+        return f"organisation:{self.organisation_id}"

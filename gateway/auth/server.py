@@ -1,0 +1,174 @@
+"""The OAuth2 token endpoint: authlib's framework-agnostic server core behind a Starlette adapter.
+
+authlib ships server integrations for Flask and Django only; its core (``AuthorizationServer``,
+``ClientCredentialsGrant``, the RFC 9068 JWT token generator) needs a request built from the
+framework's request and a way to render responses. Clients authenticate with
+``client_secret_basic`` or ``client_secret_post``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.auth.keys import ALGORITHM, SigningKeys
+from gateway.auth.secrets import verify_secret
+from gateway.storage.tables import Client, Organisation
+
+#: The scopes a client may ask for; without a scope it gets all of them.
+SCOPES = ("carnets",)
+
+
+class RegisteredClient(ClientMixin):  # type: ignore[misc]
+    """A stored client as authlib sees it."""
+
+    def __init__(self, client: Client, organisation: Organisation) -> None:
+        self.client = client
+        self.organisation = organisation
+
+    def get_client_id(self) -> str:
+        return self.client.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        if not scope:
+            return " ".join(SCOPES)
+        return " ".join(s for s in scope.split() if s in SCOPES)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return verify_secret(client_secret, self.client.secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials"
+
+
+class _Payload(OAuth2Payload):  # type: ignore[misc]
+    def __init__(self, form: FormData) -> None:
+        self._data = {key: value for key, value in form.items() if isinstance(value, str)}
+        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                self._datalist[key].append(value)
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        return self._datalist
+
+
+class _Request(OAuth2Request):  # type: ignore[misc]
+    def __init__(self, request: Request, form: FormData) -> None:
+        super().__init__(method=request.method, uri=str(request.url), headers=request.headers)
+        self.payload = _Payload(form)
+        self._form = form
+        self._args = request.query_params
+
+    @property
+    def args(self) -> Any:
+        return self._args
+
+    @property
+    def form(self) -> Any:
+        return self._form
+
+
+class _ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
+
+
+class _TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
+    def __init__(self, keys: SigningKeys, issuer: str, audience: str, lifetime: int) -> None:
+        super().__init__(issuer=issuer, alg=ALGORITHM, expires_generator=lambda *_: lifetime)
+        self._keys = keys
+        self._audience = audience
+
+    def get_jwks(self) -> Any:
+        return self._keys.private
+
+    def get_audiences(self, client: Any, user: Any, scope: Any) -> str:
+        return self._audience
+
+    def get_extra_claims(
+        self, client: RegisteredClient, grant_type: str, user: Any, scope: Any
+    ) -> dict[str, Any]:
+        return {"organisation": client.organisation.id}
+
+
+class TokenServer(AuthorizationServer):  # type: ignore[misc]
+    """Issues access tokens to registered clients (client credentials grant)."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], Any],
+        keys: SigningKeys,
+        issuer: str,
+        audience: str,
+        lifetime: int,
+    ) -> None:
+        super().__init__(scopes_supported=list(SCOPES))
+        self._sessions = sessions
+        self.register_grant(_ClientCredentials)
+        self.register_token_generator("default", _TokenGenerator(keys, issuer, audience, lifetime))
+
+    def query_client(self, client_id: str) -> RegisteredClient | None:
+        with self._sessions() as session:
+            return _active_client(session, client_id)
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        """Access tokens are self-contained JWTs: nothing is stored."""
+
+    def create_oauth2_request(self, request: tuple[Request, FormData]) -> _Request:
+        return _Request(*request)
+
+    def create_json_request(self, request: Any) -> Any:
+        raise NotImplementedError
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> Response:
+        headers = dict(headers)
+        headers.setdefault("Cache-Control", "no-store")
+        return Response(
+            orjson.dumps(body), status_code=status, headers=headers, media_type="application/json"
+        )
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def token_response(self, request: Request) -> Response:
+        form = await request.form(max_files=0, max_fields=20)
+        response: Response = await run_in_threadpool(self.create_token_response, (request, form))
+        return response
+
+
+def _active_client(session: Session, client_id: str) -> RegisteredClient | None:
+    client = session.get(Client, client_id)
+    if client is None or not client.actif:
+        return None
+    organisation = session.get(Organisation, client.organisation_id)
+    if organisation is None or not organisation.actif:
+        return None
+    return RegisteredClient(client, organisation)

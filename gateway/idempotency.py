@@ -1,0 +1,127 @@
+"""Idempotent writes: the same ``Idempotency-Key`` replays the stored response.
+
+A key is scoped to the client. Its record (status, body, headers of the 2xx response, and a
+fingerprint of the request) is written in the same transaction as the write itself, so a
+replay never races a half-done write. The same key with another request is refused (422). Records
+are kept for ``idempotency_hours`` (at least 24 h).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.errors import ProblemError
+from gateway.notebooks import repository
+from gateway.notebooks.errors import ConflictingIdentity, IdempotencyKeyReused
+from gateway.storage.database import Database
+from gateway.storage.tables import IdempotencyRecord
+
+MAX_KEY_LENGTH = 255
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class InvalidIdempotencyKey(ProblemError):
+    status = 400
+    code = "cle_idempotence_invalide"
+    title = "En-tête Idempotency-Key invalide (1 à 255 caractères imprimables)."
+
+
+def fingerprint(request: Request, body: bytes) -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(b"\0" + request.url.path.encode() + b"\0")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def _key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidIdempotencyKey()
+    return key
+
+
+def _replay(record: IdempotencyRecord) -> Response:
+    headers = dict(record.entetes)
+    headers[REPLAYED_HEADER] = "true"
+    return Response(record.corps, status_code=record.statut, headers=headers)
+
+
+def _fresh(record: IdempotencyRecord | None, hours: int) -> IdempotencyRecord | None:
+    if record is None:
+        return None
+    created = record.cree_le if record.cree_le.tzinfo else record.cree_le.replace(tzinfo=UTC)
+    return record if created > datetime.now(UTC) - timedelta(hours=hours) else None
+
+
+def run_write(
+    database: Database,
+    request: Request,
+    body: bytes,
+    client_id: str,
+    hours: int,
+    operation: Callable[[Session], Response],
+) -> Response:
+    """Run ``operation`` in one write transaction, idempotently when the request names a key."""
+    key = _key(request)
+    print_ = fingerprint(request, body) if key else ""
+
+    def existing(session: Session) -> Response | None:
+        if key is None:
+            return None
+        record = _fresh(repository.idempotency_record(session, client_id, key), hours)
+        if record is None:
+            return None
+        if record.empreinte != print_:
+            raise IdempotencyKeyReused()
+        return _replay(record)
+
+    for attempt in range(2):
+        try:
+            with database.write() as session:
+                replay = existing(session)
+                if replay is not None:
+                    return replay
+                response = operation(session)
+                if key is not None and 200 <= response.status_code < 300:
+                    stale = repository.idempotency_record(session, client_id, key)
+                    if stale is not None:
+                        session.delete(stale)
+                        session.flush()
+                    repository.save_idempotency(
+                        session,
+                        IdempotencyRecord(
+                            client_id=client_id,
+                            cle=key,
+                            empreinte=print_,
+                            statut=response.status_code,
+                            corps=bytes(response.body),
+                            entetes={
+                                k: v
+                                for k, v in response.headers.items()
+                                if k.lower() in ("etag", "location", "content-type")
+                            },
+                            cree_le=datetime.now(UTC),
+                        ),
+                    )
+                return response
+        except ConflictingIdentity as error:
+            if error.conflict is not None:
+                with database.write() as session:
+                    session.add(error.conflict)
+            raise
+        except IntegrityError:
+            # A concurrent request created the same person or used the same key: run again,
+            # which resolves to the notebook or replays the stored response.
+            if attempt == 1:
+                raise
+    raise AssertionError("unreachable")

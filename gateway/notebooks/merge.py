@@ -1,0 +1,316 @@
+"""Merging a contribution into a notebook, with per-field and per-item provenance.
+
+Pure functions on JSON-ready dicts; nothing here touches the database.
+
+The stored state of a notebook is::
+
+    {"unites": {pointer: {"v": value, "p": provenance}},
+     "collections": {path: {item_key: {"v": item, "p": provenance, "supprime": bool,
+                                       "actions": {item_key: {...}}}}}}
+
+A *unit* is a field (or a small group of fields that only make sense together, such as the RSA
+right or the contract) whose value is replaced as a whole. A *collection* holds items keyed by
+``(source, the source's own id)`` or by a natural key (a situation's code); a source only ever
+touches its own items, and an item disappears only through an explicit tombstone or status.
+
+Rules:
+
+- an older observation never overwrites a newer one (``ignore_obsolete``);
+- for the units listed in ``gateway/data/autorite.yaml``, an authoritative source wins over the
+  others whatever the dates, and the others cannot overwrite it (``source_non_autoritaire``);
+- ``null`` clears a unit only when the value came from the same source;
+- absence never removes anything; events are append-only and deduplicated on ``(source, id)``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Sections made of units, and the units of each (a unit is replaced as a whole).
+UNIT_SECTIONS: dict[str, tuple[str, ...]] = {
+    "personne": ("nom", "prenom", "nom_naissance", "date_naissance", "lieu_naissance", "nir"),
+    "coordonnees": ("adresse", "telephones", "courriel"),
+    "droits": ("rsa", "are", "ass", "prime_activite"),
+    "situation": (
+        "situation_professionnelle",
+        "niveau_formation",
+        "date_fin_dernier_emploi",
+        "rqth",
+        "sans_domicile_fixe",
+    ),
+}
+IDENTIFIER_UNITS = ("caf_msa", "france_travail", "si_departement")
+#: Sections replaced as a whole.
+WHOLE_SECTIONS = ("contrat", "orientation")
+#: Collections: path in the payload → how an item is keyed when it has no ``id``.
+COLLECTIONS: dict[str, tuple[str, ...]] = {
+    "/situation/projets_professionnels": ("code_rome", "appellation"),
+    "/diagnostic/situations": ("code",),
+    "/accompagnement/groupe_suivi": ("role", "organisation", "professionnel"),
+    "/rendez_vous": (),
+    "/evenements": (),
+}
+OBJECTIVE_KEY = ("code",)
+ACTION_KEY = ("code", "libelle")
+APPEND_ONLY = frozenset({"/evenements"})
+SECTIONS = (
+    "personne",
+    "coordonnees",
+    "droits",
+    "situation",
+    "diagnostic",
+    "axes",
+    "contrat",
+    "accompagnement",
+    "orientation",
+    "rendez_vous",
+    "evenements",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Who contributes: an organisation through one of its clients, or a connector."""
+
+    key: str
+    type_acteur: str
+    client: str | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a contribution did, per pointer into the request body."""
+
+    appliques: list[str] = field(default_factory=list)
+    inchanges: list[str] = field(default_factory=list)
+    ignores_obsoletes: list[str] = field(default_factory=list)
+    refuses: list[dict[str, str]] = field(default_factory=list)
+    sections: set[str] = field(default_factory=set)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.appliques)
+
+    def refuse(self, pointer: str, code: str, message: str) -> None:
+        self.refuses.append({"pointer": pointer, "code": code, "message": message})
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "appliques": self.appliques,
+            "inchanges": self.inchanges,
+            "ignores_obsoletes": self.ignores_obsoletes,
+            "refuses": self.refuses,
+        }
+
+
+@cache
+def authority() -> Mapping[str, tuple[str, ...]]:
+    path = Path(str(resources.files("gateway") / "data" / "autorite.yaml"))
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {unit: tuple(kinds) for unit, kinds in raw["unites"].items()}
+
+
+def _rank(unit: str, type_acteur: str) -> int:
+    kinds = authority().get(unit, ())
+    return kinds.index(type_acteur) if type_acteur in kinds else len(kinds)
+
+
+def empty_state() -> dict[str, Any]:
+    return {"unites": {}, "collections": {}}
+
+
+def provenance(source: Source, observe_le: str, recu_le: str) -> dict[str, Any]:
+    prov: dict[str, Any] = {"source": source.key, "type_acteur": source.type_acteur}
+    if source.client:
+        prov["client"] = source.client
+    prov["observe_le"] = observe_le
+    prov["recu_le"] = recu_le
+    return prov
+
+
+class Merger:
+    """Applies one contribution (a validated, JSON-ready dict) to a notebook state in place."""
+
+    def __init__(self, state: dict[str, Any], source: Source, observe_le: str, recu_le: str):
+        self.state = state
+        self.source = source
+        self.observe_le = observe_le
+        self.prov = provenance(source, observe_le, recu_le)
+        self.outcome = Outcome()
+
+    # -- entry point ---------------------------------------------------------------------------
+
+    def apply(self, contribution: Mapping[str, Any]) -> Outcome:
+        for section, units in UNIT_SECTIONS.items():
+            body = contribution.get(section)
+            if body is None:
+                continue
+            for name in units:
+                if name in body:
+                    self._unit(f"/{section}/{name}", body[name], section)
+            if section == "personne" and body.get("identifiants"):
+                for name in IDENTIFIER_UNITS:
+                    if name in body["identifiants"]:
+                        pointer = f"/personne/identifiants/{name}"
+                        self._unit(pointer, body["identifiants"][name], section)
+        for section in WHOLE_SECTIONS:
+            if section in contribution:
+                self._unit(f"/{section}", contribution[section], section)
+        for path, natural_key in COLLECTIONS.items():
+            items = _at(contribution, path)
+            if items:
+                section = path.split("/")[1]
+                target = self.state["collections"].setdefault(path, {})
+                for index, item in enumerate(items):
+                    self._item(target, f"{path}/{index}", item, natural_key, section, path)
+        for index, axe in enumerate(contribution.get("axes") or ()):
+            self._axe(index, axe)
+        return self.outcome
+
+    # -- units ---------------------------------------------------------------------------------
+
+    def _unit(self, pointer: str, value: Any, section: str) -> None:
+        units: dict[str, Any] = self.state["unites"]
+        existing = units.get(pointer)
+        if value is None:
+            if existing is None:
+                self.outcome.inchanges.append(pointer)
+            elif existing["p"]["source"] != self.source.key:
+                self.outcome.refuse(
+                    pointer,
+                    "valeur_d_une_autre_source",
+                    "Une source ne peut pas effacer une valeur déposée par une autre source.",
+                )
+            elif self._older_than(existing):
+                self.outcome.ignores_obsoletes.append(pointer)
+            else:
+                del units[pointer]
+                self._applied(pointer, section)
+            return
+        if existing is not None:
+            mine = _rank(pointer, self.source.type_acteur)
+            theirs = _rank(pointer, existing["p"]["type_acteur"])
+            if theirs < mine:
+                self.outcome.refuse(
+                    pointer,
+                    "source_non_autoritaire",
+                    "Cette donnée est tenue par une source qui fait autorité ; elle n'est pas modifiée.",
+                )
+                return
+            if theirs == mine:
+                if self._older_than(existing):
+                    self.outcome.ignores_obsoletes.append(pointer)
+                    return
+                if existing["v"] == value:
+                    self.outcome.inchanges.append(pointer)
+                    return
+        units[pointer] = {"v": value, "p": self.prov}
+        self._applied(pointer, section)
+
+    # -- collections ---------------------------------------------------------------------------
+
+    def _item(
+        self,
+        target: dict[str, Any],
+        pointer: str,
+        item: dict[str, Any],
+        natural_key: tuple[str, ...],
+        section: str,
+        path: str,
+    ) -> dict[str, Any] | None:
+        key = self.source.key + "|" + item_key(item, natural_key)
+        existing: dict[str, Any] | None = target.get(key)
+        value = {k: v for k, v in item.items() if k not in ("supprime", "actions")}
+        deleted = bool(item.get("supprime"))
+        if existing is not None:
+            if path in APPEND_ONLY:
+                self.outcome.inchanges.append(pointer)
+                return existing
+            if self._older_than(existing):
+                self.outcome.ignores_obsoletes.append(pointer)
+                return None
+            if existing["v"] == value and existing.get("supprime", False) == deleted:
+                self.outcome.inchanges.append(pointer)
+                return existing
+            existing["v"] = value
+            existing["p"] = self.prov
+            existing["supprime"] = deleted
+            self._applied(pointer, section)
+            return existing
+        record: dict[str, Any] = {"v": value, "p": self.prov, "supprime": deleted}
+        target[key] = record
+        self._applied(pointer, section)
+        return record
+
+    def _axe(self, index: int, axe: Mapping[str, Any]) -> None:
+        path = f"/axes/{axe['theme']}/objectifs"
+        target = self.state["collections"].setdefault(path, {})
+        for position, objectif in enumerate(axe.get("objectifs") or ()):
+            pointer = f"/axes/{index}/objectifs/{position}"
+            record = self._item(target, pointer, objectif, OBJECTIVE_KEY, "axes", path)
+            if record is None:
+                continue
+            actions = record.setdefault("actions", {})
+            for rank, action in enumerate(objectif.get("actions") or ()):
+                self._item(actions, f"{pointer}/actions/{rank}", action, ACTION_KEY, "axes", path)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _older_than(self, existing: Mapping[str, Any]) -> bool:
+        return bool(self.observe_le < existing["p"]["observe_le"])
+
+    def _applied(self, pointer: str, section: str) -> None:
+        self.outcome.appliques.append(pointer)
+        self.outcome.sections.add(section)
+
+
+def item_key(item: Mapping[str, Any], natural_key: tuple[str, ...]) -> str:
+    """The source-local key of a collection item: its ``id``, else its natural key."""
+    if item.get("id"):
+        return "id:" + str(item["id"])
+    parts = [_canonical(item.get(name)) for name in natural_key]
+    return "cle:" + "|".join(parts)
+
+
+def _canonical(value: Any) -> str:
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _at(document: Mapping[str, Any], path: str) -> Any:
+    node: Any = document
+    for part in path.strip("/").split("/"):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def merge(
+    state: dict[str, Any], contribution: Mapping[str, Any], source: Source, recu_le: str
+) -> tuple[dict[str, Any], Outcome]:
+    """A new state with ``contribution`` applied, and what was done (``state`` is not modified)."""
+    new_state = copy.deepcopy(state)
+    merger = Merger(new_state, source, contribution["observe_le"], recu_le)
+    return new_state, merger.apply(contribution)
+
+
+def iter_items(records: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Live items of a collection, in insertion order, with their provenance."""
+    for record in records.values():
+        if record.get("supprime"):
+            continue
+        item = dict(record["v"])
+        if "actions" in record:
+            item["actions"] = list(iter_items(record["actions"]))
+        item["provenance"] = record["p"]
+        yield item

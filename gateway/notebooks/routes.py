@@ -1,0 +1,303 @@
+"""The notebook API: create-or-find, contributions, reads and search."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import Response
+from fastapi_pagination.cursor import CursorPage
+from fastapi_pagination.customization import CustomizedPage, UseIncludeTotal
+from fastapi_pagination.ext.sqlmodel import paginate
+
+from gateway.deps import DatabaseDep, PrincipalDep, ValidatorDep
+from gateway.errors import ProblemError
+from gateway.idempotency import run_write
+from gateway.notebooks import repository, wire
+from gateway.notebooks.service import NotebookService, WriteResult, etag, parse_if_match
+from gateway.responses import OrjsonResponse
+from gateway.settings import Settings
+
+router = APIRouter(prefix="/v1/carnets", tags=["carnets"])
+
+#: Cursor pages without a COUNT per page.
+Page = CustomizedPage[CursorPage[wire.ResumeCarnet], UseIncludeTotal(False)]
+
+SECTIONS = (
+    "personne",
+    "coordonnees",
+    "droits",
+    "situation",
+    "diagnostic",
+    "axes",
+    "contrat",
+    "accompagnement",
+    "orientation",
+    "rendez_vous",
+    "evenements",
+)
+Section = Literal[
+    "personne",
+    "coordonnees",
+    "droits",
+    "situation",
+    "diagnostic",
+    "axes",
+    "contrat",
+    "accompagnement",
+    "orientation",
+    "rendez_vous",
+    "evenements",
+]
+CarnetId = Annotated[str, Path(description="Identifiant du carnet.", max_length=36)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="Rejouer la même requête rend la même réponse."),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", description="ETag attendu du carnet (écriture conditionnelle)."),
+]
+
+_WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Jeton absent ou invalide."},
+    403: {"description": "Territoire hors de ceux de l'organisation."},
+    409: {"description": "Identité ambiguë ou conflictuelle."},
+    412: {"description": "Version périmée (If-Match)."},
+    413: {"description": "Corps trop volumineux."},
+    422: {"description": "Contenu invalide : erreurs localisées par pointeur JSON."},
+}
+_BODY_DOC = {"content": {"application/json": {"schema": {"type": "object"}}}, "required": True}
+
+
+def _write_response(result: WriteResult, *, status: int, location: bool = False) -> Response:
+    headers = {"ETag": etag(result.row.version)}
+    if location:
+        headers["Location"] = f"/v1/carnets/{result.row.id}"
+    return OrjsonResponse(result.body(), status_code=status, headers=headers)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.post(
+    "",
+    summary="Créer ou retrouver le carnet d'une personne, et y verser ce qu'on sait d'elle",
+    response_model=wire.ResultatEcriture,
+    status_code=201,
+    responses={
+        200: {"description": "Carnet existant retrouvé.", "model": wire.ResultatEcriture},
+        **_WRITE_RESPONSES,
+    },
+    openapi_extra={
+        "requestBody": _BODY_DOC
+        | {
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/CarnetEntrant"}}
+            }
+        }
+    },
+)
+def create_or_find(
+    request: Request,
+    body: Annotated[bytes, wire.RAW_BODY],
+    database: DatabaseDep,
+    validator: ValidatorDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def operation(session: Any) -> Response:
+        result = NotebookService(session, validator, principal).create_or_find(body)
+        return _write_response(result, status=201 if result.created else 200, location=True)
+
+    hours = _settings(request).idempotency_hours
+    return run_write(database, request, body, principal.client_id, hours, operation)
+
+
+@router.post(
+    "/{carnet_id}/contributions",
+    summary="Verser une contribution (un ou plusieurs volets) au carnet",
+    response_model=wire.ResultatEcriture,
+    responses=_WRITE_RESPONSES | {404: {"description": "Carnet introuvable."}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/ContributionEntrante"}
+                }
+            },
+        }
+    },
+)
+def contribute(
+    request: Request,
+    carnet_id: CarnetId,
+    body: Annotated[bytes, wire.RAW_BODY],
+    database: DatabaseDep,
+    validator: ValidatorDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    expected = parse_if_match(if_match)
+
+    def operation(session: Any) -> Response:
+        service = NotebookService(session, validator, principal)
+        return _write_response(service.contribute(carnet_id, body, expected), status=200)
+
+    hours = _settings(request).idempotency_hours
+    return run_write(database, request, body, principal.client_id, hours, operation)
+
+
+@router.get(
+    "",
+    summary="Rechercher des carnets (NIR et date de naissance, identifiant partenaire, territoire, date de modification)",
+    response_model=Page,
+)
+def search(
+    database: DatabaseDep,
+    principal: PrincipalDep,
+    params: Annotated[Page.__params_type__, Depends()],  # type: ignore[name-defined]
+    nir: Annotated[
+        str | None, Query(description="NIR (13 ou 15 caractères) ; avec date_naissance.")
+    ] = None,
+    date_naissance: Annotated[date | None, Query()] = None,
+    identifiant: Annotated[
+        str | None,
+        Query(
+            description=(
+                "Identifiant partenaire « type:valeur » : caf_msa:caf:999:999000000001234, "
+                "france_travail:XYZ, si_departement:26:SI-123."
+            )
+        ),
+    ] = None,
+    territoire: Annotated[str | None, Query(max_length=3)] = None,
+    modifie_depuis: Annotated[datetime | None, Query()] = None,
+) -> Any:
+    nir13 = wire.search_nir(nir, date_naissance)
+    carnet_ids = None
+    if identifiant is not None:
+        carnet_ids = _ids_by_identifier(database, identifiant)
+    statement = repository.search_statement(
+        principal.territoires,
+        nir13=nir13,
+        date_naissance=date_naissance,
+        carnet_ids=carnet_ids,
+        territoire=territoire,
+        modifie_depuis=modifie_depuis,
+    )
+    with database.read() as session:
+        return paginate(session, statement, params, transformer=_summaries)
+
+
+def _ids_by_identifier(database: DatabaseDep, identifiant: str) -> set[str]:
+    kind, _, value = identifiant.partition(":")
+    if kind not in ("caf_msa", "france_travail", "si_departement") or not value:
+        raise ProblemError(
+            errors=[
+                {
+                    "parameter": "identifiant",
+                    "code": "identifiant_invalide",
+                    "message": "Identifiant attendu sous la forme type:valeur.",
+                }
+            ]
+        )
+    with database.read() as session:
+        return repository.ids_by_identifiers(session, {kind: value})
+
+
+def _summaries(rows: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": row.id,
+            "version": row.version,
+            "territoire": row.territoire,
+            "modifie_le": row.modifie_le.isoformat().replace("+00:00", "Z"),
+        }
+        for row in rows
+    ]
+
+
+@router.get(
+    "/{carnet_id}",
+    summary="Lire le carnet consolidé",
+    response_model=wire.CarnetVue,
+    responses={
+        304: {"description": "Inchangé (If-None-Match)."},
+        404: {"description": "Carnet introuvable."},
+    },
+)
+def read(
+    carnet_id: CarnetId,
+    database: DatabaseDep,
+    validator: ValidatorDep,
+    principal: PrincipalDep,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    with database.read() as session:
+        row = NotebookService(session, validator, principal).read(carnet_id)
+    tag = etag(row.version)
+    if if_none_match is not None and tag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers={"ETag": tag})
+    return Response(row.vue.encode(), media_type="application/json", headers={"ETag": tag})
+
+
+@router.get(
+    "/{carnet_id}/{section}",
+    summary="Lire un volet du carnet consolidé",
+    responses={404: {"description": "Carnet introuvable."}},
+)
+def read_section(
+    carnet_id: CarnetId,
+    section: Section,
+    database: DatabaseDep,
+    validator: ValidatorDep,
+    principal: PrincipalDep,
+) -> Response:
+    with database.read() as session:
+        row = NotebookService(session, validator, principal).read(carnet_id)
+    view = orjson.loads(row.vue)
+    body = {"id": row.id, "version": row.version, section: view.get(section)}
+    return OrjsonResponse(body, headers={"ETag": etag(row.version)})
+
+
+@router.patch(
+    "/{carnet_id}/{section}",
+    summary="Verser un seul volet (même fusion qu'une contribution)",
+    response_model=wire.ResultatEcriture,
+    responses=_WRITE_RESPONSES | {404: {"description": "Carnet introuvable."}},
+    openapi_extra={"requestBody": _BODY_DOC},
+)
+def write_section(
+    request: Request,
+    carnet_id: CarnetId,
+    section: Section,
+    body: Annotated[bytes, wire.RAW_BODY],
+    database: DatabaseDep,
+    validator: ValidatorDep,
+    principal: PrincipalDep,
+    observe_le: Annotated[
+        datetime | None, Query(description="Date d'observation (par défaut : maintenant).")
+    ] = None,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    expected = parse_if_match(if_match)
+    wrapped = wire.wrap_section(section, body, observe_le)
+
+    def operation(session: Any) -> Response:
+        service = NotebookService(session, validator, principal)
+        try:
+            result = service.contribute(carnet_id, wrapped, expected)
+        except ProblemError as error:
+            wire.unwrap_pointers(error, section)
+            raise
+        return _write_response(result, status=200)
+
+    hours = _settings(request).idempotency_hours
+    return run_write(database, request, body, principal.client_id, hours, operation)

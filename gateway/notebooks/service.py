@@ -1,0 +1,339 @@
+"""The notebook service: validate → resolve identity → merge → store, in one transaction.
+
+The request handler owns the transaction; this module never commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlmodel import Session
+
+from gateway.auth.principal import Principal
+from gateway.notebooks import repository
+from gateway.notebooks.errors import (
+    AmbiguousIdentity,
+    ConflictingIdentity,
+    InvalidPayload,
+    NotebookNotFound,
+    StaleVersion,
+    TerritoryForbidden,
+    TerritoryRequired,
+)
+from gateway.notebooks.identity import name_key, partner_identifiers
+from gateway.notebooks.merge import Outcome, Source, empty_state, merge
+from gateway.notebooks.view import render
+from gateway.storage.tables import Change, IdentityConflict, NotebookRow
+from referential import Finding, Report, Validator
+
+
+@dataclass(slots=True)
+class WriteResult:
+    """What a write did, and what to answer."""
+
+    row: NotebookRow
+    created: bool
+    outcome: Outcome
+    warnings: list[Finding] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "id": self.row.id,
+            "version": self.row.version,
+            "cree": self.created,
+            "resultat": self.outcome.to_wire(),
+            "avertissements": [w.to_wire() for w in self.warnings],
+            "carnet": orjson.loads(self.row.vue),
+        }
+
+
+def validated(validator: Validator, kind: str, body: bytes) -> Report:
+    """A valid report, or InvalidPayload with every error located."""
+    report = validator.validate(kind, body)
+    if not report.valid:
+        raise InvalidPayload(
+            f"{len(report.errors)} erreur(s) dans le contenu.",
+            errors=[e.to_wire() for e in report.errors],
+        )
+    return report
+
+
+def source_of(principal: Principal) -> Source:
+    return Source(
+        key=principal.source, type_acteur=principal.type_acteur, client=principal.client_id
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _contribution(report: Report, recu_le: datetime) -> dict[str, Any]:
+    assert report.value is not None
+    data = report.value.model_dump(mode="json", exclude_unset=True)
+    data.pop("territoire", None)
+    data.pop("version_referentiel", None)
+    data["observe_le"] = data.get("observe_le") or _iso(recu_le)
+    if data["observe_le"] > _iso(recu_le):
+        # An observation cannot be in the future: it would win over every later one.
+        raise InvalidPayload(
+            errors=[
+                {
+                    "pointer": "/observe_le",
+                    "code": "observation_future",
+                    "message": "La date d'observation ne peut pas être dans le futur.",
+                }
+            ]
+        )
+    return data
+
+
+class NotebookService:
+    def __init__(self, session: Session, validator: Validator, principal: Principal) -> None:
+        self.session = session
+        self.validator = validator
+        self.principal = principal
+
+    # -- create or find ------------------------------------------------------------------------
+
+    def create_or_find(self, body: bytes) -> WriteResult:
+        report = validated(self.validator, "carnet", body)
+        value: Any = report.value
+        territoire = self._territory(value.territoire)
+        recu_le = _now()
+        contribution = _contribution(report, recu_le)
+        personne = contribution["personne"]
+        row = self._resolve(personne, territoire)
+        if row is not None:
+            row = self._locked(row.id)
+        created = row is None
+        if row is None:
+            row = NotebookRow(
+                id=str(uuid.uuid4()),
+                territoire=territoire,
+                version=0,
+                nir13=personne.get("nir"),
+                nom_cle=name_key(personne["nom"]),
+                prenom_cle=name_key(personne["prenom"]),
+                date_naissance=value.personne.date_naissance,
+                document=empty_state(),
+                vue="{}",
+                cree_le=recu_le,
+                modifie_le=recu_le,
+            )
+            self.session.add(row)
+            self.session.flush()
+        result = self._apply(row, contribution, recu_le, created=created)
+        result.warnings = report.warnings
+        return result
+
+    def _territory(self, requested: str | None) -> str:
+        territoires = self.principal.territoires
+        if requested is None:
+            if len(territoires) != 1:
+                raise TerritoryRequired(
+                    "Votre organisation a plusieurs territoires : indiquez « territoire ».",
+                    errors=[
+                        {
+                            "pointer": "/territoire",
+                            "code": "territoire_requis",
+                            "message": "Territoire requis.",
+                        }
+                    ],
+                )
+            return territoires[0]
+        if requested not in territoires:
+            raise TerritoryForbidden(
+                errors=[
+                    {
+                        "pointer": "/territoire",
+                        "code": "territoire_interdit",
+                        "message": "Territoire hors de ceux de votre organisation.",
+                    }
+                ]
+            )
+        return requested
+
+    def _resolve(self, personne: Mapping[str, Any], territoire: str) -> NotebookRow | None:
+        """The notebook of this person, if there is exactly one; None if there is none.
+
+        Rules, in order: the NIR (13 characters); then a partner identifier (CAF/MSA organisme
+        and matricule, France Travail identifier, département IS identifier within its
+        département); then last name, first name and birth date, unique within the territory
+        and never a notebook whose NIR differs. Two persons are never merged silently: any
+        doubt is a 409 that says nothing about the other candidates.
+        """
+        nir = personne.get("nir")
+        birth = personne["date_naissance"]
+        candidates: dict[str, NotebookRow] = {}
+        if nir:
+            row = repository.by_nir(self.session, nir)
+            if row is not None:
+                if row.date_naissance.isoformat() != birth:
+                    self._conflict(row, "nir_date_naissance", "/personne/date_naissance")
+                candidates[row.id] = row
+        ids = repository.ids_by_identifiers(
+            self.session, partner_identifiers(personne.get("identifiants"))
+        )
+        for row in repository.rows_by_ids(self.session, ids - set(candidates)):
+            if nir and row.nir13 and row.nir13 != nir:
+                self._conflict(row, "identifiant_nir", "/personne/nir")
+            candidates[row.id] = row
+        if not candidates:
+            homonyms = repository.by_identity(
+                self.session,
+                territoire,
+                name_key(personne["nom"]),
+                name_key(personne["prenom"]),
+                datetime.fromisoformat(birth).date(),
+            )
+            for row in homonyms:
+                if not (nir and row.nir13 and row.nir13 != nir):
+                    candidates[row.id] = row
+        if len(candidates) > 1:
+            raise AmbiguousIdentity(
+                "Plusieurs carnets pourraient correspondre : précisez le NIR ou un identifiant."
+            )
+        if not candidates:
+            return None
+        (row,) = candidates.values()
+        if row.territoire not in self.principal.territoires:
+            raise AmbiguousIdentity(
+                "Cette identité ne désigne pas un carnet de vos territoires de façon certaine."
+            )
+        return row
+
+    def _conflict(self, row: NotebookRow, reason: str, pointer: str) -> None:
+        error = ConflictingIdentity(
+            errors=[
+                {
+                    "pointer": pointer,
+                    "code": "identite_conflictuelle",
+                    "message": "Cette donnée d'identité contredit celle d'un carnet existant.",
+                }
+            ]
+        )
+        # Recorded for operators by the caller, outside the transaction this error rolls back.
+        error.conflict = IdentityConflict(
+            carnet_id=row.id,
+            territoire=row.territoire,
+            raison=reason,
+            pointeur=pointer,
+            client_id=self.principal.client_id,
+            cree_le=_now(),
+        )
+        raise error
+
+    # -- contributions ---------------------------------------------------------------------------
+
+    def contribute(
+        self, carnet_id: str, body: bytes, if_match: int | None, kind: str = "contribution"
+    ) -> WriteResult:
+        report = validated(self.validator, kind, body)
+        row = self._locked(carnet_id)
+        if if_match is not None and if_match != row.version:
+            raise StaleVersion(headers={"ETag": etag(row.version)})
+        recu_le = _now()
+        contribution = _contribution(report, recu_le)
+        personne = contribution.get("personne")
+        if personne:
+            if personne.get("nir") and row.nir13 and personne["nir"] != row.nir13:
+                self._conflict(row, "nir_different", "/personne/nir")
+            if personne["date_naissance"] != row.date_naissance.isoformat():
+                self._conflict(row, "date_naissance_differente", "/personne/date_naissance")
+        result = self._apply(row, contribution, recu_le, created=False)
+        result.warnings = report.warnings
+        return result
+
+    def _locked(self, carnet_id: str) -> NotebookRow:
+        row = repository.by_id_for_update(self.session, carnet_id)
+        if row is None or row.territoire not in self.principal.territoires:
+            raise NotebookNotFound()
+        return row
+
+    def _apply(
+        self, row: NotebookRow, contribution: dict[str, Any], recu_le: datetime, *, created: bool
+    ) -> WriteResult:
+        source = source_of(self.principal)
+        if not created:
+            # The new version is written by a conditional UPDATE, never by flushing this object.
+            self.session.expunge(row)
+        state, outcome = merge(row.document, contribution, source, _iso(recu_le))
+        if not (outcome.changed or created):
+            return WriteResult(row=row, created=False, outcome=outcome)
+        previous = row.version
+        row.version = previous + 1
+        row.document = state
+        row.modifie_le = recu_le
+        self._identity_columns(row, state)
+        row.vue = orjson.dumps(
+            render(
+                carnet_id=row.id,
+                version=row.version,
+                territoire=row.territoire,
+                cree_le=row.cree_le,
+                modifie_le=row.modifie_le,
+                state=state,
+                validator=self.validator,
+            )
+        ).decode()
+        if created:
+            self.session.add(row)
+        elif not repository.save_version(self.session, row, previous):
+            raise StaleVersion()
+        personne = contribution.get("personne") or {}
+        repository.add_identifiers(
+            self.session, row.id, partner_identifiers(personne.get("identifiants"))
+        )
+        repository.log_change(
+            self.session,
+            Change(
+                carnet_id=row.id,
+                version=row.version,
+                sections=sorted(outcome.sections | ({"personne"} if created else set())),
+                source=source.key,
+                horodatage=recu_le,
+            ),
+        )
+        return WriteResult(row=row, created=created, outcome=outcome)
+
+    @staticmethod
+    def _identity_columns(row: NotebookRow, state: Mapping[str, Any]) -> None:
+        units = state["unites"]
+        if "/personne/nir" in units:
+            row.nir13 = units["/personne/nir"]["v"]
+        if "/personne/nom" in units:
+            row.nom_cle = name_key(units["/personne/nom"]["v"])
+        if "/personne/prenom" in units:
+            row.prenom_cle = name_key(units["/personne/prenom"]["v"])
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def read(self, carnet_id: str) -> NotebookRow:
+        row = repository.by_id(self.session, carnet_id, self.principal.territoires)
+        if row is None:
+            raise NotebookNotFound()
+        return row
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version named by an If-Match header (``"v3"``), or None when absent or ``*``."""
+    if value is None or value.strip() == "*":
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if text.startswith("v") and text[1:].isdigit():
+        return int(text[1:])
+    raise StaleVersion('En-tête If-Match illisible : attendu l\'ETag du carnet, par exemple "v3".')

@@ -1,0 +1,81 @@
+"""The consolidated view of a notebook, rendered from its stored state at write time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from gateway.notebooks.merge import COLLECTIONS, iter_items
+from referential import Validator
+
+
+def render(
+    *,
+    carnet_id: str,
+    version: int,
+    territoire: str,
+    cree_le: datetime,
+    modifie_le: datetime,
+    state: Mapping[str, Any],
+    validator: Validator,
+) -> dict[str, Any]:
+    """The notebook as partners read it: the data, the provenance of each unit, code labels.
+
+    The NIR is a restricted field: it is used to recognise the person, never returned.
+    """
+    view: dict[str, Any] = {
+        "id": carnet_id,
+        "version": version,
+        "territoire": territoire,
+        "version_referentiel": validator.version,
+        "cree_le": _iso(cree_le),
+        "modifie_le": _iso(modifie_le),
+    }
+    provenance: dict[str, Any] = {}
+    for pointer, unit in state["unites"].items():
+        if pointer == "/personne/nir":
+            continue
+        parts = pointer.strip("/").split("/")
+        node = view
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = unit["v"]
+        provenance[pointer] = unit["p"]
+    collections: Mapping[str, Any] = state["collections"]
+    for path in COLLECTIONS:
+        items = list(iter_items(collections.get(path, {})))
+        if not items:
+            continue
+        parts = path.strip("/").split("/")
+        node = view
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = items
+    axes = []
+    for path, records in collections.items():
+        if path.startswith("/axes/"):
+            objectifs = list(iter_items(records))
+            if objectifs:
+                axes.append({"theme": path.split("/")[2], "objectifs": objectifs})
+    if axes:
+        view["axes"] = axes
+    if "evenements" in view:
+        view["evenements"].sort(key=lambda event: (event["date"], event["id"]))
+    view["provenance"] = provenance
+    view["libelles"] = labels(view, validator)
+    return view
+
+
+def labels(view: Mapping[str, Any], validator: Validator) -> dict[str, dict[str, str]]:
+    """Label of every code in the view, by list."""
+    found: dict[str, dict[str, str]] = {}
+    for _pointer, code, liste in validator.coded_values("carnet", view):
+        entry = validator.referential.list_entry(liste, code)
+        if entry is not None:
+            found.setdefault(liste, {})[code] = entry.libelle
+    return found
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

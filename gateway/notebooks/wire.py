@@ -1,0 +1,132 @@
+"""Wire models and helpers of the notebook API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from gateway.errors import ProblemError
+from gateway.notebooks.errors import InvalidPayload
+from referential import check_nir
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+RAW_BODY = Depends(_raw_body)
+
+
+class Provenance(BaseModel):
+    source: str = Field(description="organisation:<id> ou connecteur:<nom>.")
+    type_acteur: str
+    client: str | None = None
+    observe_le: str
+    recu_le: str
+
+
+class Refus(BaseModel):
+    pointer: str
+    code: str
+    message: str
+
+
+class Resultat(BaseModel):
+    appliques: list[str] = Field(description="Pointeurs (dans la requête) des données appliquées.")
+    inchanges: list[str]
+    ignores_obsoletes: list[str] = Field(
+        description="Observations plus anciennes que celles du carnet : non appliquées."
+    )
+    refuses: list[Refus]
+
+
+class Avertissement(BaseModel):
+    pointer: str
+    code: str
+    message: str
+    suggestion: str | None = None
+
+
+class CarnetVue(BaseModel):
+    """The consolidated notebook. Sections have the shape of the contribution's sections, each
+    collection item carries its ``provenance``, and ``provenance`` gives that of every other
+    field by JSON Pointer. ``libelles`` gives the label of every code, by list. The NIR is never
+    returned."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    version: int
+    territoire: str
+    version_referentiel: str
+    cree_le: str
+    modifie_le: str
+    personne: dict[str, Any]
+    provenance: dict[str, Provenance]
+    libelles: dict[str, dict[str, str]]
+
+
+class ResultatEcriture(BaseModel):
+    id: str
+    version: int
+    cree: bool
+    resultat: Resultat
+    avertissements: list[Avertissement]
+    carnet: CarnetVue
+
+
+class ResumeCarnet(BaseModel):
+    id: str
+    version: int
+    territoire: str
+    modifie_le: str
+
+
+def search_nir(nir: str | None, date_naissance: date | None) -> str | None:
+    """The 13-character NIR to search by; a NIR search needs the birth date too."""
+    if nir is None:
+        return None
+    if date_naissance is None:
+        raise ProblemError(
+            errors=[
+                {
+                    "parameter": "date_naissance",
+                    "code": "date_naissance_requise",
+                    "message": "Une recherche par NIR demande aussi la date de naissance.",
+                }
+            ]
+        )
+    try:
+        return check_nir(nir)
+    except PydanticCustomError as error:
+        raise ProblemError(
+            errors=[{"parameter": "nir", "code": error.type, "message": error.message()}]
+        ) from None
+
+
+def wrap_section(section: str, body: bytes, observe_le: datetime | None) -> bytes:
+    """A contribution holding one section, so that section writes share the contribution path."""
+    try:
+        content = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidPayload(
+            errors=[{"pointer": "", "code": "json_invalide", "message": "JSON mal formé."}]
+        ) from None
+    wrapped: dict[str, Any] = {section: content}
+    if observe_le is not None:
+        wrapped["observe_le"] = observe_le.isoformat()
+    return orjson.dumps(wrapped)
+
+
+def unwrap_pointers(error: ProblemError, section: str) -> None:
+    """Pointers of a wrapped section write, made relative to the section body."""
+    prefix = "/" + section
+    for item in error.errors or ():
+        pointer = item.get("pointer")
+        if isinstance(pointer, str) and (pointer == prefix or pointer.startswith(prefix + "/")):
+            item["pointer"] = pointer[len(prefix) :]

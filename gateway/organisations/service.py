@@ -1,0 +1,89 @@
+"""Organisations (habilitated actors) and their OAuth2 clients."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlmodel import Session, select
+
+from gateway.auth.secrets import hash_secret, new_client_id, new_secret
+from gateway.storage.tables import Client, Organisation
+
+#: Actor kinds of the legal frame (legal-frame.md §8.2).
+ACTOR_KINDS = (
+    "departement",
+    "france_travail",
+    "caf_msa",
+    "mission_locale",
+    "cap_emploi",
+    "ccas_cias",
+    "structure_insertion",
+    "editeur_logiciel",
+    "administration",
+)
+DEPARTEMENT = re.compile(r"^(?:0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$")
+
+
+class InvalidOrganisation(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client: Client
+    secret: str
+
+
+def create_organisation(
+    session: Session,
+    *,
+    nom: str,
+    type_acteur: str,
+    territoires: list[str],
+    siret: str | None = None,
+) -> Organisation:
+    if type_acteur not in ACTOR_KINDS:
+        raise InvalidOrganisation(
+            f"type d'acteur inconnu « {type_acteur} » ; types : {', '.join(ACTOR_KINDS)}"
+        )
+    if not territoires or not all(DEPARTEMENT.match(t) for t in territoires):
+        raise InvalidOrganisation("territoires : codes de département (01…95, 2A, 2B, 971…976)")
+    if not nom.strip():
+        raise InvalidOrganisation("nom vide")
+    organisation = Organisation(
+        id=str(uuid.uuid4()),
+        nom=nom.strip(),
+        type_acteur=type_acteur,
+        territoires=sorted(set(territoires)),
+        siret=siret,
+        actif=True,
+        cree_le=datetime.now(UTC),
+    )
+    session.add(organisation)
+    session.flush()
+    return organisation
+
+
+def create_client(session: Session, *, organisation_id: str, nom: str) -> NewClient:
+    """A new client; its secret is returned once and only its digest is stored."""
+    if session.get(Organisation, organisation_id) is None:
+        raise InvalidOrganisation(f"organisation inconnue « {organisation_id} »")
+    secret = new_secret()
+    client = Client(
+        client_id=new_client_id(),
+        organisation_id=organisation_id,
+        nom=nom.strip() or "client",
+        secret_hash=hash_secret(secret),
+        actif=True,
+        cree_le=datetime.now(UTC),
+    )
+    session.add(client)
+    session.flush()
+    return NewClient(client=client, secret=secret)
+
+
+def list_organisations(session: Session) -> list[Organisation]:
+    return list(session.exec(select(Organisation).order_by(Organisation.nom)))

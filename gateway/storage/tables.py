@@ -1,0 +1,150 @@
+"""The tables. The notebook is one JSON document plus the indexed columns its queries need."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+# BIGINT on PostgreSQL, but INTEGER on SQLite so that it aliases the rowid (autoincrement).
+AutoIncrement = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every engine (SQLite stores them without a zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), **kwargs))
+
+
+class Organisation(SQLModel, table=True):
+    __tablename__ = "organisations"
+
+    id: str = Field(primary_key=True, max_length=36)
+    nom: str = Field(max_length=255)
+    type_acteur: str = Field(max_length=40)
+    territoires: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    siret: str | None = Field(default=None, max_length=14)
+    actif: bool = True
+    cree_le: datetime = _ts(nullable=False)
+
+
+class Client(SQLModel, table=True):
+    __tablename__ = "clients"
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    organisation_id: str = Field(foreign_key="organisations.id", index=True, max_length=36)
+    nom: str = Field(max_length=255)
+    secret_hash: str = Field(max_length=255)
+    actif: bool = True
+    cree_le: datetime = _ts(nullable=False)
+
+
+class SigningKey(SQLModel, table=True):
+    __tablename__ = "cles_signature"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    jwk: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    actif: bool = True
+    cree_le: datetime = _ts(nullable=False)
+
+
+class NotebookRow(SQLModel, table=True):
+    __tablename__ = "carnets"
+    __table_args__ = (
+        Index("ix_carnets_identite", "territoire", "nom_cle", "prenom_cle", "date_naissance"),
+        Index("ix_carnets_territoire_rang", "territoire", "rang"),
+    )
+
+    rang: int | None = Field(default=None, sa_column=Column(AutoIncrement, primary_key=True))
+    id: str = Field(unique=True, max_length=36)
+    territoire: str = Field(max_length=3)
+    version: int
+    nir13: str | None = Field(default=None, unique=True, max_length=13)
+    nom_cle: str = Field(max_length=100)
+    prenom_cle: str = Field(max_length=100)
+    date_naissance: date
+    document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    #: The consolidated view as served (JSON text), rendered at write time.
+    vue: str = Field(sa_column=Column(Text, nullable=False))
+    cree_le: datetime = _ts(nullable=False)
+    modifie_le: datetime = _ts(nullable=False, index=True)
+
+
+class PartnerIdentifier(SQLModel, table=True):
+    """A partner identifier of a person (CAF/MSA matricule, France Travail, département IS)."""
+
+    __tablename__ = "identifiants"
+
+    type: str = Field(primary_key=True, max_length=20)
+    valeur: str = Field(primary_key=True, max_length=100)
+    carnet_id: str = Field(foreign_key="carnets.id", index=True, max_length=36)
+
+
+class Change(SQLModel, table=True):
+    """One effective change of a notebook, in the same transaction as the notebook."""
+
+    __tablename__ = "changements"
+    __table_args__ = (UniqueConstraint("carnet_id", "version"),)
+
+    seq: int | None = Field(default=None, sa_column=Column(AutoIncrement, primary_key=True))
+    carnet_id: str = Field(max_length=36, index=True)
+    version: int
+    sections: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=80)
+    horodatage: datetime = _ts(nullable=False)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotence"
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    cle: str = Field(primary_key=True, max_length=255)
+    empreinte: str = Field(max_length=64)
+    statut: int
+    corps: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    entetes: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    cree_le: datetime = _ts(nullable=False, index=True)
+
+
+class IdentityConflict(SQLModel, table=True):
+    """An identity conflict for operators: no personal data, only ids and a reason code."""
+
+    __tablename__ = "conflits_identite"
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrement, primary_key=True))
+    carnet_id: str = Field(max_length=36, index=True)
+    territoire: str = Field(max_length=3)
+    raison: str = Field(max_length=60)
+    pointeur: str = Field(max_length=200)
+    client_id: str = Field(max_length=64)
+    cree_le: datetime = _ts(nullable=False)

@@ -1,0 +1,161 @@
+"""Create-or-find: identity resolution, rule by rule."""
+
+from sqlmodel import select
+
+from gateway.storage.tables import IdentityConflict
+from tests.gateway.payloads import NIR_A, NIR_A13, NIR_B, body, carnet, personne
+
+
+async def create(client, p, document, **headers):
+    return await client.post("/v1/carnets", content=body(document), headers=p.headers | headers)
+
+
+async def test_new_person_creates_a_notebook(client, partner):
+    p = await partner()
+    response = await create(client, p, carnet())
+    assert response.status_code == 201
+    data = response.json()
+    assert data["cree"] is True
+    assert data["version"] == 1
+    assert response.headers["location"] == f"/v1/carnets/{data['id']}"
+    assert response.headers["etag"] == '"v1"'
+    assert data["carnet"]["personne"]["nom"] == "Exemple"
+    assert data["carnet"]["territoire"] == "26"
+
+
+async def test_same_nir_finds_the_notebook_even_with_other_names(client, partner):
+    p = await partner()
+    first = await create(client, p, carnet(personne(nir=NIR_A)))
+    again = await create(client, p, carnet(personne(nir=NIR_A13, nom="Autre", prenom="Nom")))
+    assert again.status_code == 200
+    assert again.json()["cree"] is False
+    assert again.json()["id"] == first.json()["id"]
+
+
+async def test_nir_with_another_birth_date_is_a_recorded_conflict(client, partner, db):
+    p = await partner()
+    first = await create(client, p, carnet(personne(nir=NIR_A)))
+    response = await create(client, p, carnet(personne(nir=NIR_A, date_naissance="1991-04-15")))
+    assert response.status_code == 409
+    problem = response.json()
+    assert problem["code"] == "identite_conflictuelle"
+    assert problem["errors"][0]["pointer"] == "/personne/date_naissance"
+    assert NIR_A13 not in response.text
+    assert "1990" not in response.text
+    with db.read() as session:
+        (conflict,) = session.exec(select(IdentityConflict)).all()
+    assert conflict.carnet_id == first.json()["id"]
+    assert conflict.raison == "nir_date_naissance"
+
+
+async def test_partner_identifier_finds_the_notebook(client, partner):
+    p = await partner()
+    ids = {"france_travail": {"identifiant": "FT-0001"}}
+    first = await create(client, p, carnet(personne(identifiants=ids)))
+    again = await create(client, p, carnet(personne(nom="Autrement", identifiants=ids)))
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+
+
+async def test_caf_matricule_is_an_identifier_with_its_organism(client, partner):
+    p = await partner()
+    caf = {"caf_msa": {"organisme": "caf", "numero_organisme": "999", "matricule": "1234567"}}
+    other_caf = {"caf_msa": {"organisme": "caf", "numero_organisme": "998", "matricule": "1234567"}}
+    first = await create(client, p, carnet(personne(nom="Un", identifiants=caf)))
+    second = await create(client, p, carnet(personne(nom="Deux", identifiants=other_caf)))
+    assert second.status_code == 201
+    assert second.json()["id"] != first.json()["id"]
+
+
+async def test_identifier_pointing_to_a_notebook_with_another_nir_is_a_conflict(client, partner):
+    p = await partner()
+    ids = {"france_travail": {"identifiant": "FT-0002"}}
+    await create(client, p, carnet(personne(nir=NIR_A, identifiants=ids)))
+    response = await create(client, p, carnet(personne(nir=NIR_B, identifiants=ids)))
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["pointer"] == "/personne/nir"
+
+
+async def test_nir_and_identifier_designating_two_notebooks_is_ambiguous(client, partner):
+    p = await partner()
+    ids = {"france_travail": {"identifiant": "FT-0003"}}
+    await create(client, p, carnet(personne(nom="Un", nir=NIR_A)))
+    await create(client, p, carnet(personne(nom="Deux", identifiants=ids)))
+    response = await create(client, p, carnet(personne(nom="Trois", nir=NIR_A, identifiants=ids)))
+    assert response.status_code == 409
+    assert response.json()["code"] == "identite_ambigue"
+
+
+async def test_same_names_and_birth_date_find_the_notebook_in_the_territory(client, partner):
+    p = await partner()
+    first = await create(client, p, carnet(personne(nom="Lefèvre-d'Aubigné", prenom="Élise")))
+    again = await create(client, p, carnet(personne(nom="LEFEVRE D AUBIGNE", prenom="elise")))
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+
+
+async def test_same_names_in_another_territory_is_another_person(client, partner):
+    p = await partner(territoires=["26", "07"])
+    first = await create(client, p, carnet(territoire="26"))
+    other = await create(client, p, carnet(territoire="07"))
+    assert other.status_code == 201
+    assert other.json()["id"] != first.json()["id"]
+
+
+async def test_homonym_with_another_nir_is_never_merged(client, partner):
+    p = await partner()
+    first = await create(client, p, carnet(personne(nir=NIR_A)))
+    other = await create(client, p, carnet(personne(nir=NIR_B)))
+    assert other.status_code == 201
+    assert other.json()["id"] != first.json()["id"]
+
+
+async def test_two_homonyms_make_a_third_request_ambiguous(client, partner):
+    p = await partner()
+    await create(client, p, carnet(personne(nir=NIR_A)))
+    await create(client, p, carnet(personne(nir=NIR_B)))
+    response = await create(client, p, carnet())
+    assert response.status_code == 409
+    problem = response.json()
+    assert problem["code"] == "identite_ambigue"
+    assert "errors" not in problem
+    assert NIR_A13 not in response.text
+
+
+async def test_person_of_another_territory_is_not_revealed(client, partner):
+    owner = await partner(territoires=["07"])
+    await create(client, owner, carnet(personne(nir=NIR_A)))
+    stranger = await partner(territoires=["26"])
+    response = await create(client, stranger, carnet(personne(nir=NIR_A)))
+    assert response.status_code == 409
+    assert response.json()["code"] == "identite_ambigue"
+
+
+async def test_territory_outside_the_organisation_is_403(client, partner):
+    p = await partner(territoires=["26"])
+    response = await create(client, p, carnet(territoire="07"))
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["pointer"] == "/territoire"
+
+
+async def test_organisation_with_several_territories_must_name_one(client, partner):
+    p = await partner(territoires=["26", "07"])
+    response = await create(client, p, carnet())
+    assert response.status_code == 422
+    assert response.json()["code"] == "territoire_requis"
+
+
+async def test_invalid_payload_is_422_with_every_error_and_nothing_stored(client, partner):
+    p = await partner()
+    document = carnet(personne(nir="290049999900162", date_naissance="1990-02-30"))
+    document["diagnostic"] = {"situations": [{"code": "logement.inconnu"}]}
+    response = await create(client, p, document)
+    assert response.status_code == 422
+    pointers = {e["pointer"] for e in response.json()["errors"]}
+    assert pointers == {
+        "/personne/nir",
+        "/personne/date_naissance",
+        "/diagnostic/situations/0/code",
+    }
+    listing = await client.get("/v1/carnets", headers=p.headers)
+    assert listing.json()["items"] == []
