@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 
 from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
+from gateway.organisations.repository import active_client
 from gateway.storage.database import Database
-from gateway.storage.tables import Client, Organisation
 from referential import Validator
 
 
@@ -45,17 +45,17 @@ def get_principal(request: Request) -> Principal:
         ) from None
     database: Database = request.app.state.database
     with database.read() as session:
-        client = session.get(Client, claims["client_id"])
-        organisation = session.get(Organisation, client.organisation_id) if client else None
-    if client is None or organisation is None or not (client.actif and organisation.actif):
+        found = active_client(session, str(claims["client_id"]))
+    if found is None:
         raise Unauthenticated(
             headers={"WWW-Authenticate": 'Bearer realm="carnet", error="invalid_token"'}
         )
+    organisation_id, type_acteur, territoires = found
     return Principal(
-        client_id=client.client_id,
-        organisation_id=organisation.id,
-        type_acteur=organisation.type_acteur,
-        territoires=tuple(organisation.territoires),
+        client_id=str(claims["client_id"]),
+        organisation_id=organisation_id,
+        type_acteur=type_acteur,
+        territoires=tuple(territoires),
         scopes=frozenset(str(claims.get("scope") or "").split()),
     )
 

@@ -88,14 +88,18 @@ def run_write(
     for attempt in range(2):
         try:
             with database.write() as session:
+                if key is not None:
+                    # Requests with the same key wait for each other: the second one replays.
+                    database.lock(session, f"idempotence:{client_id}:{key}")
                 replay = existing(session)
                 if replay is not None:
                     return replay
                 response = operation(session)
                 if key is not None and 200 <= response.status_code < 300:
-                    stale = repository.idempotency_record(session, client_id, key)
-                    if stale is not None:
-                        session.delete(stale)
+                    expired = repository.idempotency_record(session, client_id, key)
+                    if expired is not None:
+                        # Only an expired record can be left here: a fresh one was replayed.
+                        session.delete(expired)
                         session.flush()
                     repository.save_idempotency(
                         session,

@@ -8,10 +8,9 @@ Codes are the identity of an entry: they are never changed, re-used or removed o
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from rapidfuzz import fuzz, process
 
 #: A code is lower-case ASCII words joined by ``_``, in dot-separated segments
 #: (``logement``, ``logement.heberge_chez_tiers``, ``rsa_droit_ouvert_versable``).
@@ -153,6 +153,12 @@ class Suggestion:
     raison: str
 
 
+def _closest(value: str, codes: Sequence[str]) -> Suggestion | None:
+    """The code closest to ``value`` (normalised Indel similarity of at least 60 %)."""
+    found = process.extractOne(value, codes, scorer=fuzz.ratio, score_cutoff=60)
+    return Suggestion(found[0], "proche") if found else None
+
+
 def normalise_label(label: str) -> str:
     """Fold case, accents, apostrophes, ellipses and spaces: used to compare labels, never codes."""
     text = label.replace("’", "'").replace("…", "...")
@@ -186,6 +192,14 @@ class Referential:
         for nom in NOMENCLATURE_LISTS:
             for entry in self.lists[nom].entries:
                 self._by_code[entry.code] = entry
+        groups: dict[str, list[str]] = {}
+        for theme in self.lists["themes"].entries:
+            if theme.extra.get("role") == "groupe_objectifs":
+                groups.setdefault(theme.extra["axe"], []).append(theme.code)
+        self._axis_themes = {axe: tuple(themes) for axe, themes in groups.items()}
+        self._labels = {
+            (e.liste, e.code): e.libelle for lst in self.lists.values() for e in lst.entries
+        }
         self.check()
 
     # -- lookups -------------------------------------------------------------------------
@@ -193,6 +207,10 @@ class Referential:
     def entry(self, code: str) -> Entry | None:
         """A nomenclature code (theme, situation, objective, action)."""
         return self._by_code.get(code)
+
+    def label(self, liste: str, code: str) -> str | None:
+        """The label of a code of ``liste`` (a dictionary lookup)."""
+        return self._labels.get((liste, code))
 
     def list_entry(self, liste: str, code: str) -> Entry | None:
         for entry in self.lists[liste].entries:
@@ -217,10 +235,7 @@ class Referential:
         codes = self.codes(liste, version)
         if alias and alias in codes:
             return Suggestion(alias, "alias")
-        close = difflib.get_close_matches(value, codes, n=1, cutoff=0.6)
-        if close:
-            return Suggestion(close[0], "proche")
-        return None
+        return _closest(value, codes)
 
     def suggest_nomenclature(self, value: str) -> Suggestion | None:
         """A "did you mean" among every nomenclature code (themes, situations, objectifs, actions)."""
@@ -230,17 +245,11 @@ class Referential:
             )
             if alias:
                 return Suggestion(alias, "alias")
-        close = difflib.get_close_matches(value, list(self._by_code), n=1, cutoff=0.6)
-        return Suggestion(close[0], "proche") if close else None
+        return _closest(value, tuple(self._by_code))
 
     def axis_objective_themes(self, axe: str) -> tuple[str, ...]:
         """The themes whose objectives are offered under the focus theme ``axe``."""
-        groups = tuple(
-            e.code
-            for e in self.lists["themes"].entries
-            if e.extra.get("role") == "groupe_objectifs" and e.extra.get("axe") == axe
-        )
-        return groups or (axe,)
+        return self._axis_themes.get(axe, (axe,))
 
     def crosswalk(
         self, partenaire: str, table: str, version_api: str | None = None

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-import phonenumbers
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -75,6 +74,20 @@ class CodeRef:
         return {"type": "string", CODE_LIST_KEY: [self.liste, self.role]}
 
 
+@dataclass(frozen=True, slots=True)
+class PublishedVersionRef:
+    """Marks the field naming a referential version: the published schema lists the versions."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        bound = building.get()
+        referential = bound[0] if bound else current_referential()
+        json_schema = handler(schema)
+        json_schema["enum"] = sorted(referential.versions)
+        return json_schema
+
+
 CodeAxe = Annotated[str, CodeRef("themes", role="axe")]
 CodeSituation = Annotated[str, CodeRef("situations")]
 CodeObjectif = Annotated[str, CodeRef("objectifs")]
@@ -127,7 +140,7 @@ def _check_rfc3339(value: object) -> object:
         raise PydanticCustomError(
             "type_invalide", "Type invalide : la valeur doit être un horodatage RFC 3339 (chaîne)."
         )
-    if not _RFC3339.match(value):
+    if not _RFC3339.fullmatch(value):
         raise PydanticCustomError(
             "horodatage_invalide",
             "Horodatage invalide : format AAAA-MM-JJTHH:MM:SS avec fuseau (Z ou ±HH:MM).",
@@ -165,7 +178,7 @@ def nir_key(nir13: str) -> int:
 
 def check_nir(value: str) -> str:
     """The 13-character NIR of a valid 13- or 15-character NIR (PydanticCustomError otherwise)."""
-    if not _NIR.match(value):
+    if not _NIR.fullmatch(value):
         if len(value) not in (13, 15):
             raise PydanticCustomError(
                 "nir_longueur", "Le NIR doit compter 13 caractères, ou 15 avec la clé."
@@ -199,6 +212,7 @@ Nir = Annotated[
 # -- SIRET -------------------------------------------------------------------------------------
 
 SIRET_PATTERN = r"^[0-9]{14}$"
+_SIRET = re.compile(SIRET_PATTERN)
 _LA_POSTE_SIREN = "356000000"
 
 
@@ -216,7 +230,7 @@ def siret_is_valid(siret: str) -> bool:
 
 
 def _check_siret(value: str) -> str:
-    if not re.match(SIRET_PATTERN, value):
+    if not _SIRET.fullmatch(value):
         raise PydanticCustomError("siret_format", "Le SIRET doit compter 14 chiffres.")
     if not siret_is_valid(value):
         raise PydanticCustomError("siret_invalide", "Le SIRET est invalide (clé de Luhn).")
@@ -288,34 +302,37 @@ PHONE_PATTERN = (
 )
 _PHONE = re.compile(PHONE_PATTERN)
 
-#: Overseas numbers share the French national numbering: their prefix tells the region.
-_OVERSEAS_PREFIXES = {
-    "262": "RE", "263": "RE", "692": "RE", "693": "RE",
-    "269": "YT", "639": "YT",
-    "590": "GP", "690": "GP", "691": "GP",
-    "594": "GF", "694": "GF",
-    "596": "MQ", "696": "MQ", "697": "MQ",
+#: Overseas départements share the 10-digit national numbering; their prefix tells the
+#: country code of the E.164 form (Réunion and Mayotte +262, Guadeloupe +590, Guyane +594,
+#: Martinique +596).
+_OVERSEAS_COUNTRY_CODES = {
+    "262": "262", "263": "262", "692": "262", "693": "262",
+    "269": "262", "639": "262",
+    "590": "590", "690": "590", "691": "590",
+    "594": "594", "694": "594",
+    "596": "596", "696": "596", "697": "596",
 }  # fmt: skip
+_SEPARATORS = str.maketrans("", "", " .-")
 
 
 def normalise_phone(value: str) -> str:
-    """A French phone number in E.164, or a ValueError."""
-    digits = re.sub(r"[ .-]", "", value)
-    region = "FR"
-    if digits.startswith("0"):
-        region = _OVERSEAS_PREFIXES.get(digits[1:4], "FR")
-    parsed = phonenumbers.parse(digits, region)
-    if not phonenumbers.is_possible_number(parsed):
+    """A French phone number (national or international writing) in E.164, or a ValueError.
+
+    The accepted writings are exactly those of ``PHONE_PATTERN``; the national number of the
+    10-digit plan loses its leading 0 behind the country code its prefix belongs to.
+    """
+    if not _PHONE.fullmatch(value):
         raise ValueError(value)
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    digits = value.translate(_SEPARATORS)
+    if digits.startswith("+"):
+        return digits
+    return "+" + _OVERSEAS_COUNTRY_CODES.get(digits[1:4], "33") + digits[1:]
 
 
 def _check_phone(value: str) -> str:
     try:
-        if not _PHONE.match(value):
-            raise ValueError(value)
         return normalise_phone(value)
-    except (ValueError, phonenumbers.NumberParseException):
+    except ValueError:
         raise PydanticCustomError(
             "telephone_invalide",
             "Numéro de téléphone invalide : 10 chiffres commençant par 0, ou format "

@@ -218,6 +218,7 @@ class Validator:
         self.version = version or referential.current
         self.models: BoundModels = build_models(referential, self.version)
         self._code_lists = {kind: _code_lists(model) for kind, model in self.models.kinds.items()}
+        self._code_trees = {kind: _code_tree(lists) for kind, lists in self._code_lists.items()}
         self._deprecated = {
             liste: referential.deprecated_codes(liste, self.version) for liste in referential.lists
         }
@@ -249,11 +250,19 @@ class Validator:
 
         Keys the payload model does not know (provenance, ids) are skipped.
         """
-        for loc, code, ref in _walk_codes(document, self._code_lists[kind]):
+        for loc, code, ref in _walk_codes(document, self._code_trees[kind]):
             yield pointer(loc), code, ref.liste
+
+    def codes_in(self, kind: str, document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """(code, list) of every coded value of a JSON document shaped like ``kind``."""
+        for _loc, code, ref in _walk_codes(document, self._code_trees[kind]):
+            yield code, ref.liste
 
     def _finding(self, kind: str, error: ErrorDetails, ligne: int | None) -> Finding:
         loc = error["loc"]
+        champ = (error.get("ctx") or {}).get("champ")
+        if error["type"] == "periode_invalide" and isinstance(champ, str):
+            loc = (*loc, champ)
         shape = tuple(p for p in loc if isinstance(p, str))
         ref = self._code_lists[kind].get(shape) if error["type"] == "literal_error" else None
         code_list = ref.liste if ref else None
@@ -284,7 +293,7 @@ class Validator:
         if self._deprecated_bytes and (
             b"\\u" in raw or any(needle in raw for needle in self._deprecated_bytes)
         ):
-            for loc, code, ref in _walk_codes(value, self._code_lists[kind]):
+            for loc, code, ref in _walk_codes(value, self._code_trees[kind]):
                 entry = self._deprecated[ref.liste].get(code)
                 if entry is not None:
                     replacement = ", ".join(entry.remplace_par)
@@ -340,25 +349,51 @@ class Validator:
 
 
 Located = tuple[tuple[str | int, ...], str, CodeRef]
+#: The coded fields of a kind as a tree of field names; a leaf holds the field's list.
+CodeTree = dict[str, "CodeTree | CodeRef"]
 
 
-def _walk_codes(value: Any, code_lists: Mapping[tuple[str, ...], CodeRef]) -> Iterator[Located]:
-    """(location, code, list) of every coded value in a validated payload."""
+def _code_tree(code_lists: Mapping[tuple[str, ...], CodeRef]) -> CodeTree:
+    tree: CodeTree = {}
+    for shape, ref in code_lists.items():
+        node = tree
+        for name in shape[:-1]:
+            child = node.setdefault(name, {})
+            assert isinstance(child, dict)
+            node = child
+        node[shape[-1]] = ref
+    return tree
 
-    def walk(node: Any, loc: tuple[str | int, ...], shape: tuple[str, ...]) -> Iterator[Located]:
+
+def _walk_codes(value: Any, tree: CodeTree) -> Iterator[Located]:
+    """(location, code, list) of every coded value of a validated payload or a JSON document.
+
+    Only the branches that lead to a coded field are visited; other keys are ignored.
+    """
+
+    def child(node: Any, name: str) -> Any:
         if isinstance(node, BaseModel):
-            for name in type(node).model_fields:
-                yield from walk(getattr(node, name), (*loc, name), (*shape, name))
-        elif isinstance(node, Mapping):
-            for name, item in node.items():
-                yield from walk(item, (*loc, name), (*shape, name))
-        elif isinstance(node, list):
-            for index, item in enumerate(node):
-                yield from walk(item, (*loc, index), shape)
-        elif isinstance(node, str) and shape in code_lists:
-            yield loc, node, code_lists[shape]
+            return getattr(node, name, None)
+        if isinstance(node, Mapping):
+            return node.get(name)
+        return None
 
-    yield from walk(value, (), ())
+    def walk(
+        node: Any, loc: tuple[str | int, ...], branch: CodeTree | CodeRef
+    ) -> Iterator[Located]:
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                yield from walk(item, (*loc, index), branch)
+        elif isinstance(branch, CodeRef):
+            if isinstance(node, str):
+                yield loc, node, branch
+        else:
+            for name, sub in branch.items():
+                value = child(node, name)
+                if value is not None:
+                    yield from walk(value, (*loc, name), sub)
+
+    yield from walk(value, (), tree)
 
 
 @cache

@@ -43,6 +43,7 @@ from referential._types import (
     Horodatage,
     IdentifiantSource,
     Nir,
+    PublishedVersionRef,
     Siret,
     Telephone,
     Texte,
@@ -53,6 +54,7 @@ from referential._types import (
 MAX_ITEMS = 500
 VersionReferentiel = Annotated[
     str,
+    PublishedVersionRef(),
     Field(
         pattern=r"^[0-9]{4}\.[0-9]+$",
         description="Version du référentiel dans laquelle les codes sont exprimés (par défaut : la version courante).",

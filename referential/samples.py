@@ -128,13 +128,13 @@ class _Pools:
 def _pools(referential: Referential) -> _Pools:
     version = referential.current
     themes = referential.entries("themes", version)
-    axes = tuple(e.code for e in themes if e.extra.get("role", "axe") == "axe")
+    axes = tuple(e.code for e in themes if e.extra.get("role") == "axe")
     objectifs = referential.entries("objectifs", version)
     actions = referential.entries("actions", version)
     return _Pools(
         version=version,
         situations=referential.codes("situations", version),
-        axes=axes or tuple(e.code for e in themes),
+        axes=axes,
         objectifs_par_axe={
             axe: tuple(
                 e.code for e in objectifs if e.theme in referential.axis_objective_themes(axe)

@@ -24,7 +24,6 @@ Rules:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -297,11 +296,12 @@ def _at(document: Mapping[str, Any], path: str) -> Any:
 
 def merge(
     state: dict[str, Any], contribution: Mapping[str, Any], source: Source, recu_le: str
-) -> tuple[dict[str, Any], Outcome]:
-    """A new state with ``contribution`` applied, and what was done (``state`` is not modified)."""
-    new_state = copy.deepcopy(state)
-    merger = Merger(new_state, source, contribution["observe_le"], recu_le)
-    return new_state, merger.apply(contribution)
+) -> Outcome:
+    """Apply ``contribution`` to ``state`` in place; what was done, per pointer.
+
+    Values of the contribution are stored by reference: the caller hands both over.
+    """
+    return Merger(state, source, contribution["observe_le"], recu_le).apply(contribution)
 
 
 def iter_items(records: Mapping[str, Any]) -> Iterator[dict[str, Any]]:

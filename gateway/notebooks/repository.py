@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from gateway.storage.tables import (
@@ -25,9 +26,40 @@ def by_id(session: Session, carnet_id: str, territoires: Sequence[str]) -> Noteb
     return session.exec(statement).first()
 
 
+_COLUMNS = NotebookRow.__table__.c  # type: ignore[attr-defined]
+_ROW = (
+    _COLUMNS.rang,
+    _COLUMNS.id,
+    _COLUMNS.territoire,
+    _COLUMNS.version,
+    _COLUMNS.nir13,
+    _COLUMNS.nom_cle,
+    _COLUMNS.prenom_cle,
+    _COLUMNS.date_naissance,
+    _COLUMNS.document,
+    _COLUMNS.vue,
+    _COLUMNS.cree_le,
+    _COLUMNS.modifie_le,
+)
+
+
 def by_id_for_update(session: Session, carnet_id: str) -> NotebookRow | None:
-    statement = select(NotebookRow).where(NotebookRow.id == carnet_id).with_for_update()
-    return session.exec(statement).first()
+    """The notebook, locked for the transaction, as a detached object (written back by
+    :func:`save_version`, never by the ORM)."""
+    statement = sa_select(*_ROW).where(_COLUMNS.id == carnet_id).with_for_update()
+    found = session.execute(statement).one_or_none()
+    if found is None:
+        return None
+    return NotebookRow(**found._mapping)
+
+
+def view_of(session: Session, carnet_id: str, territoires: Sequence[str]) -> tuple[str, int] | None:
+    """The rendered view and version of a notebook of the caller's territories."""
+    statement = sa_select(_COLUMNS.vue, _COLUMNS.version).where(
+        _COLUMNS.id == carnet_id, _COLUMNS.territoire.in_(territoires)
+    )
+    found = session.execute(statement).one_or_none()
+    return (found[0], found[1]) if found is not None else None
 
 
 def by_nir(session: Session, nir13: str) -> NotebookRow | None:
@@ -63,10 +95,16 @@ def rows_by_ids(session: Session, ids: set[str]) -> list[NotebookRow]:
     return list(session.exec(select(NotebookRow).where(col(NotebookRow.id).in_(ids))))
 
 
-def add_identifiers(session: Session, carnet_id: str, identifiers: dict[str, str]) -> None:
+def add_identifiers(session: Session, carnet_id: str, identifiers: dict[str, str]) -> list[str]:
+    """Record the partner identifiers of a notebook; the types already held by another one."""
+    taken = []
     for kind, value in identifiers.items():
-        if session.get(PartnerIdentifier, (kind, value)) is None:
+        existing = session.get(PartnerIdentifier, (kind, value))
+        if existing is None:
             session.add(PartnerIdentifier(type=kind, valeur=value, carnet_id=carnet_id))
+        elif existing.carnet_id != carnet_id:
+            taken.append(kind)
+    return taken
 
 
 def save_version(session: Session, row: NotebookRow, expected_version: int) -> bool:
@@ -90,7 +128,15 @@ def save_version(session: Session, row: NotebookRow, expected_version: int) -> b
 
 
 def log_change(session: Session, change: Change) -> None:
-    session.add(change)
+    session.execute(
+        insert(Change).values(
+            carnet_id=change.carnet_id,
+            version=change.version,
+            sections=change.sections,
+            source=change.source,
+            horodatage=change.horodatage,
+        )
+    )
 
 
 def changes(session: Session, carnet_id: str) -> list[Change]:

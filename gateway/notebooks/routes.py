@@ -111,7 +111,8 @@ def create_or_find(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     def operation(session: Any) -> Response:
-        result = NotebookService(session, validator, principal).create_or_find(body)
+        service = NotebookService(session, validator, principal, lock=database.lock)
+        result = service.create_or_find(body)
         return _write_response(result, status=201 if result.created else 200, location=True)
 
     hours = _settings(request).idempotency_hours
@@ -147,7 +148,7 @@ def contribute(
     expected = parse_if_match(if_match)
 
     def operation(session: Any) -> Response:
-        service = NotebookService(session, validator, principal)
+        service = NotebookService(session, validator, principal, lock=database.lock)
         return _write_response(service.contribute(carnet_id, body, expected), status=200)
 
     hours = _settings(request).idempotency_hours
@@ -240,11 +241,11 @@ def read(
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     with database.read() as session:
-        row = NotebookService(session, validator, principal).read(carnet_id)
-    tag = etag(row.version)
+        view, version = NotebookService(session, validator, principal).read(carnet_id)
+    tag = etag(version)
     if if_none_match is not None and tag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": tag})
-    return Response(row.vue.encode(), media_type="application/json", headers={"ETag": tag})
+    return Response(view.encode(), media_type="application/json", headers={"ETag": tag})
 
 
 @router.get(
@@ -260,10 +261,10 @@ def read_section(
     principal: PrincipalDep,
 ) -> Response:
     with database.read() as session:
-        row = NotebookService(session, validator, principal).read(carnet_id)
-    view = orjson.loads(row.vue)
-    body = {"id": row.id, "version": row.version, section: view.get(section)}
-    return OrjsonResponse(body, headers={"ETag": etag(row.version)})
+        text, version = NotebookService(session, validator, principal).read(carnet_id)
+    view = orjson.loads(text)
+    body = {"id": carnet_id, "version": version, section: view.get(section)}
+    return OrjsonResponse(body, headers={"ETag": etag(version)})
 
 
 @router.patch(
@@ -291,7 +292,7 @@ def write_section(
     wrapped = wire.wrap_section(section, body, observe_le)
 
     def operation(session: Any) -> Response:
-        service = NotebookService(session, validator, principal)
+        service = NotebookService(session, validator, principal, lock=database.lock)
         try:
             result = service.contribute(carnet_id, wrapped, expected)
         except ProblemError as error:

@@ -6,12 +6,13 @@ The request handler owns the transaction; this module never commits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session
 
 from gateway.auth.principal import Principal
@@ -82,7 +83,9 @@ def _contribution(report: Report, recu_le: datetime) -> dict[str, Any]:
     data = report.value.model_dump(mode="json", exclude_unset=True)
     data.pop("territoire", None)
     data.pop("version_referentiel", None)
-    data["observe_le"] = data.get("observe_le") or _iso(recu_le)
+    observed = getattr(report.value, "observe_le", None) or recu_le
+    # Stored in UTC so that observations compare in time order whatever their offsets.
+    data["observe_le"] = _iso(observed.astimezone(UTC))
     if data["observe_le"] > _iso(recu_le):
         # An observation cannot be in the future: it would win over every later one.
         raise InvalidPayload(
@@ -98,10 +101,17 @@ def _contribution(report: Report, recu_le: datetime) -> dict[str, Any]:
 
 
 class NotebookService:
-    def __init__(self, session: Session, validator: Validator, principal: Principal) -> None:
+    def __init__(
+        self,
+        session: Session,
+        validator: Validator,
+        principal: Principal,
+        lock: Callable[..., None] | None = None,
+    ) -> None:
         self.session = session
         self.validator = validator
         self.principal = principal
+        self._lock = lock
 
     # -- create or find ------------------------------------------------------------------------
 
@@ -112,6 +122,7 @@ class NotebookService:
         recu_le = _now()
         contribution = _contribution(report, recu_le)
         personne = contribution["personne"]
+        self._lock_identity(personne, territoire)
         row = self._resolve(personne, territoire)
         if row is not None:
             row = self._locked(row.id)
@@ -162,6 +173,19 @@ class NotebookService:
                 ]
             )
         return requested
+
+    def _lock_identity(self, personne: Mapping[str, Any], territoire: str) -> None:
+        """Serialise concurrent requests about the same person (same NIR, identifier or names)."""
+        if self._lock is None:
+            return
+        keys = [
+            f"identite:{territoire}:{name_key(personne['nom'])}:{name_key(personne['prenom'])}:{personne['date_naissance']}"
+        ]
+        if personne.get("nir"):
+            keys.append(f"nir:{personne['nir']}")
+        for kind, value in partner_identifiers(personne.get("identifiants")).items():
+            keys.append(f"identifiant:{kind}:{value}")
+        self._lock(self.session, *keys)
 
     def _resolve(self, personne: Mapping[str, Any], territoire: str) -> NotebookRow | None:
         """The notebook of this person, if there is exactly one; None if there is none.
@@ -264,10 +288,8 @@ class NotebookService:
         self, row: NotebookRow, contribution: dict[str, Any], recu_le: datetime, *, created: bool
     ) -> WriteResult:
         source = source_of(self.principal)
-        if not created:
-            # The new version is written by a conditional UPDATE, never by flushing this object.
-            self.session.expunge(row)
-        state, outcome = merge(row.document, contribution, source, _iso(recu_le))
+        state = row.document
+        outcome = merge(state, contribution, source, _iso(recu_le))
         if not (outcome.changed or created):
             return WriteResult(row=row, created=False, outcome=outcome)
         previous = row.version
@@ -287,13 +309,19 @@ class NotebookService:
             )
         ).decode()
         if created:
+            # The state was merged in place: tell the ORM that the JSON column changed.
+            flag_modified(row, "document")
             self.session.add(row)
         elif not repository.save_version(self.session, row, previous):
             raise StaleVersion()
         personne = contribution.get("personne") or {}
-        repository.add_identifiers(
+        taken = repository.add_identifiers(
             self.session, row.id, partner_identifiers(personne.get("identifiants"))
         )
+        if taken:
+            self._conflict(
+                row, "identifiant_d_un_autre_carnet", f"/personne/identifiants/{taken[0]}"
+            )
         repository.log_change(
             self.session,
             Change(
@@ -318,11 +346,12 @@ class NotebookService:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def read(self, carnet_id: str) -> NotebookRow:
-        row = repository.by_id(self.session, carnet_id, self.principal.territoires)
-        if row is None:
+    def read(self, carnet_id: str) -> tuple[str, int]:
+        """The rendered view (JSON text) and version of a notebook."""
+        found = repository.view_of(self.session, carnet_id, self.principal.territoires)
+        if found is None:
             raise NotebookNotFound()
-        return row
+        return found
 
 
 def etag(version: int) -> str:

@@ -70,10 +70,10 @@ def render(
 def labels(view: Mapping[str, Any], validator: Validator) -> dict[str, dict[str, str]]:
     """Label of every code in the view, by list."""
     found: dict[str, dict[str, str]] = {}
-    for _pointer, code, liste in validator.coded_values("carnet", view):
-        entry = validator.referential.list_entry(liste, code)
-        if entry is not None:
-            found.setdefault(liste, {})[code] = entry.libelle
+    for code, liste in validator.codes_in("carnet", view):
+        label = validator.referential.label(liste, code)
+        if label is not None:
+            found.setdefault(liste, {})[code] = label
     return found
 
 

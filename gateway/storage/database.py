@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -99,6 +99,20 @@ class Database:
                 session.rollback()
                 raise
             session.commit()
+
+    def lock(self, session: Session, *keys: str) -> None:
+        """Serialise write transactions that name the same keys, until they end.
+
+        PostgreSQL takes transaction-scoped advisory locks (in a stable order, so two
+        transactions never wait on each other crosswise); SQLite write transactions are
+        already exclusive.
+        """
+        if self.dialect != "postgresql":
+            return
+        for key in sorted(set(keys)):
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+            )
 
     def migrate(self) -> None:
         """Apply every migration (creates the database on first run)."""

@@ -363,7 +363,7 @@ def test_impossible_timestamp_is_refused_as_a_timestamp_error():
 def test_period_ending_before_it_starts_is_refused():
     contrat = {"type": "cer", "date_debut": "2026-02-01", "date_fin": "2026-01-01"}
     error = only_error(validate(carnet_with("contrat", contrat)))
-    assert (error.pointer, error.code) == ("/contrat", "periode_invalide")
+    assert (error.pointer, error.code) == ("/contrat/date_fin", "periode_invalide")
 
 
 # -- e-mail ------------------------------------------------------------------------------------

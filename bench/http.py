@@ -1,0 +1,262 @@
+"""HTTP throughput of the gateway against a bare FastAPI baseline, measured side by side.
+
+Starts, one after the other and with the same uvicorn settings (one worker), the gateway on a
+fresh database and the bare app of ``bench/bare_app.py``, loads each with wrk at 50 connections,
+and prints requests/s and p99 for:
+
+- contribution write (``POST /v1/carnets/{id}/contributions``, a ~10 KB contribution that changes
+  two values each time: validation, merge, new version, change log, commit) vs bare parse
+  (``model_validate_json`` of the same body);
+- notebook read (``GET /v1/carnets/{id}`` with token check) vs bare return of a 10 KB notebook.
+
+Targets (SQLite, one worker): write ≥ 0.25× bare parse, read ≥ 0.5× bare return, read p99 under
+50 ms. ``--database postgresql`` runs the gateway on the local PostgreSQL instead.
+
+Needs wrk (Debian package ``wrk``). Usage: ``uv run python bench/http.py [--seconds 10]``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, where "http" would shadow the
+# standard library's package: start from the project root instead.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = 50
+CONNECTIONS = 50
+
+WRITE_SCRIPT = """
+local ids = {%(ids)s}
+local body = [==[%(body)s]==]
+local base = %(base)d
+local counter = 0
+local tid = 0
+function setup(thread) tid = tid + 1; thread:set("tid", tid) end
+function request()
+  counter = counter + 1
+  local n = counter * 2 + tid
+  local id = ids[(n %% #ids) + 1]
+  local are = (n %% 2 == 0) and "true" or "false"
+  local stamp = os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", base + n)
+  local payload = body:gsub("__ARE__", are):gsub("__RQTH__", are):gsub("__OBS__", stamp)
+  return wrk.format("POST", "/v1/carnets/" .. id .. "/contributions", nil, payload)
+end
+"""
+READ_SCRIPT = """
+local ids = {%(ids)s}
+local counter = 0
+function request()
+  counter = counter + 1
+  return wrk.format("GET", "/v1/carnets/" .. ids[(counter %% #ids) + 1])
+end
+"""
+STATIC_POST_SCRIPT = """
+wrk.method = "POST"
+wrk.body = [==[%(body)s]==]
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+@dataclass
+class Result:
+    requests_per_second: float
+    p99_ms: float
+    errors: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(app: str, env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(url + "/docs", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+
+def wrk(url: str, script: str, seconds: int, headers: dict[str, str]) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", handle.name]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    os.unlink(handle.name)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    assert p99 is not None, output
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99[2]]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: .*", output)
+    problems = ", ".join(
+        text
+        for text in (errors and f"non-2xx {errors[1]}", socket_errors and socket_errors[0])
+        if text
+    )
+    return Result(rate, float(p99[1]) * scale, problems)
+
+
+def contribution_body(rng: random.Random) -> str:
+    from referential import samples
+
+    notebook = samples.generate_carnet(rng)
+    notebook.pop("personne")
+    notebook.pop("territoire", None)
+    notebook["observe_le"] = "__OBS__"
+    notebook.setdefault("droits", {})["are"] = "__ARE__"
+    notebook.setdefault("situation", {})["rqth"] = "__RQTH__"
+    text = json.dumps(notebook, ensure_ascii=False)
+    return text.replace('"__ARE__"', "__ARE__").replace('"__RQTH__"', "__RQTH__")
+
+
+def prepare_gateway(url: str, database_url: str) -> tuple[str, list[str]]:
+    """Register an organisation and a client, create the notebooks; a token and their ids."""
+    from gateway.organisations.service import create_client, create_organisation
+    from gateway.storage.database import Database
+    from referential import samples
+
+    database = Database(database_url)
+    with database.write() as session:
+        organisation = create_organisation(
+            session, nom="Banc d'essai", type_acteur="departement", territoires=["26"]
+        )
+        created = create_client(session, organisation_id=organisation.id, nom="bench")
+    database.dispose()
+    token = httpx.post(
+        url + "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(created.client.client_id, created.secret),
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    rng = random.Random(1)
+    ids = []
+    for _ in range(NOTEBOOKS):
+        notebook = samples.generate_carnet(rng)
+        notebook["territoire"] = "26"
+        response = httpx.post(url + "/v1/carnets", json=notebook, headers=headers, timeout=30)
+        response.raise_for_status()
+        ids.append(response.json()["id"])
+    return token, ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="carnet-bench-"))
+    if args.database == "sqlite":
+        database_url = f"sqlite:///{workdir / 'carnet.db'}"
+        drop = None
+    else:
+        from sqlalchemy import create_engine, text
+
+        name = f"carnet_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(
+            "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+        def drop() -> None:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    from gateway.storage.database import Database
+
+    Database(database_url).migrate()
+    body = contribution_body(random.Random(7))
+    env = {"CARNET_DATABASE_URL": database_url, "CARNET_ENVIRONMENT": "test", "SEED": "7"}
+    results: dict[str, Result] = {}
+    try:
+        with server("gateway.asgi:app", env) as url:
+            token, ids = prepare_gateway(url, database_url)
+            auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            quoted = ", ".join(f'"{i}"' for i in ids)
+            base = int(time.time()) - 10 * 86400
+            write = WRITE_SCRIPT % {"ids": quoted, "body": body, "base": base}
+            wrk(url, write, 2, auth)  # warm-up
+            results["write"] = wrk(url, write, args.seconds, auth)
+            read = READ_SCRIPT % {"ids": quoted}
+            wrk(url, read, 2, auth)
+            results["read"] = wrk(url, read, args.seconds, auth)
+        parse_body = body.replace("__OBS__", "2026-01-01T00:00:00Z")
+        parse_body = parse_body.replace("__ARE__", "true").replace("__RQTH__", "true")
+        with server("bench.bare_app:app", env) as url:
+            post = STATIC_POST_SCRIPT % {"body": parse_body}
+            wrk(url + "/parse", post, 2, {})
+            results["parse"] = wrk(url + "/parse", post, args.seconds, {})
+            wrk(url + "/notebook", "", 2, {})
+            results["return"] = wrk(url + "/notebook", "", args.seconds, {})
+    finally:
+        if drop is not None:
+            drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print(
+        f"database: {args.database}; one uvicorn worker each; wrk -t2 -c{CONNECTIONS} -d{args.seconds}s"
+    )
+    print(f"contribution body: {len(body.encode())} bytes; {NOTEBOOKS} notebooks")
+    print(f"{'path':<34}{'req/s':>10}{'p99 ms':>10}  notes")
+    labels = {
+        "write": "gateway contribution write",
+        "parse": "bare parse (model_validate_json)",
+        "read": "gateway notebook read",
+        "return": "bare return (10 KB in memory)",
+    }
+    for key, label in labels.items():
+        result = results[key]
+        print(
+            f"{label:<34}{result.requests_per_second:>10.0f}{result.p99_ms:>10.1f}  {result.errors}"
+        )
+    write_ratio = results["write"].requests_per_second / results["parse"].requests_per_second
+    read_ratio = results["read"].requests_per_second / results["return"].requests_per_second
+    print(f"write / bare parse  = {write_ratio:.2f}  (target ≥ 0.25)")
+    print(f"read / bare return  = {read_ratio:.2f}  (target ≥ 0.50)")
+    print(f"read p99 = {results['read'].p99_ms:.1f} ms  (target < 50 ms)")
+
+
+if __name__ == "__main__":
+    main()
