@@ -2,7 +2,7 @@
 
 - ``POST /parse``: reads the raw body and parses it with the notebook model
   (``model_validate_json``), as the gateway's write path must at least do;
-- ``GET /notebook``: returns a 10 KB notebook held in memory, as a read must at least do.
+- ``GET /notebook``: returns a ~10 KB notebook held in memory, as a read must at least do.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from referential import samples
 from referential.models import Contribution
 
 app = FastAPI()
-_NOTEBOOK = orjson.dumps(samples.generate_carnet(random.Random(int(os.environ.get("SEED", "7")))))
+_NOTEBOOK = orjson.dumps(
+    samples.generate_carnet(random.Random(int(os.environ.get("SEED", "7"))), size="large")
+)
 
 
 @app.post("/parse")

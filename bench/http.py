@@ -96,7 +96,7 @@ def server(app: str, env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--no-access-log", "--log-level", "warning",
+        "--workers", "1", "--loop", "asyncio", "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
@@ -138,7 +138,7 @@ def wrk(url: str, script: str, seconds: int, headers: dict[str, str]) -> Result:
 def contribution_body(rng: random.Random) -> str:
     from referential import samples
 
-    notebook = samples.generate_carnet(rng)
+    notebook = samples.generate_carnet(rng, size="large")
     notebook.pop("personne")
     notebook.pop("territoire", None)
     notebook["observe_le"] = "__OBS__"
@@ -148,8 +148,11 @@ def contribution_body(rng: random.Random) -> str:
     return text.replace('"__ARE__"', "__ARE__").replace('"__RQTH__"', "__RQTH__")
 
 
-def prepare_gateway(url: str, database_url: str) -> tuple[str, list[str]]:
-    """Register an organisation and a client, create the notebooks; a token and their ids."""
+def prepare_gateway(
+    url: str, database_url: str, size: str = "normal"
+) -> tuple[str, list[str], int]:
+    """Register an organisation and a client, create the notebooks of ``size``: a token, their
+    ids and the average size of their views."""
     from gateway.organisations.service import create_client, create_organisation
     from gateway.storage.database import Database
     from referential import samples
@@ -169,13 +172,15 @@ def prepare_gateway(url: str, database_url: str) -> tuple[str, list[str]]:
     headers = {"Authorization": f"Bearer {token}"}
     rng = random.Random(1)
     ids = []
+    view_bytes = 0
     for _ in range(NOTEBOOKS):
-        notebook = samples.generate_carnet(rng)
+        notebook = samples.generate_carnet(rng, size=size)
         notebook["territoire"] = "26"
         response = httpx.post(url + "/v1/carnets", json=notebook, headers=headers, timeout=30)
         response.raise_for_status()
         ids.append(response.json()["id"])
-    return token, ids
+        view_bytes += len(httpx.get(f"{url}/v1/carnets/{ids[-1]}", headers=headers).content)
+    return token, ids, view_bytes // NOTEBOOKS
 
 
 def main() -> None:
@@ -212,14 +217,16 @@ def main() -> None:
     results: dict[str, Result] = {}
     try:
         with server("gateway.asgi:app", env) as url:
-            token, ids = prepare_gateway(url, database_url)
+            token, ids, _ = prepare_gateway(url, database_url)
             auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             quoted = ", ".join(f'"{i}"' for i in ids)
             base = int(time.time()) - 10 * 86400
             write = WRITE_SCRIPT % {"ids": quoted, "body": body, "base": base}
             wrk(url, write, 2, auth)  # warm-up
             results["write"] = wrk(url, write, args.seconds, auth)
-            read = READ_SCRIPT % {"ids": quoted}
+            # Reads: notebooks whose consolidated view weighs about 10 KB, like the baseline's.
+            _, read_ids, view_size = prepare_gateway(url, database_url, size="small")
+            read = READ_SCRIPT % {"ids": ", ".join(f'"{i}"' for i in read_ids)}
             wrk(url, read, 2, auth)
             results["read"] = wrk(url, read, args.seconds, auth)
         parse_body = body.replace("__OBS__", "2026-01-01T00:00:00Z")
@@ -228,6 +235,7 @@ def main() -> None:
             post = STATIC_POST_SCRIPT % {"body": parse_body}
             wrk(url + "/parse", post, 2, {})
             results["parse"] = wrk(url + "/parse", post, args.seconds, {})
+            bare_size = len(httpx.get(url + "/notebook").content)
             wrk(url + "/notebook", "", 2, {})
             results["return"] = wrk(url + "/notebook", "", args.seconds, {})
     finally:
@@ -238,7 +246,10 @@ def main() -> None:
     print(
         f"database: {args.database}; one uvicorn worker each; wrk -t2 -c{CONNECTIONS} -d{args.seconds}s"
     )
-    print(f"contribution body: {len(body.encode())} bytes; {NOTEBOOKS} notebooks")
+    print(
+        f"contribution body: {len(body.encode())} bytes; notebook view read: {view_size} bytes; "
+        f"bare notebook returned: {bare_size} bytes; {NOTEBOOKS} notebooks each"
+    )
     print(f"{'path':<34}{'req/s':>10}{'p99 ms':>10}  notes")
     labels = {
         "write": "gateway contribution write",

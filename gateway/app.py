@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -48,6 +49,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start(app)
+        # Everything loaded so far (referential, models, routes) lives as long as the process:
+        # keep it out of the garbage collector's generations so that collections stay short.
+        gc.collect()
+        gc.freeze()
         yield
 
     app = FastAPI(

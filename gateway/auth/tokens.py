@@ -12,6 +12,7 @@ from joserfc.jwt import JWTClaimsRegistry
 from gateway.auth.keys import ALGORITHM, SigningKeys
 
 LEEWAY_SECONDS = 30
+VERIFIED_CACHE_SIZE = 4096
 
 
 class InvalidToken(Exception):
@@ -24,6 +25,7 @@ class TokenService:
         self.issuer = issuer
         self.audience = audience
         self.lifetime = lifetime
+        self._verified: dict[str, dict[str, Any]] = {}
         self._claims = JWTClaimsRegistry(
             leeway=LEEWAY_SECONDS,
             iss={"essential": True, "value": issuer},
@@ -34,7 +36,22 @@ class TokenService:
         )
 
     def verify(self, token: str) -> dict[str, Any]:
-        """The claims of a valid token, or InvalidToken."""
+        """The claims of a valid token, or InvalidToken.
+
+        A token whose signature and claims were verified is remembered until it expires, so
+        that its signature is checked once, not on every request (the client's state is
+        still checked on every request by the caller).
+        """
+        cached = self._verified.get(token)
+        if cached is not None and cached["exp"] > time.time() - LEEWAY_SECONDS:
+            return cached
+        claims = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _verify(self, token: str) -> dict[str, Any]:
         try:
             decoded = jwt.decode(token, self.keys.public, algorithms=[ALGORITHM])
             if decoded.header.get("typ") != "at+jwt":

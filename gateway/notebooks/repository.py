@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -37,7 +37,6 @@ _ROW = (
     _COLUMNS.prenom_cle,
     _COLUMNS.date_naissance,
     _COLUMNS.document,
-    _COLUMNS.vue,
     _COLUMNS.cree_le,
     _COLUMNS.modifie_le,
 )
@@ -50,7 +49,22 @@ def by_id_for_update(session: Session, carnet_id: str) -> NotebookRow | None:
     found = session.execute(statement).one_or_none()
     if found is None:
         return None
-    return NotebookRow(**found._mapping)
+    # The stored view is only needed to answer a write that changed nothing: loaded then.
+    return NotebookRow(**found._mapping, vue="")
+
+
+def stored_view(session: Session, carnet_id: str) -> str:
+    return str(session.execute(sa_select(_COLUMNS.vue).where(_COLUMNS.id == carnet_id)).scalar_one())
+
+
+#: The hot read, in one query: the caller's client and organisation must be active (no row
+#: otherwise), and the rendered view of the notebook with its territory (NULLs when unknown).
+VIEW_FOR_CLIENT = text(
+    "SELECT c.vue, c.version, c.territoire, o.territoires FROM clients cl"
+    " JOIN organisations o ON o.id = cl.organisation_id"
+    " LEFT JOIN carnets c ON c.id = :carnet_id"
+    " WHERE cl.client_id = :client_id AND cl.actif AND o.actif"
+)
 
 
 def view_of(session: Session, carnet_id: str, territoires: Sequence[str]) -> tuple[str, int] | None:

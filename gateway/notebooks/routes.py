@@ -12,10 +12,18 @@ from fastapi_pagination.cursor import CursorPage
 from fastapi_pagination.customization import CustomizedPage, UseIncludeTotal
 from fastapi_pagination.ext.sqlmodel import paginate
 
-from gateway.deps import DatabaseDep, PrincipalDep, ValidatorDep
+from gateway.deps import (
+    ClaimsDep,
+    DatabaseDep,
+    PrincipalDep,
+    Unauthenticated,
+    ValidatorDep,
+    json_list,
+)
 from gateway.errors import ProblemError
 from gateway.idempotency import run_write
 from gateway.notebooks import repository, wire
+from gateway.notebooks.errors import NotebookNotFound
 from gateway.notebooks.service import NotebookService, WriteResult, etag, parse_if_match
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
@@ -56,6 +64,15 @@ IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", description="Rejouer la même requête rend la même réponse."),
 ]
+Prefer = Annotated[
+    str | None,
+    Header(
+        description=(
+            "RFC 7240 : « return=representation » ajoute le carnet consolidé à la réponse d'une "
+            "contribution ; « return=minimal » l'enlève de celle d'une création."
+        )
+    ),
+]
 IfMatch = Annotated[
     str | None,
     Header(alias="If-Match", description="ETag attendu du carnet (écriture conditionnelle)."),
@@ -72,11 +89,27 @@ _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 _BODY_DOC = {"content": {"application/json": {"schema": {"type": "object"}}}, "required": True}
 
 
-def _write_response(result: WriteResult, *, status: int, location: bool = False) -> Response:
+def _write_response(
+    result: WriteResult, *, status: int, location: bool = False, representation: bool = True
+) -> Response:
     headers = {"ETag": etag(result.row.version)}
     if location:
         headers["Location"] = f"/v1/carnets/{result.row.id}"
-    return OrjsonResponse(result.body(), status_code=status, headers=headers)
+    if not representation:
+        headers["Preference-Applied"] = "return=minimal"
+    body = result.body(with_notebook=representation)
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def _wants_representation(prefer: str | None, default: bool) -> bool:
+    """RFC 7240 ``Prefer: return=representation`` or ``return=minimal``."""
+    if prefer:
+        tokens = {token.strip().lower() for token in prefer.split(",")}
+        if "return=representation" in tokens:
+            return True
+        if "return=minimal" in tokens:
+            return False
+    return default
 
 
 def _settings(request: Request) -> Settings:
@@ -109,11 +142,15 @@ def create_or_find(
     validator: ValidatorDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
+    prefer: Prefer = None,
 ) -> Response:
+    representation = _wants_representation(prefer, default=True)
+
     def operation(session: Any) -> Response:
         service = NotebookService(session, validator, principal, lock=database.lock)
         result = service.create_or_find(body)
-        return _write_response(result, status=201 if result.created else 200, location=True)
+        status = 201 if result.created else 200
+        return _write_response(result, status=status, location=True, representation=representation)
 
     hours = _settings(request).idempotency_hours
     return run_write(database, request, body, principal.client_id, hours, operation)
@@ -144,12 +181,15 @@ def contribute(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
+    prefer: Prefer = None,
 ) -> Response:
     expected = parse_if_match(if_match)
+    representation = _wants_representation(prefer, default=False)
 
     def operation(session: Any) -> Response:
         service = NotebookService(session, validator, principal, lock=database.lock)
-        return _write_response(service.contribute(carnet_id, body, expected), status=200)
+        result = service.contribute(carnet_id, body, expected)
+        return _write_response(result, status=200, representation=representation)
 
     hours = _settings(request).idempotency_hours
     return run_write(database, request, body, principal.client_id, hours, operation)
@@ -233,15 +273,22 @@ def _summaries(rows: Any) -> list[dict[str, Any]]:
         404: {"description": "Carnet introuvable."},
     },
 )
-def read(
+async def read(
     carnet_id: CarnetId,
     database: DatabaseDep,
-    validator: ValidatorDep,
-    principal: PrincipalDep,
+    claims: ClaimsDep,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    with database.read() as session:
-        view, version = NotebookService(session, validator, principal).read(carnet_id)
+    # The hottest path: the client's state and the notebook come in one query.
+    parameters = {"carnet_id": carnet_id, "client_id": str(claims["client_id"])}
+    found = database.fetch_one(repository.VIEW_FOR_CLIENT, parameters)
+    if found is None:
+        raise Unauthenticated(
+            headers={"WWW-Authenticate": 'Bearer realm="carnet", error="invalid_token"'}
+        )
+    view, version, territoire, territoires = found
+    if view is None or territoire not in json_list(territoires):
+        raise NotebookNotFound()
     tag = etag(version)
     if if_none_match is not None and tag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": tag})
@@ -287,8 +334,10 @@ def write_section(
     ] = None,
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
+    prefer: Prefer = None,
 ) -> Response:
     expected = parse_if_match(if_match)
+    representation = _wants_representation(prefer, default=False)
     wrapped = wire.wrap_section(section, body, observe_le)
 
     def operation(session: Any) -> Response:
@@ -298,7 +347,7 @@ def write_section(
         except ProblemError as error:
             wire.unwrap_pointers(error, section)
             raise
-        return _write_response(result, status=200)
+        return _write_response(result, status=200, representation=representation)
 
     hours = _settings(request).idempotency_hours
     return run_write(database, request, body, principal.client_id, hours, operation)

@@ -42,15 +42,20 @@ class WriteResult:
     outcome: Outcome
     warnings: list[Finding] = field(default_factory=list)
 
-    def body(self) -> dict[str, Any]:
-        return {
-            "id": self.row.id,
-            "version": self.row.version,
-            "cree": self.created,
-            "resultat": self.outcome.to_wire(),
-            "avertissements": [w.to_wire() for w in self.warnings],
-            "carnet": orjson.loads(self.row.vue),
-        }
+    def body(self, *, with_notebook: bool) -> bytes:
+        """The answer, with the consolidated notebook when asked (spliced in as stored)."""
+        head = orjson.dumps(
+            {
+                "id": self.row.id,
+                "version": self.row.version,
+                "cree": self.created,
+                "resultat": self.outcome.to_wire(),
+                "avertissements": [w.to_wire() for w in self.warnings],
+            }
+        )
+        if not with_notebook:
+            return head
+        return head[:-1] + b',"carnet":' + self.row.vue.encode() + b"}"
 
 
 def validated(validator: Validator, kind: str, body: bytes) -> Report:
@@ -291,6 +296,7 @@ class NotebookService:
         state = row.document
         outcome = merge(state, contribution, source, _iso(recu_le))
         if not (outcome.changed or created):
+            row.vue = repository.stored_view(self.session, row.id)
             return WriteResult(row=row, created=False, outcome=outcome)
         previous = row.version
         row.version = previous + 1

@@ -77,7 +77,13 @@ class ResultatEcriture(BaseModel):
     cree: bool
     resultat: Resultat
     avertissements: list[Avertissement]
-    carnet: CarnetVue
+    carnet: CarnetVue | None = Field(
+        default=None,
+        description=(
+            "Le carnet consolidé : dans la réponse d'une création, ou d'une contribution "
+            "demandée avec « Prefer: return=representation »."
+        ),
+    )
 
 
 class ResumeCarnet(BaseModel):

@@ -341,3 +341,19 @@ async def test_contribution_with_a_conflicting_birth_date_is_409(client, partner
     )
     assert response.status_code == 409
     assert response.json()["errors"][0]["pointer"] == "/personne/date_naissance"
+
+
+async def test_contribution_answers_minimal_unless_the_notebook_is_asked_for(client, partner):
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    minimal = await contribute(client, p, carnet_id, {"droits": {"are": True}})
+    assert "carnet" not in minimal.json()
+    assert minimal.headers["preference-applied"] == "return=minimal"
+    full = await contribute(
+        client, p, carnet_id, {"droits": {"ass": True}}, Prefer="return=representation"
+    )
+    assert full.json()["carnet"]["droits"] == {"are": True, "ass": True}
+    unchanged = await contribute(
+        client, p, carnet_id, {"droits": {"ass": True}}, Prefer="return=representation"
+    )
+    assert unchanged.json()["carnet"]["version"] == full.json()["version"]
