@@ -142,11 +142,82 @@ def create_app(
                 ("ContributionEntrante", "contribution"),
             ):
                 components.update(_component(payload_schema(validator, kind), name))
+            _document_problems(document)
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Problème RFC 9457 (application/problem+json).",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "description": "Code stable du problème."},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "pointer": {"type": "string", "description": "Pointeur JSON dans le corps."},
+                    "parameter": {"type": "string", "description": "Paramètre de la requête."},
+                    "in": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "attendu": {"type": "string"},
+                    "suggestion": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+_DEFAULT_DESCRIPTIONS = {
+    "400": "Paramètres ou en-têtes invalides.",
+    "401": "Jeton absent ou invalide.",
+    "404": "Ressource introuvable.",
+}
+
+
+def _document_problems(document: dict[str, Any]) -> None:
+    """Every error answer of the API documented as it is sent: problem+json.
+
+    FastAPI documents a 422 with its own error shape for parameter errors; the gateway answers
+    those with a 400 problem. Routes with path parameters can answer 404, authenticated ones 401.
+    """
+    schemas = document["components"]["schemas"]
+    schemas["Probleme"] = PROBLEM_SCHEMA
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Probleme"}}}
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            fastapi_422 = responses.get("422", {}).get("content", {}).get("application/json")
+            if fastapi_422 is not None:
+                del responses["422"]
+            parameters = operation.get("parameters", [])
+            needed = []
+            if parameters or "requestBody" in operation:
+                needed.append("400")
+            if "{" in path:
+                needed.append("404")
+            if path.startswith("/v1/carnets"):
+                needed.append("401")
+            for status in needed:
+                responses.setdefault(status, {"description": _DEFAULT_DESCRIPTIONS[status]})
+            if path == "/oauth/token":
+                continue
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = problem
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
 
 
 def _component(schema: dict[str, Any], name: str) -> dict[str, Any]:

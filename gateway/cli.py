@@ -79,6 +79,8 @@ def serve(
         # uvloop served some connections far later than others (p99 ten times the median).
         access_log=False,
         loop="asyncio",
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
     )
 

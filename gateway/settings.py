@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     audience: str = Field(default="carnet-de-bord", description="Audience of access tokens.")
     token_lifetime_seconds: int = Field(default=600, ge=30, le=3600)
     idempotency_hours: int = Field(default=24, ge=24)
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-Proto/For headers are trusted (TLS termination).",
+    )
     page_size_max: int = Field(default=100, ge=1, le=1000)
 
     @model_validator(mode="after")

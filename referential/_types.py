@@ -111,9 +111,13 @@ CodeTypeOrientation = Annotated[str, CodeRef("types_orientation")]
 
 # -- strings -----------------------------------------------------------------------------------
 
-Texte = Annotated[str, Field(min_length=1, max_length=255)]
-TexteCourt = Annotated[str, Field(min_length=1, max_length=100)]
-TexteLong = Annotated[str, Field(min_length=1, max_length=2000)]
+#: One line of text: no control characters (they would also break PostgreSQL text columns).
+ONE_LINE = r"^[^\x00-\x1F\x7F]*$"
+#: Free text: line breaks and tabs allowed, no other control character.
+FREE_TEXT = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+Texte = Annotated[str, Field(min_length=1, max_length=255, pattern=ONE_LINE)]
+TexteCourt = Annotated[str, Field(min_length=1, max_length=100, pattern=ONE_LINE)]
+TexteLong = Annotated[str, Field(min_length=1, max_length=2000, pattern=FREE_TEXT)]
 IdentifiantSource = Annotated[
     str,
     Field(

@@ -19,6 +19,8 @@ from referential._build import BoundModels, build_models
 from referential._referential import Referential, current_referential
 from referential._types import (
     EMAIL_PATTERN,
+    FREE_TEXT,
+    ONE_LINE,
     CodeRef,
 )
 from referential.models import Axe, Payload
@@ -87,6 +89,11 @@ _TYPE_NAMES = {
 _JSON_POSITION = re.compile(r"line (\d+) column (\d+)")
 
 _PATTERN_MESSAGES: dict[str, tuple[str, str]] = {
+    ONE_LINE: (
+        "caracteres_interdits",
+        "Texte invalide : caractères de contrôle (retour à la ligne, tabulation…) interdits.",
+    ),
+    FREE_TEXT: ("caracteres_interdits", "Texte invalide : caractères de contrôle interdits."),
     EMAIL_PATTERN: ("courriel_invalide", "Adresse électronique invalide."),
     r"^(?:0[1-9]|[1-9][0-9])[0-9]{3}$": (
         "code_postal_invalide",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from referential._types import (
+    ONE_LINE,
     CodeAction,
     CodeAxe,
     CodeDepartement,
@@ -118,6 +119,7 @@ class IdentifiantSiDepartement(Payload):
         Field(
             min_length=1,
             max_length=64,
+            pattern=ONE_LINE,
             description="Identifiant de la personne dans le SI du département.",
         ),
     ]
@@ -242,7 +244,7 @@ class Action(Payload):
     id: IdentifiantSource | None = None
     code: CodeAction | None = None
     hors_referentiel: bool = False
-    libelle: Annotated[str, Field(min_length=1, max_length=120)] | None = Field(
+    libelle: Annotated[str, Field(min_length=1, max_length=120, pattern=ONE_LINE)] | None = Field(
         default=None,
         description="Libellé libre (120 caractères au plus) d'une action hors référentiel.",
     )

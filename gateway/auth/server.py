@@ -13,7 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749 import (
+    AuthorizationServer,
+    ClientMixin,
+    InsecureTransportError,
+    OAuth2Payload,
+    OAuth2Request,
+)
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from sqlmodel import Session
@@ -160,7 +166,17 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
 
     async def token_response(self, request: Request) -> Response:
         form = await request.form(max_files=0, max_fields=20)
-        response: Response = await run_in_threadpool(self.create_token_response, (request, form))
+        try:
+            response: Response = await run_in_threadpool(
+                self.create_token_response, (request, form)
+            )
+        except InsecureTransportError:
+            # Tokens are only issued over TLS (behind a proxy: its forwarded headers).
+            return self.handle_response(
+                400,
+                {"error": "invalid_request", "error_description": "HTTPS required."},
+                [],
+            )
         return response
 
 

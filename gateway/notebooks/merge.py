@@ -144,6 +144,7 @@ class Merger:
         self.observe_le = observe_le
         self.prov = provenance(source, observe_le, recu_le)
         self.outcome = Outcome()
+        self._seen: set[tuple[int, str]] = set()
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -226,6 +227,14 @@ class Merger:
         path: str,
     ) -> dict[str, Any] | None:
         key = self.source.key + "|" + item_key(item, natural_key)
+        if (id(target), key) in self._seen:
+            self.outcome.refuse(
+                pointer,
+                "element_en_double",
+                "Cet élément figure déjà dans la contribution (même identifiant ou même clé).",
+            )
+            return None
+        self._seen.add((id(target), key))
         existing: dict[str, Any] | None = target.get(key)
         value = {k: v for k, v in item.items() if k not in ("supprime", "actions")}
         deleted = bool(item.get("supprime"))

@@ -54,7 +54,9 @@ def by_id_for_update(session: Session, carnet_id: str) -> NotebookRow | None:
 
 
 def stored_view(session: Session, carnet_id: str) -> str:
-    return str(session.execute(sa_select(_COLUMNS.vue).where(_COLUMNS.id == carnet_id)).scalar_one())
+    return str(
+        session.execute(sa_select(_COLUMNS.vue).where(_COLUMNS.id == carnet_id)).scalar_one()
+    )
 
 
 #: The hot read, in one query: the caller's client and organisation must be active (no row

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 from fastapi_pagination.cursor import CursorPage
-from fastapi_pagination.customization import CustomizedPage, UseIncludeTotal
+from fastapi_pagination.customization import CustomizedPage, UseIncludeTotal, UseParamsFields
 from fastapi_pagination.ext.sqlmodel import paginate
 
 from gateway.deps import (
@@ -31,7 +31,11 @@ from gateway.settings import Settings
 router = APIRouter(prefix="/v1/carnets", tags=["carnets"])
 
 #: Cursor pages without a COUNT per page.
-Page = CustomizedPage[CursorPage[wire.ResumeCarnet], UseIncludeTotal(False)]
+Page = CustomizedPage[
+    CursorPage[wire.ResumeCarnet],
+    UseIncludeTotal(False),
+    UseParamsFields(size=Query(50, ge=1, le=100, description="Taille de la page.")),
+]
 
 SECTIONS = (
     "personne",
@@ -218,8 +222,13 @@ def search(
         ),
     ] = None,
     territoire: Annotated[str | None, Query(max_length=3)] = None,
-    modifie_depuis: Annotated[datetime | None, Query()] = None,
+    modifie_depuis: Annotated[
+        datetime | None,
+        Query(description="Horodatage ISO 8601 ; sans fuseau, il est lu en UTC."),
+    ] = None,
 ) -> Any:
+    if modifie_depuis is not None and modifie_depuis.tzinfo is None:
+        modifie_depuis = modifie_depuis.replace(tzinfo=UTC)
     nir13 = wire.search_nir(nir, date_naissance)
     carnet_ids = None
     if identifiant is not None:

@@ -246,7 +246,10 @@ def too_long(rng: random.Random, payload: Any, nodes: list[Node]) -> tuple[Any, 
     return set_at(payload, node.path, value), json_pointer(node.path)
 
 
-_PATTERN_BREAKERS = ("", " ", "!", "x y", "-abc", "Z9999", "1234567890123456789", "é", "2026-1")
+_PATTERN_BREAKERS = (
+    "", " ", "!", "x y", "-abc", "Z9999", "1234567890123456789", "é", "2026-1",
+    "a\x01b", "ligne\x00nulle", "deux\nlignes",
+)  # fmt: skip
 
 
 def bad_pattern(rng: random.Random, payload: Any, nodes: list[Node]) -> tuple[Any, str] | None:
