@@ -27,6 +27,7 @@ from gateway.notebooks.errors import NotebookNotFound
 from gateway.notebooks.service import NotebookService, WriteResult, etag, parse_if_match
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
+from gateway.storage.database import Database
 
 router = APIRouter(prefix="/v1/carnets", tags=["carnets"])
 
@@ -283,12 +284,13 @@ def _summaries(rows: Any) -> list[dict[str, Any]]:
     },
 )
 async def read(
+    request: Request,
     carnet_id: CarnetId,
-    database: DatabaseDep,
     claims: ClaimsDep,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     # The hottest path: the client's state and the notebook come in one query.
+    database: Database = request.app.state.database
     parameters = {"carnet_id": carnet_id, "client_id": str(claims["client_id"])}
     found = database.fetch_one(repository.VIEW_FOR_CLIENT, parameters)
     if found is None:

@@ -105,7 +105,12 @@ class Database:
         """
         sql, names = self._compiled(statement)
         connection = self.engine.raw_connection()
+        driver = connection.dbapi_connection
+        autocommit = self.dialect == "postgresql"
         try:
+            if autocommit:
+                # One statement needs no transaction: no BEGIN, no ROLLBACK round trips.
+                driver.autocommit = True  # type: ignore[union-attr]
             cursor = connection.cursor()
             try:
                 if names is None:
@@ -115,9 +120,9 @@ class Database:
                 row = cursor.fetchone()
             finally:
                 cursor.close()
-            if self.dialect != "sqlite":
-                connection.rollback()
         finally:
+            if autocommit:
+                driver.autocommit = False  # type: ignore[union-attr]
             connection.close()
         return tuple(row) if row is not None else None
 
