@@ -57,7 +57,8 @@ function request()
   counter = counter + 1
   local n = counter * 2 + tid
   local id = ids[(n %% #ids) + 1]
-  local are = (n %% 2 == 0) and "true" or "false"
+  -- Each visit to a notebook flips the two values: every write changes it.
+  local are = (math.floor(n / #ids) %% 2 == 0) and "true" or "false"
   local stamp = os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", base + n)
   local payload = body:gsub("__ARE__", are):gsub("__RQTH__", are):gsub("__OBS__", stamp)
   return wrk.format("POST", "/v1/carnets/" .. id .. "/contributions", nil, payload)

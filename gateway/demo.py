@@ -71,5 +71,5 @@ def seed(database: Database, validator: Validator, notebooks: int = 5) -> list[D
             for _ in range(notebooks):
                 carnet = samples.generate_carnet(rng)
                 carnet["territoire"] = TERRITOIRE
-                service.create_or_find(orjson.dumps(carnet))
+                service.create_or_find(orjson.dumps(carnet), with_view=False)
     return credentials

@@ -153,7 +153,7 @@ def create_or_find(
 
     def operation(session: Any) -> Response:
         service = NotebookService(session, validator, principal, lock=database.lock)
-        result = service.create_or_find(body)
+        result = service.create_or_find(body, with_view=representation)
         status = 201 if result.created else 200
         return _write_response(result, status=status, location=True, representation=representation)
 
@@ -193,7 +193,7 @@ def contribute(
 
     def operation(session: Any) -> Response:
         service = NotebookService(session, validator, principal, lock=database.lock)
-        result = service.contribute(carnet_id, body, expected)
+        result = service.contribute(carnet_id, body, expected, with_view=representation)
         return _write_response(result, status=200, representation=representation)
 
     hours = _settings(request).idempotency_hours
@@ -354,7 +354,7 @@ def write_section(
     def operation(session: Any) -> Response:
         service = NotebookService(session, validator, principal, lock=database.lock)
         try:
-            result = service.contribute(carnet_id, wrapped, expected)
+            result = service.contribute(carnet_id, wrapped, expected, with_view=representation)
         except ProblemError as error:
             wire.unwrap_pointers(error, section)
             raise

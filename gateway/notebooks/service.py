@@ -120,7 +120,7 @@ class NotebookService:
 
     # -- create or find ------------------------------------------------------------------------
 
-    def create_or_find(self, body: bytes) -> WriteResult:
+    def create_or_find(self, body: bytes, *, with_view: bool = True) -> WriteResult:
         report = validated(self.validator, "carnet", body)
         value: Any = report.value
         territoire = self._territory(value.territoire)
@@ -149,6 +149,8 @@ class NotebookService:
             self.session.add(row)
             self.session.flush()
         result = self._apply(row, contribution, recu_le, created=created)
+        if with_view and not result.row.vue:
+            result.row.vue = repository.stored_view(self.session, row.id)
         result.warnings = report.warnings
         return result
 
@@ -265,9 +267,14 @@ class NotebookService:
     # -- contributions ---------------------------------------------------------------------------
 
     def contribute(
-        self, carnet_id: str, body: bytes, if_match: int | None, kind: str = "contribution"
+        self,
+        carnet_id: str,
+        body: bytes,
+        if_match: int | None,
+        *,
+        with_view: bool = False,
     ) -> WriteResult:
-        report = validated(self.validator, kind, body)
+        report = validated(self.validator, "contribution", body)
         row = self._locked(carnet_id)
         if if_match is not None and if_match != row.version:
             raise StaleVersion(headers={"ETag": etag(row.version)})
@@ -280,6 +287,8 @@ class NotebookService:
             if personne["date_naissance"] != row.date_naissance.isoformat():
                 self._conflict(row, "date_naissance_differente", "/personne/date_naissance")
         result = self._apply(row, contribution, recu_le, created=False)
+        if with_view and not result.row.vue:
+            result.row.vue = repository.stored_view(self.session, row.id)
         result.warnings = report.warnings
         return result
 
@@ -296,7 +305,6 @@ class NotebookService:
         state = row.document
         outcome = merge(state, contribution, source, _iso(recu_le))
         if not (outcome.changed or created):
-            row.vue = repository.stored_view(self.session, row.id)
             return WriteResult(row=row, created=False, outcome=outcome)
         previous = row.version
         row.version = previous + 1
