@@ -181,6 +181,7 @@ class Referential:
         self.versions = {v.version: v for v in versions}
         self.current = current
         self._by_code: dict[str, Entry] = {}
+        self._codes: dict[tuple[str, str], tuple[str, ...]] = {}
         self._aliases: dict[str, dict[str, str]] = {}
         for liste in self.lists.values():
             aliases = self._aliases.setdefault(liste.nom, {})
@@ -219,7 +220,11 @@ class Referential:
         return None
 
     def codes(self, liste: str, version: str | None = None) -> tuple[str, ...]:
-        return self.lists[liste].codes(version or self.current)
+        key = (liste, version or self.current)
+        found = self._codes.get(key)
+        if found is None:
+            found = self._codes[key] = self.lists[liste].codes(key[1])
+        return found
 
     def entries(self, liste: str, version: str | None = None) -> tuple[Entry, ...]:
         version = version or self.current
