@@ -8,7 +8,7 @@ version of the packaged referential.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -411,9 +411,8 @@ PAYLOAD_KINDS: dict[str, type[Payload]] = {
     "rendez_vous": RendezVous,
     "evenements": Evenement,
 }
-Kind = Literal[
-    "carnet",
-    "contribution",
+#: The sections of a notebook, in wire order.
+Section = Literal[
     "personne",
     "coordonnees",
     "droits",
@@ -426,3 +425,4 @@ Kind = Literal[
     "rendez_vous",
     "evenements",
 ]
+SECTIONS: tuple[str, ...] = get_args(Section)

@@ -60,19 +60,6 @@ COLLECTIONS: dict[str, tuple[str, ...]] = {
 OBJECTIVE_KEY = ("code",)
 ACTION_KEY = ("code", "libelle")
 APPEND_ONLY = frozenset({"/evenements"})
-SECTIONS = (
-    "personne",
-    "coordonnees",
-    "droits",
-    "situation",
-    "diagnostic",
-    "axes",
-    "contrat",
-    "accompagnement",
-    "orientation",
-    "rendez_vous",
-    "evenements",
-)
 
 
 @dataclass(frozen=True, slots=True)

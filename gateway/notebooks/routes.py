@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -28,6 +28,7 @@ from gateway.notebooks.service import NotebookService, WriteResult, etag, parse_
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from referential.models import Section
 
 router = APIRouter(prefix="/v1/carnets", tags=["carnets"])
 
@@ -38,32 +39,6 @@ Page = CustomizedPage[
     UseParamsFields(size=Query(50, ge=1, le=100, description="Taille de la page.")),
 ]
 
-SECTIONS = (
-    "personne",
-    "coordonnees",
-    "droits",
-    "situation",
-    "diagnostic",
-    "axes",
-    "contrat",
-    "accompagnement",
-    "orientation",
-    "rendez_vous",
-    "evenements",
-)
-Section = Literal[
-    "personne",
-    "coordonnees",
-    "droits",
-    "situation",
-    "diagnostic",
-    "axes",
-    "contrat",
-    "accompagnement",
-    "orientation",
-    "rendez_vous",
-    "evenements",
-]
 CarnetId = Annotated[str, Path(description="Identifiant du carnet.", max_length=36)]
 IdempotencyKey = Annotated[
     str | None,

@@ -33,3 +33,25 @@ def body(document) -> bytes:
 
 def at(moment: str) -> str:
     return f"{moment}T12:00:00Z"
+
+
+async def new_notebook(client, p, document=None):
+    response = await client.post(
+        "/v1/carnets", content=body(document or carnet()), headers=p.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def contribute(client, p, carnet_id, document, **headers):
+    return await client.post(
+        f"/v1/carnets/{carnet_id}/contributions",
+        content=body(document),
+        headers=p.headers | headers,
+    )
+
+
+async def view(client, p, carnet_id):
+    response = await client.get(f"/v1/carnets/{carnet_id}", headers=p.headers)
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -9,33 +9,11 @@ import asyncio
 from sqlmodel import col, select
 
 from gateway.storage.tables import Change, IdempotencyRecord, NotebookRow
-from tests.gateway.payloads import NIR_A, body, carnet, personne
+from tests.gateway.payloads import NIR_A, body, carnet, contribute, new_notebook, personne, view
 
 PARALLEL = 20
 PARALLEL_CONTRIBUTIONS = 24
 SOURCES = ("departement", "structure_insertion", "caf_msa", "france_travail")
-
-
-async def new_notebook(client, p, document=None):
-    response = await client.post(
-        "/v1/carnets", content=body(document or carnet()), headers=p.headers
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-async def contribute(client, p, carnet_id, document, **headers):
-    return await client.post(
-        f"/v1/carnets/{carnet_id}/contributions",
-        content=body(document),
-        headers=p.headers | headers,
-    )
-
-
-async def view(client, p, carnet_id):
-    response = await client.get(f"/v1/carnets/{carnet_id}", headers=p.headers)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def concurrently(*requests):

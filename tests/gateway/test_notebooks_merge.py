@@ -3,27 +3,7 @@
 from sqlmodel import col, select
 
 from gateway.storage.tables import Change
-from tests.gateway.payloads import at, body, carnet, personne
-
-
-async def new_notebook(client, p):
-    response = await client.post("/v1/carnets", content=body(carnet()), headers=p.headers)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-async def contribute(client, p, carnet_id, document, **headers):
-    return await client.post(
-        f"/v1/carnets/{carnet_id}/contributions",
-        content=body(document),
-        headers=p.headers | headers,
-    )
-
-
-async def view(client, p, carnet_id):
-    response = await client.get(f"/v1/carnets/{carnet_id}", headers=p.headers)
-    assert response.status_code == 200
-    return response.json()
+from tests.gateway.payloads import at, body, carnet, contribute, new_notebook, personne, view
 
 
 def rsa(etat):
