@@ -1,4 +1,9 @@
-"""Request body size limit, enforced before the body is read into memory."""
+"""Request body size limit, enforced before the body is read into memory.
+
+Starlette's own limiter (FastAPI ``max_body_size``) answers a declared oversized body with a
+plain-text 413 before the application's handlers; this one answers with the problem+json every
+other error uses.
+"""
 
 from __future__ import annotations
 
