@@ -4,9 +4,15 @@ Pure functions on JSON-ready dicts; nothing here touches the database.
 
 The stored state of a notebook is::
 
-    {"unites": {pointer: {"v": value, "p": provenance}},
-     "collections": {path: {item_key: {"v": item, "p": provenance, "supprime": bool,
+    {"unites": {pointer: {"v": value, "p": provenance_id}},
+     "collections": {path: {item_key: {"v": item, "p": provenance_id, "supprime": bool,
                                        "actions": {item_key: {...}}}}}}
+
+    "provenances": {provenance_id: provenance}, "prochaine": next provenance id}
+
+One provenance is recorded per contribution that changed something, and units and items refer
+to it: the state does not repeat it on every value. (States written before this carried the
+provenance inline; they are read as such.)
 
 A *unit* is a field (or a small group of fields that only make sense together, such as the RSA
 right or the contract) whose value is replaced as a whole. A *collection* holds items keyed by
@@ -129,7 +135,8 @@ class Merger:
         self.state = state
         self.source = source
         self.observe_le = observe_le
-        self.prov = provenance(source, observe_le, recu_le)
+        self._prov = provenance(source, observe_le, recu_le)
+        self._prov_id: str | None = None
         self.outcome = Outcome()
         self._seen: set[tuple[int, str]] = set()
 
@@ -170,7 +177,7 @@ class Merger:
         if value is None:
             if existing is None:
                 self.outcome.inchanges.append(pointer)
-            elif existing["p"]["source"] != self.source.key:
+            elif self._of(existing)["source"] != self.source.key:
                 self.outcome.refuse(
                     pointer,
                     "valeur_d_une_autre_source",
@@ -184,7 +191,7 @@ class Merger:
             return
         if existing is not None:
             mine = _rank(pointer, self.source.type_acteur)
-            theirs = _rank(pointer, existing["p"]["type_acteur"])
+            theirs = _rank(pointer, self._of(existing)["type_acteur"])
             if theirs < mine:
                 self.outcome.refuse(
                     pointer,
@@ -260,7 +267,20 @@ class Merger:
     # -- helpers -------------------------------------------------------------------------------
 
     def _older_than(self, existing: Mapping[str, Any]) -> bool:
-        return bool(self.observe_le < existing["p"]["observe_le"])
+        return bool(self.observe_le < self._of(existing)["observe_le"])
+
+    @property
+    def prov(self) -> str:
+        """The id of this contribution's provenance, recorded at its first applied change."""
+        if self._prov_id is None:
+            provenances = self.state.setdefault("provenances", {})
+            self._prov_id = str(self.state.get("prochaine", 0))
+            self.state["prochaine"] = int(self._prov_id) + 1
+            provenances[self._prov_id] = self._prov
+        return self._prov_id
+
+    def _of(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        return resolve(self.state, record["p"])
 
     def _applied(self, pointer: str, section: str) -> None:
         self.outcome.appliques.append(pointer)
@@ -300,13 +320,42 @@ def merge(
     return Merger(state, source, contribution["observe_le"], recu_le).apply(contribution)
 
 
-def iter_items(records: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def resolve(state: Mapping[str, Any], reference: Any) -> Mapping[str, Any]:
+    """The provenance a unit or item refers to (older states hold it inline)."""
+    if isinstance(reference, Mapping):
+        return reference
+    provenance_: Mapping[str, Any] = state["provenances"][reference]
+    return provenance_
+
+
+def compact(state: dict[str, Any]) -> None:
+    """Forget the provenances no unit or item refers to any more."""
+    provenances = state.get("provenances")
+    if not provenances:
+        return
+    used: set[str] = set()
+
+    def visit(records: Mapping[str, Any]) -> None:
+        for record in records.values():
+            if isinstance(record["p"], str):
+                used.add(record["p"])
+            if "actions" in record:
+                visit(record["actions"])
+
+    visit(state["unites"])
+    for records in state["collections"].values():
+        visit(records)
+    for key in [key for key in provenances if key not in used]:
+        del provenances[key]
+
+
+def iter_items(state: Mapping[str, Any], records: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Live items of a collection, in insertion order, with their provenance."""
     for record in records.values():
         if record.get("supprime"):
             continue
         item = dict(record["v"])
         if "actions" in record:
-            item["actions"] = list(iter_items(record["actions"]))
-        item["provenance"] = record["p"]
+            item["actions"] = list(iter_items(state, record["actions"]))
+        item["provenance"] = resolve(state, record["p"])
         yield item

@@ -27,7 +27,7 @@ from gateway.notebooks.errors import (
     TerritoryRequired,
 )
 from gateway.notebooks.identity import name_key, partner_identifiers
-from gateway.notebooks.merge import Outcome, Source, empty_state, merge
+from gateway.notebooks.merge import Outcome, Source, compact, empty_state, merge
 from gateway.notebooks.view import render
 from gateway.storage.tables import Change, IdentityConflict, NotebookRow
 from referential import Finding, Report, Validator
@@ -306,6 +306,7 @@ class NotebookService:
         outcome = merge(state, contribution, source, _iso(recu_le))
         if not (outcome.changed or created):
             return WriteResult(row=row, created=False, outcome=outcome)
+        compact(state)
         previous = row.version
         row.version = previous + 1
         row.document = state

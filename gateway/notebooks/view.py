@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.notebooks.merge import COLLECTIONS, iter_items
+from gateway.notebooks.merge import COLLECTIONS, iter_items, resolve
 from referential import Validator
 
 
@@ -41,10 +41,10 @@ def render(
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = unit["v"]
-        provenance[pointer] = unit["p"]
+        provenance[pointer] = resolve(state, unit["p"])
     collections: Mapping[str, Any] = state["collections"]
     for path in COLLECTIONS:
-        items = list(iter_items(collections.get(path, {})))
+        items = list(iter_items(state, collections.get(path, {})))
         if not items:
             continue
         parts = path.strip("/").split("/")
@@ -55,7 +55,7 @@ def render(
     axes = []
     for path, records in collections.items():
         if path.startswith("/axes/"):
-            objectifs = list(iter_items(records))
+            objectifs = list(iter_items(state, records))
             if objectifs:
                 axes.append({"theme": path.split("/")[2], "objectifs": objectifs})
     if axes:
