@@ -96,11 +96,11 @@ def run_write(
                     return replay
                 response = operation(session)
                 if key is not None and 200 <= response.status_code < 300:
-                    expired = repository.idempotency_record(session, client_id, key)
-                    if expired is not None:
-                        # Only an expired record can be left here: a fresh one was replayed.
-                        session.delete(expired)
-                        session.flush()
+                    # Only expired records can be left for this key (a fresh one was replayed):
+                    # forget the client's expired records, this key's included.
+                    repository.purge_idempotency(
+                        session, client_id, datetime.now(UTC) - timedelta(hours=hours)
+                    )
                     repository.save_idempotency(
                         session,
                         IdempotencyRecord(

@@ -6,25 +6,16 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, text, update
+from sqlalchemy import delete, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from gateway.storage.tables import (
     Change,
     IdempotencyRecord,
-    IdentityConflict,
     NotebookRow,
     PartnerIdentifier,
 )
-
-
-def by_id(session: Session, carnet_id: str, territoires: Sequence[str]) -> NotebookRow | None:
-    statement = select(NotebookRow).where(
-        NotebookRow.id == carnet_id, col(NotebookRow.territoire).in_(territoires)
-    )
-    return session.exec(statement).first()
-
 
 _COLUMNS = NotebookRow.__table__.c  # type: ignore[attr-defined]
 _ROW = (
@@ -155,15 +146,6 @@ def log_change(session: Session, change: Change) -> None:
     )
 
 
-def changes(session: Session, carnet_id: str) -> list[Change]:
-    statement = select(Change).where(Change.carnet_id == carnet_id).order_by(col(Change.seq))
-    return list(session.exec(statement))
-
-
-def record_conflict(session: Session, conflict: IdentityConflict) -> None:
-    session.add(conflict)
-
-
 def idempotency_record(session: Session, client_id: str, key: str) -> IdempotencyRecord | None:
     return session.get(IdempotencyRecord, (client_id, key))
 
@@ -172,10 +154,13 @@ def save_idempotency(session: Session, record: IdempotencyRecord) -> None:
     session.add(record)
 
 
-def purge_idempotency(session: Session, before: datetime) -> None:
-    from sqlalchemy import delete
-
-    session.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.cree_le) < before))
+def purge_idempotency(session: Session, client_id: str, before: datetime) -> None:
+    """Forget a client's idempotency records older than ``before``."""
+    session.execute(
+        delete(IdempotencyRecord).where(
+            col(IdempotencyRecord.client_id) == client_id, col(IdempotencyRecord.cree_le) < before
+        )
+    )
 
 
 def search_statement(
@@ -200,7 +185,3 @@ def search_statement(
     if modifie_depuis is not None:
         statement = statement.where(col(NotebookRow.modifie_le) >= modifie_depuis)
     return statement.order_by(col(NotebookRow.rang))
-
-
-def count(session: Session) -> int:
-    return int(session.exec(select(func.count()).select_from(NotebookRow)).one())

@@ -5,6 +5,7 @@ concurrently against the database (SQLite and PostgreSQL).
 """
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
 
@@ -301,3 +302,27 @@ async def test_concurrent_creations_with_one_key_create_one_notebook(client, par
     assert notebook_count(db) == 1
     with db.read() as session:
         assert len(session.exec(select(IdempotencyRecord)).all()) == 1
+
+
+async def test_an_expired_idempotency_key_runs_again_and_is_forgotten(client, partner, db):
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    first = await contribute(
+        client, p, carnet_id, {"droits": {"are": True}}, **{"Idempotency-Key": "k-1"}
+    )
+    assert first.status_code == 200
+    with db.write() as session:
+        record = session.exec(select(IdempotencyRecord)).one()
+        record.cree_le = datetime.now(UTC) - timedelta(hours=25)
+        session.add(record)
+    again = await contribute(
+        client, p, carnet_id, {"droits": {"ass": True}}, **{"Idempotency-Key": "k-1"}
+    )
+    assert again.status_code == 200
+    assert "idempotent-replayed" not in again.headers
+    assert again.json()["resultat"]["appliques"] == ["/droits/ass"]
+    with db.read() as session:
+        records = session.exec(select(IdempotencyRecord)).all()
+    assert [(r.cle, r.cree_le > datetime.now(UTC) - timedelta(hours=1)) for r in records] == [
+        ("k-1", True)
+    ]
