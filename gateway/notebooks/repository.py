@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, text, update
+from sqlalchemy import bindparam, delete, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -33,11 +33,13 @@ _ROW = (
 )
 
 
+_LOCKED = sa_select(*_ROW).where(_COLUMNS.id == bindparam("carnet_id")).with_for_update()
+
+
 def by_id_for_update(session: Session, carnet_id: str) -> NotebookRow | None:
     """The notebook, locked for the transaction, as a detached object (written back by
     :func:`save_version`, never by the ORM)."""
-    statement = sa_select(*_ROW).where(_COLUMNS.id == carnet_id).with_for_update()
-    found = session.execute(statement).one_or_none()
+    found = session.execute(_LOCKED, {"carnet_id": carnet_id}).one_or_none()
     if found is None:
         return None
     # The stored view is only needed to answer a write that changed nothing: loaded then.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.notebooks.merge import COLLECTIONS, iter_items, resolve
@@ -61,7 +61,8 @@ def render(
     if axes:
         view["axes"] = axes
     if "evenements" in view:
-        view["evenements"].sort(key=lambda event: (event["date"], event["id"]))
+        # In time order: the timestamps may carry different offsets.
+        view["evenements"].sort(key=lambda event: (_instant(event["date"]), event["id"]))
     view["provenance"] = provenance
     view["libelles"] = labels(view, validator)
     return view
@@ -75,6 +76,10 @@ def labels(view: Mapping[str, Any], validator: Validator) -> dict[str, dict[str,
         if label is not None:
             found.setdefault(liste, {})[code] = label
     return found
+
+
+def _instant(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _iso(moment: datetime) -> str:

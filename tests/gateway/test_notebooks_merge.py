@@ -337,3 +337,16 @@ async def test_contribution_answers_minimal_unless_the_notebook_is_asked_for(cli
         client, p, carnet_id, {"droits": {"ass": True}}, Prefer="return=representation"
     )
     assert unchanged.json()["carnet"]["version"] == full.json()["version"]
+
+
+async def test_events_are_read_in_time_order_whatever_their_offsets(client, partner):
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    events = [
+        {"id": "a", "type": "autre", "date": "2026-01-05T10:00:00+02:00", "libelle": "Deuxième"},
+        {"id": "b", "type": "autre", "date": "2026-01-05T09:30:00Z", "libelle": "Troisième"},
+        {"id": "c", "type": "autre", "date": "2026-01-05T07:30:00+01:00", "libelle": "Premier"},
+    ]
+    await contribute(client, p, carnet_id, {"evenements": events})
+    read = (await view(client, p, carnet_id))["evenements"]
+    assert [e["libelle"] for e in read] == ["Premier", "Deuxième", "Troisième"]
