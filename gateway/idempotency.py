@@ -68,10 +68,13 @@ def run_write(
     request: Request,
     body: bytes,
     client_id: str,
-    hours: int,
     operation: Callable[[Session], Response],
 ) -> Response:
-    """Run ``operation`` in one write transaction, idempotently when the request names a key."""
+    """Run ``operation`` in one write transaction, idempotently when the request names a key.
+
+    Records are kept for the ``idempotency_hours`` of the application's settings.
+    """
+    hours: int = request.app.state.settings.idempotency_hours
     key = _key(request)
     print_ = fingerprint(request, body) if key else ""
 

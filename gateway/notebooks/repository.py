@@ -62,15 +62,6 @@ VIEW_FOR_CLIENT = text(
 )
 
 
-def view_of(session: Session, carnet_id: str, territoires: Sequence[str]) -> tuple[str, int] | None:
-    """The rendered view and version of a notebook of the caller's territories."""
-    statement = sa_select(_COLUMNS.vue, _COLUMNS.version).where(
-        _COLUMNS.id == carnet_id, _COLUMNS.territoire.in_(territoires)
-    )
-    found = session.execute(statement).one_or_none()
-    return (found[0], found[1]) if found is not None else None
-
-
 def by_nir(session: Session, nir13: str) -> NotebookRow | None:
     return session.exec(select(NotebookRow).where(NotebookRow.nir13 == nir13)).first()
 

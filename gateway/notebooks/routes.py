@@ -26,7 +26,6 @@ from gateway.notebooks import repository, wire
 from gateway.notebooks.errors import NotebookNotFound
 from gateway.notebooks.service import NotebookService, WriteResult, etag, parse_if_match
 from gateway.responses import OrjsonResponse
-from gateway.settings import Settings
 from gateway.storage.database import Database
 from referential.models import Section
 
@@ -92,11 +91,6 @@ def _wants_representation(prefer: str | None, default: bool) -> bool:
     return default
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 @router.post(
     "",
     summary="Créer ou retrouver le carnet d'une personne, et y verser ce qu'on sait d'elle",
@@ -132,8 +126,7 @@ def create_or_find(
         status = 201 if result.created else 200
         return _write_response(result, status=status, location=True, representation=representation)
 
-    hours = _settings(request).idempotency_hours
-    return run_write(database, request, body, principal.client_id, hours, operation)
+    return run_write(database, request, body, principal.client_id, operation)
 
 
 @router.post(
@@ -171,8 +164,7 @@ def contribute(
         result = service.contribute(carnet_id, body, expected, with_view=representation)
         return _write_response(result, status=200, representation=representation)
 
-    hours = _settings(request).idempotency_hours
-    return run_write(database, request, body, principal.client_id, hours, operation)
+    return run_write(database, request, body, principal.client_id, operation)
 
 
 @router.get(
@@ -249,6 +241,24 @@ def _summaries(rows: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _stored_view(request: Request, claims: dict[str, Any], carnet_id: str) -> tuple[str, int]:
+    """The stored view and version of a notebook of the caller's territories.
+
+    The hottest path: the client's state and the notebook come in one query.
+    """
+    database: Database = request.app.state.database
+    parameters = {"carnet_id": carnet_id, "client_id": str(claims["client_id"])}
+    found = database.fetch_one(repository.VIEW_FOR_CLIENT, parameters)
+    if found is None:
+        raise Unauthenticated(
+            headers={"WWW-Authenticate": 'Bearer realm="carnet", error="invalid_token"'}
+        )
+    view, version, territoire, territoires = found
+    if view is None or territoire not in json_list(territoires):
+        raise NotebookNotFound()
+    return view, version
+
+
 @router.get(
     "/{carnet_id}",
     summary="Lire le carnet consolidé",
@@ -264,17 +274,7 @@ async def read(
     claims: ClaimsDep,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    # The hottest path: the client's state and the notebook come in one query.
-    database: Database = request.app.state.database
-    parameters = {"carnet_id": carnet_id, "client_id": str(claims["client_id"])}
-    found = database.fetch_one(repository.VIEW_FOR_CLIENT, parameters)
-    if found is None:
-        raise Unauthenticated(
-            headers={"WWW-Authenticate": 'Bearer realm="carnet", error="invalid_token"'}
-        )
-    view, version, territoire, territoires = found
-    if view is None or territoire not in json_list(territoires):
-        raise NotebookNotFound()
+    view, version = _stored_view(request, claims, carnet_id)
     tag = etag(version)
     if if_none_match is not None and tag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": tag})
@@ -286,15 +286,10 @@ async def read(
     summary="Lire un volet du carnet consolidé",
     responses={404: {"description": "Carnet introuvable."}},
 )
-def read_section(
-    carnet_id: CarnetId,
-    section: Section,
-    database: DatabaseDep,
-    validator: ValidatorDep,
-    principal: PrincipalDep,
+async def read_section(
+    request: Request, carnet_id: CarnetId, section: Section, claims: ClaimsDep
 ) -> Response:
-    with database.read() as session:
-        text, version = NotebookService(session, validator, principal).read(carnet_id)
+    text, version = _stored_view(request, claims, carnet_id)
     view = orjson.loads(text)
     body = {"id": carnet_id, "version": version, section: view.get(section)}
     return OrjsonResponse(body, headers={"ETag": etag(version)})
@@ -335,5 +330,4 @@ def write_section(
             raise
         return _write_response(result, status=200, representation=representation)
 
-    hours = _settings(request).idempotency_hours
-    return run_write(database, request, body, principal.client_id, hours, operation)
+    return run_write(database, request, body, principal.client_id, operation)

@@ -359,15 +359,6 @@ class NotebookService:
         if "/personne/prenom" in units:
             row.prenom_cle = name_key(units["/personne/prenom"]["v"])
 
-    # -- reads ---------------------------------------------------------------------------------
-
-    def read(self, carnet_id: str) -> tuple[str, int]:
-        """The rendered view (JSON text) and version of a notebook."""
-        found = repository.view_of(self.session, carnet_id, self.principal.territoires)
-        if found is None:
-            raise NotebookNotFound()
-        return found
-
 
 def etag(version: int) -> str:
     return f'"v{version}"'
