@@ -12,7 +12,7 @@ and prints requests/s and p99 for:
 Targets (SQLite, one worker): write ≥ 0.25× bare parse, read ≥ 0.5× bare return, read p99 under
 50 ms. ``--database postgresql`` runs the gateway on the local PostgreSQL instead.
 
-Needs wrk (Debian package ``wrk``). Usage: ``uv run python bench/http.py [--seconds 10]``.
+Needs wrk (Debian package ``wrk``). Usage: ``uv run python bench/http.py [--seconds 10] [--profile FILE]``.
 """
 
 from __future__ import annotations
@@ -93,12 +93,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(app: str, env: dict[str, str]) -> Iterator[str]:
+def server(app: str, env: dict[str, str], profile: Path | None = None) -> Iterator[str]:
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
         "--workers", "1", "--loop", "asyncio", "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
+    if profile is not None:
+        # Sampled stacks of the whole run, collapsed (one line per stack, with its count).
+        command = [
+            "py-spy",
+            "record",
+            "--gil",
+            "-r",
+            "250",
+            "--format",
+            "raw",
+            "-o",
+            str(profile),
+            "--",
+            *command,
+        ]
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
     try:
@@ -117,7 +132,15 @@ def server(app: str, env: dict[str, str]) -> Iterator[str]:
 def wrk(url: str, script: str, seconds: int, headers: dict[str, str]) -> Result:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", handle.name]
+    command = [
+        "wrk",
+        "-t1" if CONNECTIONS < 2 else "-t2",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        handle.name,
+    ]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
@@ -188,6 +211,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--profile", type=Path, help="record the gateway's stacks with py-spy into this file"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -217,7 +243,7 @@ def main() -> None:
     env = {"CARNET_DATABASE_URL": database_url, "CARNET_ENVIRONMENT": "test", "SEED": "7"}
     results: dict[str, Result] = {}
     try:
-        with server("gateway.asgi:app", env) as url:
+        with server("gateway.asgi:app", env, args.profile) as url:
             token, ids, _ = prepare_gateway(url, database_url)
             auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             quoted = ", ".join(f'"{i}"' for i in ids)

@@ -18,6 +18,7 @@ from gateway.auth.tokens import TokenService
 from gateway.errors import install_error_handlers
 from gateway.limits import BodySizeLimit
 from gateway.notebooks.routes import router as notebooks_router
+from gateway.notebooks.states import StateCache
 from gateway.referential.routes import router as referential_router
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
@@ -65,6 +66,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.validator = validator
+    app.state.states = StateCache(settings.state_cache_size)
     app.state.schemas = {}
 
     def start(app: FastAPI) -> None:

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
         default="127.0.0.1",
         description="Proxies whose X-Forwarded-Proto/For headers are trusted (TLS termination).",
     )
+    state_cache_size: int = Field(
+        default=256,
+        ge=0,
+        description="Decoded notebook states kept in memory between writes (0: none).",
+    )
     page_size_max: int = Field(default=100, ge=1, le=1000)
 
     @model_validator(mode="after")

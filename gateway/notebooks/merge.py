@@ -37,6 +37,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 #: Sections made of units, and the units of each (a unit is replaced as a whole).
@@ -296,8 +297,6 @@ def item_key(item: Mapping[str, Any], natural_key: tuple[str, ...]) -> str:
 
 
 def _canonical(value: Any) -> str:
-    import orjson
-
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
@@ -322,7 +321,7 @@ def merge(
 
 def resolve(state: Mapping[str, Any], reference: Any) -> Mapping[str, Any]:
     """The provenance a unit or item refers to (older states hold it inline)."""
-    if isinstance(reference, Mapping):
+    if isinstance(reference, dict):
         return reference
     provenance_: Mapping[str, Any] = state["provenances"][reference]
     return provenance_

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -18,32 +19,73 @@ from gateway.storage.tables import (
 )
 
 _COLUMNS = NotebookRow.__table__.c  # type: ignore[attr-defined]
-_ROW = (
-    _COLUMNS.rang,
-    _COLUMNS.id,
-    _COLUMNS.territoire,
-    _COLUMNS.version,
-    _COLUMNS.nir13,
-    _COLUMNS.nom_cle,
-    _COLUMNS.prenom_cle,
-    _COLUMNS.date_naissance,
-    _COLUMNS.document,
-    _COLUMNS.cree_le,
-    _COLUMNS.modifie_le,
+
+
+@dataclass(slots=True)
+class StoredNotebook:
+    """A notebook as a write transaction holds it: its columns, and its state once loaded."""
+
+    id: str
+    territoire: str
+    version: int
+    nir13: str | None
+    nom_cle: str
+    prenom_cle: str
+    date_naissance: date
+    cree_le: datetime
+    modifie_le: datetime
+    document: dict[str, Any] = field(default_factory=dict)
+    #: The rendered view: set when the write renders it, loaded only when an answer needs it.
+    vue: str = ""
+
+
+_LOCKED = (
+    sa_select(
+        _COLUMNS.id,
+        _COLUMNS.territoire,
+        _COLUMNS.version,
+        _COLUMNS.nir13,
+        _COLUMNS.nom_cle,
+        _COLUMNS.prenom_cle,
+        _COLUMNS.date_naissance,
+        _COLUMNS.cree_le,
+        _COLUMNS.modifie_le,
+    )
+    .where(_COLUMNS.id == bindparam("carnet_id"))
+    .with_for_update()
 )
+_DOCUMENT = sa_select(_COLUMNS.document).where(_COLUMNS.id == bindparam("carnet_id"))
 
 
-_LOCKED = sa_select(*_ROW).where(_COLUMNS.id == bindparam("carnet_id")).with_for_update()
-
-
-def by_id_for_update(session: Session, carnet_id: str) -> NotebookRow | None:
-    """The notebook, locked for the transaction, as a detached object (written back by
-    :func:`save_version`, never by the ORM)."""
+def by_id_for_update(session: Session, carnet_id: str) -> StoredNotebook | None:
+    """The notebook's columns, locked for the transaction, without its state (see
+    :func:`document`); written back by :func:`save_version`."""
     found = session.execute(_LOCKED, {"carnet_id": carnet_id}).one_or_none()
-    if found is None:
-        return None
-    # The stored view is only needed to answer a write that changed nothing: loaded then.
-    return NotebookRow(**found._mapping, vue="")
+    return None if found is None else StoredNotebook(*found)
+
+
+def document(session: Session, carnet_id: str) -> dict[str, Any]:
+    """The stored state of a notebook."""
+    state: dict[str, Any] = session.execute(_DOCUMENT, {"carnet_id": carnet_id}).scalar_one()
+    return state
+
+
+def insert_notebook(session: Session, notebook: StoredNotebook) -> None:
+    session.execute(
+        insert(NotebookRow).values(
+            id=notebook.id,
+            territoire=notebook.territoire,
+            version=notebook.version,
+            nir13=notebook.nir13,
+            nom_cle=notebook.nom_cle,
+            prenom_cle=notebook.prenom_cle,
+            date_naissance=notebook.date_naissance,
+            document=notebook.document,
+            vue=notebook.vue,
+            cree_le=notebook.cree_le,
+            modifie_le=notebook.modifie_le,
+        )
+    )
 
 
 def stored_view(session: Session, carnet_id: str) -> str:
@@ -107,7 +149,7 @@ def add_identifiers(session: Session, carnet_id: str, identifiers: dict[str, str
     return taken
 
 
-def save_version(session: Session, row: NotebookRow, expected_version: int) -> bool:
+def save_version(session: Session, row: StoredNotebook, expected_version: int) -> bool:
     """Store ``row`` as its new version if the stored one is still ``expected_version``."""
     result = session.execute(
         update(NotebookRow)

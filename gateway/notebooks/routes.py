@@ -12,6 +12,7 @@ from fastapi_pagination.cursor import CursorPage
 from fastapi_pagination.customization import CustomizedPage, UseIncludeTotal, UseParamsFields
 from fastapi_pagination.ext.sqlmodel import paginate
 
+from gateway.auth.principal import Principal
 from gateway.deps import (
     ClaimsDep,
     DatabaseDep,
@@ -27,6 +28,7 @@ from gateway.notebooks.errors import NotebookNotFound
 from gateway.notebooks.service import NotebookService, WriteResult, etag, parse_if_match
 from gateway.responses import OrjsonResponse
 from gateway.storage.database import Database
+from referential import Validator
 from referential.models import Section
 
 router = APIRouter(prefix="/v1/carnets", tags=["carnets"])
@@ -66,6 +68,20 @@ _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"description": "Contenu invalide : erreurs localisées par pointeur JSON."},
 }
 _BODY_DOC = {"content": {"application/json": {"schema": {"type": "object"}}}, "required": True}
+
+
+def _service(
+    request: Request, session: Any, validator: Validator, principal: Principal
+) -> NotebookService:
+    database: Database = request.app.state.database
+    return NotebookService(
+        session,
+        validator,
+        principal,
+        lock=database.lock,
+        states=request.app.state.states,
+        on_commit=database.on_commit,
+    )
 
 
 def _write_response(
@@ -121,7 +137,7 @@ def create_or_find(
     representation = _wants_representation(prefer, default=True)
 
     def operation(session: Any) -> Response:
-        service = NotebookService(session, validator, principal, lock=database.lock)
+        service = _service(request, session, validator, principal)
         result = service.create_or_find(body, with_view=representation)
         status = 201 if result.created else 200
         return _write_response(result, status=status, location=True, representation=representation)
@@ -160,7 +176,7 @@ def contribute(
     representation = _wants_representation(prefer, default=False)
 
     def operation(session: Any) -> Response:
-        service = NotebookService(session, validator, principal, lock=database.lock)
+        service = _service(request, session, validator, principal)
         result = service.contribute(carnet_id, body, expected, with_view=representation)
         return _write_response(result, status=200, representation=representation)
 
@@ -322,7 +338,7 @@ def write_section(
     wrapped = wire.wrap_section(section, body, observe_le)
 
     def operation(session: Any) -> Response:
-        service = NotebookService(session, validator, principal, lock=database.lock)
+        service = _service(request, session, validator, principal)
         try:
             result = service.contribute(carnet_id, wrapped, expected, with_view=representation)
         except ProblemError as error:

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session
 
 from gateway.auth.principal import Principal
@@ -28,6 +27,8 @@ from gateway.notebooks.errors import (
 )
 from gateway.notebooks.identity import name_key, partner_identifiers
 from gateway.notebooks.merge import Outcome, Source, compact, empty_state, merge
+from gateway.notebooks.repository import StoredNotebook
+from gateway.notebooks.states import StateCache
 from gateway.notebooks.view import render
 from gateway.storage.tables import Change, IdentityConflict, NotebookRow
 from referential import Finding, Report, Validator
@@ -37,7 +38,7 @@ from referential import Finding, Report, Validator
 class WriteResult:
     """What a write did, and what to answer."""
 
-    row: NotebookRow
+    row: StoredNotebook
     created: bool
     outcome: Outcome
     warnings: list[Finding] = field(default_factory=list)
@@ -112,11 +113,16 @@ class NotebookService:
         validator: Validator,
         principal: Principal,
         lock: Callable[..., None] | None = None,
+        *,
+        states: StateCache | None = None,
+        on_commit: Callable[[Session, Callable[[], None]], None] | None = None,
     ) -> None:
         self.session = session
         self.validator = validator
         self.principal = principal
         self._lock = lock
+        self._states = states
+        self._on_commit = on_commit
 
     # -- create or find ------------------------------------------------------------------------
 
@@ -128,12 +134,11 @@ class NotebookService:
         contribution = _contribution(report, recu_le)
         personne = contribution["personne"]
         self._lock_identity(personne, territoire)
-        row = self._resolve(personne, territoire)
-        if row is not None:
-            row = self._locked(row.id)
+        found = self._resolve(personne, territoire)
+        row = None if found is None else self._locked(found.id)
         created = row is None
         if row is None:
-            row = NotebookRow(
+            row = StoredNotebook(
                 id=str(uuid.uuid4()),
                 territoire=territoire,
                 version=0,
@@ -141,13 +146,10 @@ class NotebookService:
                 nom_cle=name_key(personne["nom"]),
                 prenom_cle=name_key(personne["prenom"]),
                 date_naissance=value.personne.date_naissance,
-                document=empty_state(),
-                vue="{}",
                 cree_le=recu_le,
                 modifie_le=recu_le,
+                document=empty_state(),
             )
-            self.session.add(row)
-            self.session.flush()
         result = self._apply(row, contribution, recu_le, created=created)
         if with_view and not result.row.vue:
             result.row.vue = repository.stored_view(self.session, row.id)
@@ -243,7 +245,7 @@ class NotebookService:
             )
         return row
 
-    def _conflict(self, row: NotebookRow, reason: str, pointer: str) -> None:
+    def _conflict(self, row: NotebookRow | StoredNotebook, reason: str, pointer: str) -> None:
         error = ConflictingIdentity(
             errors=[
                 {
@@ -292,19 +294,31 @@ class NotebookService:
         result.warnings = report.warnings
         return result
 
-    def _locked(self, carnet_id: str) -> NotebookRow:
+    def _locked(self, carnet_id: str) -> StoredNotebook:
+        """The notebook locked for this transaction, with its state (from the cache of
+        committed states when it holds this very version)."""
         row = repository.by_id_for_update(self.session, carnet_id)
         if row is None or row.territoire not in self.principal.territoires:
             raise NotebookNotFound()
+        state = None if self._states is None else self._states.take(row.id, row.version)
+        row.document = repository.document(self.session, row.id) if state is None else state
         return row
 
+    def _keep_state(self, row: StoredNotebook) -> None:
+        """Cache the state of ``row`` once its transaction has committed."""
+        if self._states is None or self._on_commit is None:
+            return
+        states, carnet_id, version, state = self._states, row.id, row.version, row.document
+        self._on_commit(self.session, lambda: states.keep(carnet_id, version, state))
+
     def _apply(
-        self, row: NotebookRow, contribution: dict[str, Any], recu_le: datetime, *, created: bool
+        self, row: StoredNotebook, contribution: dict[str, Any], recu_le: datetime, *, created: bool
     ) -> WriteResult:
         source = source_of(self.principal)
         state = row.document
         outcome = merge(state, contribution, source, _iso(recu_le))
         if not (outcome.changed or created):
+            self._keep_state(row)
             return WriteResult(row=row, created=False, outcome=outcome)
         compact(state)
         previous = row.version
@@ -324,9 +338,7 @@ class NotebookService:
             )
         ).decode()
         if created:
-            # The state was merged in place: tell the ORM that the JSON column changed.
-            flag_modified(row, "document")
-            self.session.add(row)
+            repository.insert_notebook(self.session, row)
         elif not repository.save_version(self.session, row, previous):
             raise StaleVersion()
         personne = contribution.get("personne") or {}
@@ -337,6 +349,7 @@ class NotebookService:
             self._conflict(
                 row, "identifiant_d_un_autre_carnet", f"/personne/identifiants/{taken[0]}"
             )
+        self._keep_state(row)
         repository.log_change(
             self.session,
             Change(
@@ -350,7 +363,7 @@ class NotebookService:
         return WriteResult(row=row, created=created, outcome=outcome)
 
     @staticmethod
-    def _identity_columns(row: NotebookRow, state: Mapping[str, Any]) -> None:
+    def _identity_columns(row: StoredNotebook, state: Mapping[str, Any]) -> None:
         units = state["unites"]
         if "/personne/nir" in units:
             row.nir13 = units["/personne/nir"]["v"]

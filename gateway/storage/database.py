@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_ON_COMMIT = "carnet_on_commit"
 
 
 def _json_dumps(value: Any) -> str:
@@ -154,6 +155,14 @@ class Database:
                 session.rollback()
                 raise
             session.commit()
+            for callback in session.info.pop(_ON_COMMIT, ()):
+                callback()
+
+    @staticmethod
+    def on_commit(session: Session, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the write transaction of ``session`` has committed (never if
+        it rolls back)."""
+        session.info.setdefault(_ON_COMMIT, []).append(callback)
 
     def lock(self, session: Session, *keys: str) -> None:
         """Serialise write transactions that name the same keys, until they end.

@@ -1,0 +1,48 @@
+"""Decoded notebook states kept between writes, keyed by notebook and version.
+
+Decoding a stored state (tens of kilobytes of JSON) is a large share of a write. A process keeps
+the states it wrote last, each under the version it was committed as: a writer that finds the
+stored version in the cache takes the state from there instead of decoding the column. The
+version read under the row lock is the truth, so a state written meanwhile by another process
+(another version) is never taken; a state enters the cache only once its transaction has
+committed.
+
+A writer *takes* the state out of the cache (merging changes it in place), so two transactions
+never share one; it is put back, under its new version, after the commit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+
+class StateCache:
+    """A bounded, thread-safe LRU of ``carnet_id → (version, state)``."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
+        self._mutex = threading.Lock()
+
+    def take(self, carnet_id: str, version: int) -> dict[str, Any] | None:
+        """The state of ``carnet_id`` at ``version``, removed from the cache; None otherwise."""
+        with self._mutex:
+            entry = self._entries.pop(carnet_id, None)
+        if entry is None or entry[0] != version:
+            return None
+        return entry[1]
+
+    def keep(self, carnet_id: str, version: int, state: dict[str, Any]) -> None:
+        """Remember ``state`` as the committed ``version`` of ``carnet_id``."""
+        if self.capacity <= 0:
+            return
+        with self._mutex:
+            self._entries[carnet_id] = (version, state)
+            self._entries.move_to_end(carnet_id)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
