@@ -16,6 +16,8 @@ from gateway.auth import keys
 from gateway.auth.server import TokenServer
 from gateway.auth.tokens import TokenService
 from gateway.errors import install_error_handlers
+from gateway.habilitation import load_matrix
+from gateway.habilitation.routes import router as habilitation_router
 from gateway.limits import BodySizeLimit
 from gateway.notebooks.routes import router as notebooks_router
 from gateway.notebooks.states import StateCache
@@ -67,6 +69,7 @@ def create_app(
     app.state.database = database
     app.state.validator = validator
     app.state.states = StateCache(settings.state_cache_size)
+    app.state.matrix = load_matrix()
     app.state.schemas = {}
 
     def start(app: FastAPI) -> None:
@@ -88,6 +91,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.include_router(referential_router)
     app.include_router(notebooks_router)
+    app.include_router(habilitation_router)
 
     @app.post(
         "/oauth/token",

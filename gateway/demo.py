@@ -10,6 +10,8 @@ from sqlmodel import select
 
 from gateway.auth.principal import Principal
 from gateway.auth.secrets import hash_secret, new_secret
+from gateway.habilitation import load_matrix
+from gateway.habilitation.guard import Guard
 from gateway.notebooks.service import NotebookService
 from gateway.organisations.service import create_client, create_organisation
 from gateway.storage.database import Database
@@ -66,7 +68,8 @@ def seed(database: Database, validator: Validator, notebooks: int = 5) -> list[D
                 territoires=(TERRITOIRE,),
                 scopes=frozenset({"carnets"}),
             )
-            service = NotebookService(session, validator, principal)
+            guard = Guard(load_matrix(), principal, "accompagnement")
+            service = NotebookService(session, validator, guard)
             rng = random.Random(2026)
             for _ in range(notebooks):
                 carnet = samples.generate_carnet(rng)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from gateway.auth.principal import Principal
 from gateway.auth.tokens import InvalidToken
 from gateway.errors import ProblemError
+from gateway.habilitation.guard import PURPOSE_HEADER, Guard
 from gateway.organisations.repository import ACTIVE_CLIENT
 from gateway.storage.database import Database
 from referential import Validator
@@ -74,6 +75,21 @@ async def get_principal(request: Request) -> Principal:
     )
 
 
+async def get_guard(
+    request: Request,
+    principal: Annotated[Principal, Depends(get_principal)],
+    finalite: Annotated[
+        str | None,
+        Header(
+            alias=PURPOSE_HEADER,
+            description="Finalité de l'accès (voir GET /v1/habilitations), par exemple accompagnement.",
+        ),
+    ] = None,
+) -> Guard:
+    """The caller's rights for the purpose it states (400/403 without an allowed purpose)."""
+    return Guard(request.app.state.matrix, principal, finalite)
+
+
 def json_list(value: Any) -> tuple[str, ...]:
     """A JSON list column read by a text() query (SQLite hands over its text)."""
     return tuple(orjson.loads(value) if isinstance(value, str | bytes) else value)
@@ -83,3 +99,4 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 ValidatorDep = Annotated[Validator, Depends(get_validator)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 ClaimsDep = Annotated[dict[str, Any], Depends(get_claims)]
+GuardDep = Annotated[Guard, Depends(get_guard)]

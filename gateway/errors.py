@@ -38,6 +38,9 @@ class ProblemError(Exception):
         self.errors = errors
         self.headers = headers
         self.extra = extra
+        #: Rows to store although the request fails (after its transaction is rolled back):
+        #: what operators and the access journal must know of a refused request.
+        self.records: list[Any] = []
 
 
 class NotFound(ProblemError):

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from gateway.errors import ProblemError
 from gateway.notebooks import repository
-from gateway.notebooks.errors import ConflictingIdentity, IdempotencyKeyReused
+from gateway.notebooks.errors import IdempotencyKeyReused
 from gateway.storage.database import Database
 from gateway.storage.tables import IdempotencyRecord
 
@@ -121,10 +121,10 @@ def run_write(
                         ),
                     )
                 return response
-        except ConflictingIdentity as error:
-            if error.conflict is not None:
+        except ProblemError as error:
+            if error.records:
                 with database.write() as session:
-                    session.add(error.conflict)
+                    session.add_all(error.records)
             raise
         except IntegrityError:
             # A concurrent request created the same person or used the same key: run again,

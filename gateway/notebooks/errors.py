@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from gateway.errors import ProblemError
-from gateway.storage.tables import IdentityConflict
 
 
 class InvalidPayload(ProblemError):
@@ -22,7 +21,6 @@ class ConflictingIdentity(ProblemError):
     status = 409
     code = "identite_conflictuelle"
     title = "L'identité fournie contredit celle du carnet."
-    conflict: IdentityConflict | None = None
 
 
 class NotebookNotFound(ProblemError):

@@ -14,11 +14,17 @@ from sqlmodel import Session, col, select
 from gateway.storage.tables import (
     Change,
     IdempotencyRecord,
+    JournalEntry,
+    Link,
     NotebookRow,
     PartnerIdentifier,
 )
+from gateway.storage.tables import Organisation as OrganisationRow
 
 _COLUMNS = NotebookRow.__table__.c  # type: ignore[attr-defined]
+_LINKS = Link.__table__.c  # type: ignore[attr-defined]
+#: Link natures.
+CREATOR, CONTRIBUTOR, GROUP = "createur", "contributeur", "groupe_suivi"
 
 
 @dataclass(slots=True)
@@ -37,6 +43,8 @@ class StoredNotebook:
     document: dict[str, Any] = field(default_factory=dict)
     #: The rendered view: set when the write renders it, loaded only when an answer needs it.
     vue: str = ""
+    #: The data categories the view holds (set with it).
+    categories: list[str] = field(default_factory=list)
 
 
 _LOCKED = (
@@ -82,22 +90,101 @@ def insert_notebook(session: Session, notebook: StoredNotebook) -> None:
             date_naissance=notebook.date_naissance,
             document=notebook.document,
             vue=notebook.vue,
+            categories=notebook.categories,
             cree_le=notebook.cree_le,
             modifie_le=notebook.modifie_le,
         )
     )
 
 
-def stored_view(session: Session, carnet_id: str) -> str:
-    return str(
-        session.execute(sa_select(_COLUMNS.vue).where(_COLUMNS.id == carnet_id)).scalar_one()
+def stored_view(session: Session, carnet_id: str) -> tuple[str, list[str]]:
+    """The rendered view of a notebook and the categories it holds."""
+    vue, categories = session.execute(
+        sa_select(_COLUMNS.vue, _COLUMNS.categories).where(_COLUMNS.id == carnet_id)
+    ).one()
+    return str(vue), list(categories)
+
+
+# -- need to know -------------------------------------------------------------------------------
+
+
+def linked(session: Session, carnet_id: str, organisation_id: str) -> bool:
+    """Does the organisation have a link with the notebook (see :class:`Link`)?"""
+    statement = (
+        sa_select(_LINKS.carnet_id)
+        .where(_LINKS.carnet_id == carnet_id, _LINKS.organisation_id == organisation_id)
+        .limit(1)
     )
+    return session.execute(statement).first() is not None
+
+
+def add_link(
+    session: Session, carnet_id: str, organisation_id: str, nature: str, at: datetime
+) -> None:
+    key = (carnet_id, organisation_id, nature)
+    if session.get(Link, key) is None:
+        session.add(
+            Link(carnet_id=carnet_id, organisation_id=organisation_id, nature=nature, cree_le=at)
+        )
+
+
+def set_group_links(session: Session, carnet_id: str, sirets: set[str], at: datetime) -> None:
+    """Link the notebook to the organisations active in its follow-up group (by SIRET)."""
+    members = set()
+    if sirets:
+        members = set(
+            session.execute(
+                sa_select(col(OrganisationRow.id)).where(col(OrganisationRow.siret).in_(sirets))
+            ).scalars()
+        )
+    current = set(
+        session.execute(
+            sa_select(_LINKS.organisation_id).where(
+                _LINKS.carnet_id == carnet_id, _LINKS.nature == GROUP
+            )
+        ).scalars()
+    )
+    if current - members:
+        session.execute(
+            delete(Link).where(
+                col(Link.carnet_id) == carnet_id,
+                col(Link.nature) == GROUP,
+                col(Link.organisation_id).in_(current - members),
+            )
+        )
+    for organisation_id in sorted(members - current):
+        session.add(
+            Link(carnet_id=carnet_id, organisation_id=organisation_id, nature=GROUP, cree_le=at)
+        )
+
+
+def record_access(session: Session, entry: JournalEntry) -> None:
+    session.add(entry)
+
+
+def territory_of(session: Session, carnet_id: str) -> str | None:
+    found = session.execute(sa_select(_COLUMNS.territoire).where(_COLUMNS.id == carnet_id))
+    return found.scalar_one_or_none()
+
+
+def journal_of(
+    session: Session, carnet_id: str, after: int | None, limit: int
+) -> list[JournalEntry]:
+    """The journal entries of a notebook, oldest first, after the entry ``after``."""
+    statement = select(JournalEntry).where(JournalEntry.carnet_id == carnet_id)
+    if after is not None:
+        statement = statement.where(col(JournalEntry.seq) > after)
+    return list(session.exec(statement.order_by(col(JournalEntry.seq)).limit(limit)))
 
 
 #: The hot read, in one query: the caller's client and organisation must be active (no row
-#: otherwise), and the rendered view of the notebook with its territory (NULLs when unknown).
+#: otherwise), the caller's organisation, and the rendered view of the notebook with its
+#: territory, its categories and whether the organisation is linked to it (NULLs when unknown).
 VIEW_FOR_CLIENT = text(
-    "SELECT c.vue, c.version, c.territoire, o.territoires FROM clients cl"
+    "SELECT c.vue, c.version, c.territoire, c.categories,"
+    " o.id, o.type_acteur, o.territoires,"
+    " EXISTS (SELECT 1 FROM liens l WHERE l.carnet_id = c.id AND l.organisation_id = o.id)"
+    " FROM clients cl"
     " JOIN organisations o ON o.id = cl.organisation_id"
     " LEFT JOIN carnets c ON c.id = :carnet_id"
     " WHERE cl.client_id = :client_id AND cl.actif AND o.actif"
@@ -158,6 +245,7 @@ def save_version(session: Session, row: StoredNotebook, expected_version: int) -
             version=row.version,
             document=row.document,
             vue=row.vue,
+            categories=row.categories,
             nir13=row.nir13,
             nom_cle=row.nom_cle,
             prenom_cle=row.prenom_cle,
@@ -201,14 +289,23 @@ def purge_idempotency(session: Session, client_id: str, before: datetime) -> Non
 def search_statement(
     territoires: Sequence[str],
     *,
+    linked_to: str | None = None,
     nir13: str | None = None,
     date_naissance: date | None = None,
     carnet_ids: set[str] | None = None,
     territoire: str | None = None,
     modifie_depuis: datetime | None = None,
 ) -> Any:
-    """The search query, restricted to the caller's territories, ordered by insertion rank."""
+    """The search query, restricted to the caller's territories (and to the notebooks
+    ``linked_to`` an organisation, when given), ordered by insertion rank."""
     statement = select(NotebookRow).where(col(NotebookRow.territoire).in_(territoires))
+    if linked_to is not None:
+        # Need to know, inside the query: only the notebooks the organisation is linked to.
+        statement = statement.where(
+            sa_select(_LINKS.carnet_id)
+            .where(_LINKS.carnet_id == NotebookRow.id, _LINKS.organisation_id == linked_to)
+            .exists()
+        )
     if nir13 is not None:
         statement = statement.where(NotebookRow.nir13 == nir13)
     if date_naissance is not None:

@@ -16,12 +16,14 @@ from gateway.auth.principal import Principal
 from gateway.deps import (
     ClaimsDep,
     DatabaseDep,
-    PrincipalDep,
+    GuardDep,
     Unauthenticated,
     ValidatorDep,
     json_list,
 )
 from gateway.errors import ProblemError
+from gateway.habilitation.categories import served
+from gateway.habilitation.guard import PURPOSE_HEADER, Guard
 from gateway.idempotency import run_write
 from gateway.notebooks import repository, wire
 from gateway.notebooks.errors import NotebookNotFound
@@ -59,9 +61,19 @@ IfMatch = Annotated[
     Header(alias="If-Match", description="ETag attendu du carnet (écriture conditionnelle)."),
 ]
 
+_PURPOSE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Finalité absente."},
+    403: {"description": "Finalité non autorisée à votre type d'acteur."},
+}
 _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Finalité absente."},
     401: {"description": "Jeton absent ou invalide."},
-    403: {"description": "Territoire hors de ceux de l'organisation."},
+    403: {
+        "description": (
+            "Territoire hors de ceux de l'organisation, finalité non autorisée, ou données d'une "
+            "catégorie que votre type d'acteur ne peut pas enregistrer (erreurs par pointeur)."
+        )
+    },
     409: {"description": "Identité ambiguë ou conflictuelle."},
     412: {"description": "Version périmée (If-Match)."},
     413: {"description": "Corps trop volumineux."},
@@ -70,14 +82,12 @@ _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 _BODY_DOC = {"content": {"application/json": {"schema": {"type": "object"}}}, "required": True}
 
 
-def _service(
-    request: Request, session: Any, validator: Validator, principal: Principal
-) -> NotebookService:
+def _service(request: Request, session: Any, validator: Validator, guard: Guard) -> NotebookService:
     database: Database = request.app.state.database
     return NotebookService(
         session,
         validator,
-        principal,
+        guard,
         lock=database.lock,
         states=request.app.state.states,
         on_commit=database.on_commit,
@@ -85,14 +95,25 @@ def _service(
 
 
 def _write_response(
-    result: WriteResult, *, status: int, location: bool = False, representation: bool = True
+    result: WriteResult,
+    guard: Guard,
+    validator: Validator,
+    *,
+    status: int,
+    location: bool = False,
+    representation: bool = True,
 ) -> Response:
     headers = {"ETag": etag(result.row.version)}
     if location:
         headers["Location"] = f"/v1/carnets/{result.row.id}"
     if not representation:
         headers["Preference-Applied"] = "return=minimal"
-    body = result.body(with_notebook=representation)
+    notebook = None
+    if representation:
+        notebook, _ = served(
+            result.row.vue, result.row.categories, guard.readable, guard.withheld(), validator
+        )
+    body = result.body(notebook)
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
@@ -130,19 +151,21 @@ def create_or_find(
     body: Annotated[bytes, wire.RAW_BODY],
     database: DatabaseDep,
     validator: ValidatorDep,
-    principal: PrincipalDep,
+    guard: GuardDep,
     idempotency_key: IdempotencyKey = None,
     prefer: Prefer = None,
 ) -> Response:
     representation = _wants_representation(prefer, default=True)
 
     def operation(session: Any) -> Response:
-        service = _service(request, session, validator, principal)
+        service = _service(request, session, validator, guard)
         result = service.create_or_find(body, with_view=representation)
         status = 201 if result.created else 200
-        return _write_response(result, status=status, location=True, representation=representation)
+        return _write_response(
+            result, guard, validator, status=status, location=True, representation=representation
+        )
 
-    return run_write(database, request, body, principal.client_id, operation)
+    return run_write(database, request, body, guard.principal.client_id, operation)
 
 
 @router.post(
@@ -167,7 +190,7 @@ def contribute(
     body: Annotated[bytes, wire.RAW_BODY],
     database: DatabaseDep,
     validator: ValidatorDep,
-    principal: PrincipalDep,
+    guard: GuardDep,
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
     prefer: Prefer = None,
@@ -176,21 +199,22 @@ def contribute(
     representation = _wants_representation(prefer, default=False)
 
     def operation(session: Any) -> Response:
-        service = _service(request, session, validator, principal)
+        service = _service(request, session, validator, guard)
         result = service.contribute(carnet_id, body, expected, with_view=representation)
-        return _write_response(result, status=200, representation=representation)
+        return _write_response(result, guard, validator, status=200, representation=representation)
 
-    return run_write(database, request, body, principal.client_id, operation)
+    return run_write(database, request, body, guard.principal.client_id, operation)
 
 
 @router.get(
     "",
     summary="Rechercher des carnets (NIR et date de naissance, identifiant partenaire, territoire, date de modification)",
     response_model=Page,
+    responses=_PURPOSE_RESPONSES,
 )
 def search(
     database: DatabaseDep,
-    principal: PrincipalDep,
+    guard: GuardDep,
     params: Annotated[Page.__params_type__, Depends()],  # type: ignore[name-defined]
     nir: Annotated[
         str | None, Query(description="NIR (13 ou 15 caractères) ; avec date_naissance.")
@@ -214,11 +238,16 @@ def search(
     if modifie_depuis is not None and modifie_depuis.tzinfo is None:
         modifie_depuis = modifie_depuis.replace(tzinfo=UTC)
     nir13 = wire.search_nir(nir, date_naissance)
+    # Need to know, inside the query: the territories, and the links for the actor kinds that
+    # only see the notebooks they accompany.
+    territoires = guard.principal.territoires if guard.actor.portee != "aucune" else ()
+    linked_to = guard.principal.organisation_id if guard.actor.portee == "relation" else None
     carnet_ids = None
     if identifiant is not None:
         carnet_ids = _ids_by_identifier(database, identifiant)
     statement = repository.search_statement(
-        principal.territoires,
+        territoires,
+        linked_to=linked_to,
         nir13=nir13,
         date_naissance=date_naissance,
         carnet_ids=carnet_ids,
@@ -226,7 +255,10 @@ def search(
         modifie_depuis=modifie_depuis,
     )
     with database.read() as session:
-        return paginate(session, statement, params, transformer=_summaries)
+        page = paginate(session, statement, params, transformer=_summaries)
+    with database.write() as session:
+        repository.record_access(session, guard.entry("recherche", None, ["identite"], "servi"))
+    return page
 
 
 def _ids_by_identifier(database: DatabaseDep, identifiant: str) -> set[str]:
@@ -257,57 +289,137 @@ def _summaries(rows: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _stored_view(request: Request, claims: dict[str, Any], carnet_id: str) -> tuple[str, int]:
-    """The stored view and version of a notebook of the caller's territories.
+def _readable_view(
+    request: Request, claims: dict[str, Any], carnet_id: str, purpose: str | None
+) -> tuple[bytes, int, Guard]:
+    """The notebook as the caller may read it, its version and the caller's rights.
 
-    The hottest path: the client's state and the notebook come in one query.
+    The hottest path: the client's state, its organisation, its link with the notebook and the
+    notebook come in one query; the read is journaled before it is answered (a journal that
+    cannot be written fails the read).
     """
     database: Database = request.app.state.database
-    parameters = {"carnet_id": carnet_id, "client_id": str(claims["client_id"])}
-    found = database.fetch_one(repository.VIEW_FOR_CLIENT, parameters)
+    client_id = str(claims["client_id"])
+    found = database.fetch_one(
+        repository.VIEW_FOR_CLIENT, {"carnet_id": carnet_id, "client_id": client_id}
+    )
     if found is None:
         raise Unauthenticated(
             headers={"WWW-Authenticate": 'Bearer realm="carnet", error="invalid_token"'}
         )
-    view, version, territoire, territoires = found
-    if view is None or territoire not in json_list(territoires):
+    vue, version, territoire, held, organisation_id, type_acteur, territoires, linked = found
+    principal = Principal(
+        client_id=client_id,
+        organisation_id=organisation_id,
+        type_acteur=type_acteur,
+        territoires=json_list(territoires),
+        scopes=frozenset(str(claims.get("scope") or "").split()),
+    )
+    guard = Guard(request.app.state.matrix, principal, purpose)
+    if vue is None or not guard.may_touch(territoire, bool(linked)):
+        with database.write() as session:
+            repository.record_access(session, guard.entry("lecture", carnet_id, [], "hors_besoin"))
         raise NotebookNotFound()
-    return view, version
+    body, categories = served(
+        vue, json_list(held), guard.readable, guard.withheld(), request.app.state.validator
+    )
+    with database.write() as session:
+        repository.record_access(session, guard.entry("lecture", carnet_id, categories, "servi"))
+    return body, version, guard
+
+
+Purpose = Annotated[
+    str | None,
+    Header(alias=PURPOSE_HEADER, description="Finalité de l'accès, par exemple accompagnement."),
+]
 
 
 @router.get(
     "/{carnet_id}",
-    summary="Lire le carnet consolidé",
+    summary="Lire le carnet consolidé (les catégories que vous pouvez lire)",
     response_model=wire.CarnetVue,
     responses={
         304: {"description": "Inchangé (If-None-Match)."},
+        **_PURPOSE_RESPONSES,
         404: {"description": "Carnet introuvable."},
     },
 )
-async def read(
+def read(
     request: Request,
     carnet_id: CarnetId,
     claims: ClaimsDep,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+    finalite: Purpose = None,
 ) -> Response:
-    view, version = _stored_view(request, claims, carnet_id)
+    body, version, _ = _readable_view(request, claims, carnet_id, finalite)
     tag = etag(version)
     if if_none_match is not None and tag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": tag})
-    return Response(view.encode(), media_type="application/json", headers={"ETag": tag})
+    return Response(body, media_type="application/json", headers={"ETag": tag})
+
+
+@router.get(
+    "/{carnet_id}/journal",
+    summary="Le journal des accès au carnet (qui, quand, pourquoi, quelles catégories)",
+    response_model=wire.Journal,
+    responses={**_PURPOSE_RESPONSES, 404: {"description": "Carnet introuvable."}},
+)
+def access_journal(
+    carnet_id: CarnetId,
+    database: DatabaseDep,
+    guard: GuardDep,
+    apres: Annotated[
+        int | None, Query(ge=0, description="Numéro de la dernière entrée lue.")
+    ] = None,
+    limite: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    """For those who may read the notebook, so that a person can be told who accessed it."""
+    with database.read() as session:
+        territoire = repository.territory_of(session, carnet_id)
+        linked = repository.linked(session, carnet_id, guard.principal.organisation_id)
+        allowed = territoire is not None and guard.may_touch(territoire, linked)
+        entries = repository.journal_of(session, carnet_id, apres, limite + 1) if allowed else []
+    with database.write() as session:
+        outcome = "servi" if allowed else "hors_besoin"
+        repository.record_access(session, guard.entry("journal", carnet_id, [], outcome))
+    if not allowed:
+        raise NotebookNotFound()
+    page = entries[:limite]
+    return {
+        "entrees": [
+            {
+                "seq": entry.seq,
+                "horodatage": entry.horodatage.isoformat().replace("+00:00", "Z"),
+                "client_id": entry.client_id,
+                "organisation_id": entry.organisation_id,
+                "type_acteur": entry.type_acteur,
+                "action": entry.action,
+                "categories": entry.categories,
+                "finalite": entry.finalite,
+                "resultat": entry.resultat,
+            }
+            for entry in page
+        ],
+        "suivant": page[-1].seq if len(entries) > limite else None,
+    }
 
 
 @router.get(
     "/{carnet_id}/{section}",
     summary="Lire un volet du carnet consolidé",
-    responses={404: {"description": "Carnet introuvable."}},
+    responses={**_PURPOSE_RESPONSES, 404: {"description": "Carnet introuvable."}},
 )
-async def read_section(
-    request: Request, carnet_id: CarnetId, section: Section, claims: ClaimsDep
+def read_section(
+    request: Request,
+    carnet_id: CarnetId,
+    section: Section,
+    claims: ClaimsDep,
+    finalite: Purpose = None,
 ) -> Response:
-    text, version = _stored_view(request, claims, carnet_id)
+    text, version, _ = _readable_view(request, claims, carnet_id, finalite)
     view = orjson.loads(text)
     body = {"id": carnet_id, "version": version, section: view.get(section)}
+    body["masques"] = view["masques"]
     return OrjsonResponse(body, headers={"ETag": etag(version)})
 
 
@@ -325,7 +437,7 @@ def write_section(
     body: Annotated[bytes, wire.RAW_BODY],
     database: DatabaseDep,
     validator: ValidatorDep,
-    principal: PrincipalDep,
+    guard: GuardDep,
     observe_le: Annotated[
         datetime | None, Query(description="Date d'observation (par défaut : maintenant).")
     ] = None,
@@ -338,12 +450,12 @@ def write_section(
     wrapped = wire.wrap_section(section, body, observe_le)
 
     def operation(session: Any) -> Response:
-        service = _service(request, session, validator, principal)
+        service = _service(request, session, validator, guard)
         try:
             result = service.contribute(carnet_id, wrapped, expected, with_view=representation)
         except ProblemError as error:
             wire.unwrap_pointers(error, section)
             raise
-        return _write_response(result, status=200, representation=representation)
+        return _write_response(result, guard, validator, status=200, representation=representation)
 
-    return run_write(database, request, body, principal.client_id, operation)
+    return run_write(database, request, body, guard.principal.client_id, operation)

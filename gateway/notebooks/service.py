@@ -15,6 +15,8 @@ import orjson
 from sqlmodel import Session
 
 from gateway.auth.principal import Principal
+from gateway.habilitation.categories import categories_of
+from gateway.habilitation.guard import IDENTIFYING, Guard
 from gateway.notebooks import repository
 from gateway.notebooks.errors import (
     AmbiguousIdentity,
@@ -43,8 +45,8 @@ class WriteResult:
     outcome: Outcome
     warnings: list[Finding] = field(default_factory=list)
 
-    def body(self, *, with_notebook: bool) -> bytes:
-        """The answer, with the consolidated notebook when asked (spliced in as stored)."""
+    def body(self, notebook: bytes | None) -> bytes:
+        """The answer, with the consolidated notebook as the caller may read it, when given."""
         head = orjson.dumps(
             {
                 "id": self.row.id,
@@ -54,9 +56,9 @@ class WriteResult:
                 "avertissements": [w.to_wire() for w in self.warnings],
             }
         )
-        if not with_notebook:
+        if notebook is None:
             return head
-        return head[:-1] + b',"carnet":' + self.row.vue.encode() + b"}"
+        return head[:-1] + b',"carnet":' + notebook + b"}"
 
 
 def validated(validator: Validator, kind: str, body: bytes) -> Report:
@@ -111,7 +113,7 @@ class NotebookService:
         self,
         session: Session,
         validator: Validator,
-        principal: Principal,
+        guard: Guard,
         lock: Callable[..., None] | None = None,
         *,
         states: StateCache | None = None,
@@ -119,7 +121,8 @@ class NotebookService:
     ) -> None:
         self.session = session
         self.validator = validator
-        self.principal = principal
+        self.guard = guard
+        self.principal = guard.principal
         self._lock = lock
         self._states = states
         self._on_commit = on_commit
@@ -132,12 +135,17 @@ class NotebookService:
         territoire = self._territory(value.territoire)
         recu_le = _now()
         contribution = _contribution(report, recu_le)
+        categories = self.guard.check_write(
+            contribution, self.validator.referential, identifying=True
+        )
         personne = contribution["personne"]
         self._lock_identity(personne, territoire)
         found = self._resolve(personne, territoire)
-        row = None if found is None else self._locked(found.id)
+        row = None if found is None else self._locked(found.id, discovery=True)
         created = row is None
-        if row is None:
+        if row is not None:
+            self._identify_only(contribution)
+        else:
             row = StoredNotebook(
                 id=str(uuid.uuid4()),
                 territoire=territoire,
@@ -150,11 +158,19 @@ class NotebookService:
                 modifie_le=recu_le,
                 document=empty_state(),
             )
-        result = self._apply(row, contribution, recu_le, created=created)
+        result = self._apply(row, contribution, recu_le, categories, created=created)
         if with_view and not result.row.vue:
-            result.row.vue = repository.stored_view(self.session, row.id)
+            result.row.vue, result.row.categories = repository.stored_view(self.session, row.id)
         result.warnings = report.warnings
         return result
+
+    def _identify_only(self, contribution: dict[str, Any]) -> None:
+        """Without the right to record identity, the identity fields only find the notebook."""
+        if self.guard.may_record_identity():
+            return
+        personne = contribution.get("personne") or {}
+        for pointer in IDENTIFYING:
+            personne.pop(pointer.rsplit("/", 1)[1], None)
 
     def _territory(self, requested: str | None) -> str:
         territoires = self.principal.territoires
@@ -256,13 +272,15 @@ class NotebookService:
             ]
         )
         # Recorded for operators by the caller, outside the transaction this error rolls back.
-        error.conflict = IdentityConflict(
-            carnet_id=row.id,
-            territoire=row.territoire,
-            raison=reason,
-            pointeur=pointer,
-            client_id=self.principal.client_id,
-            cree_le=_now(),
+        error.records.append(
+            IdentityConflict(
+                carnet_id=row.id,
+                territoire=row.territoire,
+                raison=reason,
+                pointeur=pointer,
+                client_id=self.principal.client_id,
+                cree_le=_now(),
+            )
         )
         raise error
 
@@ -277,29 +295,46 @@ class NotebookService:
         with_view: bool = False,
     ) -> WriteResult:
         report = validated(self.validator, "contribution", body)
+        recu_le = _now()
+        contribution = _contribution(report, recu_le)
+        categories = self.guard.check_write(
+            contribution, self.validator.referential, identifying=True
+        )
         row = self._locked(carnet_id)
         if if_match is not None and if_match != row.version:
             raise StaleVersion(headers={"ETag": etag(row.version)})
-        recu_le = _now()
-        contribution = _contribution(report, recu_le)
         personne = contribution.get("personne")
         if personne:
             if personne.get("nir") and row.nir13 and personne["nir"] != row.nir13:
                 self._conflict(row, "nir_different", "/personne/nir")
             if personne["date_naissance"] != row.date_naissance.isoformat():
                 self._conflict(row, "date_naissance_differente", "/personne/date_naissance")
-        result = self._apply(row, contribution, recu_le, created=False)
+            self._identify_only(contribution)
+        result = self._apply(row, contribution, recu_le, categories, created=False)
         if with_view and not result.row.vue:
-            result.row.vue = repository.stored_view(self.session, row.id)
+            result.row.vue, result.row.categories = repository.stored_view(self.session, row.id)
         result.warnings = report.warnings
         return result
 
-    def _locked(self, carnet_id: str) -> StoredNotebook:
+    def _locked(self, carnet_id: str, *, discovery: bool = False) -> StoredNotebook:
         """The notebook locked for this transaction, with its state (from the cache of
-        committed states when it holds this very version)."""
+        committed states when it holds this very version).
+
+        Outside the caller's need to know, the notebook does not exist for it — unless it was
+        found by ``discovery``: the caller identified the person, and its contribution links
+        it to the notebook (journaled).
+        """
         row = repository.by_id_for_update(self.session, carnet_id)
-        if row is None or row.territoire not in self.principal.territoires:
-            raise NotebookNotFound()
+        if row is None or not (
+            (discovery and row.territoire in self.principal.territoires)
+            or self.guard.may_touch(
+                row.territoire,
+                repository.linked(self.session, carnet_id, self.principal.organisation_id),
+            )
+        ):
+            error = NotebookNotFound()
+            error.records.append(self.guard.entry("ecriture", carnet_id, [], "hors_besoin"))
+            raise error
         state = None if self._states is None else self._states.take(row.id, row.version)
         row.document = repository.document(self.session, row.id) if state is None else state
         return row
@@ -312,13 +347,24 @@ class NotebookService:
         self._on_commit(self.session, lambda: states.keep(carnet_id, version, state))
 
     def _apply(
-        self, row: StoredNotebook, contribution: dict[str, Any], recu_le: datetime, *, created: bool
+        self,
+        row: StoredNotebook,
+        contribution: dict[str, Any],
+        recu_le: datetime,
+        categories: list[str],
+        *,
+        created: bool,
     ) -> WriteResult:
         source = source_of(self.principal)
         state = row.document
         outcome = merge(state, contribution, source, _iso(recu_le))
+        self._link(row, created=created, at=recu_le)
+        action = "creation" if created else "ecriture"
         if not (outcome.changed or created):
             self._keep_state(row)
+            repository.record_access(
+                self.session, self.guard.entry(action, row.id, categories, "inchange")
+            )
             return WriteResult(row=row, created=False, outcome=outcome)
         compact(state)
         previous = row.version
@@ -326,19 +372,22 @@ class NotebookService:
         row.document = state
         row.modifie_le = recu_le
         self._identity_columns(row, state)
-        row.vue = orjson.dumps(
-            render(
-                carnet_id=row.id,
-                version=row.version,
-                territoire=row.territoire,
-                cree_le=row.cree_le,
-                modifie_le=row.modifie_le,
-                state=state,
-                validator=self.validator,
-            )
-        ).decode()
+        view = render(
+            carnet_id=row.id,
+            version=row.version,
+            territoire=row.territoire,
+            cree_le=row.cree_le,
+            modifie_le=row.modifie_le,
+            state=state,
+            validator=self.validator,
+        )
+        row.vue = orjson.dumps(view).decode()
+        row.categories = categories_of(view, self.validator.referential)
         if created:
             repository.insert_notebook(self.session, row)
+            repository.add_link(
+                self.session, row.id, self.principal.organisation_id, repository.CREATOR, recu_le
+            )
         elif not repository.save_version(self.session, row, previous):
             raise StaleVersion()
         personne = contribution.get("personne") or {}
@@ -349,7 +398,12 @@ class NotebookService:
             self._conflict(
                 row, "identifiant_d_un_autre_carnet", f"/personne/identifiants/{taken[0]}"
             )
+        if created or "accompagnement" in outcome.sections:
+            repository.set_group_links(self.session, row.id, _active_sirets(view), recu_le)
         self._keep_state(row)
+        repository.record_access(
+            self.session, self.guard.entry(action, row.id, categories, "applique")
+        )
         repository.log_change(
             self.session,
             Change(
@@ -362,6 +416,13 @@ class NotebookService:
         )
         return WriteResult(row=row, created=created, outcome=outcome)
 
+    def _link(self, row: StoredNotebook, *, created: bool, at: datetime) -> None:
+        """The caller contributed: the notebook is within its need to know from now on (a new
+        notebook gets its creator's link once inserted)."""
+        if not created:
+            organisation_id = self.principal.organisation_id
+            repository.add_link(self.session, row.id, organisation_id, repository.CONTRIBUTOR, at)
+
     @staticmethod
     def _identity_columns(row: StoredNotebook, state: Mapping[str, Any]) -> None:
         units = state["unites"]
@@ -371,6 +432,16 @@ class NotebookService:
             row.nom_cle = name_key(units["/personne/nom"]["v"])
         if "/personne/prenom" in units:
             row.prenom_cle = name_key(units["/personne/prenom"]["v"])
+
+
+def _active_sirets(view: Mapping[str, Any]) -> set[str]:
+    """The SIRET of the organisations active in the follow-up group of a view."""
+    members = (view.get("accompagnement") or {}).get("groupe_suivi") or ()
+    return {
+        member["organisation"]["siret"]
+        for member in members
+        if member.get("actif") and member.get("organisation", {}).get("siret")
+    }
 
 
 def etag(version: int) -> str:

@@ -52,11 +52,18 @@ class Avertissement(BaseModel):
     suggestion: str | None = None
 
 
+class Masque(BaseModel):
+    categorie: str
+    raison: str = Field(description="Code de la raison : non_habilite.")
+    base_legale: str
+
+
 class CarnetVue(BaseModel):
-    """The consolidated notebook. Sections have the shape of the contribution's sections, each
-    collection item carries its ``provenance``, and ``provenance`` gives that of every other
-    field by JSON Pointer. ``libelles`` gives the label of every code, by list. The NIR is never
-    returned."""
+    """The consolidated notebook as the caller may read it. Sections have the shape of the
+    contribution's sections, each collection item carries its ``provenance``, and ``provenance``
+    gives that of every other field by JSON Pointer. ``libelles`` gives the label of every code,
+    by list. ``masques`` lists the data categories the caller may not read (whether the notebook
+    holds some or not). The NIR is never returned."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -66,9 +73,29 @@ class CarnetVue(BaseModel):
     version_referentiel: str
     cree_le: str
     modifie_le: str
-    personne: dict[str, Any]
+    personne: dict[str, Any] | None = None
     provenance: dict[str, Provenance]
     libelles: dict[str, dict[str, str]]
+    masques: list[Masque]
+
+
+class EntreeJournal(BaseModel):
+    """One access to a notebook: who, why, which categories, the outcome. No personal data."""
+
+    seq: int
+    horodatage: str
+    client_id: str
+    organisation_id: str
+    type_acteur: str
+    action: str = Field(description="lecture, ecriture, creation.")
+    categories: list[str]
+    finalite: str | None
+    resultat: str = Field(description="servi, applique, inchange, hors_besoin.")
+
+
+class Journal(BaseModel):
+    entrees: list[EntreeJournal]
+    suivant: int | None = Field(description="À passer dans « apres » pour la page suivante.")
 
 
 class ResultatEcriture(BaseModel):

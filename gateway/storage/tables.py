@@ -96,6 +96,10 @@ class NotebookRow(SQLModel, table=True):
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     #: The consolidated view as served (JSON text), rendered at write time.
     vue: str = Field(sa_column=Column(Text, nullable=False))
+    #: The data categories the notebook holds (a read withholding none of them is served as is).
+    categories: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     cree_le: datetime = _ts(nullable=False)
     modifie_le: datetime = _ts(nullable=False, index=True)
 
@@ -148,3 +152,36 @@ class IdentityConflict(SQLModel, table=True):
     pointeur: str = Field(max_length=200)
     client_id: str = Field(max_length=64)
     cree_le: datetime = _ts(nullable=False)
+
+
+class Link(SQLModel, table=True):
+    """Why an organisation may touch a notebook (need to know): it created it, contributed to
+    it, or is active in its follow-up group."""
+
+    __tablename__ = "liens"
+
+    carnet_id: str = Field(primary_key=True, foreign_key="carnets.id", max_length=36)
+    organisation_id: str = Field(primary_key=True, index=True, max_length=36)
+    nature: str = Field(primary_key=True, max_length=20)
+    cree_le: datetime = _ts(nullable=False)
+
+
+class JournalEntry(SQLModel, table=True):
+    """One access to personal data: who, which notebook, which categories, why, and the outcome.
+
+    No personal data: ids, codes and the time only.
+    """
+
+    __tablename__ = "journal"
+    __table_args__ = (Index("ix_journal_carnet", "carnet_id", "seq"),)
+
+    seq: int | None = Field(default=None, sa_column=Column(AutoIncrement, primary_key=True))
+    horodatage: datetime = _ts(nullable=False, index=True)
+    client_id: str = Field(max_length=64)
+    organisation_id: str = Field(max_length=36, index=True)
+    type_acteur: str = Field(max_length=40)
+    carnet_id: str | None = Field(default=None, max_length=36)
+    action: str = Field(max_length=20)
+    categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    finalite: str | None = Field(default=None, max_length=40)
+    resultat: str = Field(max_length=40)

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from gateway.app import create_app
+from gateway.habilitation import load_matrix
 from gateway.organisations.service import create_client, create_organisation
 from gateway.settings import Settings
 from gateway.storage.database import Database
@@ -23,6 +24,8 @@ POSTGRES_URL = os.environ.get(
 )
 #: Tables emptied between tests (the signing keys are kept: generating one is slow).
 TABLES = (
+    "journal",
+    "liens",
     "idempotence",
     "changements",
     "conflits_identite",
@@ -105,10 +108,16 @@ class Partner:
     client_id: str
     secret: str
     token: str
+    type_acteur: str = "departement"
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        """The token, and the first purpose the matrix opens to the partner's actor kind."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        purposes = load_matrix().actor(self.type_acteur).finalites
+        if purposes:
+            headers["Finalite"] = purposes[0]
+        return headers
 
 
 @pytest.fixture
@@ -135,6 +144,7 @@ def partner(db: Database, client: httpx.AsyncClient) -> Callable[..., object]:
             client_id=created.client.client_id,
             secret=created.secret,
             token=response.json()["access_token"],
+            type_acteur=type_acteur,
         )
 
     return make

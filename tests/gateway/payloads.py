@@ -43,6 +43,15 @@ async def new_notebook(client, p, document=None):
     return response.json()["id"]
 
 
+async def join(client, p, carnet_id, document=None):
+    """``p`` identifies the person of an existing notebook: it enters its need to know."""
+    response = await client.post(
+        "/v1/carnets", content=body(document or carnet()), headers=p.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == carnet_id
+
+
 async def contribute(client, p, carnet_id, document, **headers):
     return await client.post(
         f"/v1/carnets/{carnet_id}/contributions",

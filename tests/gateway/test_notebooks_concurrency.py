@@ -10,11 +10,20 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import col, select
 
 from gateway.storage.tables import Change, IdempotencyRecord, NotebookRow
-from tests.gateway.payloads import NIR_A, body, carnet, contribute, new_notebook, personne, view
+from tests.gateway.payloads import (
+    NIR_A,
+    body,
+    carnet,
+    contribute,
+    join,
+    new_notebook,
+    personne,
+    view,
+)
 
 PARALLEL = 20
 PARALLEL_CONTRIBUTIONS = 24
-SOURCES = ("departement", "structure_insertion", "caf_msa", "france_travail")
+SOURCES = ("departement", "structure_insertion", "mission_locale", "france_travail")
 
 
 async def concurrently(*requests):
@@ -59,6 +68,8 @@ async def parallel_contributions(client, partner):
     sources = [await partner(kind) for kind in SOURCES]
     creation = carnet(diagnostic={"situations": [{"code": "mobilite.permis_b"}]})
     carnet_id = await new_notebook(client, sources[0], creation)
+    for source in sources[1:]:
+        await join(client, source, carnet_id)
     await warm_up(client, sources[0])
     writes = [
         (sources[n % len(sources)], {"evenements": [event(n)]})

@@ -3,7 +3,16 @@
 from sqlmodel import col, select
 
 from gateway.storage.tables import Change
-from tests.gateway.payloads import at, body, carnet, contribute, new_notebook, personne, view
+from tests.gateway.payloads import (
+    at,
+    body,
+    carnet,
+    contribute,
+    join,
+    new_notebook,
+    personne,
+    view,
+)
 
 
 def rsa(etat):
@@ -35,6 +44,7 @@ async def test_caf_is_authoritative_for_rsa_rights(client, partner):
     caf = await partner("caf_msa")
     departement = await partner("departement")
     carnet_id = await new_notebook(client, departement)
+    await join(client, caf, carnet_id)
     await contribute(
         client,
         caf,
@@ -55,6 +65,7 @@ async def test_authoritative_source_overrides_a_newer_value_of_another_source(cl
     caf = await partner("caf_msa")
     departement = await partner("departement")
     carnet_id = await new_notebook(client, departement)
+    await join(client, caf, carnet_id)
     await contribute(
         client, departement, carnet_id, {"observe_le": at("2026-06-01"), "droits": rsa("rsa_clos")}
     )
@@ -68,6 +79,7 @@ async def test_two_sources_contributing_to_one_section_keep_both_items(client, p
     departement = await partner("departement")
     structure = await partner("structure_insertion")
     carnet_id = await new_notebook(client, departement)
+    await join(client, structure, carnet_id)
     situations = lambda *codes: {"situations": [{"code": c} for c in codes]}  # noqa: E731
     await contribute(
         client, departement, carnet_id, {"diagnostic": situations("logement.heberge_chez_tiers")}
@@ -91,6 +103,7 @@ async def test_a_source_cannot_remove_another_sources_item(client, partner):
     departement = await partner("departement")
     structure = await partner("structure_insertion")
     carnet_id = await new_notebook(client, departement)
+    await join(client, structure, carnet_id)
     await contribute(
         client,
         departement,
@@ -133,6 +146,7 @@ async def test_a_source_cannot_close_another_sources_objective(client, partner):
     departement = await partner("departement")
     structure = await partner("structure_insertion")
     carnet_id = await new_notebook(client, departement)
+    await join(client, structure, carnet_id)
     objectif = {"id": "obj-1", "code": "logement.acceder_logement", "statut": "en_cours"}
     await contribute(
         client, departement, carnet_id, {"axes": [{"theme": "logement", "objectifs": [objectif]}]}
@@ -181,6 +195,7 @@ async def test_null_clears_only_a_value_of_the_same_source(client, partner):
     departement = await partner("departement")
     structure = await partner("structure_insertion")
     carnet_id = await new_notebook(client, departement)
+    await join(client, structure, carnet_id)
     await contribute(
         client, departement, carnet_id, {"coordonnees": {"courriel": "personne@example.org"}}
     )
@@ -210,6 +225,7 @@ async def test_write_response_says_what_was_applied_per_pointer(client, partner)
     caf = await partner("caf_msa")
     departement = await partner("departement")
     carnet_id = await new_notebook(client, departement)
+    await join(client, caf, carnet_id)
     await contribute(
         client, caf, carnet_id, {"observe_le": at("2026-05-01"), "droits": rsa("rsa_clos")}
     )

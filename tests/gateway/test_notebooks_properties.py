@@ -31,7 +31,8 @@ PROPERTY_SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-SOURCES = ("departement", "structure_insertion")
+#: Two sources that may both write every section the examples draw (two départements).
+SOURCES = ("departement", "autre_departement")
 SITUATIONS = current_referential().codes("situations")
 EVENT_TYPES = current_referential().codes("types_evenement")
 DROITS = ("are", "ass", "prime_activite")
@@ -142,7 +143,7 @@ def api(settings, db):
     with db.write() as session:
         for kind in SOURCES:
             organisation = create_organisation(
-                session, nom=f"{kind} propriétés", type_acteur=kind, territoires=["26"]
+                session, nom=f"{kind} propriétés", type_acteur="departement", territoires=["26"]
             )
             created = create_client(session, organisation_id=organisation.id, nom="si")
             secrets[kind] = (created.client.client_id, created.secret)
@@ -154,7 +155,8 @@ def api(settings, db):
                 "/oauth/token", data={"grant_type": "client_credentials"}, auth=credentials
             )
             assert response.status_code == 200, response.text
-            headers[kind] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+            token = response.json()["access_token"]
+            headers[kind] = {"Authorization": f"Bearer {token}", "Finalite": "accompagnement"}
 
     result = Api(app=app, headers=headers, names=itertools.count())
     result.run(tokens)

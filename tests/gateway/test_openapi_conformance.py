@@ -57,7 +57,7 @@ class Gateway:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        return {"Authorization": f"Bearer {self.token}", "Finalite": "accompagnement"}
 
 
 async def _prepare(client_id: str, secret: str) -> Gateway:
@@ -74,7 +74,7 @@ async def _prepare(client_id: str, secret: str) -> Gateway:
             response = await client.post(
                 "/v1/carnets",
                 content=body(carnet()),
-                headers={"Authorization": f"Bearer {token}"},
+                headers={"Authorization": f"Bearer {token}", "Finalite": "accompagnement"},
             )
             assert response.status_code == 201, response.text
             return Gateway(client_id, secret, token, response.json()["id"])

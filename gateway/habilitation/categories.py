@@ -1,0 +1,191 @@
+"""The data category of every part of a notebook (legal-frame.md §8.1).
+
+The parts are those the merge knows — units (a field or a group replaced as a whole) and
+collection items — so that a write is refused, and a read projected, at the pointer where the
+category changes. A coded entry takes its category from the referential: a health situation of
+the diagnostic is ``sante_handicap``, and so is an RSA right suspended for a health reason. Within
+an axe, an objective or an action is sensitive when its theme, its objective or its own code is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import orjson
+
+from gateway.notebooks.view import labels
+from referential import SENSITIVE_CATEGORIES, Referential, Validator
+
+#: Sections whose every part is of one category.
+SECTION_CATEGORIES = {
+    "personne": "identite",
+    "coordonnees": "coordonnees",
+    "contrat": "accompagnement",
+    "orientation": "accompagnement",
+    "accompagnement": "accompagnement",
+    "rendez_vous": "accompagnement",
+    "evenements": "parcours",
+}
+
+
+def _combine(outer: str, inner: str) -> str:
+    """The category of a part nested in another: a sensitive one wins."""
+    if inner in SENSITIVE_CATEGORIES or outer not in SENSITIVE_CATEGORIES:
+        return inner
+    return outer
+
+
+def _coded(referential: Referential, liste: str, code: Any, default: str) -> str:
+    entry = referential.list_entry(liste, code) if isinstance(code, str) else None
+    return entry.categorie if entry is not None else default
+
+
+def classify(document: Mapping[str, Any], referential: Referential) -> Iterator[tuple[str, str]]:
+    """``(pointer, category)`` of every part of a contribution or a notebook view."""
+    for section in ("personne", "coordonnees"):
+        for name, value in (document.get(section) or {}).items():
+            if name == "identifiants" and isinstance(value, Mapping):
+                for kind in value:
+                    yield f"/personne/identifiants/{kind}", "identite"
+            else:
+                yield f"/{section}/{name}", SECTION_CATEGORIES[section]
+    for name, value in (document.get("droits") or {}).items():
+        category = "droits"
+        if name == "rsa" and isinstance(value, Mapping):
+            for suspension in value.get("suspensions") or ():
+                motif = _coded(referential, "motifs_suspension_rsa", suspension.get("motif"), "")
+                category = _combine(category, motif or "droits")
+        yield f"/droits/{name}", category
+    for name, value in (document.get("situation") or {}).items():
+        if name == "projets_professionnels":
+            for index in range(len(value or ())):
+                yield f"/situation/projets_professionnels/{index}", "situation"
+        elif name == "situation_professionnelle" and isinstance(value, Mapping):
+            code = value.get("code")
+            yield (
+                "/situation/situation_professionnelle",
+                _coded(referential, "situations_professionnelles", code, "situation"),
+            )
+        elif name == "rqth":
+            yield "/situation/rqth", "sante_handicap"
+        else:
+            yield f"/situation/{name}", "situation"
+    for index, item in enumerate((document.get("diagnostic") or {}).get("situations") or ()):
+        code = item.get("code")
+        yield (
+            f"/diagnostic/situations/{index}",
+            _coded(referential, "situations", code, "situation"),
+        )
+    for index, axe in enumerate(document.get("axes") or ()):
+        theme = _coded(referential, "themes", axe.get("theme"), "parcours")
+        for position, objectif in enumerate(axe.get("objectifs") or ()):
+            pointer = f"/axes/{index}/objectifs/{position}"
+            category = _combine(
+                theme, _coded(referential, "objectifs", objectif.get("code"), "parcours")
+            )
+            yield pointer, category
+            for rank, action in enumerate(objectif.get("actions") or ()):
+                own = _coded(referential, "actions", action.get("code"), "parcours")
+                yield f"{pointer}/actions/{rank}", _combine(category, own)
+    for section in ("contrat", "orientation"):
+        if document.get(section) is not None:
+            yield f"/{section}", SECTION_CATEGORIES[section]
+    for index in range(len((document.get("accompagnement") or {}).get("groupe_suivi") or ())):
+        yield f"/accompagnement/groupe_suivi/{index}", "accompagnement"
+    for section in ("rendez_vous", "evenements"):
+        for index in range(len(document.get(section) or ())):
+            yield f"/{section}/{index}", SECTION_CATEGORIES[section]
+
+
+def categories_of(document: Mapping[str, Any], referential: Referential) -> list[str]:
+    """The categories a notebook holds, sorted."""
+    return sorted({category for _, category in classify(document, referential)})
+
+
+def project(view: dict[str, Any], readable: frozenset[str], validator: Validator) -> dict[str, Any]:
+    """``view`` without the parts of a category outside ``readable`` (changed in place).
+
+    Their provenance and the labels of their codes go with them; a section left empty is
+    dropped.
+    """
+    withheld = [
+        pointer
+        for pointer, category in classify(view, validator.referential)
+        if category not in readable
+    ]
+    if not withheld:
+        return view
+    # Deepest and last first, so that list indexes stay right while removing.
+    for pointer in sorted(withheld, key=_removal_order, reverse=True):
+        _remove(view, pointer)
+    if "axes" in view:
+        view["axes"] = [axe for axe in view["axes"] if axe.get("objectifs")]
+    for section in [s for s in SECTIONS_WITH_PARTS if s in view and _empty(view[s])]:
+        del view[section]
+    provenance = view.get("provenance")
+    if isinstance(provenance, dict):
+        for pointer in set(withheld) & set(provenance):
+            del provenance[pointer]
+    if "libelles" in view:
+        view["libelles"] = labels(view, validator)
+    return view
+
+
+SECTIONS_WITH_PARTS = (
+    "personne",
+    "coordonnees",
+    "droits",
+    "situation",
+    "diagnostic",
+    "axes",
+    "accompagnement",
+    "rendez_vous",
+    "evenements",
+)
+
+
+def _removal_order(pointer: str) -> tuple[Any, ...]:
+    return tuple(int(p) if p.isdigit() else -1 for p in pointer.strip("/").split("/")[1:]), pointer
+
+
+def _remove(document: dict[str, Any], pointer: str) -> None:
+    parts = pointer.strip("/").split("/")
+    node: Any = document
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    last = parts[-1]
+    if isinstance(node, list):
+        del node[int(last)]
+    else:
+        del node[last]
+
+
+def _empty(value: Any) -> bool:
+    """An empty section: nothing, or only empty lists and objects."""
+    if isinstance(value, dict):
+        return all(isinstance(v, dict | list) and _empty(v) for v in value.values())
+    if isinstance(value, list):
+        return not value
+    return False
+
+
+def served(
+    vue: str,
+    held: Iterable[str],
+    readable: frozenset[str],
+    withheld: list[dict[str, str]],
+    validator: Validator,
+) -> tuple[bytes, list[str]]:
+    """The stored view ``vue`` as one caller may read it, with ``masques`` (the categories it
+    may not read), and the categories served.
+
+    A view holding only readable categories is served as stored, without parsing it.
+    """
+    held = list(held)
+    masques = orjson.dumps(withheld)
+    if readable.issuperset(held):
+        return vue.encode()[:-1] + b',"masques":' + masques + b"}", held
+    view = project(orjson.loads(vue), readable, validator)
+    view["masques"] = withheld
+    return orjson.dumps(view), sorted(readable.intersection(held))

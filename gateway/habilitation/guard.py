@@ -1,0 +1,146 @@
+"""The decisions for one caller and one request: need to know, categories, purpose."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.auth.principal import Principal
+from gateway.errors import ProblemError
+from gateway.habilitation.categories import classify
+from gateway.habilitation.matrix import ActorRights, Matrix
+from gateway.storage.tables import JournalEntry
+from referential import Referential
+
+PURPOSE_HEADER = "Finalite"
+#: Identity fields sent to find or create a notebook (``identification`` right).
+IDENTIFYING = ("/personne/nom", "/personne/prenom", "/personne/date_naissance", "/personne/nir")
+
+
+class PurposeRequired(ProblemError):
+    status = 400
+    code = "finalite_requise"
+    title = "Indiquez la finalité de l'accès (en-tête Finalite)."
+
+
+class PurposeNotAllowed(ProblemError):
+    status = 403
+    code = "finalite_non_autorisee"
+    title = "Cette finalité n'est pas ouverte à votre type d'acteur."
+
+
+class CategoryNotWritable(ProblemError):
+    status = 403
+    code = "ecriture_non_autorisee"
+    title = "Votre type d'acteur ne peut pas enregistrer certaines de ces données ; rien n'a été appliqué."
+
+
+class Guard:
+    """What one authenticated caller may do, for the purpose it states."""
+
+    def __init__(self, matrix: Matrix, principal: Principal, purpose: str | None) -> None:
+        self.matrix = matrix
+        self.principal = principal
+        self.actor: ActorRights = matrix.actor(principal.type_acteur)
+        if not self.actor.finalites:
+            raise PurposeNotAllowed(
+                "Aucune finalité n'ouvre l'accès aux carnets à votre type d'acteur."
+            )
+        if not purpose:
+            raise PurposeRequired(
+                errors=[
+                    {
+                        "parameter": PURPOSE_HEADER,
+                        "code": "finalite_requise",
+                        "message": "Finalités possibles : " + ", ".join(self.actor.finalites),
+                    }
+                ]
+            )
+        if purpose not in self.actor.finalites:
+            raise PurposeNotAllowed(
+                errors=[
+                    {
+                        "parameter": PURPOSE_HEADER,
+                        "code": "finalite_non_autorisee",
+                        "message": "Finalités possibles : " + ", ".join(self.actor.finalites),
+                    }
+                ]
+            )
+        self.purpose = purpose
+
+    # -- need to know ----------------------------------------------------------------------------
+
+    def may_touch(self, territoire: str, linked: bool) -> bool:
+        """May the caller read or write a notebook of ``territoire`` (``linked``: its
+        organisation created it, contributed to it, or is active in its follow-up group)?"""
+        if territoire not in self.principal.territoires:
+            return False
+        if self.actor.portee == "territoire":
+            return True
+        return self.actor.portee == "relation" and linked
+
+    # -- categories ------------------------------------------------------------------------------
+
+    @property
+    def readable(self) -> frozenset[str]:
+        return self.actor.readable
+
+    def withheld(self) -> list[dict[str, str]]:
+        return self.matrix.withheld(self.principal.type_acteur)
+
+    def check_write(
+        self,
+        contribution: Mapping[str, Any],
+        referential: Referential,
+        *,
+        identifying: bool = False,
+    ) -> list[str]:
+        """The categories a contribution writes; refuses it whole if one part is not writable.
+
+        With ``identifying``, the identity fields that find the notebook need only the
+        ``identification`` right.
+        """
+        refused = []
+        categories = set()
+        for pointer, category in classify(contribution, referential):
+            categories.add(category)
+            if self.actor.may_write(category, pointer):
+                continue
+            if (
+                identifying
+                and pointer in IDENTIFYING
+                and self.actor.may("identification", category)
+            ):
+                continue
+            refused.append(
+                {
+                    "pointer": pointer,
+                    "code": "ecriture_non_autorisee",
+                    "categorie": category,
+                    "message": f"Catégorie « {category} » : écriture non autorisée.",
+                }
+            )
+        if refused:
+            raise CategoryNotWritable(errors=refused)
+        return sorted(categories)
+
+    def may_record_identity(self) -> bool:
+        return self.actor.may("ecriture", "identite") and "identite" not in self.actor.limites
+
+    # -- journal ---------------------------------------------------------------------------------
+
+    def entry(
+        self, action: str, carnet_id: str | None, categories: list[str], resultat: str
+    ) -> JournalEntry:
+        return JournalEntry(
+            horodatage=datetime.now(UTC),
+            client_id=self.principal.client_id,
+            organisation_id=self.principal.organisation_id,
+            type_acteur=self.principal.type_acteur,
+            carnet_id=carnet_id,
+            action=action,
+            categories=categories,
+            finalite=self.purpose,
+            resultat=resultat,
+        )

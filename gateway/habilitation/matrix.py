@@ -1,0 +1,133 @@
+"""The habilitation matrix as data: actor kind × data category → rights, scope and purposes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from referential import CATEGORIES
+
+Right = Literal["lecture", "ecriture", "export", "identification"]
+RIGHTS: tuple[Right, ...] = ("lecture", "ecriture", "export", "identification")
+Scope = Literal["territoire", "relation", "aucune"]
+
+#: Reason codes of a withheld category, as reads report them.
+NOT_HABILITATED = "non_habilite"
+
+
+@dataclass(frozen=True, slots=True)
+class ActorRights:
+    """What one actor kind may do."""
+
+    libelle: str
+    portee: Scope
+    finalites: tuple[str, ...]
+    droits: Mapping[str, frozenset[str]]
+    #: Category → the only pointers it may write (absent: the whole category).
+    limites: Mapping[str, tuple[str, ...]]
+
+    def may(self, right: Right, category: str) -> bool:
+        return right in self.droits.get(category, frozenset())
+
+    def may_write(self, category: str, pointer: str) -> bool:
+        if not self.may("ecriture", category):
+            return False
+        allowed = self.limites.get(category)
+        return allowed is None or any(
+            pointer == prefix or pointer.startswith(prefix + "/") for prefix in allowed
+        )
+
+    @property
+    def readable(self) -> frozenset[str]:
+        return frozenset(c for c in CATEGORIES if self.may("lecture", c))
+
+
+class Matrix:
+    """The published matrix, one version."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.version = str(raw["version"])
+        self.base_legale = str(raw["base_legale"])
+        self.categories: dict[str, dict[str, Any]] = dict(raw["categories"])
+        self.finalites: dict[str, str] = dict(raw["finalites"])
+        self.actors: dict[str, ActorRights] = {
+            kind: ActorRights(
+                libelle=str(entry["libelle"]),
+                portee=entry["portee"],
+                finalites=tuple(entry["finalites"]),
+                droits={c: frozenset(r) for c, r in (entry.get("droits") or {}).items()},
+                limites={c: tuple(p) for c, p in (entry.get("limites") or {}).items()},
+            )
+            for kind, entry in raw["types_acteur"].items()
+        }
+        self.check()
+
+    def check(self) -> None:
+        """Refuse a matrix naming an unknown category, right, scope or purpose."""
+        problems = []
+        if set(self.categories) != set(CATEGORIES):
+            problems.append(f"catégories : attendu {sorted(CATEGORIES)}")
+        for kind, actor in self.actors.items():
+            if actor.portee not in ("territoire", "relation", "aucune"):
+                problems.append(f"{kind} : portée inconnue {actor.portee!r}")
+            for purpose in actor.finalites:
+                if purpose not in self.finalites:
+                    problems.append(f"{kind} : finalité inconnue {purpose!r}")
+            for category, rights in actor.droits.items():
+                if category not in self.categories:
+                    problems.append(f"{kind} : catégorie inconnue {category!r}")
+                if unknown := rights - set(RIGHTS):
+                    problems.append(f"{kind}/{category} : droits inconnus {sorted(unknown)}")
+                if "export" in rights and self.categories[category].get("sensible"):
+                    problems.append(f"{kind}/{category} : export d'une catégorie sensible")
+            for category in actor.limites:
+                if not actor.may("ecriture", category):
+                    problems.append(f"{kind}/{category} : limite d'écriture sans écriture")
+        if problems:
+            raise ValueError("Matrice d'habilitation invalide : " + " ; ".join(problems))
+
+    def actor(self, type_acteur: str) -> ActorRights:
+        """The rights of an actor kind; an unknown kind has none."""
+        return self.actors.get(type_acteur) or ActorRights("", "aucune", (), {}, {})
+
+    def withheld(self, type_acteur: str) -> list[dict[str, str]]:
+        """The categories an actor kind may not read, with the reason and the legal basis.
+
+        Listed whatever the notebook holds: the list reveals nothing about the person.
+        """
+        actor = self.actor(type_acteur)
+        return [
+            {"categorie": c, "raison": NOT_HABILITATED, "base_legale": self.base_legale}
+            for c in CATEGORIES
+            if not actor.may("lecture", c)
+        ]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "base_legale": self.base_legale,
+            "categories": self.categories,
+            "finalites": self.finalites,
+            "types_acteur": {
+                kind: {
+                    "libelle": actor.libelle,
+                    "portee": actor.portee,
+                    "finalites": list(actor.finalites),
+                    "droits": {c: sorted(r) for c, r in actor.droits.items()},
+                    "limites": {c: list(p) for c, p in actor.limites.items()},
+                }
+                for kind, actor in self.actors.items()
+            },
+        }
+
+
+@cache
+def load_matrix(path: Path | None = None) -> Matrix:
+    source = path or Path(str(resources.files("gateway") / "data" / "habilitations.yaml"))
+    return Matrix(yaml.safe_load(source.read_text(encoding="utf-8")))

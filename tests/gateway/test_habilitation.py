@@ -1,0 +1,376 @@
+"""The habilitation matrix, walked: every actor kind × every data category × in and out of the
+need to know, on every notebook route. Expectations are computed from the published matrix
+(``GET /v1/habilitations``), so that the matrix and the behaviour cannot drift apart."""
+
+import pytest
+from sqlmodel import col, select
+
+from gateway.app import create_app
+from gateway.habilitation import classify, load_matrix
+from gateway.storage.tables import JournalEntry
+from referential import CATEGORIES, current_referential
+from tests.gateway.payloads import body, carnet, contribute, join, new_notebook, personne
+
+MATRIX = load_matrix()
+KINDS = tuple(MATRIX.actors)
+
+#: A notebook holding every category (written by a département, which may write them all).
+FULL = carnet(
+    personne(nom_naissance="Autrement"),
+    coordonnees={"courriel": "personne@example.org"},
+    droits={
+        "are": True,
+        "rsa": {
+            "etat": "rsa_droit_ouvert_versable",
+            "suspensions": [{"motif": "caf_hospitalisation"}],
+        },
+    },
+    situation={"niveau_formation": "afs", "rqth": True},
+    diagnostic={
+        "situations": [
+            {"code": "difficulte_administrative.difficulte_ordre_juridique"},
+            {"code": "sante.couverture_sociale_a_mettre_a_jour"},
+            {"code": "logement.heberge_chez_tiers"},
+        ]
+    },
+    axes=[
+        {
+            "theme": "logement",
+            "objectifs": [{"code": "logement.acceder_logement", "statut": "en_cours"}],
+        }
+    ],
+    contrat={"type": "cer"},
+    evenements=[
+        {"id": "e1", "type": "autre", "date": "2026-01-05T10:00:00Z", "libelle": "Entretien"}
+    ],
+)
+
+#: One contribution per category, touching that category only: (section, body of the section).
+SAMPLES = {
+    "identite": ("personne", personne(nom_naissance="Autrement")),
+    "coordonnees": ("coordonnees", {"courriel": "personne@example.org"}),
+    "droits": ("droits", {"prime_activite": True}),
+    "situation": ("situation", {"niveau_formation": "afs"}),
+    "accompagnement": ("contrat", {"type": "cer"}),
+    "parcours": (
+        "evenements",
+        [{"id": "e2", "type": "autre", "date": "2026-02-05T10:00:00Z", "libelle": "Atelier"}],
+    ),
+    "sante_handicap": ("situation", {"rqth": True}),
+    "justice": (
+        "diagnostic",
+        {"situations": [{"code": "difficulte_administrative.difficulte_ordre_juridique"}]},
+    ),
+}
+
+
+def readable(kind):
+    return {c for c in CATEGORIES if MATRIX.actor(kind).may("lecture", c)}
+
+
+def reachable(kind):
+    """Can an organisation of this kind bring a notebook into its need to know?"""
+    actor = MATRIX.actor(kind)
+    return actor.portee == "territoire" or (
+        actor.portee == "relation" and actor.may("identification", "identite")
+    )
+
+
+def writable(kind, category):
+    """May the kind write the sample of ``category`` (whose pointers are the sample's)?"""
+    section, content = SAMPLES[category]
+    pointers = [p for p, c in classify({section: content}, current_referential()) if c == category]
+    return all(MATRIX.actor(kind).may_write(category, p) for p in pointers)
+
+
+async def in_scope(client, partner, kind, document=None):
+    """A notebook created by a département, and a partner of ``kind`` that identified its
+    person (when its kind can): the notebook is within its need to know if the matrix allows."""
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement, document or carnet())
+    p = departement if kind == "departement" else await partner(kind)
+    if kind != "departement" and reachable(kind):
+        await join(client, p, carnet_id)
+    return carnet_id, p, departement
+
+
+async def read(client, p, carnet_id, path=""):
+    return await client.get(f"/v1/carnets/{carnet_id}{path}", headers=p.headers)
+
+
+# -- the published matrix ----------------------------------------------------------------------
+
+
+async def test_the_matrix_is_published(client):
+    response = await client.get("/v1/habilitations")
+    assert response.status_code == 200
+    published = response.json()
+    assert set(published["types_acteur"]) == set(KINDS)
+    assert set(published["categories"]) == set(CATEGORIES)
+    assert published["types_acteur"]["caf_msa"]["limites"]["identite"] == [
+        "/personne/identifiants/caf_msa"
+    ]
+    # Sensitive categories are never exported by default.
+    for actor in published["types_acteur"].values():
+        for category in ("sante_handicap", "justice"):
+            assert "export" not in actor["droits"].get(category, [])
+
+
+# -- reads: projection and the withheld-categories manifest --------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_read_returns_exactly_the_readable_categories(client, partner, kind):
+    carnet_id, p, _ = await in_scope(client, partner, kind, FULL)
+    response = await read(client, p, carnet_id)
+    if not reachable(kind):
+        assert response.status_code in (403, 404), response.text
+        return
+    assert response.status_code == 200, response.text
+    view = response.json()
+    served = {category for _, category in classify(view, current_referential())}
+    assert served == readable(kind), "the notebook holds every category"
+    assert [m["categorie"] for m in view["masques"]] == [
+        c for c in CATEGORIES if c not in readable(kind)
+    ]
+    assert all(m["raison"] == "non_habilite" and m["base_legale"] for m in view["masques"])
+    # Labels and provenance of withheld parts are withheld with them.
+    if "sante_handicap" not in readable(kind):
+        assert "sante.couverture_sociale_a_mettre_a_jour" not in str(view["libelles"])
+        assert "/situation/rqth" not in view["provenance"]
+        assert "/droits/rsa" not in view["provenance"]
+    if "identite" not in readable(kind):
+        assert "personne" not in view
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_section_read_is_projected_the_same_way(client, partner, kind):
+    carnet_id, p, _ = await in_scope(client, partner, kind, FULL)
+    whole = await read(client, p, carnet_id)
+    for section in ("personne", "droits", "situation", "diagnostic"):
+        response = await read(client, p, carnet_id, f"/{section}")
+        assert response.status_code == whole.status_code
+        if whole.status_code == 200:
+            assert response.json()[section] == whole.json().get(section)
+            assert response.json()["masques"] == whole.json()["masques"]
+
+
+# -- writes: refused per pointer, nothing applied ------------------------------------------------
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_write_follows_the_matrix(client, partner, kind, category):
+    carnet_id, p, departement = await in_scope(client, partner, kind)
+    before = (await read(client, departement, carnet_id)).json()["version"]
+    section, content = SAMPLES[category]
+    for response in (
+        await contribute(client, p, carnet_id, {section: content}),
+        await client.patch(
+            f"/v1/carnets/{carnet_id}/{section}", content=body(content), headers=p.headers
+        ),
+    ):
+        if not MATRIX.actor(kind).finalites:
+            assert response.status_code == 403, response.text
+            assert response.json()["code"] == "finalite_non_autorisee"
+        elif not writable(kind, category):
+            assert response.status_code == 403, response.text
+            problem = response.json()
+            assert problem["code"] == "ecriture_non_autorisee"
+            assert {e["categorie"] for e in problem["errors"]} == {category}
+        elif not reachable(kind):
+            assert response.status_code == 404, response.text
+        else:
+            assert response.status_code == 200, response.text
+    after = (await read(client, departement, carnet_id)).json()["version"]
+    if not (writable(kind, category) and reachable(kind)):
+        assert after == before, "a refused write applies nothing"
+
+
+async def test_a_write_mixing_allowed_and_refused_categories_applies_nothing(client, partner):
+    carnet_id, p, departement = await in_scope(client, partner, "structure_insertion")
+    before = (await read(client, departement, carnet_id)).json()
+    response = await contribute(
+        client,
+        p,
+        carnet_id,
+        {"coordonnees": {"courriel": "autre@example.org"}, "droits": {"are": True}},
+    )
+    assert response.status_code == 403
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/droits/are"]
+    after = (await read(client, departement, carnet_id)).json()
+    assert after["version"] == before["version"]
+    assert "coordonnees" not in after
+
+
+async def test_write_limits_hold_within_a_category(client, partner):
+    carnet_id, france_travail, _ = await in_scope(client, partner, "france_travail")
+    allowed = await contribute(client, france_travail, carnet_id, {"droits": {"are": True}})
+    assert allowed.status_code == 200, allowed.text
+    refused = await contribute(
+        client, france_travail, carnet_id, {"droits": {"rsa": {"etat": "rsa_refuse"}}}
+    )
+    assert refused.status_code == 403
+    caf = await partner("caf_msa")
+    await join(client, caf, carnet_id)
+    rsa = {"etat": "rsa_droit_ouvert_versable", "suspensions": [{"motif": "caf_beneficiaire_aah"}]}
+    assert (await contribute(client, caf, carnet_id, {"droits": {"rsa": rsa}})).status_code == 200
+    ids = {"caf_msa": {"organisme": "caf", "numero_organisme": "999", "matricule": "1234567"}}
+    with_matricule = await contribute(
+        client, caf, carnet_id, {"personne": personne(identifiants=ids)}
+    )
+    assert with_matricule.status_code == 200, with_matricule.text
+    renamed = await contribute(client, caf, carnet_id, {"personne": personne(nom_naissance="X")})
+    assert renamed.status_code == 403
+
+
+async def test_identity_only_finds_the_notebook_for_who_may_not_record_it(client, partner):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement, carnet(personne(nom="Exemple")))
+    caf = await partner("caf_msa")
+    again = await client.post(
+        "/v1/carnets", content=body(carnet(personne(nom="EXEMPLE"))), headers=caf.headers
+    )
+    assert again.status_code == 200
+    view = (await read(client, departement, carnet_id)).json()
+    assert view["personne"]["nom"] == "Exemple"
+
+
+# -- need to know --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_outside_the_need_to_know_a_notebook_does_not_exist(client, partner, kind):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement, FULL)
+    stranger = await partner(kind)
+    steering = MATRIX.actor(kind).portee == "territoire"
+    responses = [
+        await read(client, stranger, carnet_id),
+        await read(client, stranger, carnet_id, "/droits"),
+        await read(client, stranger, carnet_id, "/journal"),
+        await contribute(client, stranger, carnet_id, {"evenements": SAMPLES["parcours"][1]}),
+    ]
+    for response in responses:
+        if not MATRIX.actor(kind).finalites:
+            assert response.status_code == 403
+        elif steering:
+            assert response.status_code in (200, 403), response.text
+        else:
+            assert response.status_code in (403, 404), response.text
+            if response.status_code == 403:
+                assert response.json()["code"] == "ecriture_non_autorisee"
+    found = await client.get("/v1/carnets", headers=stranger.headers)
+    if MATRIX.actor(kind).finalites:
+        ids = [item["id"] for item in found.json()["items"]]
+        assert (carnet_id in ids) == steering
+
+
+async def test_an_active_follow_up_group_member_is_within_the_need_to_know(client, partner, db):
+    from gateway.storage.tables import Organisation
+
+    departement = await partner("departement")
+    structure = await partner("structure_insertion")
+    with db.write() as session:
+        organisation = session.get(Organisation, structure.organisation_id)
+        organisation.siret = "73282932000074"
+        session.add(organisation)
+    member = {
+        "organisation": {"nom": "Structure", "siret": "73282932000074"},
+        "role": "referent",
+        "actif": True,
+    }
+    carnet_id = await new_notebook(
+        client, departement, carnet(accompagnement={"groupe_suivi": [member]})
+    )
+    assert (await read(client, structure, carnet_id)).status_code == 200
+    ended = member | {"actif": False}
+    await contribute(client, departement, carnet_id, {"accompagnement": {"groupe_suivi": [ended]}})
+    assert (await read(client, structure, carnet_id)).status_code == 404
+
+
+# -- purpose -------------------------------------------------------------------------------------
+
+
+async def test_a_purpose_is_required_and_must_be_open_to_the_actor_kind(client, partner):
+    caf = await partner("caf_msa")
+    headers = {"Authorization": caf.headers["Authorization"]}
+    missing = await client.get("/v1/carnets", headers=headers)
+    assert missing.status_code == 400
+    assert missing.json()["code"] == "finalite_requise"
+    wrong = await client.get("/v1/carnets", headers=headers | {"Finalite": "orientation"})
+    assert wrong.status_code == 403
+    assert wrong.json()["code"] == "finalite_non_autorisee"
+    unknown = await client.get("/v1/carnets", headers=headers | {"Finalite": "controle_fraude"})
+    assert unknown.status_code == 403
+
+
+# -- access journal ------------------------------------------------------------------------------
+
+
+async def test_every_access_is_journaled_without_personal_data(client, partner, db):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement, FULL)
+    await read(client, departement, carnet_id)
+    await read(client, departement, carnet_id, "/droits")
+    await contribute(client, departement, carnet_id, {"coordonnees": {"courriel": "b@example.org"}})
+    await client.get("/v1/carnets", headers=departement.headers)
+    stranger = await partner("structure_insertion")
+    await read(client, stranger, carnet_id)
+    with db.read() as session:
+        entries = session.exec(select(JournalEntry).order_by(col(JournalEntry.seq))).all()
+    assert [(e.action, e.resultat) for e in entries] == [
+        ("creation", "applique"),
+        ("lecture", "servi"),
+        ("lecture", "servi"),
+        ("ecriture", "applique"),
+        ("recherche", "servi"),
+        ("lecture", "hors_besoin"),
+    ]
+    assert entries[0].categories == sorted(CATEGORIES)
+    assert entries[3].categories == ["coordonnees"]
+    assert {e.finalite for e in entries} == {"accompagnement"}
+    text = " ".join(str(e.model_dump()) for e in entries)
+    for personal in ("Exemple", "Héloïse", "1990-04-15", "example.org", "Autrement"):
+        assert personal not in text
+
+
+async def test_the_notebook_journal_tells_who_accessed_it(client, partner):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement)
+    structure = await partner("structure_insertion")
+    await join(client, structure, carnet_id)
+    await read(client, structure, carnet_id)
+    first = await client.get(
+        f"/v1/carnets/{carnet_id}/journal", params={"limite": 2}, headers=departement.headers
+    )
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert [e["action"] for e in page["entrees"]] == ["creation", "ecriture"]
+    rest = await client.get(
+        f"/v1/carnets/{carnet_id}/journal",
+        params={"apres": page["suivant"]},
+        headers=departement.headers,
+    )
+    entries = rest.json()["entrees"]
+    assert next((e["action"], e["type_acteur"]) for e in entries) == (
+        "lecture",
+        "structure_insertion",
+    )
+    assert rest.json()["suivant"] is None
+
+
+# -- every route declares whether it touches personal data ----------------------------------------
+
+
+def test_every_route_touching_notebooks_requires_a_purpose(settings, db):
+    app = create_app(settings, database=db)
+    public = {"/v1/habilitations", "/v1/referentiel", "/v1/schemas"}
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if not path.startswith("/v1/") or any(path.startswith(p) for p in public):
+            continue
+        headers = {param.alias for param in route.dependant.header_params}
+        for dependency in route.dependant.dependencies:
+            headers |= {param.alias for param in dependency.header_params}
+        assert "Finalite" in headers, f"{route.methods} {path} touches personal data"
