@@ -18,15 +18,18 @@ openapi_app = typer.Typer(no_args_is_help=True, help="Document OpenAPI.")
 db_app = typer.Typer(no_args_is_help=True, help="Base de données.")
 organisations_app = typer.Typer(no_args_is_help=True, help="Organisations habilitées.")
 clients_app = typer.Typer(no_args_is_help=True, help="Clients OAuth2 des organisations.")
+habilitations_app = typer.Typer(no_args_is_help=True, help="Matrice d'habilitation.")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(db_app, name="db")
 app.add_typer(organisations_app, name="organisations")
 app.add_typer(clients_app, name="clients")
+app.add_typer(habilitations_app, name="habilitations")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
 OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
+HABILITATIONS_FILE = ROOT / "docs" / "habilitations.md"
 
 
 def _database() -> Any:
@@ -280,3 +283,18 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@habilitations_app.command("export")
+def habilitations_export(
+    file: Annotated[Path, typer.Option("--file", help="Fichier de sortie.")] = HABILITATIONS_FILE,
+    check: Annotated[
+        bool, typer.Option(help="Vérifier sans écrire ; code 1 en cas d'écart.")
+    ] = False,
+) -> None:
+    """Écrit la matrice d'habilitation lisible (docs/habilitations.md)."""
+    from gateway.habilitation import load_matrix
+
+    if not _write_or_check(file, load_matrix().to_markdown(), check):
+        typer.echo("docs/habilitations.md à régénérer (carnet habilitations export).", err=True)
+        raise typer.Exit(1)

@@ -108,6 +108,46 @@ class Matrix:
             if not actor.may("lecture", c)
         ]
 
+    def to_markdown(self) -> str:
+        """The matrix as a readable table (docs/habilitations.md is generated from it)."""
+        letters = {"lecture": "L", "ecriture": "É", "export": "X", "identification": "I"}
+        categories = list(self.categories)
+        lines = [
+            f"# Matrice d'habilitation {self.version}",
+            "",
+            "Généré par `carnet habilitations export` depuis `gateway/data/habilitations.yaml` ;"
+            " publié à `GET /v1/habilitations`.",
+            "",
+            f"Base légale : {self.base_legale}.",
+            "",
+            "L : lecture · É : écriture · X : export vers le système du partenaire ·"
+            " I : identification (retrouver ou créer un carnet) · — : rien. Une écriture limitée"
+            " à certains champs les indique entre parenthèses.",
+            "",
+            "| type d'acteur | portée | "
+            + " | ".join(f"{self.categories[c]['libelle']} (`{c}`)" for c in categories)
+            + " | finalités |",
+            "|" + "---|" * (len(categories) + 3),
+        ]
+        for kind, actor in self.actors.items():
+            cells = []
+            for category in categories:
+                rights = [letters[r] for r in RIGHTS if actor.may(r, category)]
+                limits = actor.limites.get(category)
+                text = " ".join(rights) or "—"
+                if limits:
+                    text += " (" + ", ".join(f"`{p}`" for p in limits) + ")"
+                cells.append(text)
+            purposes = ", ".join(actor.finalites) or "—"
+            lines.append(
+                f"| {actor.libelle} (`{kind}`) | {actor.portee} | "
+                + " | ".join(cells)
+                + f" | {purposes} |"
+            )
+        lines += ["", "Finalités :", ""]
+        lines += [f"- `{code}` : {label}" for code, label in self.finalites.items()]
+        return "\n".join(lines) + "\n"
+
     def to_wire(self) -> dict[str, Any]:
         return {
             "version": self.version,

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import jsonschema
 
-from gateway.cli import OPENAPI_FILE, SCHEMAS_DIR, openapi_document
+from gateway.cli import HABILITATIONS_FILE, OPENAPI_FILE, SCHEMAS_DIR, openapi_document
+from gateway.habilitation import load_matrix
 from referential import default_validator, dumps_stable, payload_schema
 
 
@@ -28,4 +29,10 @@ def test_published_schemas_pass_the_meta_schema():
 def test_openapi_document_equals_the_app():
     assert OPENAPI_FILE.read_text(encoding="utf-8") == openapi_document(), (
         "openapi/openapi.json drifted: run `carnet openapi export`"
+    )
+
+
+def test_the_readable_matrix_equals_the_data():
+    assert HABILITATIONS_FILE.read_text(encoding="utf-8") == load_matrix().to_markdown(), (
+        "docs/habilitations.md drifted: run `carnet habilitations export`"
     )
