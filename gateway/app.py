@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from gateway import __version__
 from gateway.auth import keys
-from gateway.auth.server import TokenServer
+from gateway.auth.server import AUTH_METHODS, SCOPES, TokenServer
 from gateway.auth.tokens import TokenService
 from gateway.errors import install_error_handlers
 from gateway.habilitation import load_matrix
@@ -75,12 +75,22 @@ def create_app(
     def start(app: FastAPI) -> None:
         with database.write() as session:
             signing = keys.load_or_create(session)
-        app.state.tokens = TokenService(
-            signing, settings.issuer, settings.audience, settings.token_lifetime_seconds
+
+        def reload() -> keys.SigningKeys:
+            with database.read() as session:
+                return keys.load(session)
+
+        tokens = TokenService(
+            signing,
+            settings.issuer,
+            settings.audience,
+            settings.token_lifetime_seconds,
+            loader=reload,
         )
+        app.state.tokens = tokens
         app.state.token_server = TokenServer(
             database.read,
-            signing,
+            lambda: tokens.keys,
             settings.issuer,
             settings.audience,
             settings.token_lifetime_seconds,
@@ -132,6 +142,24 @@ def create_app(
     def jwks(request: Request) -> dict[str, Any]:
         tokens: TokenService = request.app.state.tokens
         return tokens.keys.public_jwks()
+
+    @app.get(
+        "/.well-known/oauth-authorization-server",
+        tags=["authentification"],
+        summary="Métadonnées du serveur d'autorisation (RFC 8414)",
+    )
+    def authorization_server_metadata() -> dict[str, Any]:
+        issuer = settings.issuer.rstrip("/")
+        return {
+            "issuer": settings.issuer,
+            "token_endpoint": f"{issuer}/oauth/token",
+            "jwks_uri": f"{issuer}/.well-known/jwks.json",
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "scopes_supported": list(SCOPES),
+            "response_types_supported": [],
+            "service_documentation": f"{issuer}/docs",
+        }
 
     @app.get("/healthz", tags=["exploitation"], summary="État de la passerelle")
     def healthz() -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,12 +19,14 @@ db_app = typer.Typer(no_args_is_help=True, help="Base de données.")
 organisations_app = typer.Typer(no_args_is_help=True, help="Organisations habilitées.")
 clients_app = typer.Typer(no_args_is_help=True, help="Clients OAuth2 des organisations.")
 habilitations_app = typer.Typer(no_args_is_help=True, help="Matrice d'habilitation.")
+keys_app = typer.Typer(no_args_is_help=True, help="Clés de signature des jetons.")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(db_app, name="db")
 app.add_typer(organisations_app, name="organisations")
 app.add_typer(clients_app, name="clients")
 app.add_typer(habilitations_app, name="habilitations")
+app.add_typer(keys_app, name="keys")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
@@ -137,6 +139,91 @@ def clients_create(
     typer.echo(f"client_id={created.client.client_id}")
     typer.echo(f"client_secret={created.secret}")
     typer.echo("Notez ce secret : il ne sera plus affiché.")
+
+
+def _administer(action: Callable[[Any], Any], refused: str) -> Any:
+    """Run one administration change in a write transaction; exit 2 with the reason if refused."""
+    from gateway.organisations.service import InvalidOrganisation
+
+    try:
+        with _database().write() as session:
+            return action(session)
+    except (InvalidOrganisation, ValueError) as error:
+        typer.echo(f"{refused} : {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+ClientId = Annotated[str, typer.Option("--client", help="Identifiant du client (client_id).")]
+OrganisationId = Annotated[
+    str, typer.Option("--organisation", help="Identifiant de l'organisation.")
+]
+
+
+@clients_app.command("rotate-secret")
+def clients_rotate_secret(client: ClientId) -> None:
+    """Remplace le secret d'un client (affiché une seule fois) ; l'ancien cesse de valoir."""
+    from gateway.organisations.service import rotate_secret
+
+    secret = _administer(lambda session: rotate_secret(session, client), "Rotation refusée")
+    typer.echo(f"client_secret={secret}")
+    typer.echo("Notez ce secret : il ne sera plus affiché.")
+
+
+@clients_app.command("disable")
+def clients_disable(client: ClientId) -> None:
+    """Désactive un client : ses jetons sont refusés dès la requête suivante."""
+    from gateway.organisations.service import set_client_active
+
+    _administer(lambda session: set_client_active(session, client, False), "Refusé")
+    typer.echo(f"client {client} désactivé")
+
+
+@clients_app.command("enable")
+def clients_enable(client: ClientId) -> None:
+    """Réactive un client."""
+    from gateway.organisations.service import set_client_active
+
+    _administer(lambda session: set_client_active(session, client, True), "Refusé")
+    typer.echo(f"client {client} activé")
+
+
+@organisations_app.command("disable")
+def organisations_disable(organisation: OrganisationId) -> None:
+    """Désactive une organisation et tous ses clients, dès la requête suivante."""
+    from gateway.organisations.service import set_organisation_active
+
+    _administer(lambda session: set_organisation_active(session, organisation, False), "Refusé")
+    typer.echo(f"organisation {organisation} désactivée")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Ajoute une clé de signature : elle signe désormais ; les jetons signés par les autres
+    restent valides tant que ces clés ne sont pas retirées (après la durée de vie des jetons)."""
+    from gateway.auth import keys
+
+    kid = _administer(lambda session: keys.rotate(session).kid, "Rotation refusée")
+    typer.echo(f"kid={kid}")
+
+
+@keys_app.command("retire")
+def keys_retire(kid: Annotated[str, typer.Argument(help="Identifiant de la clé (kid).")]) -> None:
+    """Retire une clé (plus publiée : les jetons qu'elle a signés sont refusés)."""
+    from gateway.auth import keys
+
+    _administer(lambda session: keys.retire(session, kid), "Retrait refusé")
+    typer.echo(f"clé {kid} retirée")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Les clés publiées, la plus récente (celle qui signe) en premier."""
+    from gateway.auth import keys
+
+    signing = _administer(keys.load, "Lecture refusée")
+    typer.echo(f"{signing.kid} (signe)")
+    for kid in sorted(signing.kids - {signing.kid}):
+        typer.echo(kid)
 
 
 class InputFormat(StrEnum):

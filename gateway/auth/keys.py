@@ -16,7 +16,11 @@ ALGORITHM = "RS256"
 
 
 class SigningKeys:
-    """The active private key (signing) and every published public key (verifying)."""
+    """The newest active key (signing) and every active key, published (verifying).
+
+    Rotation adds a key: it signs from then on, and the tokens signed by the previous one still
+    verify until that key is retired (after the longest token lifetime).
+    """
 
     def __init__(self, rows: list[SigningKey]) -> None:
         active = [row for row in rows if row.actif]
@@ -25,7 +29,8 @@ class SigningKeys:
         newest = max(active, key=lambda row: row.cree_le)
         self.kid = newest.kid
         self.private: RSAKey = RSAKey.import_key(newest.jwk)
-        self.public = KeySet([RSAKey.import_key(_public(row.jwk)) for row in rows])
+        self.public = KeySet([RSAKey.import_key(_public(row.jwk)) for row in active])
+        self.kids = frozenset(row.kid for row in active)
 
     def public_jwks(self) -> dict[str, Any]:
         return dict(self.public.as_dict(private=False))
@@ -45,12 +50,35 @@ def load_or_create(session: Session) -> SigningKeys:
         session.execute(text("LOCK TABLE cles_signature IN EXCLUSIVE MODE"))
     rows = list(session.exec(select(SigningKey)))
     if not any(row.actif for row in rows):
-        kid = secrets.token_hex(8)
-        key = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": ALGORITHM})
-        row = SigningKey(
-            kid=kid, jwk=key.as_dict(private=True), actif=True, cree_le=datetime.now(UTC)
-        )
-        session.add(row)
-        session.flush()
-        rows.append(row)
+        rows.append(_new_key(session))
     return SigningKeys(rows)
+
+
+def load(session: Session) -> SigningKeys:
+    return SigningKeys(list(session.exec(select(SigningKey))))
+
+
+def rotate(session: Session) -> SigningKey:
+    """A new signing key; the others stay published until retired."""
+    return _new_key(session)
+
+
+def retire(session: Session, kid: str) -> None:
+    """Stop publishing a key: the tokens it signed no longer verify. Never the newest key."""
+    rows = [row for row in session.exec(select(SigningKey)) if row.actif]
+    target = next((row for row in rows if row.kid == kid), None)
+    if target is None:
+        raise ValueError(f"clé inconnue ou déjà retirée « {kid} »")
+    if target is max(rows, key=lambda row: row.cree_le):
+        raise ValueError("la clé la plus récente signe les jetons : faites d'abord une rotation")
+    target.actif = False
+    session.add(target)
+
+
+def _new_key(session: Session) -> SigningKey:
+    kid = secrets.token_hex(8)
+    key = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": ALGORITHM})
+    row = SigningKey(kid=kid, jwk=key.as_dict(private=True), actif=True, cree_le=datetime.now(UTC))
+    session.add(row)
+    session.flush()
+    return row

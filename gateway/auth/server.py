@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from authlib.oauth2.rfc6749 import (
@@ -22,6 +22,7 @@ from authlib.oauth2.rfc6749 import (
 )
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from joserfc.jwk import KeySet
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -34,6 +35,7 @@ from gateway.storage.tables import Client, Organisation
 
 #: The scopes a client may ask for; without a scope it gets all of them.
 SCOPES = ("carnets",)
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 class RegisteredClient(ClientMixin):  # type: ignore[misc]
@@ -61,7 +63,7 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
         return verify_secret(client_secret, self.client.secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method in ("client_secret_basic", "client_secret_post")
+        return method in AUTH_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
         return False
@@ -104,17 +106,20 @@ class _Request(OAuth2Request):  # type: ignore[misc]
 
 
 class _ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
 
 
 class _TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
-    def __init__(self, keys: SigningKeys, issuer: str, audience: str, lifetime: int) -> None:
+    def __init__(
+        self, keys: Callable[[], SigningKeys], issuer: str, audience: str, lifetime: int
+    ) -> None:
         super().__init__(issuer=issuer, alg=ALGORITHM, expires_generator=lambda *_: lifetime)
         self._keys = keys
         self._audience = audience
 
     def get_jwks(self) -> Any:
-        return self._keys.private
+        # A key set of one: joserfc then names the key (``kid``) in the token's header.
+        return KeySet([self._keys().private])
 
     def get_audiences(self, client: Any, user: Any, scope: Any) -> str:
         return self._audience
@@ -131,7 +136,7 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(
         self,
         sessions: Callable[[], Any],
-        keys: SigningKeys,
+        keys: Callable[[], SigningKeys],
         issuer: str,
         audience: str,
         lifetime: int,

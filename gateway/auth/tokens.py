@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
 
@@ -19,9 +20,24 @@ class InvalidToken(Exception):
     """The token is malformed, badly signed, expired or not meant for us."""
 
 
+#: How long the signing keys are trusted before they are read again (rotations reach every
+#: worker within this time).
+KEYS_REFRESH_SECONDS = 60.0
+
+
 class TokenService:
-    def __init__(self, keys: SigningKeys, issuer: str, audience: str, lifetime: int) -> None:
-        self.keys = keys
+    def __init__(
+        self,
+        keys: SigningKeys,
+        issuer: str,
+        audience: str,
+        lifetime: int,
+        loader: Callable[[], SigningKeys] | None = None,
+    ) -> None:
+        self._keys = keys
+        self._loader = loader
+        self._loaded_at = time.monotonic()
+        self._unknown_kid_at = 0.0
         self.issuer = issuer
         self.audience = audience
         self.lifetime = lifetime
@@ -35,6 +51,20 @@ class TokenService:
             sub={"essential": True},
         )
 
+    @property
+    def keys(self) -> SigningKeys:
+        """The signing keys, read again from the database once they are a minute old."""
+        if self._loader is not None and time.monotonic() - self._loaded_at > KEYS_REFRESH_SECONDS:
+            self.refresh()
+        return self._keys
+
+    def refresh(self) -> None:
+        """Read the keys again (a rotation, a retirement, by any worker or the CLI)."""
+        if self._loader is not None:
+            self._keys = self._loader()
+            self._loaded_at = time.monotonic()
+            self._verified.clear()
+
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid token, or InvalidToken.
 
@@ -45,15 +75,31 @@ class TokenService:
         cached = self._verified.get(token)
         if cached is not None and cached["exp"] > time.time() - LEEWAY_SECONDS:
             return cached
-        claims = self._verify(token)
+        try:
+            claims = self._verify(token)
+        except InvalidToken as error:
+            # A token signed by a key this worker does not know yet (rotated elsewhere): read
+            # the keys once more, at most once a second.
+            if str(error) != "kid" or time.monotonic() - self._unknown_kid_at < 1:
+                raise
+            self._unknown_kid_at = time.monotonic()
+            self.refresh()
+            claims = self._verify(token)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.clear()
         self._verified[token] = claims
         return claims
 
     def _verify(self, token: str) -> dict[str, Any]:
+        keys = self.keys
         try:
-            decoded = jwt.decode(token, self.keys.public, algorithms=[ALGORITHM])
+            header = jws.extract_compact(token.encode()).headers()
+        except (JoseError, ValueError, TypeError) as exc:
+            raise InvalidToken(type(exc).__name__) from None
+        if header.get("kid") not in keys.kids:
+            raise InvalidToken("kid")
+        try:
+            decoded = jwt.decode(token, keys.public, algorithms=[ALGORITHM])
             if decoded.header.get("typ") != "at+jwt":
                 raise InvalidToken("typ")
             self._claims.validate(decoded.claims)

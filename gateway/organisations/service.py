@@ -85,5 +85,34 @@ def create_client(session: Session, *, organisation_id: str, nom: str) -> NewCli
     return NewClient(client=client, secret=secret)
 
 
+def rotate_secret(session: Session, client_id: str) -> str:
+    """A new secret for a client (shown once); the previous one stops working at once."""
+    client = session.get(Client, client_id)
+    if client is None:
+        raise InvalidOrganisation(f"client inconnu « {client_id} »")
+    secret = new_secret()
+    client.secret_hash = hash_secret(secret)
+    session.add(client)
+    return secret
+
+
+def set_client_active(session: Session, client_id: str, active: bool) -> None:
+    """Enable or disable a client: a disabled client's tokens fail at its next request."""
+    client = session.get(Client, client_id)
+    if client is None:
+        raise InvalidOrganisation(f"client inconnu « {client_id} »")
+    client.actif = active
+    session.add(client)
+
+
+def set_organisation_active(session: Session, organisation_id: str, active: bool) -> None:
+    """Enable or disable an organisation and so every client of it, at once."""
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise InvalidOrganisation(f"organisation inconnue « {organisation_id} »")
+    organisation.actif = active
+    session.add(organisation)
+
+
 def list_organisations(session: Session) -> list[Organisation]:
     return list(session.exec(select(Organisation).order_by(Organisation.nom)))

@@ -1,0 +1,94 @@
+"""Administration with the CLI: organisations, clients, secrets and signing keys."""
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from gateway.app import create_app
+from gateway.cli import app as cli
+from gateway.settings import Settings
+from gateway.storage.database import Database
+from tests.gateway.conftest import BASE_URL
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database_url(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'carnet.db'}"
+    Database(url).migrate()
+    monkeypatch.setenv("CARNET_DATABASE_URL", url)
+    return url
+
+
+def run(*args):
+    result = runner.invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def values(output):
+    return dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+
+
+async def token_status(url, client_id, secret):
+    application = create_app(Settings(database_url=url, environment="test", issuer=BASE_URL))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            response = await client.post(
+                "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+            )
+    application.state.database.dispose()
+    return response.status_code
+
+
+async def test_a_rotated_secret_replaces_the_old_one(database_url):
+    code, organisation = run(
+        "organisations", "create", "--nom", "CD", "--type", "departement", "--territoire", "26"
+    )
+    assert code == 0, organisation
+    code, output = run("clients", "create", "--organisation", organisation.strip())
+    first = values(output)
+    code, output = run("clients", "rotate-secret", "--client", first["client_id"])
+    assert code == 0, output
+    second = values(output)["client_secret"]
+    assert second != first["client_secret"]
+    assert await token_status(database_url, first["client_id"], second) == 200
+    assert await token_status(database_url, first["client_id"], first["client_secret"]) == 401
+
+
+async def test_disabled_clients_and_organisations_get_no_token(database_url):
+    _, organisation = run(
+        "organisations", "create", "--nom", "CD", "--type", "departement", "--territoire", "26"
+    )
+    organisation = organisation.strip()
+    created = values(run("clients", "create", "--organisation", organisation)[1])
+    client_id, secret = created["client_id"], created["client_secret"]
+    assert run("clients", "disable", "--client", client_id)[0] == 0
+    assert await token_status(database_url, client_id, secret) == 401
+    assert run("clients", "enable", "--client", client_id)[0] == 0
+    assert await token_status(database_url, client_id, secret) == 200
+    assert run("organisations", "disable", "--organisation", organisation)[0] == 0
+    assert await token_status(database_url, client_id, secret) == 401
+
+
+def test_unknown_ids_exit_2_with_the_reason(database_url):
+    code, output = run("clients", "disable", "--client", "inconnu")
+    assert code == 2
+    assert "client inconnu" in output
+
+
+async def test_keys_rotate_list_and_retire(database_url):
+    # The first key is created by the first start of the gateway.
+    assert await token_status(database_url, "x", "y") == 401
+    first = run("keys", "list")[1].split()[0]
+    code, output = run("keys", "rotate")
+    assert code == 0
+    second = values(output)["kid"]
+    listed = run("keys", "list")[1]
+    assert listed.splitlines()[0] == f"{second} (signe)"
+    assert first in listed
+    code, output = run("keys", "retire", second)
+    assert code == 2, "the signing key cannot be retired"
+    assert run("keys", "retire", first)[0] == 0
+    assert first not in run("keys", "list")[1]
