@@ -7,10 +7,14 @@ and prints requests/s and p99 for:
 - contribution write (``POST /v1/carnets/{id}/contributions``, a ~10 KB contribution that changes
   two values each time: validation, merge, new version, change log, commit) vs bare parse
   (``model_validate_json`` of the same body);
-- notebook read (``GET /v1/carnets/{id}`` with token check) vs bare return of a 10 KB notebook.
+- notebook read (``GET /v1/carnets/{id}`` with token check, purpose, need to know, projection
+  and access journal) vs bare return of a 10 KB notebook;
+- the same read vs the plain read of the core issue (``bench/plain_read_app.py``: token check
+  and stored view only), by a département (nothing withheld) and by a CAF (most withheld).
 
 Targets (SQLite, one worker): write ≥ 0.25× bare parse, read ≥ 0.5× bare return, read p99 under
-50 ms. ``--database postgresql`` runs the gateway on the local PostgreSQL instead.
+50 ms, read with habilitation ≥ 0.7× plain read. ``--database postgresql`` runs the gateway on
+the local PostgreSQL instead.
 
 Needs wrk (Debian package ``wrk``). Usage: ``uv run python bench/http.py [--seconds 10] [--profile FILE]``.
 """
@@ -25,6 +29,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -39,6 +44,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
@@ -172,19 +178,16 @@ def contribution_body(rng: random.Random) -> str:
     return text.replace('"__ARE__"', "__ARE__").replace('"__RQTH__"', "__RQTH__")
 
 
-def prepare_gateway(
-    url: str, database_url: str, size: str = "normal"
-) -> tuple[str, list[str], int]:
-    """Register an organisation and a client, create the notebooks of ``size``: a token, their
-    ids and the average size of their views."""
+def register(url: str, database_url: str, type_acteur: str) -> dict[str, str]:
+    """An organisation of ``type_acteur`` and a client: the headers of its requests."""
+    from gateway.habilitation import load_matrix
     from gateway.organisations.service import create_client, create_organisation
     from gateway.storage.database import Database
-    from referential import samples
 
     database = Database(database_url)
     with database.write() as session:
         organisation = create_organisation(
-            session, nom="Banc d'essai", type_acteur="departement", territoires=["26"]
+            session, nom=f"Banc d'essai {type_acteur}", type_acteur=type_acteur, territoires=["26"]
         )
         created = create_client(session, organisation_id=organisation.id, nom="bench")
     database.dispose()
@@ -193,7 +196,18 @@ def prepare_gateway(
         data={"grant_type": "client_credentials"},
         auth=(created.client.client_id, created.secret),
     ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    purpose = load_matrix().actor(type_acteur).finalites[0]
+    return {"Authorization": f"Bearer {token}", "Finalite": purpose}
+
+
+def prepare_gateway(
+    url: str, database_url: str, size: str = "normal"
+) -> tuple[dict[str, str], list[str], int]:
+    """Register a département and a client, create the notebooks of ``size``: its headers,
+    their ids and the average size of their views."""
+    from referential import samples
+
+    headers = register(url, database_url, "departement")
     rng = random.Random(1)
     ids = []
     view_bytes = 0
@@ -204,7 +218,32 @@ def prepare_gateway(
         response.raise_for_status()
         ids.append(response.json()["id"])
         view_bytes += len(httpx.get(f"{url}/v1/carnets/{ids[-1]}", headers=headers).content)
-    return token, ids, view_bytes // NOTEBOOKS
+    return headers, ids, view_bytes // NOTEBOOKS
+
+
+def link_all(url: str, database_url: str, headers: dict[str, str], ids: list[str]) -> None:
+    """Bring the notebooks into the need to know of ``headers``' organisation (as a follow-up
+    link would), without changing them."""
+    from gateway.notebooks import repository
+    from gateway.storage.database import Database
+
+    me = httpx.get(url + "/v1/carnets", headers=headers).status_code
+    assert me == 200, me
+    organisation = _organisation_of(headers)
+    database = Database(database_url)
+    with database.write() as session:
+        for carnet_id in ids:
+            repository.add_link(
+                session, carnet_id, organisation, repository.CONTRIBUTOR, datetime.now(UTC)
+            )
+    database.dispose()
+
+
+def _organisation_of(headers: dict[str, str]) -> str:
+    """The organisation named by a token's claims (read without verifying: our own token)."""
+    payload = headers["Authorization"].split()[1].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["organisation"])
 
 
 def main() -> None:
@@ -244,18 +283,26 @@ def main() -> None:
     results: dict[str, Result] = {}
     try:
         with server("gateway.asgi:app", env, args.profile) as url:
-            token, ids, _ = prepare_gateway(url, database_url)
-            auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            headers, ids, _ = prepare_gateway(url, database_url)
+            auth = headers | {"Content-Type": "application/json"}
             quoted = ", ".join(f'"{i}"' for i in ids)
             base = int(time.time()) - 10 * 86400
             write = WRITE_SCRIPT % {"ids": quoted, "body": body, "base": base}
             wrk(url, write, 2, auth)  # warm-up
             results["write"] = wrk(url, write, args.seconds, auth)
             # Reads: notebooks whose consolidated view weighs about 10 KB, like the baseline's.
-            _, read_ids, view_size = prepare_gateway(url, database_url, size="small")
+            reader, read_ids, view_size = prepare_gateway(url, database_url, size="small")
             read = READ_SCRIPT % {"ids": ", ".join(f'"{i}"' for i in read_ids)}
-            wrk(url, read, 2, auth)
-            results["read"] = wrk(url, read, args.seconds, auth)
+            wrk(url, read, 2, reader)
+            results["read"] = wrk(url, read, args.seconds, reader)
+            # A CAF linked to the same notebooks reads them projected (droits only).
+            caf = register(url, database_url, "caf_msa")
+            link_all(url, database_url, caf, read_ids)
+            wrk(url, read, 2, caf)
+            results["read_caf"] = wrk(url, read, args.seconds, caf)
+        with server("bench.plain_read_app:app", env) as url:
+            wrk(url, read, 2, reader)
+            results["plain"] = wrk(url, read, args.seconds, reader)
         parse_body = body.replace("__OBS__", "2026-01-01T00:00:00Z")
         parse_body = parse_body.replace("__ARE__", "true").replace("__RQTH__", "true")
         with server("bench.bare_app:app", env) as url:
@@ -283,6 +330,8 @@ def main() -> None:
         "parse": "bare parse (model_validate_json)",
         "read": "gateway notebook read",
         "return": "bare return (10 KB in memory)",
+        "read_caf": "gateway read, CAF (projected)",
+        "plain": "plain read (core issue)",
     }
     for key, label in labels.items():
         result = results[key]
@@ -294,6 +343,12 @@ def main() -> None:
     print(f"write / bare parse  = {write_ratio:.2f}  (target ≥ 0.25)")
     print(f"read / bare return  = {read_ratio:.2f}  (target ≥ 0.50)")
     print(f"read p99 = {results['read'].p99_ms:.1f} ms  (target < 50 ms)")
+    plain = results["plain"].requests_per_second
+    print(
+        f"read with habilitation / plain read = {results['read'].requests_per_second / plain:.2f}"
+        f" (département), {results['read_caf'].requests_per_second / plain:.2f} (CAF)"
+        "  (target ≥ 0.70)"
+    )
 
 
 if __name__ == "__main__":

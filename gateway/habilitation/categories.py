@@ -174,7 +174,7 @@ def served(
     vue: str,
     held: Iterable[str],
     readable: frozenset[str],
-    withheld: list[dict[str, str]],
+    withheld: bytes,
     validator: Validator,
 ) -> tuple[bytes, list[str]]:
     """The stored view ``vue`` as one caller may read it, with ``masques`` (the categories it
@@ -183,9 +183,8 @@ def served(
     A view holding only readable categories is served as stored, without parsing it.
     """
     held = list(held)
-    masques = orjson.dumps(withheld)
     if readable.issuperset(held):
-        return vue.encode()[:-1] + b',"masques":' + masques + b"}", held
+        return vue.encode()[:-1] + b',"masques":' + withheld + b"}", held
     view = project(orjson.loads(vue), readable, validator)
-    view["masques"] = withheld
-    return orjson.dumps(view), sorted(readable.intersection(held))
+    projected = orjson.dumps(view)
+    return projected[:-1] + b',"masques":' + withheld + b"}", sorted(readable.intersection(held))

@@ -89,6 +89,9 @@ class Guard:
     def withheld(self) -> list[dict[str, str]]:
         return self.matrix.withheld(self.principal.type_acteur)
 
+    def withheld_json(self) -> bytes:
+        return self.matrix.withheld_json(self.principal.type_acteur)
+
     def check_write(
         self,
         contribution: Mapping[str, Any],
@@ -132,15 +135,21 @@ class Guard:
 
     def entry(
         self, action: str, carnet_id: str | None, categories: list[str], resultat: str
-    ) -> JournalEntry:
-        return JournalEntry(
-            horodatage=datetime.now(UTC),
-            client_id=self.principal.client_id,
-            organisation_id=self.principal.organisation_id,
-            type_acteur=self.principal.type_acteur,
-            carnet_id=carnet_id,
-            action=action,
-            categories=categories,
-            finalite=self.purpose,
-            resultat=resultat,
-        )
+    ) -> dict[str, Any]:
+        """A journal entry (the columns of :class:`JournalEntry`): ids, codes and the time."""
+        return {
+            "horodatage": datetime.now(UTC),
+            "client_id": self.principal.client_id,
+            "organisation_id": self.principal.organisation_id,
+            "type_acteur": self.principal.type_acteur,
+            "carnet_id": carnet_id,
+            "action": action,
+            "categories": categories,
+            "finalite": self.purpose,
+            "resultat": resultat,
+        }
+
+    def refusal(self, action: str, carnet_id: str | None) -> JournalEntry:
+        """The journal entry of an access refused outside the need to know, to be stored after
+        the request's transaction is rolled back."""
+        return JournalEntry(**self.entry(action, carnet_id, [], "hors_besoin"))

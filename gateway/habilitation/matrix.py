@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import yaml
 
 from referential import CATEGORIES
@@ -66,6 +67,7 @@ class Matrix:
             )
             for kind, entry in raw["types_acteur"].items()
         }
+        self._withheld_json: dict[str, bytes] = {}
         self.check()
 
     def check(self) -> None:
@@ -107,6 +109,13 @@ class Matrix:
             for c in CATEGORIES
             if not actor.may("lecture", c)
         ]
+
+    def withheld_json(self, type_acteur: str) -> bytes:
+        """:meth:`withheld` as served, encoded once per actor kind."""
+        encoded = self._withheld_json.get(type_acteur)
+        if encoded is None:
+            encoded = self._withheld_json[type_acteur] = orjson.dumps(self.withheld(type_acteur))
+        return encoded
 
     def to_markdown(self) -> str:
         """The matrix as a readable table (docs/habilitations.md is generated from it)."""

@@ -158,8 +158,9 @@ def set_group_links(session: Session, carnet_id: str, sirets: set[str], at: date
         )
 
 
-def record_access(session: Session, entry: JournalEntry) -> None:
-    session.add(entry)
+def record_access(session: Session, entry: dict[str, Any]) -> None:
+    """Journal an access (see :meth:`gateway.habilitation.guard.Guard.entry`)."""
+    session.execute(insert(JournalEntry).values(**entry))
 
 
 def territory_of(session: Session, carnet_id: str) -> str | None:

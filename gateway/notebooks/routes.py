@@ -24,6 +24,7 @@ from gateway.deps import (
 from gateway.errors import ProblemError
 from gateway.habilitation.categories import served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard
+from gateway.habilitation.journal import AccessJournal
 from gateway.idempotency import run_write
 from gateway.notebooks import repository, wire
 from gateway.notebooks.errors import NotebookNotFound
@@ -111,7 +112,7 @@ def _write_response(
     notebook = None
     if representation:
         notebook, _ = served(
-            result.row.vue, result.row.categories, guard.readable, guard.withheld(), validator
+            result.row.vue, result.row.categories, guard.readable, guard.withheld_json(), validator
         )
     body = result.body(notebook)
     return Response(body, status_code=status, headers=headers, media_type="application/json")
@@ -289,7 +290,7 @@ def _summaries(rows: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _readable_view(
+async def _readable_view(
     request: Request, claims: dict[str, Any], carnet_id: str, purpose: str | None
 ) -> tuple[bytes, int, Guard]:
     """The notebook as the caller may read it, its version and the caller's rights.
@@ -316,15 +317,14 @@ def _readable_view(
         scopes=frozenset(str(claims.get("scope") or "").split()),
     )
     guard = Guard(request.app.state.matrix, principal, purpose)
+    journal: AccessJournal = request.app.state.journal
     if vue is None or not guard.may_touch(territoire, bool(linked)):
-        with database.write() as session:
-            repository.record_access(session, guard.entry("lecture", carnet_id, [], "hors_besoin"))
+        await journal.record(guard.entry("lecture", carnet_id, [], "hors_besoin"))
         raise NotebookNotFound()
     body, categories = served(
-        vue, json_list(held), guard.readable, guard.withheld(), request.app.state.validator
+        vue, json_list(held), guard.readable, guard.withheld_json(), request.app.state.validator
     )
-    with database.write() as session:
-        repository.record_access(session, guard.entry("lecture", carnet_id, categories, "servi"))
+    await journal.record(guard.entry("lecture", carnet_id, categories, "servi"))
     return body, version, guard
 
 
@@ -344,14 +344,14 @@ Purpose = Annotated[
         404: {"description": "Carnet introuvable."},
     },
 )
-def read(
+async def read(
     request: Request,
     carnet_id: CarnetId,
     claims: ClaimsDep,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
     finalite: Purpose = None,
 ) -> Response:
-    body, version, _ = _readable_view(request, claims, carnet_id, finalite)
+    body, version, _ = await _readable_view(request, claims, carnet_id, finalite)
     tag = etag(version)
     if if_none_match is not None and tag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": tag})
@@ -409,14 +409,14 @@ def access_journal(
     summary="Lire un volet du carnet consolidé",
     responses={**_PURPOSE_RESPONSES, 404: {"description": "Carnet introuvable."}},
 )
-def read_section(
+async def read_section(
     request: Request,
     carnet_id: CarnetId,
     section: Section,
     claims: ClaimsDep,
     finalite: Purpose = None,
 ) -> Response:
-    text, version, _ = _readable_view(request, claims, carnet_id, finalite)
+    text, version, _ = await _readable_view(request, claims, carnet_id, finalite)
     view = orjson.loads(text)
     body = {"id": carnet_id, "version": version, section: view.get(section)}
     body["masques"] = view["masques"]

@@ -333,7 +333,7 @@ class NotebookService:
             )
         ):
             error = NotebookNotFound()
-            error.records.append(self.guard.entry("ecriture", carnet_id, [], "hors_besoin"))
+            error.records.append(self.guard.refusal("ecriture", carnet_id))
             raise error
         state = None if self._states is None else self._states.take(row.id, row.version)
         row.document = repository.document(self.session, row.id) if state is None else state

@@ -1,0 +1,63 @@
+"""The access journal of reads, committed in groups.
+
+A write journals its access in its own transaction. A read has no transaction of its own: its
+entry must be committed before the answer leaves (a journal that cannot be written fails the
+read), and one write transaction per read would make every read a writer. Reads therefore wait
+for their entry in a *group commit*: entries queued while a commit runs are written together by
+the next one, so the journal costs one transaction per burst of reads, not per read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import insert
+from starlette.concurrency import run_in_threadpool
+
+from gateway.errors import ProblemError
+from gateway.storage.database import Database
+from gateway.storage.tables import JournalEntry
+
+
+class JournalUnavailable(ProblemError):
+    status = 503
+    code = "journal_indisponible"
+    title = "Le journal des accès ne peut pas être écrit : la lecture est refusée."
+
+
+class AccessJournal:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._flushing = False
+
+    async def record(self, entry: dict[str, Any]) -> None:
+        """Return once ``entry`` is committed; JournalUnavailable if it cannot be."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((entry, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await run_in_threadpool(self._write, [entry for entry, _ in batch])
+                except Exception:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(JournalUnavailable())
+                    continue
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+        finally:
+            self._flushing = False
+
+    def _write(self, entries: list[dict[str, Any]]) -> None:
+        with self.database.write() as session:
+            session.execute(insert(JournalEntry), entries)
