@@ -17,6 +17,7 @@ from gateway.auth.server import AUTH_METHODS, SCOPES, TokenServer
 from gateway.auth.tokens import TokenService
 from gateway.errors import install_error_handlers
 from gateway.habilitation import load_matrix
+from gateway.habilitation.categories import ProjectionCache
 from gateway.habilitation.journal import AccessJournal
 from gateway.habilitation.routes import router as habilitation_router
 from gateway.limits import BodySizeLimit
@@ -72,6 +73,7 @@ def create_app(
     app.state.states = StateCache(settings.state_cache_size)
     app.state.matrix = load_matrix()
     app.state.journal = AccessJournal(database)
+    app.state.projections = ProjectionCache(settings.projection_cache_size)
     app.state.schemas = {}
 
     def start(app: FastAPI) -> None:

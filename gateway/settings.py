@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Decoded notebook states kept in memory between writes (0: none).",
     )
+    projection_cache_size: int = Field(
+        default=1024,
+        ge=0,
+        description="Projected notebook views kept in memory, per version and readable categories.",
+    )
     page_size_max: int = Field(default=100, ge=1, le=1000)
 
     @model_validator(mode="after")

@@ -9,6 +9,8 @@ an axe, an objective or an action is sensitive when its theme, its objective or 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -170,12 +172,42 @@ def _empty(value: Any) -> bool:
     return False
 
 
+class ProjectionCache:
+    """Projected views, by notebook, version and the categories readable: a notebook version is
+    projected once per set of readable categories, not at every read. Bounded (LRU)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, int, frozenset[str]], tuple[bytes, list[str]]] = (
+            OrderedDict()
+        )
+        self._mutex = threading.Lock()
+
+    def get(self, key: tuple[str, int, frozenset[str]]) -> tuple[bytes, list[str]] | None:
+        with self._mutex:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, int, frozenset[str]], value: tuple[bytes, list[str]]) -> None:
+        if self.capacity <= 0:
+            return
+        with self._mutex:
+            self._entries[key] = value
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+
 def served(
     vue: str,
     held: Iterable[str],
     readable: frozenset[str],
     withheld: bytes,
     validator: Validator,
+    *,
+    cache: ProjectionCache | None = None,
+    key: tuple[str, int] | None = None,
 ) -> tuple[bytes, list[str]]:
     """The stored view ``vue`` as one caller may read it, with ``masques`` (the categories it
     may not read), and the categories served.
@@ -185,6 +217,11 @@ def served(
     held = list(held)
     if readable.issuperset(held):
         return vue.encode()[:-1] + b',"masques":' + withheld + b"}", held
-    view = project(orjson.loads(vue), readable, validator)
-    projected = orjson.dumps(view)
-    return projected[:-1] + b',"masques":' + withheld + b"}", sorted(readable.intersection(held))
+    cache_key = None if cache is None or key is None else (*key, readable)
+    found = None if cache_key is None or cache is None else cache.get(cache_key)
+    if found is None:
+        projected = orjson.dumps(project(orjson.loads(vue), readable, validator))
+        found = (projected[:-1], sorted(readable.intersection(held)))
+        if cache_key is not None and cache is not None:
+            cache.put(cache_key, found)
+    return found[0] + b',"masques":' + withheld + b"}", found[1]

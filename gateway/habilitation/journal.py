@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import insert
 from starlette.concurrency import run_in_threadpool
 
 from gateway.errors import ProblemError
-from gateway.storage.database import Database
+from gateway.storage.database import Database, WriterBusy
 from gateway.storage.tables import JournalEntry
 
 
@@ -45,8 +44,9 @@ class AccessJournal:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
+                entries = [entry for entry, _ in batch]
                 try:
-                    await run_in_threadpool(self._write, [entry for entry, _ in batch])
+                    await self._commit(entries)
                 except Exception:
                     for _, future in batch:
                         if not future.done():
@@ -58,6 +58,21 @@ class AccessJournal:
         finally:
             self._flushing = False
 
-    def _write(self, entries: list[dict[str, Any]]) -> None:
-        with self.database.write() as session:
-            session.execute(insert(JournalEntry), entries)
+    async def _commit(self, entries: list[dict[str, Any]]) -> None:
+        """Write the entries in one transaction.
+
+        An embedded database with no write running takes them at once on the event loop's
+        thread (a short insert): a worker thread would wait for the busy loop to hand over the
+        interpreter lock at each step, and the reads with it. Otherwise a worker thread waits
+        for its turn.
+        """
+        if self.database.embedded:
+            try:
+                self._write(entries, wait=False)
+                return
+            except WriterBusy:
+                pass
+        await run_in_threadpool(self._write, entries)
+
+    def _write(self, entries: list[dict[str, Any]], *, wait: bool = True) -> None:
+        self.database.insert_rows(JournalEntry.__table__, entries, wait=wait)  # type: ignore[attr-defined]

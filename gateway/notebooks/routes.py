@@ -322,7 +322,13 @@ async def _readable_view(
         await journal.record(guard.entry("lecture", carnet_id, [], "hors_besoin"))
         raise NotebookNotFound()
     body, categories = served(
-        vue, json_list(held), guard.readable, guard.withheld_json(), request.app.state.validator
+        vue,
+        json_list(held),
+        guard.readable,
+        guard.withheld_json(),
+        request.app.state.validator,
+        cache=request.app.state.projections,
+        key=(carnet_id, version),
     )
     await journal.record(guard.entry("lecture", carnet_id, categories, "servi"))
     return body, version, guard

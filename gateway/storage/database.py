@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, TextClause, create_engine, event, text
+from sqlalchemy import Engine, TextClause, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -76,6 +76,20 @@ def _sqlite_transactions(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("carnet_write") else "BEGIN")
 
 
+class WriterBusy(Exception):
+    """Another write transaction of this process is running (``write(wait=False)``)."""
+
+
+class _NoLock:
+    """The writers' mutex where the server serialises writers itself (PostgreSQL)."""
+
+    def acquire(self, blocking: bool = True) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+
 class Database:
     """One engine and its sessions."""
 
@@ -85,9 +99,9 @@ class Database:
         self.dialect = self.engine.dialect.name
         self._sessions = sessionmaker(self.engine, class_=Session, expire_on_commit=False)
         self._statements: dict[TextClause, tuple[str, tuple[str, ...] | None]] = {}
-        self._writers: AbstractContextManager[Any] = (
-            threading.Lock() if self.dialect == "sqlite" else nullcontext()
-        )
+        self._writers: Any = threading.Lock() if self.dialect == "sqlite" else _NoLock()
+        #: Whether a short write may run on the event loop's thread (an in-process database).
+        self.embedded = self.dialect == "sqlite"
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -138,25 +152,44 @@ class Database:
         return found
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
+    def write(self, *, wait: bool = True) -> Iterator[Session]:
         """A write transaction, committed when the block ends without an exception.
 
         On SQLite, the writers of this process queue on a mutex before BEGIN IMMEDIATE: SQLite
         makes a blocked writer sleep and poll (its busy handler), which collapses throughput
         when many writers wait; a mutex hands the lock over at once. Other processes still
-        wait through the busy timeout.
+        wait through the busy timeout. With ``wait=False``, :class:`WriterBusy` is raised at
+        once instead of queueing (for callers that must not block, such as the event loop).
         """
-        with self._writers, self._sessions() as session:
-            # Acquiring the connection begins the transaction (BEGIN IMMEDIATE on SQLite).
-            session.connection(execution_options={"carnet_write": True})
-            try:
-                yield session
-            except BaseException:
-                session.rollback()
-                raise
-            session.commit()
-            for callback in session.info.pop(_ON_COMMIT, ()):
-                callback()
+        if not self._writers.acquire(blocking=wait):
+            raise WriterBusy()
+        try:
+            with self._sessions() as session:
+                # Acquiring the connection begins the transaction (BEGIN IMMEDIATE on SQLite).
+                session.connection(execution_options={"carnet_write": True})
+                try:
+                    yield session
+                except BaseException:
+                    session.rollback()
+                    raise
+                session.commit()
+                for callback in session.info.pop(_ON_COMMIT, ()):
+                    callback()
+        finally:
+            self._writers.release()
+
+    def insert_rows(self, table: Any, rows: list[dict[str, Any]], *, wait: bool = True) -> None:
+        """Insert ``rows`` into ``table`` in one write transaction, without an ORM session (the
+        access journal's group commits)."""
+        if not self._writers.acquire(blocking=wait):
+            raise WriterBusy()
+        try:
+            with self.engine.connect() as connection:
+                connection = connection.execution_options(carnet_write=True)
+                with connection.begin():
+                    connection.execute(insert(table), rows)
+        finally:
+            self._writers.release()
 
     @staticmethod
     def on_commit(session: Session, callback: Callable[[], None]) -> None:
