@@ -198,9 +198,8 @@ class Referential:
             if theme.extra.get("role") == "groupe_objectifs":
                 groups.setdefault(theme.extra["axe"], []).append(theme.code)
         self._axis_themes = {axe: tuple(themes) for axe, themes in groups.items()}
-        self._labels = {
-            (e.liste, e.code): e.libelle for lst in self.lists.values() for e in lst.entries
-        }
+        self._entries = {(e.liste, e.code): e for lst in self.lists.values() for e in lst.entries}
+        self._labels = {key: entry.libelle for key, entry in self._entries.items()}
         self.check()
 
     # -- lookups -------------------------------------------------------------------------
@@ -214,10 +213,8 @@ class Referential:
         return self._labels.get((liste, code))
 
     def list_entry(self, liste: str, code: str) -> Entry | None:
-        for entry in self.lists[liste].entries:
-            if entry.code == code:
-                return entry
-        return None
+        """The entry of ``code`` in ``liste`` (a dictionary lookup)."""
+        return self._entries.get((liste, code))
 
     def codes(self, liste: str, version: str | None = None) -> tuple[str, ...]:
         key = (liste, version or self.current)

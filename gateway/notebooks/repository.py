@@ -45,6 +45,8 @@ class StoredNotebook:
     vue: str = ""
     #: The data categories the view holds (set with it).
     categories: list[str] = field(default_factory=list)
+    #: The natures of the calling organisation's links with the notebook.
+    liens: set[str] = field(default_factory=set)
 
 
 _LOCKED = (
@@ -108,24 +110,37 @@ def stored_view(session: Session, carnet_id: str) -> tuple[str, list[str]]:
 # -- need to know -------------------------------------------------------------------------------
 
 
+_LINK_NATURES = sa_select(_LINKS.nature).where(
+    _LINKS.carnet_id == bindparam("carnet_id"), _LINKS.organisation_id == bindparam("organisation")
+)
+_ADD_LINK = insert(Link)
+_JOURNAL = insert(JournalEntry)
+
+
+def links(session: Session, carnet_id: str, organisation_id: str) -> set[str]:
+    """The natures of the organisation's links with the notebook (see :class:`Link`)."""
+    parameters = {"carnet_id": carnet_id, "organisation": organisation_id}
+    return set(session.execute(_LINK_NATURES, parameters).scalars())
+
+
 def linked(session: Session, carnet_id: str, organisation_id: str) -> bool:
-    """Does the organisation have a link with the notebook (see :class:`Link`)?"""
-    statement = (
-        sa_select(_LINKS.carnet_id)
-        .where(_LINKS.carnet_id == carnet_id, _LINKS.organisation_id == organisation_id)
-        .limit(1)
-    )
-    return session.execute(statement).first() is not None
+    """Does the organisation have a link with the notebook?"""
+    return bool(links(session, carnet_id, organisation_id))
 
 
 def add_link(
     session: Session, carnet_id: str, organisation_id: str, nature: str, at: datetime
 ) -> None:
-    key = (carnet_id, organisation_id, nature)
-    if session.get(Link, key) is None:
-        session.add(
-            Link(carnet_id=carnet_id, organisation_id=organisation_id, nature=nature, cree_le=at)
-        )
+    """Record a link the notebook does not have yet (see :func:`links`)."""
+    session.execute(
+        _ADD_LINK,
+        {
+            "carnet_id": carnet_id,
+            "organisation_id": organisation_id,
+            "nature": nature,
+            "cree_le": at,
+        },
+    )
 
 
 def set_group_links(session: Session, carnet_id: str, sirets: set[str], at: datetime) -> None:
@@ -160,7 +175,7 @@ def set_group_links(session: Session, carnet_id: str, sirets: set[str], at: date
 
 def record_access(session: Session, entry: dict[str, Any]) -> None:
     """Journal an access (see :meth:`gateway.habilitation.guard.Guard.entry`)."""
-    session.execute(insert(JournalEntry).values(**entry))
+    session.execute(_JOURNAL, entry)
 
 
 def territory_of(session: Session, carnet_id: str) -> str | None:

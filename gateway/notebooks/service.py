@@ -325,12 +325,11 @@ class NotebookService:
         it to the notebook (journaled).
         """
         row = repository.by_id_for_update(self.session, carnet_id)
+        if row is not None:
+            row.liens = repository.links(self.session, carnet_id, self.principal.organisation_id)
         if row is None or not (
             (discovery and row.territoire in self.principal.territoires)
-            or self.guard.may_touch(
-                row.territoire,
-                repository.linked(self.session, carnet_id, self.principal.organisation_id),
-            )
+            or self.guard.may_touch(row.territoire, bool(row.liens))
         ):
             error = NotebookNotFound()
             error.records.append(self.guard.refusal("ecriture", carnet_id))
@@ -419,9 +418,10 @@ class NotebookService:
     def _link(self, row: StoredNotebook, *, created: bool, at: datetime) -> None:
         """The caller contributed: the notebook is within its need to know from now on (a new
         notebook gets its creator's link once inserted)."""
-        if not created:
+        if not created and not row.liens & {repository.CREATOR, repository.CONTRIBUTOR}:
             organisation_id = self.principal.organisation_id
             repository.add_link(self.session, row.id, organisation_id, repository.CONTRIBUTOR, at)
+            row.liens.add(repository.CONTRIBUTOR)
 
     @staticmethod
     def _identity_columns(row: StoredNotebook, state: Mapping[str, Any]) -> None:
