@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -70,13 +70,13 @@ _DOCUMENT = sa_select(_COLUMNS.document).where(_COLUMNS.id == bindparam("carnet_
 def by_id_for_update(session: Session, carnet_id: str) -> StoredNotebook | None:
     """The notebook's columns, locked for the transaction, without its state (see
     :func:`document`); written back by :func:`save_version`."""
-    found = session.execute(_LOCKED, {"carnet_id": carnet_id}).one_or_none()
+    found = _core(session).execute(_LOCKED, {"carnet_id": carnet_id}).one_or_none()
     return None if found is None else StoredNotebook(*found)
 
 
 def document(session: Session, carnet_id: str) -> dict[str, Any]:
     """The stored state of a notebook."""
-    state: dict[str, Any] = session.execute(_DOCUMENT, {"carnet_id": carnet_id}).scalar_one()
+    state: dict[str, Any] = _core(session).execute(_DOCUMENT, {"carnet_id": carnet_id}).scalar_one()
     return state
 
 
@@ -110,17 +110,44 @@ def stored_view(session: Session, carnet_id: str) -> tuple[str, list[str]]:
 # -- need to know -------------------------------------------------------------------------------
 
 
+def _core(session: Session) -> Connection:
+    """The transaction's connection: Core statements run there without the ORM's execution
+    machinery (a third of their cost on the write path)."""
+    return session.connection()
+
+
 _LINK_NATURES = sa_select(_LINKS.nature).where(
     _LINKS.carnet_id == bindparam("carnet_id"), _LINKS.organisation_id == bindparam("organisation")
 )
-_ADD_LINK = insert(Link)
-_JOURNAL = insert(JournalEntry)
+_ADD_LINK = insert(_LINKS.carnet_id.table)
+_JOURNAL = insert(JournalEntry.__table__)  # type: ignore[attr-defined]
+_CHANGE = insert(Change.__table__)  # type: ignore[attr-defined]
+_SAVE_VERSION = (
+    update(_COLUMNS.id.table)
+    .where(_COLUMNS.id == bindparam("row_id"), _COLUMNS.version == bindparam("expected"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "version",
+                "document",
+                "vue",
+                "categories",
+                "nir13",
+                "nom_cle",
+                "prenom_cle",
+                "date_naissance",
+                "modifie_le",
+            )
+        }
+    )
+)
 
 
 def links(session: Session, carnet_id: str, organisation_id: str) -> set[str]:
     """The natures of the organisation's links with the notebook (see :class:`Link`)."""
     parameters = {"carnet_id": carnet_id, "organisation": organisation_id}
-    return set(session.execute(_LINK_NATURES, parameters).scalars())
+    return set(_core(session).execute(_LINK_NATURES, parameters).scalars())
 
 
 def linked(session: Session, carnet_id: str, organisation_id: str) -> bool:
@@ -132,7 +159,7 @@ def add_link(
     session: Session, carnet_id: str, organisation_id: str, nature: str, at: datetime
 ) -> None:
     """Record a link the notebook does not have yet (see :func:`links`)."""
-    session.execute(
+    _core(session).execute(
         _ADD_LINK,
         {
             "carnet_id": carnet_id,
@@ -175,7 +202,7 @@ def set_group_links(session: Session, carnet_id: str, sirets: set[str], at: date
 
 def record_access(session: Session, entry: dict[str, Any]) -> None:
     """Journal an access (see :meth:`gateway.habilitation.guard.Guard.entry`)."""
-    session.execute(_JOURNAL, entry)
+    _core(session).execute(_JOURNAL, entry)
 
 
 def territory_of(session: Session, carnet_id: str) -> str | None:
@@ -254,34 +281,44 @@ def add_identifiers(session: Session, carnet_id: str, identifiers: dict[str, str
 
 def save_version(session: Session, row: StoredNotebook, expected_version: int) -> bool:
     """Store ``row`` as its new version if the stored one is still ``expected_version``."""
-    result = session.execute(
-        update(NotebookRow)
-        .where(col(NotebookRow.id) == row.id, col(NotebookRow.version) == expected_version)
-        .values(
-            version=row.version,
-            document=row.document,
-            vue=row.vue,
-            categories=row.categories,
-            nir13=row.nir13,
-            nom_cle=row.nom_cle,
-            prenom_cle=row.prenom_cle,
-            date_naissance=row.date_naissance,
-            modifie_le=row.modifie_le,
-        )
-        .execution_options(synchronize_session=False)
+    result = _core(session).execute(
+        _SAVE_VERSION,
+        {
+            "row_id": row.id,
+            "expected": expected_version,
+            "version": row.version,
+            "document": row.document,
+            "vue": row.vue,
+            "categories": row.categories,
+            "nir13": row.nir13,
+            "nom_cle": row.nom_cle,
+            "prenom_cle": row.prenom_cle,
+            "date_naissance": row.date_naissance,
+            "modifie_le": row.modifie_le,
+        },
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return result.rowcount == 1
 
 
-def log_change(session: Session, change: Change) -> None:
-    session.execute(
-        insert(Change).values(
-            carnet_id=change.carnet_id,
-            version=change.version,
-            sections=change.sections,
-            source=change.source,
-            horodatage=change.horodatage,
-        )
+def log_change(
+    session: Session,
+    *,
+    carnet_id: str,
+    version: int,
+    sections: list[str],
+    source: str,
+    horodatage: datetime,
+) -> None:
+    """Record one effective change of a notebook (in the transaction of the change)."""
+    _core(session).execute(
+        _CHANGE,
+        {
+            "carnet_id": carnet_id,
+            "version": version,
+            "sections": sections,
+            "source": source,
+            "horodatage": horodatage,
+        },
     )
 
 

@@ -32,7 +32,7 @@ from gateway.notebooks.merge import Outcome, Source, compact, empty_state, merge
 from gateway.notebooks.repository import StoredNotebook
 from gateway.notebooks.states import StateCache
 from gateway.notebooks.view import render
-from gateway.storage.tables import Change, IdentityConflict, NotebookRow
+from gateway.storage.tables import IdentityConflict, NotebookRow
 from referential import Finding, Report, Validator
 
 
@@ -405,13 +405,11 @@ class NotebookService:
         )
         repository.log_change(
             self.session,
-            Change(
-                carnet_id=row.id,
-                version=row.version,
-                sections=sorted(outcome.sections | ({"personne"} if created else set())),
-                source=source.key,
-                horodatage=recu_le,
-            ),
+            carnet_id=row.id,
+            version=row.version,
+            sections=sorted(outcome.sections | ({"personne"} if created else set())),
+            source=source.key,
+            horodatage=recu_le,
         )
         return WriteResult(row=row, created=created, outcome=outcome)
 
