@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -207,50 +207,83 @@ def contribute(
     return run_write(database, request, body, guard.principal.client_id, operation)
 
 
+Territoire = Annotated[str | None, Query(max_length=3)]
+ModifieDepuis = Annotated[
+    datetime | None, Query(description="Horodatage ISO 8601 ; sans fuseau, il est lu en UTC.")
+]
+
+
 @router.get(
     "",
-    summary="Rechercher des carnets (NIR et date de naissance, identifiant partenaire, territoire, date de modification)",
+    summary="Lister les carnets (territoire, date de modification) ; par NIR ou identifiant : POST /v1/carnets/recherche",
     response_model=Page,
     responses=_PURPOSE_RESPONSES,
 )
 def search(
+    request: Request,
     database: DatabaseDep,
     guard: GuardDep,
     params: Annotated[Page.__params_type__, Depends()],  # type: ignore[name-defined]
-    nir: Annotated[
-        str | None, Query(description="NIR (13 ou 15 caractères) ; avec date_naissance.")
-    ] = None,
-    date_naissance: Annotated[date | None, Query()] = None,
-    identifiant: Annotated[
-        str | None,
-        Query(
-            description=(
-                "Identifiant partenaire « type:valeur » : caf_msa:caf:999:999000000001234, "
-                "france_travail:XYZ, si_departement:26:SI-123."
-            )
-        ),
-    ] = None,
-    territoire: Annotated[str | None, Query(max_length=3)] = None,
-    modifie_depuis: Annotated[
-        datetime | None,
-        Query(description="Horodatage ISO 8601 ; sans fuseau, il est lu en UTC."),
-    ] = None,
+    territoire: Territoire = None,
+    modifie_depuis: ModifieDepuis = None,
+) -> Any:
+    identifying = sorted({"nir", "identifiant", "date_naissance"} & set(request.query_params))
+    if identifying:
+        raise ProblemError(
+            "Le NIR, la date de naissance et les identifiants ne passent pas dans l'URL, que les "
+            "serveurs et les proxys journalisent : POST /v1/carnets/recherche.",
+            errors=[
+                {
+                    "parameter": name,
+                    "code": "critere_dans_l_url",
+                    "message": "Critère à envoyer dans le corps.",
+                }
+                for name in identifying
+            ],
+        )
+    return _search(database, guard, params, wire.Recherche(), territoire, modifie_depuis)
+
+
+@router.post(
+    "/recherche",
+    summary="Rechercher des carnets par NIR et date de naissance, ou par identifiant partenaire",
+    response_model=Page,
+    responses={**_PURPOSE_RESPONSES, 422: {"description": "Corps invalide."}},
+)
+def search_by_identity(
+    database: DatabaseDep,
+    guard: GuardDep,
+    criteres: wire.Recherche,
+    params: Annotated[Page.__params_type__, Depends()],  # type: ignore[name-defined]
+    territoire: Territoire = None,
+    modifie_depuis: ModifieDepuis = None,
+) -> Any:
+    return _search(database, guard, params, criteres, territoire, modifie_depuis)
+
+
+def _search(
+    database: Database,
+    guard: Guard,
+    params: Any,
+    criteres: wire.Recherche,
+    territoire: str | None,
+    modifie_depuis: datetime | None,
 ) -> Any:
     if modifie_depuis is not None and modifie_depuis.tzinfo is None:
         modifie_depuis = modifie_depuis.replace(tzinfo=UTC)
-    nir13 = wire.search_nir(nir, date_naissance)
+    nir13 = wire.search_nir(criteres.nir, criteres.date_naissance)
     # Need to know, inside the query: the territories, and the links for the actor kinds that
     # only see the notebooks they accompany.
     territoires = guard.principal.territoires if guard.actor.portee != "aucune" else ()
     linked_to = guard.principal.organisation_id if guard.actor.portee == "relation" else None
     carnet_ids = None
-    if identifiant is not None:
-        carnet_ids = _ids_by_identifier(database, identifiant)
+    if criteres.identifiant is not None:
+        carnet_ids = _ids_by_identifier(database, criteres.identifiant)
     statement = repository.search_statement(
         territoires,
         linked_to=linked_to,
         nir13=nir13,
-        date_naissance=date_naissance,
+        date_naissance=criteres.date_naissance,
         carnet_ids=carnet_ids,
         territoire=territoire,
         modifie_depuis=modifie_depuis,
@@ -262,13 +295,13 @@ def search(
     return page
 
 
-def _ids_by_identifier(database: DatabaseDep, identifiant: str) -> set[str]:
+def _ids_by_identifier(database: Database, identifiant: str) -> set[str]:
     kind, _, value = identifiant.partition(":")
     if kind not in ("caf_msa", "france_travail", "si_departement") or not value:
         raise ProblemError(
             errors=[
                 {
-                    "parameter": "identifiant",
+                    "pointer": "/identifiant",
                     "code": "identifiant_invalide",
                     "message": "Identifiant attendu sous la forme type:valeur.",
                 }

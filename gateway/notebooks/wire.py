@@ -120,6 +120,25 @@ class ResumeCarnet(BaseModel):
     modifie_le: str
 
 
+class Recherche(BaseModel):
+    """Identifying search criteria, sent in a body: they must not travel in URLs, which
+    proxies and servers log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nir: str | None = Field(
+        default=None, description="NIR (13 ou 15 caractères) ; avec date_naissance."
+    )
+    date_naissance: date | None = None
+    identifiant: str | None = Field(
+        default=None,
+        description=(
+            "Identifiant partenaire « type:valeur » : caf_msa:caf:999:999000000001234, "
+            "france_travail:XYZ, si_departement:26:SI-123."
+        ),
+    )
+
+
 def search_nir(nir: str | None, date_naissance: date | None) -> str | None:
     """The 13-character NIR to search by; a NIR search needs the birth date too."""
     if nir is None:
@@ -128,7 +147,7 @@ def search_nir(nir: str | None, date_naissance: date | None) -> str | None:
         raise ProblemError(
             errors=[
                 {
-                    "parameter": "date_naissance",
+                    "pointer": "/date_naissance",
                     "code": "date_naissance_requise",
                     "message": "Une recherche par NIR demande aussi la date de naissance.",
                 }
@@ -138,7 +157,7 @@ def search_nir(nir: str | None, date_naissance: date | None) -> str | None:
         return check_nir(nir)
     except PydanticCustomError as error:
         raise ProblemError(
-            errors=[{"parameter": "nir", "code": error.type, "message": error.message()}]
+            errors=[{"pointer": "/nir", "code": error.type, "message": error.message()}]
         ) from None
 
 

@@ -5,19 +5,22 @@ Each test run creates its own database there and drops it at the end.
 """
 
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, text
+from sqlmodel import select
 
 from gateway.app import create_app
 from gateway.habilitation import load_matrix
 from gateway.organisations.service import create_client, create_organisation
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.storage.tables import JournalEntry
 
 POSTGRES_URL = os.environ.get(
     "CARNET_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -93,11 +96,40 @@ async def app(settings: Settings, db: Database) -> AsyncIterator[object]:
         yield application
 
 
+#: Routes that touch personal data: every successful call must leave one journal entry.
+PERSONAL_DATA = re.compile(r"^/v1/carnets(/|$)")
+
+
 @pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app, db) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app; at the end of the test, checks that every successful access to
+    personal data was journaled, once (a test calling another app on the same database adds its
+    accesses to ``client.accesses``)."""
+    accesses = []
+
+    async def record(response: httpx.Response) -> None:
+        if (
+            PERSONAL_DATA.match(response.request.url.path)
+            and (200 <= response.status_code < 300 or response.status_code == 304)
+            and "idempotent-replayed" not in response.headers
+        ):
+            accesses.append(f"{response.request.method} {response.request.url.path}")
+
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url=BASE_URL, event_hooks={"response": [record]}
+    ) as client:
+        client.accesses = accesses
         yield client
+    with db.read() as session:
+        journaled = session.exec(
+            select(func.count())
+            .select_from(JournalEntry)
+            .where(JournalEntry.resultat != "hors_besoin")
+        ).one()
+    assert journaled == len(accesses), (
+        f"{len(accesses)} successful accesses to personal data, {journaled} journal entries"
+    )
 
 
 @dataclass

@@ -17,8 +17,18 @@ async def create(client, p, document):
     return response.json()
 
 
+IDENTIFYING = ("nir", "date_naissance", "identifiant")
+
+
 async def search(client, p, **params):
-    response = await client.get("/v1/carnets", params=params, headers=p.headers)
+    """A listing, or with identifying criteria a search whose criteria travel in the body."""
+    criteria = {k: params.pop(k) for k in IDENTIFYING if k in params}
+    if criteria:
+        response = await client.post(
+            "/v1/carnets/recherche", json=criteria, params=params, headers=p.headers
+        )
+    else:
+        response = await client.get("/v1/carnets", params=params, headers=p.headers)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -83,11 +93,11 @@ async def test_nir_with_another_birth_date_finds_nothing(client, partner):
 
 async def test_nir_alone_is_400_naming_the_missing_birth_date(client, partner):
     p = await partner()
-    response = await client.get("/v1/carnets", params={"nir": NIR_A}, headers=p.headers)
+    response = await client.post("/v1/carnets/recherche", json={"nir": NIR_A}, headers=p.headers)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     (error,) = response.json()["errors"]
-    assert error["parameter"] == "date_naissance"
+    assert error["pointer"] == "/date_naissance"
     assert error["code"] == "date_naissance_requise"
 
 
@@ -102,11 +112,13 @@ async def test_nir_alone_is_400_naming_the_missing_birth_date(client, partner):
 )
 async def test_invalid_nir_is_400_naming_the_nir(client, partner, nir):
     p = await partner()
-    response = await client.get(
-        "/v1/carnets", params={"nir": nir, "date_naissance": "1990-04-15"}, headers=p.headers
+    response = await client.post(
+        "/v1/carnets/recherche",
+        json={"nir": nir, "date_naissance": "1990-04-15"},
+        headers=p.headers,
     )
     assert response.status_code == 400
-    assert [e["parameter"] for e in response.json()["errors"]] == ["nir"]
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/nir"]
 
 
 # -- partner identifiers ----------------------------------------------------------------------
@@ -144,12 +156,24 @@ async def test_partner_identifier_of_nobody_finds_nothing(client, partner, ident
 @pytest.mark.parametrize("identifiant", ["XYZ", "france_travail:", "inconnu:XYZ", ":XYZ", ""])
 async def test_malformed_partner_identifier_is_400(client, partner, identifiant):
     p = await partner()
-    response = await client.get(
-        "/v1/carnets", params={"identifiant": identifiant}, headers=p.headers
+    response = await client.post(
+        "/v1/carnets/recherche", json={"identifiant": identifiant}, headers=p.headers
     )
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
-    assert [e["parameter"] for e in response.json()["errors"]] == ["identifiant"]
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/identifiant"]
+
+
+@pytest.mark.parametrize("name", ["nir", "identifiant", "date_naissance"])
+async def test_identifying_criteria_never_travel_in_the_url(client, partner, name):
+    p = await partner()
+    response = await client.get("/v1/carnets", params={name: "x"}, headers=p.headers)
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {
+        "parameter": name,
+        "code": "critere_dans_l_url",
+        "message": "Critère à envoyer dans le corps.",
+    }
 
 
 # -- territory and modification date ----------------------------------------------------------

@@ -27,6 +27,7 @@ async def test_a_write_by_another_gateway_process_is_not_lost(settings, db, clie
     ):
         meanwhile = await contribute(peer, p, carnet_id, {"droits": rsa("rsa_clos")})
         assert meanwhile.status_code == 200, meanwhile.text
+        client.accesses.append("POST contributions (peer)")
 
     last = await contribute(client, p, carnet_id, {"situation": {"rqth": True}})
     assert last.json()["version"] == meanwhile.json()["version"] + 1
