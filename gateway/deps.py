@@ -65,14 +65,20 @@ async def get_principal(request: Request) -> Principal:
     found = database.fetch_one(ACTIVE_CLIENT, {"client_id": str(claims["client_id"])})
     if found is None:
         raise _unauthenticated("invalid_token")
-    organisation_id, type_acteur, territoires = found
+    organisation_id, type_acteur, territoires, derogations = found
     return Principal(
         client_id=str(claims["client_id"]),
         organisation_id=organisation_id,
         type_acteur=type_acteur,
         territoires=json_list(territoires),
         scopes=frozenset(str(claims.get("scope") or "").split()),
+        derogations=overrides(derogations),
     )
+
+
+def overrides(value: Any) -> tuple[tuple[str, str, str], ...]:
+    """The overrides column as read by a text() query."""
+    return tuple(tuple(o) for o in json_list(value))  # type: ignore[misc]
 
 
 async def get_guard(

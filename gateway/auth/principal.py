@@ -14,6 +14,8 @@ class Principal:
     type_acteur: str
     territoires: tuple[str, ...]
     scopes: frozenset[str]
+    #: The organisation's overrides of the habilitation matrix: (categorie, droit, effet).
+    derogations: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def source(self) -> str:

@@ -42,7 +42,7 @@ class Guard:
     def __init__(self, matrix: Matrix, principal: Principal, purpose: str | None) -> None:
         self.matrix = matrix
         self.principal = principal
-        self.actor: ActorRights = matrix.actor(principal.type_acteur)
+        self.actor: ActorRights = matrix.actor(principal.type_acteur, principal.derogations)
         if not self.actor.finalites:
             raise PurposeNotAllowed(
                 "Aucune finalité n'ouvre l'accès aux carnets à votre type d'acteur."
@@ -87,10 +87,10 @@ class Guard:
         return self.actor.readable
 
     def withheld(self) -> list[dict[str, str]]:
-        return self.matrix.withheld(self.principal.type_acteur)
+        return self.matrix.withheld(self.principal.type_acteur, self.principal.derogations)
 
     def withheld_json(self) -> bytes:
-        return self.matrix.withheld_json(self.principal.type_acteur)
+        return self.matrix.withheld_json(self.principal.type_acteur, self.principal.derogations)
 
     def check_write(
         self,

@@ -20,6 +20,10 @@ Scope = Literal["territoire", "relation", "aucune"]
 
 #: Reason codes of a withheld category, as reads report them.
 NOT_HABILITATED = "non_habilite"
+RESTRICTED = "restriction_organisation"
+#: An override of the matrix for one organisation: (categorie, droit, effet).
+Override = tuple[str, str, str]
+GRANT, RESTRICTION = "accorde", "retire"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,8 @@ class Matrix:
             )
             for kind, entry in raw["types_acteur"].items()
         }
-        self._withheld_json: dict[str, bytes] = {}
+        self._withheld_json: dict[tuple[str, tuple[Override, ...]], bytes] = {}
+        self._with_overrides: dict[tuple[str, tuple[Override, ...]], ActorRights] = {}
         self.check()
 
     def check(self) -> None:
@@ -94,27 +99,73 @@ class Matrix:
         if problems:
             raise ValueError("Matrice d'habilitation invalide : " + " ; ".join(problems))
 
-    def actor(self, type_acteur: str) -> ActorRights:
-        """The rights of an actor kind; an unknown kind has none."""
-        return self.actors.get(type_acteur) or ActorRights("", "aucune", (), {}, {})
+    def actor(self, type_acteur: str, overrides: tuple[Override, ...] = ()) -> ActorRights:
+        """The rights of an actor kind (an unknown kind has none), with an organisation's
+        grants and restrictions applied."""
+        base = self.actors.get(type_acteur) or ActorRights("", "aucune", (), {}, {})
+        if not overrides:
+            return base
+        key = (type_acteur, overrides)
+        found = self._with_overrides.get(key)
+        if found is None:
+            rights = {c: set(r) for c, r in base.droits.items()}
+            for category, right, effect in overrides:
+                if effect == GRANT:
+                    rights.setdefault(category, set()).add(right)
+                else:
+                    rights.get(category, set()).discard(right)
+            found = ActorRights(
+                base.libelle,
+                base.portee,
+                base.finalites,
+                {c: frozenset(r) for c, r in rights.items()},
+                base.limites,
+            )
+            self._with_overrides[key] = found
+        return found
 
-    def withheld(self, type_acteur: str) -> list[dict[str, str]]:
-        """The categories an actor kind may not read, with the reason and the legal basis.
+    def check_override(
+        self, category: str, right: str, effect: str, guarantees: str | None
+    ) -> None:
+        """Refuse an override naming an unknown category, right or effect, or a grant to export
+        sensitive data without recorded guarantees (R. 263-5 II)."""
+        if category not in self.categories:
+            raise ValueError(f"catégorie inconnue « {category} »")
+        if right not in RIGHTS:
+            raise ValueError(f"droit inconnu « {right} » ; droits : {', '.join(RIGHTS)}")
+        if effect not in (GRANT, RESTRICTION):
+            raise ValueError(f"effet inconnu « {effect} »")
+        sensitive = self.categories[category].get("sensible")
+        if effect == GRANT and right == "export" and sensitive and not (guarantees or "").strip():
+            raise ValueError(
+                "l'export d'une catégorie sensible demande les garanties de sécurité consignées"
+            )
+
+    def withheld(
+        self, type_acteur: str, overrides: tuple[Override, ...] = ()
+    ) -> list[dict[str, str]]:
+        """The categories a caller may not read, with the reason and the legal basis.
 
         Listed whatever the notebook holds: the list reveals nothing about the person.
         """
-        actor = self.actor(type_acteur)
+        base = self.actor(type_acteur)
+        actor = self.actor(type_acteur, overrides)
         return [
-            {"categorie": c, "raison": NOT_HABILITATED, "base_legale": self.base_legale}
+            {
+                "categorie": c,
+                "raison": RESTRICTED if base.may("lecture", c) else NOT_HABILITATED,
+                "base_legale": self.base_legale,
+            }
             for c in CATEGORIES
             if not actor.may("lecture", c)
         ]
 
-    def withheld_json(self, type_acteur: str) -> bytes:
-        """:meth:`withheld` as served, encoded once per actor kind."""
-        encoded = self._withheld_json.get(type_acteur)
+    def withheld_json(self, type_acteur: str, overrides: tuple[Override, ...] = ()) -> bytes:
+        """:meth:`withheld` as served, encoded once per actor kind and overrides."""
+        key = (type_acteur, overrides)
+        encoded = self._withheld_json.get(key)
         if encoded is None:
-            encoded = self._withheld_json[type_acteur] = orjson.dumps(self.withheld(type_acteur))
+            encoded = self._withheld_json[key] = orjson.dumps(self.withheld(*key))
         return encoded
 
     def to_markdown(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from gateway.deps import PrincipalDep
 from gateway.habilitation.matrix import Matrix
 from gateway.responses import OrjsonResponse
 
@@ -20,3 +21,27 @@ def get_habilitations(request: Request) -> OrjsonResponse:
     and the purposes each actor kind may state in the ``Finalite`` header."""
     matrix: Matrix = request.app.state.matrix
     return OrjsonResponse(matrix.to_wire())
+
+
+@router.get(
+    "/v1/habilitations/organisation",
+    summary="Vos droits : ceux de votre type d'acteur, avec les dérogations de votre organisation",
+    responses={401: {"description": "Jeton absent ou invalide."}},
+)
+def get_own_rights(request: Request, principal: PrincipalDep) -> OrjsonResponse:
+    matrix: Matrix = request.app.state.matrix
+    actor = matrix.actor(principal.type_acteur, principal.derogations)
+    return OrjsonResponse(
+        {
+            "organisation": principal.organisation_id,
+            "type_acteur": principal.type_acteur,
+            "portee": actor.portee,
+            "finalites": list(actor.finalites),
+            "droits": {c: sorted(r) for c, r in actor.droits.items() if r},
+            "limites": {c: list(p) for c, p in actor.limites.items()},
+            "derogations": [
+                {"categorie": c, "droit": d, "effet": e} for c, d, e in principal.derogations
+            ],
+            "masques": matrix.withheld(principal.type_acteur, principal.derogations),
+        }
+    )

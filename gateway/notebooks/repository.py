@@ -225,7 +225,7 @@ def journal_of(
 #: territory, its categories and whether the organisation is linked to it (NULLs when unknown).
 VIEW_FOR_CLIENT = text(
     "SELECT c.vue, c.version, c.territoire, c.categories,"
-    " o.id, o.type_acteur, o.territoires,"
+    " o.id, o.type_acteur, o.territoires, o.derogations,"
     " EXISTS (SELECT 1 FROM liens l WHERE l.carnet_id = c.id AND l.organisation_id = o.id)"
     " FROM clients cl"
     " JOIN organisations o ON o.id = cl.organisation_id"

@@ -20,6 +20,7 @@ from gateway.deps import (
     Unauthenticated,
     ValidatorDep,
     json_list,
+    overrides,
 )
 from gateway.errors import ProblemError
 from gateway.habilitation.categories import served
@@ -341,13 +342,17 @@ async def _readable_view(
         raise Unauthenticated(
             headers={"WWW-Authenticate": 'Bearer realm="carnet", error="invalid_token"'}
         )
-    vue, version, territoire, held, organisation_id, type_acteur, territoires, linked = found
+    vue, version, territoire, held, organisation_id, type_acteur, territoires, derogations = found[
+        :8
+    ]
+    linked = found[8]
     principal = Principal(
         client_id=client_id,
         organisation_id=organisation_id,
         type_acteur=type_acteur,
         territoires=json_list(territoires),
         scopes=frozenset(str(claims.get("scope") or "").split()),
+        derogations=overrides(derogations),
     )
     guard = Guard(request.app.state.matrix, principal, purpose)
     journal: AccessJournal = request.app.state.journal

@@ -56,6 +56,29 @@ class Organisation(SQLModel, table=True):
     siret: str | None = Field(default=None, max_length=14)
     actif: bool = True
     cree_le: datetime = _ts(nullable=False)
+    #: The active overrides of the habilitation matrix for this organisation, as
+    #: ``[categorie, droit, effet]`` triples (their history, with who and why: ``derogations``).
+    derogations: list[list[str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+
+
+class Override(SQLModel, table=True):
+    """A grant or a restriction of the matrix for one organisation, with who decided and why."""
+
+    __tablename__ = "derogations"
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrement, primary_key=True))
+    organisation_id: str = Field(foreign_key="organisations.id", index=True, max_length=36)
+    categorie: str = Field(max_length=40)
+    droit: str = Field(max_length=20)
+    effet: str = Field(max_length=10, description="accorde ou retire")
+    motif: str = Field(max_length=500)
+    auteur: str = Field(max_length=200)
+    garanties: str | None = Field(default=None, max_length=1000)
+    actif: bool = True
+    cree_le: datetime = _ts(nullable=False)
+    leve_le: datetime | None = _ts(nullable=True)
 
 
 class Client(SQLModel, table=True):

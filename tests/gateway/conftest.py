@@ -35,6 +35,7 @@ TABLES = (
     "identifiants",
     "carnets",
     "clients",
+    "derogations",
     "organisations",
 )
 BASE_URL = "http://localhost"

@@ -92,3 +92,31 @@ async def test_keys_rotate_list_and_retire(database_url):
     assert code == 2, "the signing key cannot be retired"
     assert run("keys", "retire", first)[0] == 0
     assert first not in run("keys", "list")[1]
+
+
+def test_overrides_are_recorded_with_who_and_why(database_url):
+    organisation = run(
+        "organisations", "create", "--nom", "ML", "--type", "mission_locale", "--territoire", "26"
+    )[1].strip()
+    common = ("--organisation", organisation, "--categorie", "sante_handicap")
+    who = ("--motif", "Convention 2026-12", "--auteur", "DPO")
+    code, output = run("habilitations", "accorder", *common, "--droit", "export", *who)
+    assert code == 2
+    assert "garanties" in output
+    code, _ = run(
+        "habilitations",
+        "accorder",
+        *common,
+        "--droit",
+        "export",
+        *who,
+        "--garanties",
+        "Chiffrement",
+    )
+    assert code == 0
+    assert run("habilitations", "retirer", *common, "--droit", "ecriture", *who)[0] == 0
+    assert run("habilitations", "lever", *common, "--droit", "export")[0] == 0
+    history = run("habilitations", "derogations", "--organisation", organisation)[1]
+    lines = history.splitlines()
+    assert "accorde export sante_handicap (levée le" in lines[0]
+    assert "retire ecriture sante_handicap (active) par DPO : Convention 2026-12" in lines[1]

@@ -374,3 +374,98 @@ def test_every_route_touching_notebooks_requires_a_purpose(settings, db):
         for dependency in route.dependant.dependencies:
             headers |= {param.alias for param in dependency.header_params}
         assert "Finalite" in headers, f"{route.methods} {path} touches personal data"
+
+
+# -- per-organisation overrides -----------------------------------------------------------------
+
+
+def decide(db, p, categorie, droit, effet, **extra):
+    from gateway.habilitation.overrides import decide as record
+
+    with db.write() as session:
+        return record(
+            session,
+            MATRIX,
+            organisation_id=p.organisation_id,
+            categorie=categorie,
+            droit=droit,
+            effet=effet,
+            motif=extra.pop("motif", "Convention du 2026-11-02"),
+            auteur=extra.pop("auteur", "DPO du département"),
+            **extra,
+        )
+
+
+async def test_a_grant_opens_a_category_to_one_organisation_only(client, partner, db):
+    carnet_id, france_travail, _ = await in_scope(client, partner, "france_travail", FULL)
+    other = await partner("france_travail")
+    await join(client, other, carnet_id)
+    assert "justice" in [
+        m["categorie"] for m in (await read(client, france_travail, carnet_id)).json()["masques"]
+    ]
+    decide(db, france_travail, "justice", "lecture", "accorde")
+    view = (await read(client, france_travail, carnet_id)).json()
+    assert "justice" not in [m["categorie"] for m in view["masques"]]
+    served = {c for _, c in classify(view, current_referential())}
+    assert "justice" in served
+    untouched = (await read(client, other, carnet_id)).json()
+    assert "justice" in [m["categorie"] for m in untouched["masques"]]
+
+
+async def test_a_restriction_withholds_a_category_with_its_own_reason(client, partner, db):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement, FULL)
+    decide(db, departement, "sante_handicap", "lecture", "retire")
+    view = (await read(client, departement, carnet_id)).json()
+    assert view["masques"] == [
+        {
+            "categorie": "sante_handicap",
+            "raison": "restriction_organisation",
+            "base_legale": MATRIX.base_legale,
+        }
+    ]
+    assert "/situation/rqth" not in view["provenance"]
+    rights = (
+        await client.get("/v1/habilitations/organisation", headers=departement.headers)
+    ).json()
+    assert rights["droits"]["sante_handicap"] == ["ecriture"]
+    assert rights["derogations"] == [
+        {"categorie": "sante_handicap", "droit": "lecture", "effet": "retire"}
+    ]
+
+
+def test_exporting_sensitive_data_needs_recorded_guarantees(db):
+    from gateway.habilitation.overrides import history, lift
+    from gateway.organisations.service import create_organisation
+
+    with db.write() as session:
+        organisation = create_organisation(
+            session, nom="Cap emploi", type_acteur="cap_emploi", territoires=["26"]
+        )
+
+    class P:
+        organisation_id = organisation.id
+
+    with pytest.raises(ValueError, match="garanties"):
+        decide(db, P, "sante_handicap", "export", "accorde")
+    with pytest.raises(ValueError, match="motif"):
+        decide(db, P, "sante_handicap", "lecture", "retire", motif=" ")
+    with pytest.raises(ValueError, match="droit inconnu"):
+        decide(db, P, "sante_handicap", "tout", "accorde")
+    decide(
+        db,
+        P,
+        "sante_handicap",
+        "export",
+        "accorde",
+        garanties="Chiffrement, habilitations nominatives",
+    )
+    with db.write() as session:
+        lift(session, organisation_id=organisation.id, categorie="sante_handicap", droit="export")
+        (decision,) = history(session, organisation.id)
+    assert (decision.auteur, decision.actif, decision.garanties) == (
+        "DPO du département",
+        False,
+        "Chiffrement, habilitations nominatives",
+    )
+    assert decision.leve_le is not None
