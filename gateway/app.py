@@ -13,12 +13,13 @@ from starlette.responses import Response
 
 from gateway import __version__
 from gateway.auth import keys
-from gateway.auth.server import AUTH_METHODS, SCOPES, TokenServer
+from gateway.auth.server import AUTH_METHODS, TokenServer
 from gateway.auth.tokens import TokenService
 from gateway.errors import install_error_handlers
 from gateway.habilitation import load_matrix
 from gateway.habilitation.categories import ProjectionCache
 from gateway.habilitation.journal import AccessJournal
+from gateway.habilitation.matrix import SCOPES
 from gateway.habilitation.routes import router as habilitation_router
 from gateway.limits import BodySizeLimit
 from gateway.notebooks.routes import router as notebooks_router
@@ -98,6 +99,7 @@ def create_app(
             settings.issuer,
             settings.audience,
             settings.token_lifetime_seconds,
+            app.state.matrix,
         )
 
     app.state.start = start

@@ -361,5 +361,7 @@ Telephone = Annotated[
 
 # -- numbers -----------------------------------------------------------------------------------
 
-EntierPositif = Annotated[int, Field(gt=0)]
-EntierNaturel = Annotated[int, Field(ge=0)]
+#: Integers stay within 32 bits: every store and every JSON library reads them back exactly.
+ENTIER_MAX = 2**31 - 1
+EntierPositif = Annotated[int, Field(gt=0, le=ENTIER_MAX)]
+EntierNaturel = Annotated[int, Field(ge=0, le=ENTIER_MAX)]

@@ -39,7 +39,6 @@ from referential._types import (
     CodeTypeOrientation,
     Courriel,
     Date,
-    EntierNaturel,
     EntierPositif,
     Horodatage,
     IdentifiantSource,
@@ -202,7 +201,9 @@ class ProjetProfessionnel(Payload):
     appellation: Texte | None = None
     type_contrat: CodeTypeContratEmploi | None = None
     duree_travail: CodeTypeDureeEmploi | None = None
-    rayon_mobilite_km: EntierNaturel | None = None
+    rayon_mobilite_km: Annotated[int, Field(ge=0, le=1000)] | None = Field(
+        default=None, description="Rayon de mobilité en kilomètres (1 000 au plus)."
+    )
     taux_horaire_centimes: EntierPositif | None = None
     supprime: bool = Field(default=False, description="Retire ce projet déposé par la même source.")
 

@@ -31,19 +31,23 @@ from starlette.responses import Response
 
 from gateway.auth.keys import ALGORITHM, SigningKeys
 from gateway.auth.secrets import verify_secret
+from gateway.habilitation.matrix import ADMINISTRATION, SCOPES, Matrix
 from gateway.storage.tables import Client, Organisation
 
-#: The scopes a client may ask for; without a scope it gets all of them.
-SCOPES = ("carnets",)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 class RegisteredClient(ClientMixin):  # type: ignore[misc]
     """A stored client as authlib sees it."""
 
-    def __init__(self, client: Client, organisation: Organisation) -> None:
+    def __init__(self, client: Client, organisation: Organisation, matrix: Matrix) -> None:
         self.client = client
         self.organisation = organisation
+        overrides = tuple(tuple(o) for o in organisation.derogations)
+        actor = matrix.actor(organisation.type_acteur, overrides)  # type: ignore[arg-type]
+        #: The scopes this client may ask for: the rights of its actor kind and organisation,
+        #: and the administration of its territories for operators.
+        self.scopes = actor.scopes + ((ADMINISTRATION,) if client.operateur else ())
 
     def get_client_id(self) -> str:
         return self.client.client_id
@@ -52,9 +56,10 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
         return None
 
     def get_allowed_scope(self, scope: str | None) -> str:
+        """Without a scope, every scope of the client; otherwise those asked that it may hold."""
         if not scope:
-            return " ".join(SCOPES)
-        return " ".join(s for s in scope.split() if s in SCOPES)
+            return " ".join(self.scopes)
+        return " ".join(s for s in scope.split() if s in self.scopes)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return False
@@ -140,15 +145,17 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
         issuer: str,
         audience: str,
         lifetime: int,
+        matrix: Matrix,
     ) -> None:
         super().__init__(scopes_supported=list(SCOPES))
         self._sessions = sessions
+        self._matrix = matrix
         self.register_grant(_ClientCredentials)
         self.register_token_generator("default", _TokenGenerator(keys, issuer, audience, lifetime))
 
     def query_client(self, client_id: str) -> RegisteredClient | None:
         with self._sessions() as session:
-            return _active_client(session, client_id)
+            return _active_client(session, client_id, self._matrix)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Access tokens are self-contained JWTs: nothing is stored."""
@@ -185,11 +192,11 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
         return response
 
 
-def _active_client(session: Session, client_id: str) -> RegisteredClient | None:
+def _active_client(session: Session, client_id: str, matrix: Matrix) -> RegisteredClient | None:
     client = session.get(Client, client_id)
     if client is None or not client.actif:
         return None
     organisation = session.get(Organisation, client.organisation_id)
     if organisation is None or not organisation.actif:
         return None
-    return RegisteredClient(client, organisation)
+    return RegisteredClient(client, organisation, matrix)

@@ -9,7 +9,7 @@ from typing import Any
 from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
 from gateway.habilitation.categories import classify
-from gateway.habilitation.matrix import ActorRights, Matrix
+from gateway.habilitation.matrix import SCOPE_PREFIX, ActorRights, Matrix, Right
 from gateway.storage.tables import JournalEntry
 from referential import Referential
 
@@ -30,6 +30,12 @@ class PurposeNotAllowed(ProblemError):
     title = "Cette finalité n'est pas ouverte à votre type d'acteur."
 
 
+class InsufficientScope(ProblemError):
+    status = 403
+    code = "portee_insuffisante"
+    title = "Le jeton ne porte pas le droit que demande cette opération."
+
+
 class CategoryNotWritable(ProblemError):
     status = 403
     code = "ecriture_non_autorisee"
@@ -42,7 +48,10 @@ class Guard:
     def __init__(self, matrix: Matrix, principal: Principal, purpose: str | None) -> None:
         self.matrix = matrix
         self.principal = principal
-        self.actor: ActorRights = matrix.actor(principal.type_acteur, principal.derogations)
+        granted = matrix.actor(principal.type_acteur, principal.derogations)
+        #: The rights of the caller: its actor kind's, with its organisation's overrides,
+        #: within its token's scopes.
+        self.actor: ActorRights = granted.within(principal.scopes)
         if not self.actor.finalites:
             raise PurposeNotAllowed(
                 "Aucune finalité n'ouvre l'accès aux carnets à votre type d'acteur."
@@ -68,6 +77,16 @@ class Guard:
                 ]
             )
         self.purpose = purpose
+
+    def require(self, *rights: Right) -> None:
+        """403 ``insufficient_scope`` unless the token carries one of ``rights``."""
+        if not any(SCOPE_PREFIX + r in self.principal.scopes for r in rights):
+            scope = " ".join(SCOPE_PREFIX + r for r in rights)
+            raise InsufficientScope(
+                headers={
+                    "WWW-Authenticate": f'Bearer realm="carnet", error="insufficient_scope", scope="{scope}"'
+                }
+            )
 
     # -- need to know ----------------------------------------------------------------------------
 

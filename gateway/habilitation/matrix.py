@@ -21,6 +21,11 @@ Scope = Literal["territoire", "relation", "aucune"]
 #: Reason codes of a withheld category, as reads report them.
 NOT_HABILITATED = "non_habilite"
 RESTRICTED = "restriction_organisation"
+#: OAuth2 scopes: one per right of the matrix (a token may carry fewer rights than its
+#: client's), and the administration of organisations and clients for operators.
+SCOPE_PREFIX = "carnets."
+ADMINISTRATION = "administration"
+SCOPES: tuple[str, ...] = (*(SCOPE_PREFIX + r for r in RIGHTS), ADMINISTRATION)
 #: An override of the matrix for one organisation: (categorie, droit, effet).
 Override = tuple[str, str, str]
 GRANT, RESTRICTION = "accorde", "retire"
@@ -51,6 +56,23 @@ class ActorRights:
     @property
     def readable(self) -> frozenset[str]:
         return frozenset(c for c in CATEGORIES if self.may("lecture", c))
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The scopes of the rights this actor holds on some category."""
+        held = {right for rights in self.droits.values() for right in rights}
+        return tuple(SCOPE_PREFIX + r for r in RIGHTS if r in held)
+
+    def within(self, scopes: frozenset[str]) -> ActorRights:
+        """These rights, restricted to those a token's scopes carry."""
+        granted = {r for r in RIGHTS if SCOPE_PREFIX + r in scopes}
+        return ActorRights(
+            self.libelle,
+            self.portee,
+            self.finalites,
+            {c: r & granted for c, r in self.droits.items()},
+            self.limites,
+        )
 
 
 class Matrix:

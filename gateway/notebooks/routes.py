@@ -157,6 +157,7 @@ def create_or_find(
     idempotency_key: IdempotencyKey = None,
     prefer: Prefer = None,
 ) -> Response:
+    guard.require("ecriture", "identification")
     representation = _wants_representation(prefer, default=True)
 
     def operation(session: Any) -> Response:
@@ -197,6 +198,7 @@ def contribute(
     if_match: IfMatch = None,
     prefer: Prefer = None,
 ) -> Response:
+    guard.require("ecriture")
     expected = parse_if_match(if_match)
     representation = _wants_representation(prefer, default=False)
 
@@ -228,6 +230,7 @@ def search(
     territoire: Territoire = None,
     modifie_depuis: ModifieDepuis = None,
 ) -> Any:
+    guard.require("lecture", "identification")
     identifying = sorted({"nir", "identifiant", "date_naissance"} & set(request.query_params))
     if identifying:
         raise ProblemError(
@@ -259,6 +262,7 @@ def search_by_identity(
     territoire: Territoire = None,
     modifie_depuis: ModifieDepuis = None,
 ) -> Any:
+    guard.require("lecture", "identification")
     return _search(database, guard, params, criteres, territoire, modifie_depuis)
 
 
@@ -355,6 +359,7 @@ async def _readable_view(
         derogations=overrides(derogations),
     )
     guard = Guard(request.app.state.matrix, principal, purpose)
+    guard.require("lecture")
     journal: AccessJournal = request.app.state.journal
     if vue is None or not guard.may_touch(territoire, bool(linked)):
         await journal.record(guard.entry("lecture", carnet_id, [], "hors_besoin"))
@@ -418,6 +423,7 @@ def access_journal(
     limite: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
     """For those who may read the notebook, so that a person can be told who accessed it."""
+    guard.require("lecture")
     with database.read() as session:
         territoire = repository.territory_of(session, carnet_id)
         linked = repository.linked(session, carnet_id, guard.principal.organisation_id)
@@ -489,6 +495,7 @@ def write_section(
     if_match: IfMatch = None,
     prefer: Prefer = None,
 ) -> Response:
+    guard.require("ecriture")
     expected = parse_if_match(if_match)
     representation = _wants_representation(prefer, default=False)
     wrapped = wire.wrap_section(section, body, observe_le)

@@ -89,6 +89,8 @@ class Client(SQLModel, table=True):
     nom: str = Field(max_length=255)
     secret_hash: str = Field(max_length=255)
     actif: bool = True
+    #: An operator administers the organisations and clients of its organisation's territories.
+    operateur: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     cree_le: datetime = _ts(nullable=False)
 
 

@@ -275,3 +275,57 @@ async def test_the_authorization_server_publishes_its_metadata(client, settings)
     assert metadata["jwks_uri"].endswith("/.well-known/jwks.json")
     assert metadata["grant_types_supported"] == ["client_credentials"]
     assert "client_secret_basic" in metadata["token_endpoint_auth_methods_supported"]
+
+
+# -- scopes derived from the matrix -------------------------------------------------------------
+
+
+async def token_with_scope(client, p, scope):
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=(p.client_id, p.secret),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_client_gets_the_scopes_of_its_rights_and_no_more(client, partner):
+    caf = await partner("caf_msa")
+    granted = await token_with_scope(client, caf, "carnets.lecture carnets.export administration")
+    assert granted["scope"] == "carnets.lecture", "a CAF exports nothing and administers nothing"
+    everything = await client.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(caf.client_id, caf.secret)
+    )
+    assert everything.json()["scope"] == "carnets.lecture carnets.ecriture carnets.identification"
+
+
+async def test_a_read_only_token_cannot_write(client, partner):
+    p = await partner()
+    carnet_id = (
+        await client.post(
+            "/v1/carnets",
+            json={"personne": {"nom": "A", "prenom": "B", "date_naissance": "1990-01-01"}},
+            headers=p.headers,
+        )
+    ).json()["id"]
+    token = (await token_with_scope(client, p, "carnets.lecture"))["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "Finalite": "accompagnement"}
+    assert (await client.get(f"/v1/carnets/{carnet_id}", headers=headers)).status_code == 200
+    refused = await client.post(
+        f"/v1/carnets/{carnet_id}/contributions", json={"droits": {"are": True}}, headers=headers
+    )
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "portee_insuffisante"
+    assert 'scope="carnets.ecriture"' in refused.headers["www-authenticate"]
+
+
+async def test_the_metadata_lists_the_scopes(client):
+    metadata = (await client.get("/.well-known/oauth-authorization-server")).json()
+    assert metadata["scopes_supported"] == [
+        "carnets.lecture",
+        "carnets.ecriture",
+        "carnets.export",
+        "carnets.identification",
+        "administration",
+    ]
