@@ -125,6 +125,12 @@ def organisations_create(
 def clients_create(
     organisation: Annotated[str, typer.Option(help="Identifiant de l'organisation.")],
     nom: Annotated[str, typer.Option(help="Nom du client (le SI qui appelle).")] = "client",
+    operateur: Annotated[
+        bool,
+        typer.Option(
+            help="Client d'opérateur : administre les organisations et clients de ses territoires."
+        ),
+    ] = False,
 ) -> None:
     """Crée un client OAuth2 ; son secret est affiché une seule fois (seule son empreinte est gardée)."""
     from gateway.organisations.service import InvalidOrganisation, create_client
@@ -132,7 +138,9 @@ def clients_create(
     database = _database()
     try:
         with database.write() as session:
-            created = create_client(session, organisation_id=organisation, nom=nom)
+            created = create_client(
+                session, organisation_id=organisation, nom=nom, operateur=operateur
+            )
     except InvalidOrganisation as error:
         typer.echo(f"Client refusé : {error}", err=True)
         raise typer.Exit(2) from None

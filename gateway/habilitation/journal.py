@@ -76,3 +76,19 @@ class AccessJournal:
 
     def _write(self, entries: list[dict[str, Any]], *, wait: bool = True) -> None:
         self.database.insert_rows(JournalEntry.__table__, entries, wait=wait)  # type: ignore[attr-defined]
+
+
+def journal_wire(entry: JournalEntry) -> dict[str, Any]:
+    """A journal entry as the API gives it."""
+    return {
+        "seq": entry.seq,
+        "horodatage": entry.horodatage.isoformat().replace("+00:00", "Z"),
+        "client_id": entry.client_id,
+        "organisation_id": entry.organisation_id,
+        "type_acteur": entry.type_acteur,
+        "carnet_id": entry.carnet_id,
+        "action": entry.action,
+        "categories": entry.categories,
+        "finalite": entry.finalite,
+        "resultat": entry.resultat,
+    }

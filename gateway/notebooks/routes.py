@@ -25,7 +25,7 @@ from gateway.deps import (
 from gateway.errors import ProblemError
 from gateway.habilitation.categories import served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard
-from gateway.habilitation.journal import AccessJournal
+from gateway.habilitation.journal import AccessJournal, journal_wire
 from gateway.idempotency import run_write
 from gateway.notebooks import repository, wire
 from gateway.notebooks.errors import NotebookNotFound
@@ -436,20 +436,7 @@ def access_journal(
         raise NotebookNotFound()
     page = entries[:limite]
     return {
-        "entrees": [
-            {
-                "seq": entry.seq,
-                "horodatage": entry.horodatage.isoformat().replace("+00:00", "Z"),
-                "client_id": entry.client_id,
-                "organisation_id": entry.organisation_id,
-                "type_acteur": entry.type_acteur,
-                "action": entry.action,
-                "categories": entry.categories,
-                "finalite": entry.finalite,
-                "resultat": entry.resultat,
-            }
-            for entry in page
-        ],
+        "entrees": [journal_wire(entry) for entry in page],
         "suivant": page[-1].seq if len(entries) > limite else None,
     }
 

@@ -87,7 +87,8 @@ class EntreeJournal(BaseModel):
     client_id: str
     organisation_id: str
     type_acteur: str
-    action: str = Field(description="lecture, ecriture, creation.")
+    carnet_id: str | None
+    action: str = Field(description="lecture, ecriture, creation, recherche, journal.")
     categories: list[str]
     finalite: str | None
     resultat: str = Field(description="servi, applique, inchange, hors_besoin.")

@@ -67,8 +67,11 @@ def create_organisation(
     return organisation
 
 
-def create_client(session: Session, *, organisation_id: str, nom: str) -> NewClient:
-    """A new client; its secret is returned once and only its digest is stored."""
+def create_client(
+    session: Session, *, organisation_id: str, nom: str, operateur: bool = False
+) -> NewClient:
+    """A new client; its secret is returned once and only its digest is stored. An operator
+    client administers the organisations and clients of its organisation's territories."""
     if session.get(Organisation, organisation_id) is None:
         raise InvalidOrganisation(f"organisation inconnue « {organisation_id} »")
     secret = new_secret()
@@ -78,6 +81,7 @@ def create_client(session: Session, *, organisation_id: str, nom: str) -> NewCli
         nom=nom.strip() or "client",
         secret_hash=hash_secret(secret),
         actif=True,
+        operateur=operateur,
         cree_le=datetime.now(UTC),
     )
     session.add(client)

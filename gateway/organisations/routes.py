@@ -1,0 +1,254 @@
+"""The administration API of operators: the organisations and clients of their territories, and
+the access journal of their notebooks.
+
+An operator is a client flagged ``operateur`` whose token carries the ``administration`` scope;
+it acts within its organisation's territories only (a département operator manages its own
+département).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
+
+from gateway.auth.principal import Principal
+from gateway.deps import DatabaseDep, PrincipalDep
+from gateway.errors import NotFound, ProblemError
+from gateway.habilitation.guard import InsufficientScope
+from gateway.habilitation.journal import journal_wire
+from gateway.habilitation.matrix import ADMINISTRATION
+from gateway.organisations import service
+from gateway.responses import OrjsonResponse
+from gateway.storage.tables import Client, JournalEntry, NotebookRow, Organisation
+
+router = APIRouter(prefix="/v1/admin", tags=["administration"])
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Jeton absent ou invalide."},
+    403: {"description": "Pas un opérateur, ou hors de ses territoires."},
+    404: {"description": "Introuvable dans ses territoires."},
+    422: {"description": "Corps invalide."},
+}
+
+
+class InvalidOrganisation(ProblemError):
+    status = 422
+    code = "organisation_invalide"
+    title = "Organisation invalide."
+
+
+class OutsideTerritories(ProblemError):
+    status = 403
+    code = "hors_territoires"
+    title = "Cette organisation dépasse les territoires de l'opérateur."
+
+
+def operator(principal: PrincipalDep) -> Principal:
+    """The caller, if its token carries the ``administration`` scope (an operator client)."""
+    if ADMINISTRATION not in principal.scopes:
+        raise InsufficientScope(
+            headers={
+                "WWW-Authenticate": f'Bearer realm="carnet", error="insufficient_scope", scope="{ADMINISTRATION}"'
+            }
+        )
+    return principal
+
+
+OperatorDep = Annotated[Principal, Depends(operator)]
+
+
+class NouvelleOrganisation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    nom: str = Field(min_length=1, max_length=255)
+    type_acteur: str
+    territoires: list[str] = Field(min_length=1, max_length=20)
+    siret: str | None = Field(default=None, pattern=r"^[0-9]{14}$")
+
+
+class NouveauClient(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    nom: str = Field(min_length=1, max_length=255)
+    operateur: bool = False
+
+
+def _organisation_wire(organisation: Organisation) -> dict[str, Any]:
+    return {
+        "id": organisation.id,
+        "nom": organisation.nom,
+        "type_acteur": organisation.type_acteur,
+        "territoires": organisation.territoires,
+        "siret": organisation.siret,
+        "actif": organisation.actif,
+    }
+
+
+def _within(principal: Principal, territoires: list[str]) -> bool:
+    return set(territoires) <= set(principal.territoires)
+
+
+def _own_organisation(session: Session, principal: Principal, organisation_id: str) -> Organisation:
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None or not _within(principal, organisation.territoires):
+        raise NotFound("Organisation introuvable dans vos territoires.")
+    return organisation
+
+
+def _own_client(session: Session, principal: Principal, client_id: str) -> Client:
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound("Client introuvable dans vos territoires.")
+    _own_organisation(session, principal, client.organisation_id)
+    return client
+
+
+@router.get("/organisations", summary="Les organisations de vos territoires", responses=_RESPONSES)
+def list_organisations(database: DatabaseDep, principal: OperatorDep) -> list[dict[str, Any]]:
+    with database.read() as session:
+        organisations = service.list_organisations(session)
+    return [_organisation_wire(o) for o in organisations if _within(principal, o.territoires)]
+
+
+@router.post(
+    "/organisations",
+    status_code=201,
+    summary="Habiliter une organisation de vos territoires",
+    responses=_RESPONSES,
+)
+def create_organisation(
+    body: NouvelleOrganisation, database: DatabaseDep, principal: OperatorDep
+) -> dict[str, Any]:
+    if not _within(principal, body.territoires):
+        raise OutsideTerritories()
+    try:
+        with database.write() as session:
+            organisation = service.create_organisation(
+                session,
+                nom=body.nom,
+                type_acteur=body.type_acteur,
+                territoires=body.territoires,
+                siret=body.siret,
+            )
+    except service.InvalidOrganisation as error:
+        raise InvalidOrganisation(str(error)) from None
+    return _organisation_wire(organisation)
+
+
+OrganisationId = Annotated[str, Path(max_length=36)]
+ClientId = Annotated[str, Path(max_length=64)]
+
+
+@router.post(
+    "/organisations/{organisation_id}/clients",
+    status_code=201,
+    summary="Créer un client (son secret n'est montré qu'une fois)",
+    responses=_RESPONSES,
+)
+def create_client(
+    organisation_id: OrganisationId,
+    body: NouveauClient,
+    database: DatabaseDep,
+    principal: OperatorDep,
+) -> Response:
+    with database.write() as session:
+        _own_organisation(session, principal, organisation_id)
+        created = service.create_client(
+            session, organisation_id=organisation_id, nom=body.nom, operateur=body.operateur
+        )
+    return OrjsonResponse(
+        {"client_id": created.client.client_id, "client_secret": created.secret},
+        status_code=201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post(
+    "/organisations/{organisation_id}/desactivation",
+    status_code=204,
+    summary="Désactiver une organisation et tous ses clients, à l'instant",
+    responses=_RESPONSES,
+)
+def disable_organisation(
+    organisation_id: OrganisationId, database: DatabaseDep, principal: OperatorDep
+) -> Response:
+    with database.write() as session:
+        _own_organisation(session, principal, organisation_id)
+        service.set_organisation_active(session, organisation_id, False)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/clients/{client_id}/desactivation",
+    status_code=204,
+    summary="Désactiver un client : ses jetons sont refusés à l'instant",
+    responses=_RESPONSES,
+)
+def disable_client(client_id: ClientId, database: DatabaseDep, principal: OperatorDep) -> Response:
+    with database.write() as session:
+        _own_client(session, principal, client_id)
+        service.set_client_active(session, client_id, False)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/clients/{client_id}/secret",
+    summary="Remplacer le secret d'un client (montré une fois ; l'ancien cesse de valoir)",
+    responses=_RESPONSES,
+)
+def rotate_secret(client_id: ClientId, database: DatabaseDep, principal: OperatorDep) -> Response:
+    with database.write() as session:
+        _own_client(session, principal, client_id)
+        secret = service.rotate_secret(session, client_id)
+    return OrjsonResponse(
+        {"client_id": client_id, "client_secret": secret}, headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.get(
+    "/journal",
+    summary="Le journal des accès : d'un carnet ou d'une organisation de vos territoires",
+    responses=_RESPONSES | {400: {"description": "Ni carnet ni organisation."}},
+)
+def journal(
+    database: DatabaseDep,
+    principal: OperatorDep,
+    carnet: Annotated[str | None, Query(max_length=36)] = None,
+    organisation: Annotated[str | None, Query(max_length=36)] = None,
+    apres: Annotated[int | None, Query(ge=0)] = None,
+    limite: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    if carnet is None and organisation is None:
+        raise ProblemError(
+            errors=[
+                {
+                    "parameter": "carnet",
+                    "code": "critere_requis",
+                    "message": "Indiquez un carnet ou une organisation.",
+                }
+            ]
+        )
+    with database.read() as session:
+        statement = select(JournalEntry)
+        if carnet is not None:
+            territoire = session.exec(
+                select(NotebookRow.territoire).where(NotebookRow.id == carnet)
+            ).first()
+            if territoire is None or territoire not in principal.territoires:
+                raise NotFound("Carnet introuvable dans vos territoires.")
+            statement = statement.where(JournalEntry.carnet_id == carnet)
+        if organisation is not None:
+            _own_organisation(session, principal, organisation)
+            statement = statement.where(JournalEntry.organisation_id == organisation)
+        if apres is not None:
+            statement = statement.where(col(JournalEntry.seq) > apres)
+        entries = list(session.exec(statement.order_by(col(JournalEntry.seq)).limit(limite + 1)))
+    page = entries[:limite]
+    return {
+        "entrees": [journal_wire(e) for e in page],
+        "suivant": page[-1].seq if len(entries) > limite else None,
+    }
