@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from gateway import __version__
 from gateway.auth import keys
-from gateway.auth.server import AUTH_METHODS, TokenServer
+from gateway.auth.server import ASSERTION_ALGORITHMS, AUTH_METHODS, TokenServer
 from gateway.auth.tokens import TokenService
 from gateway.errors import install_error_handlers
 from gateway.habilitation import load_matrix
@@ -61,6 +61,7 @@ def create_app(
         gc.collect()
         gc.freeze()
         yield
+        app.state.token_server.remote_keys.close()
 
     app = FastAPI(
         title="Carnet de bord — passerelle",
@@ -101,6 +102,7 @@ def create_app(
             settings.audience,
             settings.token_lifetime_seconds,
             app.state.matrix,
+            database.write,
         )
 
     app.state.start = start
@@ -164,6 +166,7 @@ def create_app(
             "jwks_uri": f"{issuer}/.well-known/jwks.json",
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "scopes_supported": list(SCOPES),
             "response_types_supported": [],
             "service_documentation": f"{issuer}/docs",

@@ -131,6 +131,13 @@ def clients_create(
             help="Client d'opérateur : administre les organisations et clients de ses territoires."
         ),
     ] = False,
+    jwks: Annotated[
+        Path | None,
+        typer.Option(help="Clés publiques (JWKS) du client : authentification private_key_jwt."),
+    ] = None,
+    jwks_uri: Annotated[
+        str | None, typer.Option(help="URL https des clés publiques du client (private_key_jwt).")
+    ] = None,
 ) -> None:
     """Crée un client OAuth2 ; son secret est affiché une seule fois (seule son empreinte est gardée)."""
     from gateway.organisations.service import InvalidOrganisation, create_client
@@ -139,14 +146,22 @@ def clients_create(
     try:
         with database.write() as session:
             created = create_client(
-                session, organisation_id=organisation, nom=nom, operateur=operateur
+                session,
+                organisation_id=organisation,
+                nom=nom,
+                operateur=operateur,
+                jwks=json.loads(jwks.read_text(encoding="utf-8")) if jwks else None,
+                jwks_uri=jwks_uri,
             )
-    except InvalidOrganisation as error:
+    except (InvalidOrganisation, ValueError) as error:
         typer.echo(f"Client refusé : {error}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"client_id={created.client.client_id}")
-    typer.echo(f"client_secret={created.secret}")
-    typer.echo("Notez ce secret : il ne sera plus affiché.")
+    if created.secret:
+        typer.echo(f"client_secret={created.secret}")
+        typer.echo("Notez ce secret : il ne sera plus affiché.")
+    else:
+        typer.echo("Authentification : private_key_jwt (assertion signée par la clé du client).")
 
 
 def _administer(action: Callable[[Any], Any], refused: str) -> Any:

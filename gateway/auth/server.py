@@ -8,22 +8,31 @@ framework's request and a way to render responses. Clients authenticate with
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import httpx
 import orjson
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
     ClientMixin,
     InsecureTransportError,
+    InvalidClientError,
     OAuth2Payload,
     OAuth2Request,
 )
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlmodel import Session
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -32,9 +41,13 @@ from starlette.responses import Response
 from gateway.auth.keys import ALGORITHM, SigningKeys
 from gateway.auth.secrets import verify_secret
 from gateway.habilitation.matrix import ADMINISTRATION, SCOPES, Matrix
-from gateway.storage.tables import Client, Organisation
+from gateway.storage.tables import Client, Organisation, UsedAssertion
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+PRIVATE_KEY_JWT = "private_key_jwt"
+AUTH_METHODS = (*SECRET_METHODS, PRIVATE_KEY_JWT)
+#: Signature algorithms accepted for client assertions (asymmetric only).
+ASSERTION_ALGORITHMS = ("RS256", "ES256", "PS256")
 
 
 class RegisteredClient(ClientMixin):  # type: ignore[misc]
@@ -65,10 +78,16 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return verify_secret(client_secret, self.client.secret_hash)
+        return bool(self.client.secret_hash) and verify_secret(
+            client_secret, self.client.secret_hash
+        )
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method in AUTH_METHODS
+        """A client registered with public keys authenticates with them only; the others
+        with their secret."""
+        if self.client.jwks is not None or self.client.jwks_uri:
+            return method == PRIVATE_KEY_JWT
+        return method in SECRET_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
         return False
@@ -110,6 +129,79 @@ class _Request(OAuth2Request):  # type: ignore[misc]
         return self._form
 
 
+class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
+    """``private_key_jwt`` (RFC 7523 §2.2): the client signs an assertion with its private key;
+    its public keys are registered inline or published at its ``jwks_uri``. Each assertion is
+    used once (its ``jti`` is kept until it expires, in the database)."""
+
+    CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
+
+    def __init__(self, issuer: str, sessions: Callable[[], Any], keys: RemoteKeys) -> None:
+        super().__init__(validate_jti=True, leeway=30)
+        issuer = issuer.rstrip("/")
+        self._audiences = [f"{issuer}/oauth/token", issuer, issuer + "/"]
+        self._sessions = sessions
+        self._keys = keys
+
+    def get_audiences(self) -> list[str]:
+        return self._audiences
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
+        """The claims of an assertion signed with one of :data:`ASSERTION_ALGORITHMS`."""
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=list(ASSERTION_ALGORITHMS))
+        except JoseError as error:
+            raise InvalidClientError(description=error.description) from error
+        self.verify_claims(token.claims)
+        return token.claims
+
+    def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
+        expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+        if not isinstance(jti, str) or not 0 < len(jti) <= 255:
+            return False
+        try:
+            with self._sessions() as session:
+                session.execute(
+                    delete(UsedAssertion).where(col(UsedAssertion.expire_le) < datetime.now(UTC))
+                )
+                session.add(UsedAssertion(client_id=claims["sub"], jti=jti, expire_le=expires))
+        except IntegrityError:
+            return False
+        return True
+
+    def resolve_client_public_key(self, client: RegisteredClient) -> KeySet:
+        if client.client.jwks is not None:
+            return KeySet.import_key_set(client.client.jwks)  # type: ignore[arg-type]
+        return self._keys.fetch(str(client.client.jwks_uri))
+
+
+class RemoteKeys:
+    """Clients' public keys published at their ``jwks_uri``: fetched with one long-lived HTTP
+    client, kept for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 300.0) -> None:
+        self.ttl = ttl
+        self._client = httpx.Client(timeout=5.0, follow_redirects=False)
+        self._cache: dict[str, tuple[float, KeySet]] = {}
+
+    def fetch(self, uri: str) -> KeySet:
+        cached = self._cache.get(uri)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        try:
+            response = self._client.get(uri)
+            response.raise_for_status()
+            keys = KeySet.import_key_set(response.json())
+        except (httpx.HTTPError, ValueError, TypeError, KeyError, JoseError) as error:
+            # OAuth2 error descriptions are ASCII (RFC 6749 §5.2).
+            raise InvalidClientError(description="Client public keys unavailable.") from error
+        self._cache[uri] = (time.monotonic(), keys)
+        return keys
+
+    def close(self) -> None:
+        self._client.close()
+
+
 class _ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
 
@@ -146,11 +238,16 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
         audience: str,
         lifetime: int,
         matrix: Matrix,
+        writes: Callable[[], Any],
     ) -> None:
         super().__init__(scopes_supported=list(SCOPES))
         self._sessions = sessions
         self._matrix = matrix
+        self.remote_keys = RemoteKeys()
         self.register_grant(_ClientCredentials)
+        self.register_client_auth_method(
+            PRIVATE_KEY_JWT, PrivateKeyJwt(issuer, writes, self.remote_keys)
+        )
         self.register_token_generator("default", _TokenGenerator(keys, issuer, audience, lifetime))
 
     def query_client(self, client_id: str) -> RegisteredClient | None:

@@ -75,6 +75,10 @@ class NouveauClient(BaseModel):
 
     nom: str = Field(min_length=1, max_length=255)
     operateur: bool = False
+    jwks: dict[str, Any] | None = Field(
+        default=None, description="Clés publiques du client (private_key_jwt, sans secret)."
+    )
+    jwks_uri: str | None = Field(default=None, max_length=500, pattern=r"^https://")
 
 
 def _organisation_wire(organisation: Organisation) -> dict[str, Any]:
@@ -155,13 +159,21 @@ def create_client(
     database: DatabaseDep,
     principal: OperatorDep,
 ) -> Response:
-    with database.write() as session:
-        _own_organisation(session, principal, organisation_id)
-        created = service.create_client(
-            session, organisation_id=organisation_id, nom=body.nom, operateur=body.operateur
-        )
+    try:
+        with database.write() as session:
+            _own_organisation(session, principal, organisation_id)
+            created = service.create_client(
+                session,
+                organisation_id=organisation_id,
+                nom=body.nom,
+                operateur=body.operateur,
+                jwks=body.jwks,
+                jwks_uri=body.jwks_uri,
+            )
+    except service.InvalidOrganisation as error:
+        raise InvalidOrganisation(str(error)) from None
     return OrjsonResponse(
-        {"client_id": created.client.client_id, "client_secret": created.secret},
+        {"client_id": created.client.client_id, "client_secret": created.secret or None},
         status_code=201,
         headers={"Cache-Control": "no-store"},
     )

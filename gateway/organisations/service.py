@@ -6,7 +6,10 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from sqlmodel import Session, select
 
 from gateway.auth.secrets import hash_secret, new_client_id, new_secret
@@ -68,20 +71,46 @@ def create_organisation(
 
 
 def create_client(
-    session: Session, *, organisation_id: str, nom: str, operateur: bool = False
+    session: Session,
+    *,
+    organisation_id: str,
+    nom: str,
+    operateur: bool = False,
+    jwks: dict[str, Any] | None = None,
+    jwks_uri: str | None = None,
 ) -> NewClient:
     """A new client; its secret is returned once and only its digest is stored. An operator
-    client administers the organisations and clients of its organisation's territories."""
+    client administers the organisations and clients of its organisation's territories.
+
+    A client registered with its public keys (``jwks`` or ``jwks_uri``) authenticates with
+    ``private_key_jwt`` and has no secret.
+    """
     if session.get(Organisation, organisation_id) is None:
         raise InvalidOrganisation(f"organisation inconnue « {organisation_id} »")
-    secret = new_secret()
+    if jwks is not None and jwks_uri:
+        raise InvalidOrganisation("clés publiques : en ligne ou par URL, pas les deux")
+    if jwks is not None:
+        try:
+            keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+        except (JoseError, ValueError, TypeError, KeyError) as error:
+            raise InvalidOrganisation(f"jeu de clés illisible ({type(error).__name__})") from None
+        if any(key.is_private for key in keys):
+            raise InvalidOrganisation(
+                "le jeu de clés contient une clé privée : publiez-en la partie publique"
+            )
+    if jwks_uri is not None and not jwks_uri.startswith("https://"):
+        raise InvalidOrganisation("l'URL des clés publiques doit être en https")
+    with_keys = jwks is not None or bool(jwks_uri)
+    secret = "" if with_keys else new_secret()
     client = Client(
         client_id=new_client_id(),
         organisation_id=organisation_id,
         nom=nom.strip() or "client",
-        secret_hash=hash_secret(secret),
+        secret_hash=hash_secret(secret) if secret else "",
         actif=True,
         operateur=operateur,
+        jwks=jwks,
+        jwks_uri=jwks_uri,
         cree_le=datetime.now(UTC),
     )
     session.add(client)

@@ -91,6 +91,10 @@ class Client(SQLModel, table=True):
     actif: bool = True
     #: An operator administers the organisations and clients of its organisation's territories.
     operateur: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    #: ``private_key_jwt`` (RFC 7523): the client's public keys, inline or by URL. Such a
+    #: client has no secret (empty ``secret_hash``).
+    jwks: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    jwks_uri: str | None = Field(default=None, max_length=500)
     cree_le: datetime = _ts(nullable=False)
 
 
@@ -210,3 +214,13 @@ class JournalEntry(SQLModel, table=True):
     categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     finalite: str | None = Field(default=None, max_length=40)
     resultat: str = Field(max_length=40)
+
+
+class UsedAssertion(SQLModel, table=True):
+    """A client assertion (``private_key_jwt``) already used, until it expires: replays fail."""
+
+    __tablename__ = "assertions_utilisees"
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    jti: str = Field(primary_key=True, max_length=255)
+    expire_le: datetime = _ts(nullable=False, index=True)
