@@ -20,6 +20,7 @@ organisations_app = typer.Typer(no_args_is_help=True, help="Organisations habili
 clients_app = typer.Typer(no_args_is_help=True, help="Clients OAuth2 des organisations.")
 habilitations_app = typer.Typer(no_args_is_help=True, help="Matrice d'habilitation.")
 keys_app = typer.Typer(no_args_is_help=True, help="Clés de signature des jetons.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="Bac à sable des éditeurs (territoire SBX).")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(db_app, name="db")
@@ -27,6 +28,7 @@ app.add_typer(organisations_app, name="organisations")
 app.add_typer(clients_app, name="clients")
 app.add_typer(habilitations_app, name="habilitations")
 app.add_typer(keys_app, name="keys")
+app.add_typer(sandbox_app, name="bac-a-sable")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
@@ -495,3 +497,14 @@ def habilitations_history(organisation: OrganisationId) -> None:
             f"{decision.cree_le:%Y-%m-%d} {decision.effet} {decision.droit} {decision.categorie}"
             f" ({state}) par {decision.auteur} : {decision.motif}"
         )
+
+
+@sandbox_app.command("peupler")
+def sandbox_seed(
+    nombre: Annotated[int, typer.Option(min=1, max=1000, help="Carnets inventés à ajouter.")] = 20,
+) -> None:
+    """Ajoute des carnets inventés au territoire bac à sable (SBX) des éditeurs de logiciel."""
+    from gateway.demo import seed_sandbox
+
+    held = seed_sandbox(_database(), default_validator(), nombre)
+    typer.echo(f"{held} carnet(s) inventé(s) dans le bac à sable")

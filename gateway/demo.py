@@ -6,16 +6,17 @@ import random
 from dataclasses import dataclass
 
 import orjson
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from gateway.auth.principal import Principal
 from gateway.auth.secrets import hash_secret, new_secret
 from gateway.habilitation import load_matrix
 from gateway.habilitation.guard import Guard
+from gateway.habilitation.matrix import SANDBOX, SCOPES
 from gateway.notebooks.service import NotebookService
 from gateway.organisations.service import create_client, create_organisation
 from gateway.storage.database import Database
-from gateway.storage.tables import Client, Organisation
+from gateway.storage.tables import Client, NotebookRow, Organisation
 from referential import Validator, samples
 
 TERRITOIRE = "26"
@@ -66,13 +67,37 @@ def seed(database: Database, validator: Validator, notebooks: int = 5) -> list[D
                 organisation_id=departement.id,
                 type_acteur=departement.type_acteur,
                 territoires=(TERRITOIRE,),
-                scopes=frozenset({"carnets"}),
+                scopes=frozenset(SCOPES),
             )
-            guard = Guard(load_matrix(), principal, "accompagnement")
-            service = NotebookService(session, validator, guard)
-            rng = random.Random(2026)
-            for _ in range(notebooks):
-                carnet = samples.generate_carnet(rng)
-                carnet["territoire"] = TERRITOIRE
-                service.create_or_find(orjson.dumps(carnet), with_view=False)
+            _made_up_notebooks(session, validator, principal, notebooks, seed=2026)
     return credentials
+
+
+def seed_sandbox(database: Database, validator: Validator, notebooks: int) -> int:
+    """Add made-up notebooks to the sandbox territory, where software publishers try their
+    integration; the number of notebooks it then holds."""
+    principal = Principal(
+        client_id="bac-a-sable",
+        organisation_id="bac-a-sable",
+        type_acteur="departement",
+        territoires=(SANDBOX,),
+        scopes=frozenset(SCOPES),
+    )
+    with database.write() as session:
+        held = len(
+            session.exec(select(NotebookRow.id).where(NotebookRow.territoire == SANDBOX)).all()
+        )
+        _made_up_notebooks(session, validator, principal, notebooks, seed=held)
+    return held + notebooks
+
+
+def _made_up_notebooks(
+    session: Session, validator: Validator, principal: Principal, count: int, *, seed: int
+) -> None:
+    guard = Guard(load_matrix(), principal, "accompagnement")
+    service = NotebookService(session, validator, guard)
+    rng = random.Random(seed)
+    for _ in range(count):
+        carnet = samples.generate_carnet(rng)
+        carnet.pop("territoire", None)
+        service.create_or_find(orjson.dumps(carnet), with_view=False)

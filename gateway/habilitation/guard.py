@@ -9,7 +9,7 @@ from typing import Any
 from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
 from gateway.habilitation.categories import classify
-from gateway.habilitation.matrix import SCOPE_PREFIX, ActorRights, Matrix, Right
+from gateway.habilitation.matrix import SANDBOX, SCOPE_PREFIX, ActorRights, Matrix, Right
 from gateway.storage.tables import JournalEntry
 from referential import Referential
 
@@ -97,6 +97,8 @@ class Guard:
             return False
         if self.actor.portee == "territoire":
             return True
+        if self.actor.portee == "bac_a_sable":
+            return territoire == SANDBOX
         return self.actor.portee == "relation" and linked
 
     # -- categories ------------------------------------------------------------------------------

@@ -16,7 +16,10 @@ from referential import CATEGORIES
 
 Right = Literal["lecture", "ecriture", "export", "identification"]
 RIGHTS: tuple[Right, ...] = ("lecture", "ecriture", "export", "identification")
-Scope = Literal["territoire", "relation", "aucune"]
+Scope = Literal["territoire", "relation", "bac_a_sable", "aucune"]
+#: The sandbox territory: made-up notebooks only, where software publishers try their
+#: integration (no real organisation has it: it is not a département code).
+SANDBOX = "SBX"
 
 #: Reason codes of a withheld category, as reads report them.
 NOT_HABILITATED = "non_habilite"
@@ -103,7 +106,7 @@ class Matrix:
         if set(self.categories) != set(CATEGORIES):
             problems.append(f"catégories : attendu {sorted(CATEGORIES)}")
         for kind, actor in self.actors.items():
-            if actor.portee not in ("territoire", "relation", "aucune"):
+            if actor.portee not in ("territoire", "relation", "bac_a_sable", "aucune"):
                 problems.append(f"{kind} : portée inconnue {actor.portee!r}")
             for purpose in actor.finalites:
                 if purpose not in self.finalites:

@@ -26,6 +26,7 @@ from gateway.errors import ProblemError
 from gateway.habilitation.categories import served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard
 from gateway.habilitation.journal import AccessJournal, journal_wire
+from gateway.habilitation.matrix import SANDBOX
 from gateway.idempotency import run_write
 from gateway.notebooks import repository, wire
 from gateway.notebooks.errors import NotebookNotFound
@@ -280,6 +281,8 @@ def _search(
     # Need to know, inside the query: the territories, and the links for the actor kinds that
     # only see the notebooks they accompany.
     territoires = guard.principal.territoires if guard.actor.portee != "aucune" else ()
+    if guard.actor.portee == "bac_a_sable":
+        territoires = tuple(t for t in territoires if t == SANDBOX)
     linked_to = guard.principal.organisation_id if guard.actor.portee == "relation" else None
     carnet_ids = None
     if criteres.identifiant is not None:

@@ -13,6 +13,7 @@ from joserfc.jwk import KeySet
 from sqlmodel import Session, select
 
 from gateway.auth.secrets import hash_secret, new_client_id, new_secret
+from gateway.habilitation.matrix import SANDBOX
 from gateway.storage.tables import Client, Organisation
 
 #: Actor kinds of the legal frame (legal-frame.md §8.2).
@@ -52,7 +53,12 @@ def create_organisation(
         raise InvalidOrganisation(
             f"type d'acteur inconnu « {type_acteur} » ; types : {', '.join(ACTOR_KINDS)}"
         )
-    if not territoires or not all(DEPARTEMENT.match(t) for t in territoires):
+    if type_acteur == "editeur_logiciel":
+        # A software publisher works in the sandbox territory, never in a département.
+        if set(territoires) - {SANDBOX}:
+            raise InvalidOrganisation(f"un éditeur de logiciel n'a que le territoire {SANDBOX}")
+        territoires = [SANDBOX]
+    elif not territoires or not all(DEPARTEMENT.match(t) for t in territoires):
         raise InvalidOrganisation("territoires : codes de département (01…95, 2A, 2B, 971…976)")
     if not nom.strip():
         raise InvalidOrganisation("nom vide")

@@ -163,7 +163,8 @@ def partner(db: Database, client: httpx.AsyncClient) -> Callable[..., object]:
                 session,
                 nom=nom or f"{type_acteur} {uuid.uuid4().hex[:6]}",
                 type_acteur=type_acteur,
-                territoires=list(territoires),
+                # A software publisher has the sandbox territory only.
+                territoires=[] if type_acteur == "editeur_logiciel" else list(territoires),
             )
             created = create_client(session, organisation_id=organisation.id, nom="si")
         response = await client.post(

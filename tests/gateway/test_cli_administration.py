@@ -120,3 +120,21 @@ def test_overrides_are_recorded_with_who_and_why(database_url):
     lines = history.splitlines()
     assert "accorde export sante_handicap (levée le" in lines[0]
     assert "retire ecriture sante_handicap (active) par DPO : Convention 2026-12" in lines[1]
+
+
+def test_the_demo_seeds_its_notebooks_once_and_renews_its_secrets(database_url):
+    from sqlmodel import select
+
+    from gateway.demo import seed
+    from gateway.storage.tables import NotebookRow
+    from referential import default_validator
+
+    database = Database(database_url)
+    first = seed(database, default_validator(), notebooks=3)
+    again = seed(database, default_validator(), notebooks=3)
+    with database.read() as session:
+        notebooks = session.exec(select(NotebookRow)).all()
+    assert len(notebooks) == 3
+    assert {c.client_id for c in first} == {c.client_id for c in again}
+    assert {c.client_secret for c in first}.isdisjoint({c.client_secret for c in again})
+    database.dispose()

@@ -474,3 +474,35 @@ def test_exporting_sensitive_data_needs_recorded_guarantees(db):
         "Chiffrement, habilitations nominatives",
     )
     assert decision.leve_le is not None
+
+
+# -- software publishers: the sandbox ------------------------------------------------------------
+
+
+async def test_a_publisher_works_in_the_sandbox_and_never_reaches_a_person(client, partner, db):
+    from gateway.demo import seed_sandbox
+    from referential import default_validator
+
+    departement = await partner("departement")
+    real = await new_notebook(client, departement)
+    publisher = await partner("editeur_logiciel")
+    sandbox = await client.post("/v1/carnets", content=body(carnet()), headers=publisher.headers)
+    assert sandbox.status_code == 201, sandbox.text
+    assert sandbox.json()["carnet"]["territoire"] == "SBX"
+    made_up = sandbox.json()["id"]
+    assert (await read(client, publisher, made_up)).status_code == 200
+    assert (await read(client, publisher, real)).status_code == 404
+    events = {"evenements": SAMPLES["parcours"][1]}
+    assert (await contribute(client, publisher, real, events)).status_code == 404
+    elsewhere = await client.post(
+        "/v1/carnets", content=body(carnet(territoire="26")), headers=publisher.headers
+    )
+    assert elsewhere.status_code == 403
+    assert (await read(client, departement, made_up)).status_code == 404
+    assert seed_sandbox(db, default_validator(), 3) == 4
+    client.accesses.extend(["carnet bac-a-sable peupler"] * 3)  # journaled creations
+    listed = (await client.get("/v1/carnets", headers=publisher.headers)).json()["items"]
+    assert len(listed) == 4
+    assert all(item["territoire"] == "SBX" for item in listed)
+    for item in listed:
+        await read(client, publisher, item["id"])
