@@ -254,16 +254,23 @@ def search(
     summary="Rechercher des carnets par NIR et date de naissance, ou par identifiant partenaire",
     response_model=Page,
     responses={**_PURPOSE_RESPONSES, 422: {"description": "Corps invalide."}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": wire.Recherche.model_json_schema()}},
+        }
+    },
 )
 def search_by_identity(
     database: DatabaseDep,
     guard: GuardDep,
-    criteres: wire.Recherche,
+    body: Annotated[bytes, wire.RAW_BODY],
     params: Annotated[Page.__params_type__, Depends()],  # type: ignore[name-defined]
     territoire: Territoire = None,
     modifie_depuis: ModifieDepuis = None,
 ) -> Any:
     guard.require("lecture", "identification")
+    criteres = wire.search_criteria(body)
     return _search(database, guard, params, criteres, territoire, modifie_depuis)
 
 

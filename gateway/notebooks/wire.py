@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 from fastapi import Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from gateway.errors import ProblemError
@@ -138,6 +138,34 @@ class Recherche(BaseModel):
             "france_travail:XYZ, si_departement:26:SI-123."
         ),
     )
+
+
+_MESSAGES = {
+    "json_invalid": "JSON mal formé.",
+    "extra_forbidden": "Champ inconnu.",
+    "string_type": "Texte attendu.",
+    "date_type": "Date attendue (AAAA-MM-JJ).",
+    "date_parsing": "Date attendue (AAAA-MM-JJ).",
+    "date_from_datetime_parsing": "Date attendue (AAAA-MM-JJ).",
+    "model_type": "Objet JSON attendu.",
+}
+
+
+def search_criteria(body: bytes) -> Recherche:
+    """The criteria of a search body (JSON, whatever its declared content type)."""
+    try:
+        return Recherche.model_validate_json(body or b"{}")
+    except ValidationError as error:
+        raise InvalidPayload(
+            errors=[
+                {
+                    "pointer": "".join(f"/{part}" for part in e["loc"]),
+                    "code": "json_invalide" if e["type"] == "json_invalid" else e["type"],
+                    "message": _MESSAGES.get(e["type"], "Valeur invalide."),
+                }
+                for e in error.errors(include_input=False)
+            ]
+        ) from None
 
 
 def search_nir(nir: str | None, date_naissance: date | None) -> str | None:

@@ -326,3 +326,31 @@ async def test_forged_cursor_is_400(client, partner):
     )
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("content", "pointer", "code"),
+    [
+        (b"{pas du json", "", "json_invalide"),
+        (b'{"nir": 12}', "/nir", "string_type"),
+        (b'{"inconnu": 1}', "/inconnu", "extra_forbidden"),
+        (b'{"date_naissance": "hier"}', "/date_naissance", "date_from_datetime_parsing"),
+    ],
+)
+async def test_a_malformed_search_body_is_422_located(client, partner, content, pointer, code):
+    p = await partner()
+    response = await client.post("/v1/carnets/recherche", content=content, headers=p.headers)
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert (error["pointer"], error["code"]) == (pointer, code)
+
+
+async def test_a_search_body_needs_no_content_type(client, partner):
+    p = await partner()
+    target = await create(client, p, carnet(personne(nir=NIR_A)))
+    response = await client.post(
+        "/v1/carnets/recherche",
+        content=b'{"nir": "%s", "date_naissance": "1990-04-15"}' % NIR_A.encode(),
+        headers=p.headers | {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert [item["id"] for item in response.json()["items"]] == [target["id"]]
