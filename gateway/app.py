@@ -108,8 +108,9 @@ def create_app(
     app.state.start = start
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    app.include_router(referential_router)
+    # The notebook routes first: routing walks the routes in order, and they are the hot ones.
     app.include_router(notebooks_router)
+    app.include_router(referential_router)
     app.include_router(habilitation_router)
     app.include_router(admin_router)
 

@@ -48,10 +48,11 @@ class Guard:
     def __init__(self, matrix: Matrix, principal: Principal, purpose: str | None) -> None:
         self.matrix = matrix
         self.principal = principal
-        granted = matrix.actor(principal.type_acteur, principal.derogations)
         #: The rights of the caller: its actor kind's, with its organisation's overrides,
         #: within its token's scopes.
-        self.actor: ActorRights = granted.within(principal.scopes)
+        self.actor: ActorRights = matrix.effective(
+            principal.type_acteur, principal.derogations, principal.scopes
+        )
         if not self.actor.finalites:
             raise PurposeNotAllowed(
                 "Aucune finalité n'ouvre l'accès aux carnets à votre type d'acteur."

@@ -98,6 +98,7 @@ class Matrix:
         }
         self._withheld_json: dict[tuple[str, tuple[Override, ...]], bytes] = {}
         self._with_overrides: dict[tuple[str, tuple[Override, ...]], ActorRights] = {}
+        self._effective: dict[tuple[str, tuple[Override, ...], frozenset[str]], ActorRights] = {}
         self.check()
 
     def check(self) -> None:
@@ -147,6 +148,17 @@ class Matrix:
                 base.limites,
             )
             self._with_overrides[key] = found
+        return found
+
+    def effective(
+        self, type_acteur: str, overrides: tuple[Override, ...], scopes: frozenset[str]
+    ) -> ActorRights:
+        """The rights of a caller: its actor kind's, with its organisation's overrides, within
+        its token's scopes (computed once per combination)."""
+        key = (type_acteur, overrides, scopes)
+        found = self._effective.get(key)
+        if found is None:
+            found = self._effective[key] = self.actor(type_acteur, overrides).within(scopes)
         return found
 
     def check_override(
