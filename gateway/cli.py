@@ -389,14 +389,6 @@ def openapi_export(
         raise typer.Exit(1)
 
 
-def main() -> None:
-    app(prog_name="carnet")
-
-
-if __name__ == "__main__":
-    main()
-
-
 @habilitations_app.command("export")
 def habilitations_export(
     file: Annotated[Path, typer.Option("--file", help="Fichier de sortie.")] = HABILITATIONS_FILE,
@@ -508,3 +500,11 @@ def sandbox_seed(
 
     held = seed_sandbox(_database(), default_validator(), nombre)
     typer.echo(f"{held} carnet(s) inventé(s) dans le bac à sable")
+
+
+def main() -> None:
+    app(prog_name="carnet")
+
+
+if __name__ == "__main__":
+    main()
