@@ -14,7 +14,7 @@ from starlette.responses import Response
 from gateway import __version__
 from gateway.auth import keys
 from gateway.auth.server import ASSERTION_ALGORITHMS, AUTH_METHODS, TokenServer
-from gateway.auth.tokens import TokenService
+from gateway.auth.tokens import ExternalIssuer, TokenService
 from gateway.errors import install_error_handlers
 from gateway.habilitation import load_matrix
 from gateway.habilitation.categories import ProjectionCache
@@ -62,6 +62,7 @@ def create_app(
         gc.freeze()
         yield
         app.state.token_server.remote_keys.close()
+        app.state.tokens.close()
 
     app = FastAPI(
         title="Carnet de bord — passerelle",
@@ -87,12 +88,22 @@ def create_app(
             with database.read() as session:
                 return keys.load(session)
 
+        external = None
+        if settings.idp_issuer and settings.idp_jwks_uri:
+            external = ExternalIssuer(
+                issuer=settings.idp_issuer,
+                jwks_uri=settings.idp_jwks_uri,
+                audience=settings.idp_audience or settings.audience,
+                client_claim=settings.idp_client_claim,
+                scope_claim=settings.idp_scope_claim,
+            )
         tokens = TokenService(
             signing,
             settings.issuer,
             settings.audience,
             settings.token_lifetime_seconds,
             loader=reload,
+            external=external,
         )
         app.state.tokens = tokens
         app.state.token_server = TokenServer(

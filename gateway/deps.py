@@ -11,6 +11,7 @@ from gateway.auth.principal import Principal
 from gateway.auth.tokens import InvalidToken
 from gateway.errors import ProblemError
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard
+from gateway.habilitation.matrix import ADMINISTRATION, Matrix
 from gateway.organisations.repository import ACTIVE_CLIENT
 from gateway.storage.database import Database
 from referential import Validator
@@ -65,14 +66,38 @@ async def get_principal(request: Request) -> Principal:
     found = database.fetch_one(ACTIVE_CLIENT, {"client_id": str(claims["client_id"])})
     if found is None:
         raise _unauthenticated("invalid_token")
-    organisation_id, type_acteur, territoires, derogations = found
+    organisation_id, type_acteur, territoires, derogations, operateur = found
+    return principal_of(
+        request, claims, organisation_id, type_acteur, territoires, derogations, operateur
+    )
+
+
+def principal_of(
+    request: Request,
+    claims: dict[str, Any],
+    organisation_id: str,
+    type_acteur: str,
+    territoires: Any,
+    derogations: Any,
+    operateur: Any,
+) -> Principal:
+    """The caller, from its token's claims and its client's row as read by a text() query.
+
+    Its scopes are those its token carries *and* its client holds now: a restriction or a
+    disabled operator flag applies at once to live tokens, and an identity provider's token
+    cannot carry more than the registered client may.
+    """
+    matrix: Matrix = request.app.state.matrix
+    granted = overrides(derogations)
+    held = matrix.actor(type_acteur, granted).scopes + ((ADMINISTRATION,) if operateur else ())
+    claimed = str(claims.get("scope") or "").split()
     return Principal(
         client_id=str(claims["client_id"]),
         organisation_id=organisation_id,
         type_acteur=type_acteur,
         territoires=json_list(territoires),
-        scopes=frozenset(str(claims.get("scope") or "").split()),
-        derogations=overrides(derogations),
+        scopes=frozenset(s for s in claimed if s in held),
+        derogations=granted,
     )
 
 

@@ -37,6 +37,21 @@ class Settings(BaseSettings):
         ge=0,
         description="Projected notebook views kept in memory, per version and readable categories.",
     )
+    idp_issuer: str | None = Field(
+        default=None,
+        description="Identity provider whose access tokens are also accepted (its issuer, iss).",
+    )
+    idp_jwks_uri: str | None = Field(default=None, description="Its public keys (https).")
+    idp_audience: str | None = Field(
+        default=None, description="Audience its tokens carry for the gateway (default: audience)."
+    )
+    idp_client_claim: str = Field(
+        default="azp",
+        description="Claim of its tokens naming the client, registered in the gateway (azp, client_id…).",
+    )
+    idp_scope_claim: str = Field(
+        default="scope", description="Claim of its tokens giving the scopes."
+    )
     page_size_max: int = Field(default=100, ge=1, le=1000)
 
     @model_validator(mode="after")
@@ -46,4 +61,6 @@ class Settings(BaseSettings):
                 raise ValueError("CARNET_DATABASE_URL must name a PostgreSQL server in production")
             if not self.issuer.startswith("https://"):
                 raise ValueError("CARNET_ISSUER must be an https URL in production")
+        if bool(self.idp_issuer) != bool(self.idp_jwks_uri):
+            raise ValueError("CARNET_IDP_ISSUER and CARNET_IDP_JWKS_URI go together")
         return self

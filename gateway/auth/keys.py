@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import text
 from sqlmodel import Session, select
@@ -82,3 +85,36 @@ def _new_key(session: Session) -> SigningKey:
     session.add(row)
     session.flush()
     return row
+
+
+class KeysUnavailable(Exception):
+    """Public keys published at a URL could not be fetched or read."""
+
+
+class RemoteKeys:
+    """Public keys published at a URL (a client's ``jwks_uri``, an identity provider's): fetched
+    with one long-lived HTTP client, kept for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 300.0) -> None:
+        self.ttl = ttl
+        self._client = httpx.Client(timeout=5.0, follow_redirects=False)
+        self._cache: dict[str, tuple[float, KeySet]] = {}
+
+    def fetch(self, uri: str, *, fresh: bool = False) -> KeySet:
+        """The key set at ``uri``; with ``fresh``, read again unless read within a second."""
+        cached = self._cache.get(uri)
+        if cached is not None:
+            age = time.monotonic() - cached[0]
+            if age < (1.0 if fresh else self.ttl):
+                return cached[1]
+        try:
+            response = self._client.get(uri)
+            response.raise_for_status()
+            keys = KeySet.import_key_set(response.json())
+        except (httpx.HTTPError, ValueError, TypeError, KeyError, JoseError) as error:
+            raise KeysUnavailable(uri) from error
+        self._cache[uri] = (time.monotonic(), keys)
+        return keys
+
+    def close(self) -> None:
+        self._client.close()

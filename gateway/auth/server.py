@@ -8,13 +8,11 @@ framework's request and a way to render responses. Clients authenticate with
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import httpx
 import orjson
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
@@ -38,7 +36,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.auth.keys import ALGORITHM, SigningKeys
+from gateway.auth.keys import ALGORITHM, KeysUnavailable, RemoteKeys, SigningKeys
 from gateway.auth.secrets import verify_secret
 from gateway.habilitation.matrix import ADMINISTRATION, SCOPES, Matrix
 from gateway.storage.tables import Client, Organisation, UsedAssertion
@@ -172,34 +170,11 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
     def resolve_client_public_key(self, client: RegisteredClient) -> KeySet:
         if client.client.jwks is not None:
             return KeySet.import_key_set(client.client.jwks)  # type: ignore[arg-type]
-        return self._keys.fetch(str(client.client.jwks_uri))
-
-
-class RemoteKeys:
-    """Clients' public keys published at their ``jwks_uri``: fetched with one long-lived HTTP
-    client, kept for ``ttl`` seconds."""
-
-    def __init__(self, ttl: float = 300.0) -> None:
-        self.ttl = ttl
-        self._client = httpx.Client(timeout=5.0, follow_redirects=False)
-        self._cache: dict[str, tuple[float, KeySet]] = {}
-
-    def fetch(self, uri: str) -> KeySet:
-        cached = self._cache.get(uri)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl:
-            return cached[1]
         try:
-            response = self._client.get(uri)
-            response.raise_for_status()
-            keys = KeySet.import_key_set(response.json())
-        except (httpx.HTTPError, ValueError, TypeError, KeyError, JoseError) as error:
+            return self._keys.fetch(str(client.client.jwks_uri))
+        except KeysUnavailable as error:
             # OAuth2 error descriptions are ASCII (RFC 6749 §5.2).
             raise InvalidClientError(description="Client public keys unavailable.") from error
-        self._cache[uri] = (time.monotonic(), keys)
-        return keys
-
-    def close(self) -> None:
-        self._client.close()
 
 
 class _ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]

@@ -226,7 +226,8 @@ def journal_of(
 VIEW_FOR_CLIENT = text(
     "SELECT c.vue, c.version, c.territoire, c.categories,"
     " o.id, o.type_acteur, o.territoires, o.derogations,"
-    " EXISTS (SELECT 1 FROM liens l WHERE l.carnet_id = c.id AND l.organisation_id = o.id)"
+    " EXISTS (SELECT 1 FROM liens l WHERE l.carnet_id = c.id AND l.organisation_id = o.id),"
+    " cl.operateur"
     " FROM clients cl"
     " JOIN organisations o ON o.id = cl.organisation_id"
     " LEFT JOIN carnets c ON c.id = :carnet_id"

@@ -12,7 +12,6 @@ from fastapi_pagination.cursor import CursorPage
 from fastapi_pagination.customization import CustomizedPage, UseIncludeTotal, UseParamsFields
 from fastapi_pagination.ext.sqlmodel import paginate
 
-from gateway.auth.principal import Principal
 from gateway.deps import (
     ClaimsDep,
     DatabaseDep,
@@ -20,7 +19,7 @@ from gateway.deps import (
     Unauthenticated,
     ValidatorDep,
     json_list,
-    overrides,
+    principal_of,
 )
 from gateway.errors import ProblemError
 from gateway.habilitation.categories import served
@@ -356,17 +355,10 @@ async def _readable_view(
         raise Unauthenticated(
             headers={"WWW-Authenticate": 'Bearer realm="carnet", error="invalid_token"'}
         )
-    vue, version, territoire, held, organisation_id, type_acteur, territoires, derogations = found[
-        :8
-    ]
-    linked = found[8]
-    principal = Principal(
-        client_id=client_id,
-        organisation_id=organisation_id,
-        type_acteur=type_acteur,
-        territoires=json_list(territoires),
-        scopes=frozenset(str(claims.get("scope") or "").split()),
-        derogations=overrides(derogations),
+    vue, version, territoire, held, organisation_id, type_acteur, territoires = found[:7]
+    derogations, linked, operateur = found[7:]
+    principal = principal_of(
+        request, claims, organisation_id, type_acteur, territoires, derogations, operateur
     )
     guard = Guard(request.app.state.matrix, principal, purpose)
     guard.require("lecture")

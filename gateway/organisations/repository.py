@@ -7,7 +7,7 @@ from sqlalchemy import text
 #: Run on every authenticated request: disabling a client or its organisation takes effect at
 #: once. (organisation id, actor kind, territories) of an active client of an active organisation.
 ACTIVE_CLIENT = text(
-    "SELECT o.id, o.type_acteur, o.territoires, o.derogations FROM clients c"
+    "SELECT o.id, o.type_acteur, o.territoires, o.derogations, c.operateur FROM clients c"
     " JOIN organisations o ON o.id = c.organisation_id"
     " WHERE c.client_id = :client_id AND c.actif AND o.actif"
 )
