@@ -18,6 +18,7 @@ import orjson
 
 from gateway.notebooks.view import labels
 from referential import SENSITIVE_CATEGORIES, Referential, Validator
+from referential.models import SECTIONS
 
 #: Sections whose every part is of one category.
 SECTION_CATEGORIES = {
@@ -134,17 +135,8 @@ def project(view: dict[str, Any], readable: frozenset[str], validator: Validator
     return view
 
 
-SECTIONS_WITH_PARTS = (
-    "personne",
-    "coordonnees",
-    "droits",
-    "situation",
-    "diagnostic",
-    "axes",
-    "accompagnement",
-    "rendez_vous",
-    "evenements",
-)
+#: The sections made of parts (the others are replaced as a whole).
+SECTIONS_WITH_PARTS = tuple(s for s in SECTIONS if s not in ("contrat", "orientation"))
 
 
 def _removal_order(pointer: str) -> tuple[Any, ...]:
