@@ -130,6 +130,46 @@ def _wants_representation(prefer: str | None, default: bool) -> bool:
     return default
 
 
+# The hottest route first: routing tries the routes in the order they are declared.
+@router.get(
+    "/{carnet_id}",
+    summary="Lire le carnet consolidé (les catégories que vous pouvez lire)",
+    response_model=wire.CarnetVue,
+    responses={
+        304: {"description": "Inchangé (If-None-Match)."},
+        **_PURPOSE_RESPONSES,
+        404: {"description": "Carnet introuvable."},
+    },
+    # The hottest route reads its two headers itself (documented here) rather than through
+    # FastAPI's parameter machinery.
+    openapi_extra={
+        "parameters": [
+            {
+                "name": PURPOSE_HEADER,
+                "in": "header",
+                "required": False,
+                "description": "Finalité de l'accès, par exemple accompagnement.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            },
+        ]
+    },
+)
+async def read(request: Request, carnet_id: CarnetId, claims: ClaimsDep) -> Response:
+    headers = request.headers
+    body, version, _ = await _readable_view(request, claims, carnet_id, headers.get(PURPOSE_HEADER))
+    if_none_match = headers.get("if-none-match")
+    tag = etag(version)
+    if if_none_match is not None and tag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers={"ETag": tag})
+    return Response(body, media_type="application/json", headers={"ETag": tag})
+
+
 @router.post(
     "",
     summary="Créer ou retrouver le carnet d'une personne, et y verser ce qu'on sait d'elle",
@@ -383,45 +423,6 @@ Purpose = Annotated[
     str | None,
     Header(alias=PURPOSE_HEADER, description="Finalité de l'accès, par exemple accompagnement."),
 ]
-
-
-@router.get(
-    "/{carnet_id}",
-    summary="Lire le carnet consolidé (les catégories que vous pouvez lire)",
-    response_model=wire.CarnetVue,
-    responses={
-        304: {"description": "Inchangé (If-None-Match)."},
-        **_PURPOSE_RESPONSES,
-        404: {"description": "Carnet introuvable."},
-    },
-    # The hottest route reads its two headers itself (documented here) rather than through
-    # FastAPI's parameter machinery.
-    openapi_extra={
-        "parameters": [
-            {
-                "name": PURPOSE_HEADER,
-                "in": "header",
-                "required": False,
-                "description": "Finalité de l'accès, par exemple accompagnement.",
-                "schema": {"type": "string"},
-            },
-            {
-                "name": "If-None-Match",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-            },
-        ]
-    },
-)
-async def read(request: Request, carnet_id: CarnetId, claims: ClaimsDep) -> Response:
-    headers = request.headers
-    body, version, _ = await _readable_view(request, claims, carnet_id, headers.get(PURPOSE_HEADER))
-    if_none_match = headers.get("if-none-match")
-    tag = etag(version)
-    if if_none_match is not None and tag in [t.strip() for t in if_none_match.split(",")]:
-        return Response(status_code=304, headers={"ETag": tag})
-    return Response(body, media_type="application/json", headers={"ETag": tag})
 
 
 @router.get(
