@@ -24,6 +24,7 @@ from gateway.habilitation.routes import router as habilitation_router
 from gateway.limits import BodySizeLimit
 from gateway.notebooks.routes import router as notebooks_router
 from gateway.notebooks.states import StateCache
+from gateway.organisations.routes import journal_router
 from gateway.organisations.routes import router as admin_router
 from gateway.referential.routes import router as referential_router
 from gateway.responses import OrjsonResponse
@@ -124,6 +125,7 @@ def create_app(
     app.include_router(referential_router)
     app.include_router(habilitation_router)
     app.include_router(admin_router)
+    app.include_router(journal_router)
 
     @app.post(
         "/oauth/token",

@@ -1,5 +1,5 @@
-"""The administration API of operators: the organisations and clients of their territories, and
-the access journal of their notebooks.
+"""The administration API of operators (``/v1/admin``): the organisations and clients of their
+territories; and the access journal of their notebooks (``/v1/journal``).
 
 An operator is a client flagged ``operateur`` whose token carries the ``administration`` scope;
 it acts within its organisation's territories only (a département operator manages its own
@@ -221,9 +221,13 @@ def rotate_secret(client_id: ClientId, database: DatabaseDep, principal: Operato
     )
 
 
-@router.get(
-    "/journal",
-    summary="Le journal des accès : d'un carnet ou d'une organisation de vos territoires",
+#: The operators' access journal, at the root of the API.
+journal_router = APIRouter(tags=["administration"])
+
+
+@journal_router.get(
+    "/v1/journal",
+    summary="Le journal des accès : d'un carnet ou d'une organisation de vos territoires (opérateurs)",
     responses=_RESPONSES | {400: {"description": "Ni carnet ni organisation."}},
 )
 def journal(

@@ -102,7 +102,7 @@ async def test_partners_without_the_administration_scope_are_refused(client, par
     assert response.status_code == 403
     assert 'scope="administration"' in response.headers["www-authenticate"]
     assert (
-        await client.get("/v1/admin/journal", params={"carnet": "x"}, headers=p.headers)
+        await client.get("/v1/journal", params={"carnet": "x"}, headers=p.headers)
     ).status_code == 403
 
 
@@ -112,16 +112,16 @@ async def test_the_operator_reads_the_journal_of_its_territories(client, db, par
     carnet_id = await new_notebook(client, p)
     await view(client, p, carnet_id)
     by_notebook = await client.get(
-        "/v1/admin/journal", params={"carnet": carnet_id}, headers=admin.headers
+        "/v1/journal", params={"carnet": carnet_id}, headers=admin.headers
     )
     assert [e["action"] for e in by_notebook.json()["entrees"]] == ["creation", "lecture"]
     by_organisation = await client.get(
-        "/v1/admin/journal", params={"organisation": p.organisation_id}, headers=admin.headers
+        "/v1/journal", params={"organisation": p.organisation_id}, headers=admin.headers
     )
     assert len(by_organisation.json()["entrees"]) == 2
-    assert (await client.get("/v1/admin/journal", headers=admin.headers)).status_code == 400
+    assert (await client.get("/v1/journal", headers=admin.headers)).status_code == 400
     stranger = await operator(client, db, territoires=("07",))
     refused = await client.get(
-        "/v1/admin/journal", params={"carnet": carnet_id}, headers=stranger.headers
+        "/v1/journal", params={"carnet": carnet_id}, headers=stranger.headers
     )
     assert refused.status_code == 404
