@@ -63,6 +63,8 @@ IfMatch = Annotated[
     Header(alias="If-Match", description="ETag attendu du carnet (écriture conditionnelle)."),
 ]
 
+#: The largest journal sequence number any store holds (a signed 64-bit integer).
+SEQ_MAX = 2**63 - 1
 _PURPOSE_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Finalité absente."},
     403: {"description": "Finalité non autorisée à votre type d'acteur."},
@@ -205,7 +207,12 @@ def create_or_find(
         result = service.create_or_find(body, with_view=representation)
         status = 201 if result.created else 200
         return _write_response(
-            result, guard, validator, status=status, location=True, representation=representation
+            result,
+            guard,
+            validator,
+            status=status,
+            location=True,
+            representation=representation and result.visible,
         )
 
     return run_write(database, request, body, guard.principal.client_id, operation)
@@ -436,7 +443,7 @@ def access_journal(
     database: DatabaseDep,
     guard: GuardDep,
     apres: Annotated[
-        int | None, Query(ge=0, description="Numéro de la dernière entrée lue.")
+        int | None, Query(ge=0, le=SEQ_MAX, description="Numéro de la dernière entrée lue.")
     ] = None,
     limite: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:

@@ -44,6 +44,9 @@ class WriteResult:
     created: bool
     outcome: Outcome
     warnings: list[Finding] = field(default_factory=list)
+    #: Whether the caller may read the notebook it wrote to (a caller that only identified a
+    #: person outside its need to know gets the id and the outcome, not the notebook).
+    visible: bool = True
 
     def body(self, notebook: bytes | None) -> bytes:
         """The answer, with the consolidated notebook as the caller may read it, when given."""
@@ -159,7 +162,8 @@ class NotebookService:
                 document=empty_state(),
             )
         result = self._apply(row, contribution, recu_le, categories, created=created)
-        if with_view and not result.row.vue:
+        result.visible = created or self.guard.may_touch(row.territoire, bool(row.liens))
+        if with_view and result.visible and not result.row.vue:
             result.row.vue, result.row.categories = repository.stored_view(self.session, row.id)
         result.warnings = report.warnings
         return result
@@ -227,6 +231,7 @@ class NotebookService:
         if nir:
             row = repository.by_nir(self.session, nir)
             if row is not None:
+                self._within_territories(row)
                 if row.date_naissance.isoformat() != birth:
                     self._conflict(row, "nir_date_naissance", "/personne/date_naissance")
                 candidates[row.id] = row
@@ -234,8 +239,12 @@ class NotebookService:
             self.session, partner_identifiers(personne.get("identifiants"))
         )
         for row in repository.rows_by_ids(self.session, ids - set(candidates)):
+            self._within_territories(row)
             if nir and row.nir13 and row.nir13 != nir:
                 self._conflict(row, "identifiant_nir", "/personne/nir")
+            # An identifier is a key, not a proof: the birth date must agree too.
+            if row.date_naissance.isoformat() != birth:
+                self._conflict(row, "identifiant_date_naissance", "/personne/date_naissance")
             candidates[row.id] = row
         if not candidates:
             homonyms = repository.by_identity(
@@ -255,11 +264,15 @@ class NotebookService:
         if not candidates:
             return None
         (row,) = candidates.values()
+        return row
+
+    def _within_territories(self, row: NotebookRow) -> None:
+        """A notebook of another territory found by NIR or identifier: the same answer whatever
+        else the request says (nothing is checked against it, nothing is recorded)."""
         if row.territoire not in self.principal.territoires:
             raise AmbiguousIdentity(
                 "Cette identité ne désigne pas un carnet de vos territoires de façon certaine."
             )
-        return row
 
     def _conflict(self, row: NotebookRow | StoredNotebook, reason: str, pointer: str) -> None:
         error = ConflictingIdentity(
@@ -357,7 +370,8 @@ class NotebookService:
         source = source_of(self.principal)
         state = row.document
         outcome = merge(state, contribution, source, _iso(recu_le))
-        self._link(row, created=created, at=recu_le)
+        if outcome.changed:
+            self._link(row, created=created, at=recu_le)
         action = "creation" if created else "ecriture"
         if not (outcome.changed or created):
             self._keep_state(row)
@@ -414,8 +428,9 @@ class NotebookService:
         return WriteResult(row=row, created=created, outcome=outcome)
 
     def _link(self, row: StoredNotebook, *, created: bool, at: datetime) -> None:
-        """The caller contributed: the notebook is within its need to know from now on (a new
-        notebook gets its creator's link once inserted)."""
+        """The caller recorded something: the notebook is within its need to know from now on
+        (a new notebook gets its creator's link once inserted). Identifying a person without
+        recording anything links nothing."""
         if not created and not row.liens & {repository.CREATOR, repository.CONTRIBUTOR}:
             organisation_id = self.principal.organisation_id
             repository.add_link(self.session, row.id, organisation_id, repository.CONTRIBUTOR, at)

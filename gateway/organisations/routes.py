@@ -18,9 +18,11 @@ from sqlmodel import Session, col, select
 from gateway.auth.principal import Principal
 from gateway.deps import DatabaseDep, PrincipalDep
 from gateway.errors import NotFound, ProblemError
+from gateway.habilitation import load_matrix
 from gateway.habilitation.guard import InsufficientScope
 from gateway.habilitation.journal import journal_wire
 from gateway.habilitation.matrix import ADMINISTRATION
+from gateway.notebooks.routes import SEQ_MAX
 from gateway.organisations import service
 from gateway.responses import OrjsonResponse
 from gateway.storage.tables import Client, JournalEntry, NotebookRow, Organisation
@@ -47,14 +49,29 @@ class OutsideTerritories(ProblemError):
     title = "Cette organisation dépasse les territoires de l'opérateur."
 
 
+class NotAnOperator(ProblemError):
+    status = 403
+    code = "operateur_non_habilite"
+    title = "Seul l'opérateur d'un acteur qui pilote un territoire (département) l'administre."
+
+
+def _steers(type_acteur: str) -> bool:
+    """Does this actor kind steer its territories (the matrix's ``territoire`` scope)?"""
+    return load_matrix().actor(type_acteur).portee == "territoire"
+
+
 def operator(principal: PrincipalDep) -> Principal:
-    """The caller, if its token carries the ``administration`` scope (an operator client)."""
+    """The caller, if its token carries the ``administration`` scope (an operator client) and
+    its organisation steers its territories (a département): an operator of any other kind
+    could otherwise give itself a département's reach."""
     if ADMINISTRATION not in principal.scopes:
         raise InsufficientScope(
             headers={
                 "WWW-Authenticate": f'Bearer realm="carnet", error="insufficient_scope", scope="{ADMINISTRATION}"'
             }
         )
+    if not _steers(principal.type_acteur):
+        raise NotAnOperator()
     return principal
 
 
@@ -97,8 +114,15 @@ def _within(principal: Principal, territoires: list[str]) -> bool:
 
 
 def _own_organisation(session: Session, principal: Principal, organisation_id: str) -> Organisation:
+    """An organisation the operator administers: of its territories, and not another steering
+    organisation (a département administers itself and the actors of its territory)."""
     organisation = session.get(Organisation, organisation_id)
-    if organisation is None or not _within(principal, organisation.territoires):
+    if (
+        organisation is None
+        or not organisation.territoires
+        or not _within(principal, organisation.territoires)
+        or (_steers(organisation.type_acteur) and organisation.id != principal.organisation_id)
+    ):
         raise NotFound("Organisation introuvable dans vos territoires.")
     return organisation
 
@@ -129,6 +153,10 @@ def create_organisation(
 ) -> dict[str, Any]:
     if not _within(principal, body.territoires):
         raise OutsideTerritories()
+    if _steers(body.type_acteur):
+        raise NotAnOperator(
+            "Un acteur qui pilote un territoire s'habilite en dehors de l'API (carnet organisations create)."
+        )
     try:
         with database.write() as session:
             organisation = service.create_organisation(
@@ -159,6 +187,8 @@ def create_client(
     database: DatabaseDep,
     principal: OperatorDep,
 ) -> Response:
+    if body.operateur and organisation_id != principal.organisation_id:
+        raise NotAnOperator("Un client opérateur ne se crée que pour votre propre organisation.")
     try:
         with database.write() as session:
             _own_organisation(session, principal, organisation_id)
@@ -235,7 +265,7 @@ def journal(
     principal: OperatorDep,
     carnet: Annotated[str | None, Query(max_length=36)] = None,
     organisation: Annotated[str | None, Query(max_length=36)] = None,
-    apres: Annotated[int | None, Query(ge=0)] = None,
+    apres: Annotated[int | None, Query(ge=0, le=SEQ_MAX)] = None,
     limite: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     if carnet is None and organisation is None:

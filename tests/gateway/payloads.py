@@ -43,11 +43,25 @@ async def new_notebook(client, p, document=None):
     return response.json()["id"]
 
 
-async def join(client, p, carnet_id, document=None):
-    """``p`` identifies the person of an existing notebook: it enters its need to know."""
-    response = await client.post(
-        "/v1/carnets", content=body(document or carnet()), headers=p.headers
-    )
+def joining_record(type_acteur):
+    """Something a partner of ``type_acteur`` may record: identifying a person links an
+    organisation to the notebook only when it records something."""
+    if type_acteur == "caf_msa":
+        return {"droits": {"prime_activite": True}}
+    event = {
+        "id": f"rattachement-{type_acteur}",
+        "type": "autre",
+        "date": "2026-01-02T09:00:00Z",
+        "libelle": "Rattachement au carnet",
+    }
+    return {"evenements": [event]}
+
+
+async def join(client, p, carnet_id, document=None, record=None):
+    """``p`` identifies the person of an existing notebook and records something about them
+    (``record``, by default :func:`joining_record`): it enters the notebook's need to know."""
+    document = (document or carnet()) | (record or joining_record(p.type_acteur))
+    response = await client.post("/v1/carnets", content=body(document), headers=p.headers)
     assert response.status_code == 200, response.text
     assert response.json()["id"] == carnet_id
 

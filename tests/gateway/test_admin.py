@@ -108,7 +108,7 @@ async def test_partners_without_the_administration_scope_are_refused(client, par
 
 async def test_the_operator_reads_the_journal_of_its_territories(client, db, partner):
     admin = await operator(client, db)
-    p = await partner()
+    p = await partner("structure_insertion")
     carnet_id = await new_notebook(client, p)
     await view(client, p, carnet_id)
     by_notebook = await client.get(
@@ -125,3 +125,58 @@ async def test_the_operator_reads_the_journal_of_its_territories(client, db, par
         "/v1/journal", params={"carnet": carnet_id}, headers=stranger.headers
     )
     assert refused.status_code == 404
+
+
+async def test_an_operator_cannot_give_itself_or_others_a_departements_reach(client, db, partner):
+    admin = await operator(client, db)
+    departement = await client.post(
+        "/v1/admin/organisations",
+        json={"nom": "Faux département", "type_acteur": "departement", "territoires": ["26"]},
+        headers=admin.headers,
+    )
+    assert departement.status_code == 403
+    other_departement = await partner("departement")
+    stolen = await client.post(
+        f"/v1/admin/clients/{other_departement.client_id}/secret", headers=admin.headers
+    )
+    assert stolen.status_code == 404
+    structure = await partner("structure_insertion")
+    escalation = await client.post(
+        f"/v1/admin/organisations/{structure.organisation_id}/clients",
+        json={"nom": "admin", "operateur": True},
+        headers=admin.headers,
+    )
+    assert escalation.status_code == 403
+
+
+async def test_only_an_operator_of_a_departement_administers(client, db):
+    with db.write() as session:
+        organisation = create_organisation(
+            session, nom="CCAS", type_acteur="ccas_cias", territoires=["26"]
+        )
+        created = create_client(session, organisation_id=organisation.id, nom="a", operateur=True)
+    token = await client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(created.client.client_id, created.secret),
+    )
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    response = await client.get("/v1/admin/organisations", headers=headers)
+    assert response.status_code == 403
+    assert response.json()["code"] == "operateur_non_habilite"
+
+
+async def test_a_huge_journal_cursor_is_400_not_500(client, db, partner):
+    admin = await operator(client, db)
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    huge = str(2**70)
+    for response in (
+        await client.get(
+            f"/v1/carnets/{carnet_id}/journal", params={"apres": huge}, headers=p.headers
+        ),
+        await client.get(
+            "/v1/journal", params={"carnet": carnet_id, "apres": huge}, headers=admin.headers
+        ),
+    ):
+        assert response.status_code == 400, response.text

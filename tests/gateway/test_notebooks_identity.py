@@ -159,3 +159,43 @@ async def test_invalid_payload_is_422_with_every_error_and_nothing_stored(client
     }
     listing = await client.get("/v1/carnets", headers=p.headers)
     assert listing.json()["items"] == []
+
+
+async def test_a_partner_identifier_with_another_birth_date_is_a_conflict(client, partner):
+    departement = await partner()
+    ids = {"france_travail": {"identifiant": "FT-9999"}}
+    first = await create(client, departement, carnet(personne(identifiants=ids)))
+    france_travail = await partner("france_travail")
+    intruder = carnet(
+        personne(nom="Intrus", prenom="Zorro", date_naissance="1970-01-01", identifiants=ids)
+    )
+    response = await create(client, france_travail, intruder)
+    assert response.status_code == 409
+    assert response.json()["code"] == "identite_conflictuelle"
+    view = (
+        await client.get(f"/v1/carnets/{first.json()['id']}", headers=departement.headers)
+    ).json()
+    assert view["personne"]["nom"] == "Exemple"
+
+
+async def test_a_nir_of_another_territory_answers_the_same_whatever_the_birth_date(client, partner):
+    drome = await partner(territoires=["26"])
+    await create(client, drome, carnet(personne(nir=NIR_A)))
+    ardeche = await partner(territoires=["07"])
+    answers = [
+        await create(client, ardeche, carnet(personne(nir=NIR_A, date_naissance=day)))
+        for day in ("1990-04-15", "1991-01-01")
+    ]
+    assert [a.status_code for a in answers] == [409, 409]
+    assert answers[0].json() | {"instance": None} == answers[1].json() | {"instance": None}
+
+
+async def test_identifying_a_person_without_recording_gives_no_access(client, partner):
+    departement = await partner()
+    carnet_id = (await create(client, departement, carnet())).json()["id"]
+    caf = await partner("caf_msa")
+    found = await create(client, caf, carnet())
+    assert found.status_code == 200
+    assert "carnet" not in found.json() or found.json()["carnet"] is None
+    response = await client.get(f"/v1/carnets/{carnet_id}", headers=caf.headers)
+    assert response.status_code == 404
