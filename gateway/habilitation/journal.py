@@ -92,3 +92,13 @@ def journal_wire(entry: JournalEntry) -> dict[str, Any]:
         "finalite": entry.finalite,
         "resultat": entry.resultat,
     }
+
+
+def journal_page(entries: list[JournalEntry], limit: int) -> dict[str, Any]:
+    """One page of the journal from ``limit + 1`` entries read: the entries, and the cursor of
+    the next page (None on the last one)."""
+    page = entries[:limit]
+    return {
+        "entrees": [journal_wire(entry) for entry in page],
+        "suivant": page[-1].seq if len(entries) > limit else None,
+    }

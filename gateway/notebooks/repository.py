@@ -211,10 +211,20 @@ def territory_of(session: Session, carnet_id: str) -> str | None:
 
 
 def journal_of(
-    session: Session, carnet_id: str, after: int | None, limit: int
+    session: Session,
+    *,
+    after: int | None,
+    limit: int,
+    carnet_id: str | None = None,
+    organisation_id: str | None = None,
 ) -> list[JournalEntry]:
-    """The journal entries of a notebook, oldest first, after the entry ``after``."""
-    statement = select(JournalEntry).where(JournalEntry.carnet_id == carnet_id)
+    """Journal entries of a notebook and/or of an organisation, oldest first, after the entry
+    ``after``."""
+    statement = select(JournalEntry)
+    if carnet_id is not None:
+        statement = statement.where(JournalEntry.carnet_id == carnet_id)
+    if organisation_id is not None:
+        statement = statement.where(JournalEntry.organisation_id == organisation_id)
     if after is not None:
         statement = statement.where(col(JournalEntry.seq) > after)
     return list(session.exec(statement.order_by(col(JournalEntry.seq)).limit(limit)))

@@ -24,7 +24,7 @@ from gateway.deps import (
 from gateway.errors import ProblemError
 from gateway.habilitation.categories import served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard
-from gateway.habilitation.journal import AccessJournal, journal_wire
+from gateway.habilitation.journal import AccessJournal, journal_page
 from gateway.habilitation.matrix import SANDBOX
 from gateway.idempotency import run_write
 from gateway.notebooks import repository, wire
@@ -453,17 +453,17 @@ def access_journal(
         territoire = repository.territory_of(session, carnet_id)
         linked = repository.linked(session, carnet_id, guard.principal.organisation_id)
         allowed = territoire is not None and guard.may_touch(territoire, linked)
-        entries = repository.journal_of(session, carnet_id, apres, limite + 1) if allowed else []
+        entries = (
+            repository.journal_of(session, carnet_id=carnet_id, after=apres, limit=limite + 1)
+            if allowed
+            else []
+        )
     with database.write() as session:
         outcome = "servi" if allowed else "hors_besoin"
         repository.record_access(session, guard.entry("journal", carnet_id, [], outcome))
     if not allowed:
         raise NotebookNotFound()
-    page = entries[:limite]
-    return {
-        "entrees": [journal_wire(entry) for entry in page],
-        "suivant": page[-1].seq if len(entries) > limite else None,
-    }
+    return journal_page(entries, limite)
 
 
 @router.get(

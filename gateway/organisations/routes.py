@@ -13,19 +13,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from gateway.auth.principal import Principal
 from gateway.deps import DatabaseDep, PrincipalDep
 from gateway.errors import NotFound, ProblemError
 from gateway.habilitation import load_matrix
 from gateway.habilitation.guard import InsufficientScope
-from gateway.habilitation.journal import journal_wire
+from gateway.habilitation.journal import journal_page
 from gateway.habilitation.matrix import ADMINISTRATION
+from gateway.notebooks import repository
 from gateway.notebooks.routes import SEQ_MAX
 from gateway.organisations import service
 from gateway.responses import OrjsonResponse
-from gateway.storage.tables import Client, JournalEntry, NotebookRow, Organisation
+from gateway.storage.tables import Client, Organisation
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"])
 
@@ -279,22 +280,17 @@ def journal(
             ]
         )
     with database.read() as session:
-        statement = select(JournalEntry)
         if carnet is not None:
-            territoire = session.exec(
-                select(NotebookRow.territoire).where(NotebookRow.id == carnet)
-            ).first()
+            territoire = repository.territory_of(session, carnet)
             if territoire is None or territoire not in principal.territoires:
                 raise NotFound("Carnet introuvable dans vos territoires.")
-            statement = statement.where(JournalEntry.carnet_id == carnet)
         if organisation is not None:
             _own_organisation(session, principal, organisation)
-            statement = statement.where(JournalEntry.organisation_id == organisation)
-        if apres is not None:
-            statement = statement.where(col(JournalEntry.seq) > apres)
-        entries = list(session.exec(statement.order_by(col(JournalEntry.seq)).limit(limite + 1)))
-    page = entries[:limite]
-    return {
-        "entrees": [journal_wire(e) for e in page],
-        "suivant": page[-1].seq if len(entries) > limite else None,
-    }
+        entries = repository.journal_of(
+            session,
+            carnet_id=carnet,
+            organisation_id=organisation,
+            after=apres,
+            limit=limite + 1,
+        )
+    return journal_page(entries, limite)
