@@ -5,16 +5,22 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
+from connectors import Registry
 from gateway import __version__
 from gateway.auth import keys
 from gateway.auth.server import ASSERTION_ALGORITHMS, AUTH_METHODS, TokenServer
 from gateway.auth.tokens import ExternalIssuer, TokenService
+from gateway.connectors import repository as connector_health
+from gateway.connectors.loader import Connectors
+from gateway.connectors.routes import router as connectors_router
+from gateway.connectors.service import SyncService
 from gateway.errors import install_error_handlers
 from gateway.habilitation import load_matrix
 from gateway.habilitation.categories import ProjectionCache
@@ -48,11 +54,19 @@ def create_app(
     *,
     database: Database | None = None,
     validator: Validator | None = None,
+    registry: Registry | None = None,
 ) -> FastAPI:
-    """The gateway. The database must be migrated (``carnet db upgrade``, done by ``serve``)."""
+    """The gateway. The database must be migrated (``carnet db upgrade``, done by ``serve``).
+
+    The connectors enabled by ``settings.connecteurs`` are loaded from ``registry`` (default:
+    the entry points of the group ``carnet.connectors``); one that cannot load raises
+    :class:`connectors.ConnectorLoadError`, which stops start-up.
+    """
     settings = settings or Settings()
     database = database or Database(settings.database_url)
     validator = validator or default_validator()
+    matrix = load_matrix()
+    enabled = Connectors.load(settings.connecteurs, registry or Registry.discover(), matrix)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +78,7 @@ def create_app(
         yield
         app.state.token_server.remote_keys.close()
         app.state.tokens.close()
+        await enabled.aclose()
 
     app = FastAPI(
         title="Carnet de bord — passerelle",
@@ -76,7 +91,17 @@ def create_app(
     app.state.database = database
     app.state.validator = validator
     app.state.states = StateCache(settings.state_cache_size)
-    app.state.matrix = load_matrix()
+    app.state.matrix = matrix
+    app.state.connectors = enabled
+    app.state.sync = SyncService(
+        database,
+        validator,
+        matrix,
+        enabled,
+        interval=timedelta(seconds=settings.connecteur_intervalle_secondes),
+        not_found_interval=timedelta(seconds=settings.connecteur_intervalle_introuvable_secondes),
+        states=app.state.states,
+    )
     app.state.journal = AccessJournal(database)
     app.state.projections = ProjectionCache(settings.projection_cache_size)
     app.state.schemas = {}
@@ -84,6 +109,8 @@ def create_app(
     def start(app: FastAPI) -> None:
         with database.write() as session:
             signing = keys.load_or_create(session)
+            for entry in enabled:
+                connector_health.ensure_health(session, entry.connector.slug)
 
         def reload() -> keys.SigningKeys:
             with database.read() as session:
@@ -126,6 +153,7 @@ def create_app(
     app.include_router(habilitation_router)
     app.include_router(admin_router)
     app.include_router(journal_router)
+    app.include_router(connectors_router)
 
     @app.post(
         "/oauth/token",

@@ -21,6 +21,7 @@ clients_app = typer.Typer(no_args_is_help=True, help="Clients OAuth2 des organis
 habilitations_app = typer.Typer(no_args_is_help=True, help="Matrice d'habilitation.")
 keys_app = typer.Typer(no_args_is_help=True, help="Clés de signature des jetons.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Bac à sable des éditeurs (territoire SBX).")
+connectors_app = typer.Typer(no_args_is_help=True, help="Connecteurs des systèmes partenaires.")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(db_app, name="db")
@@ -29,6 +30,7 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(habilitations_app, name="habilitations")
 app.add_typer(keys_app, name="keys")
 app.add_typer(sandbox_app, name="bac-a-sable")
+app.add_typer(connectors_app, name="connectors")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
@@ -54,6 +56,7 @@ def serve(
     """Applique les migrations et lance la passerelle (uvicorn)."""
     import uvicorn
 
+    from connectors import ConnectorLoadError
     from gateway.app import create_app
     from gateway.settings import Settings
     from gateway.storage.database import Database
@@ -61,6 +64,11 @@ def serve(
     settings = Settings()
     database = Database(settings.database_url)
     database.migrate()
+    try:
+        application = create_app(settings, database=database)
+    except ConnectorLoadError as error:
+        typer.echo(f"Démarrage impossible : {error}", err=True)
+        raise typer.Exit(1) from None
     if demo:
         from gateway import demo as demo_data
 
@@ -78,7 +86,7 @@ def serve(
             f"http://{host_shown}:{port_shown}/oauth/token"
         )
     uvicorn.run(
-        create_app(settings, database=database),
+        application,
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
@@ -500,6 +508,88 @@ def sandbox_seed(
 
     held = seed_sandbox(_database(), default_validator(), nombre)
     typer.echo(f"{held} carnet(s) inventé(s) dans le bac à sable")
+
+
+def connector_registry() -> Any:
+    """The registry the commands load connectors from (the installed entry points)."""
+    from connectors import Registry
+
+    return Registry.discover()
+
+
+@connectors_app.command("run")
+def connectors_run(
+    slug: Annotated[str, typer.Argument(help="Le connecteur, par exemple france_travail.")],
+    territoire: Annotated[str, typer.Option(help="Le territoire (département) à parcourir.")],
+    forcer: Annotated[
+        bool, typer.Option(help="Interroger le partenaire même dans le délai de fraîcheur.")
+    ] = False,
+) -> None:
+    """Interroge le partenaire pour chaque carnet du territoire qui porte un NIR (au nom de la
+    passerelle, BATCH) ; barre de progression, puis bilan par résultat."""
+    import asyncio
+    from collections import Counter
+    from datetime import timedelta
+
+    from connectors import BATCH, ConnectorLoadError
+    from gateway.connectors import repository
+    from gateway.connectors.loader import Connectors
+    from gateway.connectors.service import SyncService, UpstreamProblem
+    from gateway.errors import ProblemError
+    from gateway.habilitation import load_matrix
+    from gateway.settings import Settings
+    from gateway.storage.database import Database
+
+    settings = Settings()
+    matrix = load_matrix()
+    try:
+        enabled = Connectors.load(settings.connecteurs, connector_registry(), matrix)
+    except ConnectorLoadError as error:
+        typer.echo(f"Connecteurs : {error}", err=True)
+        raise typer.Exit(1) from None
+    entry = enabled.get(slug)
+    if entry is None or territoire not in entry.clients:
+        typer.echo(f"Connecteur « {slug} » non activé dans le territoire {territoire}.", err=True)
+        raise typer.Exit(1)
+    database = Database(settings.database_url)
+    service = SyncService(
+        database,
+        default_validator(),
+        matrix,
+        enabled,
+        interval=timedelta(seconds=settings.connecteur_intervalle_secondes),
+        not_found_interval=timedelta(seconds=settings.connecteur_intervalle_introuvable_secondes),
+    )
+    with database.read() as session:
+        ids = repository.notebooks_of(session, territoire)
+    outcomes: Counter[str] = Counter()
+
+    async def run() -> None:
+        try:
+            with typer.progressbar(ids, label=f"{slug} {territoire}", show_pos=True) as bar:
+                for carnet_id in bar:
+                    try:
+                        result = await service.synchronise(
+                            slug, carnet_id, trigger=None, agent=BATCH, force=forcer
+                        )
+                    except UpstreamProblem as error:
+                        outcomes[f"echec:{error.code}"] += 1
+                    except ProblemError as error:
+                        outcomes[f"refus:{error.code}"] += 1
+                    else:
+                        outcomes[result.resultat] += 1
+                        outcomes["codes_inconnus"] += result.unknown_codes
+        finally:
+            await enabled.aclose()
+
+    asyncio.run(run())
+    database.dispose()
+    typer.echo(f"Bilan : {len(ids)} carnet(s)")
+    for name, count in sorted(outcomes.items()):
+        if count:
+            typer.echo(f"  {name}={count}")
+    if any(name.startswith(("echec:", "refus:")) for name in outcomes):
+        raise typer.Exit(1)
 
 
 def main() -> None:

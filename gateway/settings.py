@@ -53,6 +53,23 @@ class Settings(BaseSettings):
         default="scope", description="Claim of its tokens giving the scopes."
     )
     page_size_max: int = Field(default=100, ge=1, le=1000)
+    connecteurs: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description=(
+            "Connecteurs activés (JSON) : slug → {territoire: client_id}. Dans chaque territoire, "
+            "le connecteur écrit comme ce client enregistré (son organisation, son type d'acteur)."
+        ),
+    )
+    connecteur_intervalle_secondes: int = Field(
+        default=3600,
+        ge=0,
+        description="Pas de nouvel appel au partenaire pour un carnet avant ce délai.",
+    )
+    connecteur_intervalle_introuvable_secondes: int = Field(
+        default=900,
+        ge=0,
+        description="Même délai après « introuvable », « ambigu » ou « identité non certifiée ».",
+    )
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:

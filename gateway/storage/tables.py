@@ -224,3 +224,37 @@ class UsedAssertion(SQLModel, table=True):
     client_id: str = Field(primary_key=True, max_length=64)
     jti: str = Field(primary_key=True, max_length=255)
     expire_le: datetime = _ts(nullable=False, index=True)
+
+
+class ConnectorHealth(SQLModel, table=True):
+    """The health of one connector, shared by every worker: counters, last success, last
+    failure and its code, circuit state (as last reported)."""
+
+    __tablename__ = "connecteurs_sante"
+
+    slug: str = Field(primary_key=True, max_length=60)
+    appels: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    reussites: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    echecs: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    inchanges: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    codes_inconnus: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    derniere_reussite: datetime | None = _ts(nullable=True)
+    dernier_echec: datetime | None = _ts(nullable=True)
+    dernier_code_erreur: str | None = Field(default=None, max_length=60)
+    circuit: str = Field(default="ferme", max_length=20)
+
+
+class ConnectorPull(SQLModel, table=True):
+    """A connector's last pull for one notebook: when, what came of it, the hash of the last
+    dossier applied (never the dossier itself)."""
+
+    __tablename__ = "connecteurs_suivi"
+
+    slug: str = Field(primary_key=True, max_length=60)
+    carnet_id: str = Field(primary_key=True, max_length=36)
+    derniere_tentative: datetime = _ts(nullable=False)
+    derniere_reussite: datetime | None = _ts(nullable=True)
+    dernier_resultat: str = Field(max_length=40)
+    empreinte: str | None = Field(default=None, max_length=64)
+    #: Since when the upstream system no longer confirms what it said (a dossier vanished).
+    non_confirme_depuis: datetime | None = _ts(nullable=True)

@@ -1,0 +1,96 @@
+"""Retries with exponential backoff and jitter, ``Retry-After``, and a circuit breaker.
+
+Shared by the connectors. Clocks, sleeps and randomness are injectable so that tests never wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from connectors._interface import CircuitOpen, CircuitState
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """The delay a ``Retry-After`` header asks for (RFC 9110: delta-seconds or an HTTP-date),
+    or None when it is absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    """Bounded retries: ``attempts`` calls at most, exponential delays with jitter, capped, and
+    a cap on the total time spent waiting (``Retry-After`` included)."""
+
+    attempts: int = 4
+    base: float = 0.5
+    cap: float = 8.0
+    total_wait: float = 30.0
+    #: Wait when a 429 says nothing of when to come back.
+    retry_after_default: float = 60.0
+    sleep: Sleep = asyncio.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def backoff(self, attempt: int) -> float:
+        """The delay before retry number ``attempt`` (1, 2, …): half fixed, half random."""
+        ceiling = min(self.cap, self.base * 2.0 ** (attempt - 1))
+        jitter = self.rng.uniform(0, ceiling / 2)
+        return ceiling / 2 + jitter
+
+
+class CircuitBreaker:
+    """Opens after ``threshold`` consecutive failures; after ``cooldown`` seconds one trial call
+    goes through (half-open): its success closes the circuit, its failure opens it again."""
+
+    def __init__(self, threshold: int = 5, cooldown: float = 60.0, clock: Clock = time.monotonic):
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+
+    @property
+    def state(self) -> CircuitState:
+        if self._opened_at is None:
+            return CircuitState.CLOSED
+        if self._clock() - self._opened_at >= self.cooldown:
+            return CircuitState.HALF_OPEN
+        return CircuitState.OPEN
+
+    def before_call(self) -> None:
+        """Raise :class:`CircuitOpen` while the circuit is open."""
+        if self.state is CircuitState.OPEN:
+            assert self._opened_at is not None
+            remaining = self.cooldown - (self._clock() - self._opened_at)
+            raise CircuitOpen(
+                "Le service partenaire a échoué à plusieurs reprises : appels suspendus.",
+                retry_after=max(0.0, remaining),
+            )
+
+    def success(self) -> None:
+        self._failures = 0
+        self._opened_at = None
+
+    def failure(self) -> None:
+        self._failures += 1
+        if self.state is CircuitState.HALF_OPEN or self._failures >= self.threshold:
+            self._opened_at = self._clock()

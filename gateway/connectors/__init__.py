@@ -1,0 +1,1 @@
+"""The gateway's side of the connectors: loading the enabled ones, their health, pulls."""

@@ -1,0 +1,444 @@
+"""Pulling one notebook through a connector, and submitting what it returns as its own source.
+
+The connector's contribution goes through the notebook service like any partner's write
+(validation, habilitation of the connector's client, merge with per-source ownership, version,
+change log, journal), in one transaction with the pull's state and the connector's health. The
+upstream payload itself is never stored: only the hash of its canonical JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+import orjson
+from sqlmodel import Session
+
+from connectors import (
+    Agent,
+    Capability,
+    ConnectorError,
+    Notice,
+    Pull,
+    PullOutcome,
+    PullRequest,
+    PullResult,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from gateway.auth.principal import Principal
+from gateway.connectors import repository
+from gateway.connectors.loader import Connectors, EnabledConnector
+from gateway.deps import json_list, overrides
+from gateway.errors import NotFound, ProblemError
+from gateway.habilitation.guard import Guard
+from gateway.habilitation.matrix import Matrix
+from gateway.notebooks import repository as notebooks
+from gateway.notebooks.errors import InvalidPayload, NotebookNotFound
+from gateway.notebooks.service import NotebookService
+from gateway.notebooks.states import StateCache
+from gateway.organisations.repository import ACTIVE_CLIENT
+from gateway.storage.database import Database
+from gateway.storage.tables import ConnectorPull, NotebookRow
+from referential import Validator
+
+ACTION = "synchronisation"
+#: Outcomes that say nothing was found for the person (their own, shorter, freshness window).
+NOT_FOUND = frozenset({PullOutcome.NOT_FOUND, PullOutcome.AMBIGUOUS, PullOutcome.UNCERTIFIED})
+FAILED = "echec"
+APPLIED = "applique"
+UNCHANGED = "inchange"
+RECENT = "recent"
+
+
+class ConnectorUnknown(NotFound):
+    code = "connecteur_inconnu"
+    title = "Connecteur inconnu ou non activé."
+
+
+class ConnectorNotEnabled(ProblemError):
+    status = 409
+    code = "connecteur_non_active"
+    title = "Ce connecteur n'est pas activé dans le territoire du carnet."
+
+
+class CapabilityMissing(ProblemError):
+    status = 409
+    code = "capacite_absente"
+    title = "Ce connecteur ne sait pas lire les données d'une personne (capacité pull)."
+
+
+class ConnectorMisconfigured(ProblemError):
+    status = 503
+    code = "connecteur_mal_configure"
+    title = "Le client sous lequel ce connecteur écrit est inconnu, désactivé ou d'un autre type d'acteur."
+
+
+class UpstreamProblem(ProblemError):
+    """An upstream failure as the gateway answers it: 502, 503 or 504, its stable code."""
+
+    def __init__(self, error: ConnectorError) -> None:
+        headers = None
+        if error.retry_after is not None:
+            headers = {"Retry-After": str(max(1, round(error.retry_after)))}
+        super().__init__(error.message, headers=headers)
+        self.code = error.code
+        self.title = "Le système partenaire n'a pas répondu comme attendu."
+        if isinstance(error, UpstreamTimeout):
+            self.status = 504
+        elif isinstance(error, UpstreamUnavailable):
+            self.status = 503
+        else:
+            self.status = 502
+
+
+class ContributionRejected(ProblemError):
+    status = 502
+    code = "contribution_connecteur_invalide"
+    title = "Ce que le connecteur a produit n'est pas valide contre le référentiel ; rien n'a été appliqué."
+
+
+@dataclass(slots=True)
+class SyncResult:
+    slug: str
+    carnet_id: str
+    resultat: str
+    version: int
+    ecriture: dict[str, Any] | None = None
+    notices: list[Notice] = field(default_factory=list)
+    unknown_codes: int = 0
+    non_confirme_depuis: datetime | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "connecteur": self.slug,
+            "carnet_id": self.carnet_id,
+            "resultat": self.resultat,
+            "version": self.version,
+            "ecriture": self.ecriture,
+            "avertissements": [n.to_wire() for n in self.notices],
+            "codes_inconnus": self.unknown_codes,
+            "non_confirme_depuis": _iso(self.non_confirme_depuis),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class SyncService:
+    def __init__(
+        self,
+        database: Database,
+        validator: Validator,
+        matrix: Matrix,
+        connectors: Connectors,
+        *,
+        interval: timedelta,
+        not_found_interval: timedelta,
+        states: StateCache | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.database = database
+        self.validator = validator
+        self.matrix = matrix
+        self.connectors = connectors
+        self.interval = interval
+        self.not_found_interval = not_found_interval
+        self.states = states
+        self.clock = clock
+
+    def enabled(self, slug: str) -> EnabledConnector:
+        entry = self.connectors.get(slug)
+        if entry is None:
+            raise ConnectorUnknown()
+        if Capability.PULL not in entry.connector.capabilities():
+            raise CapabilityMissing()
+        return entry
+
+    async def synchronise(
+        self,
+        slug: str,
+        carnet_id: str,
+        *,
+        trigger: Guard | None,
+        agent: Agent,
+        force: bool = False,
+    ) -> SyncResult:
+        """Pull one notebook. ``trigger``: the caller who asked (its need to know applies);
+        None for a batch run, which journals the access as the connector's client."""
+        entry = self.enabled(slug)
+        row, state = await anyio.to_thread.run_sync(self._read, slug, carnet_id, trigger)
+        if row.territoire not in entry.clients:
+            raise ConnectorNotEnabled()
+        guard = await anyio.to_thread.run_sync(self._connector_guard, entry, row.territoire)
+        journal = trigger or guard
+        now = self.clock()
+        if not force and self._fresh(state, now):
+            assert state is not None
+            return await anyio.to_thread.run_sync(self._record_recent, slug, row, state, journal)
+        connector = entry.connector
+        assert isinstance(connector, Pull)
+        request = PullRequest(
+            carnet_id=row.id,
+            territoire=row.territoire,
+            nir=row.nir13,
+            date_naissance=row.date_naissance,
+            agent=agent,
+        )
+        try:
+            pulled = await connector.pull(request)
+        except ConnectorError as error:
+            await anyio.to_thread.run_sync(self._record_failure, entry, row, state, journal, error)
+            raise UpstreamProblem(error) from None
+        return await anyio.to_thread.run_sync(
+            self._apply, entry, row, state, guard, journal, pulled
+        )
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _read(
+        self, slug: str, carnet_id: str, trigger: Guard | None
+    ) -> tuple[NotebookRow, ConnectorPull | None]:
+        with self.database.read() as session:
+            row = repository.notebook(session, carnet_id)
+            linked = bool(
+                row is not None
+                and trigger is not None
+                and notebooks.linked(session, carnet_id, trigger.principal.organisation_id)
+            )
+            state = repository.pull_state(session, slug, carnet_id) if row else None
+        if row is None or (trigger is not None and not trigger.may_touch(row.territoire, linked)):
+            error = NotebookNotFound()
+            if trigger is not None:
+                error.records.append(trigger.refusal(ACTION, carnet_id))
+                with self.database.write() as session:
+                    session.add_all(error.records)
+            raise error
+        return row, state
+
+    def _connector_guard(self, entry: EnabledConnector, territoire: str) -> Guard:
+        """The rights of the client the connector writes as in this territory."""
+        connector = entry.connector
+        found = self.database.fetch_one(ACTIVE_CLIENT, {"client_id": entry.clients[territoire]})
+        if found is None:
+            raise ConnectorMisconfigured()
+        organisation_id, type_acteur, territoires, derogations, _ = found
+        held = json_list(territoires)
+        if type_acteur != connector.type_acteur or territoire not in held:
+            raise ConnectorMisconfigured()
+        granted = overrides(derogations)
+        principal = Principal(
+            client_id=entry.clients[territoire],
+            organisation_id=organisation_id,
+            type_acteur=type_acteur,
+            territoires=held,
+            scopes=frozenset(self.matrix.actor(type_acteur, granted).scopes),
+            derogations=granted,
+        )
+        return Guard(self.matrix, principal, connector.finalite)
+
+    def _fresh(self, state: ConnectorPull | None, now: datetime) -> bool:
+        if state is None or state.dernier_resultat == FAILED:
+            return False
+        window = self.not_found_interval if state.dernier_resultat in NOT_FOUND else self.interval
+        last = _aware(state.derniere_tentative)
+        return last is not None and now - last < window
+
+    def _journal(self, session: Session, guard: Guard, carnet_id: str, resultat: str) -> None:
+        # What a pull reads of the notebook and sends upstream: the person's identity.
+        notebooks.record_access(session, guard.entry(ACTION, carnet_id, ["identite"], resultat))
+
+    def _record_recent(
+        self, slug: str, row: NotebookRow, state: ConnectorPull, journal: Guard
+    ) -> SyncResult:
+        with self.database.write() as session:
+            self._journal(session, journal, row.id, RECENT)
+        return SyncResult(
+            slug=slug,
+            carnet_id=row.id,
+            resultat=RECENT,
+            version=row.version,
+            non_confirme_depuis=_aware(state.non_confirme_depuis),
+        )
+
+    def _record_failure(
+        self,
+        entry: EnabledConnector,
+        row: NotebookRow,
+        state: ConnectorPull | None,
+        journal: Guard,
+        error: ConnectorError,
+    ) -> None:
+        now = self.clock()
+        slug = entry.connector.slug
+        with self.database.write() as session:
+            repository.record_call(
+                session,
+                slug,
+                at=now,
+                error=error.code,
+                unchanged=False,
+                unknown_codes=0,
+                circuit=entry.connector.circuit(),
+            )
+            repository.save_pull_state(
+                session,
+                ConnectorPull(
+                    slug=slug,
+                    carnet_id=row.id,
+                    derniere_tentative=now,
+                    derniere_reussite=None if state is None else _aware(state.derniere_reussite),
+                    dernier_resultat=FAILED,
+                    empreinte=None if state is None else state.empreinte,
+                    non_confirme_depuis=None
+                    if state is None
+                    else _aware(state.non_confirme_depuis),
+                ),
+            )
+            self._journal(session, journal, row.id, FAILED)
+
+    def _apply(
+        self,
+        entry: EnabledConnector,
+        row: NotebookRow,
+        state: ConnectorPull | None,
+        guard: Guard,
+        journal: Guard,
+        pulled: PullResult,
+    ) -> SyncResult:
+        slug = entry.connector.slug
+        now = self.clock()
+        result = SyncResult(
+            slug=slug,
+            carnet_id=row.id,
+            resultat=str(pulled.outcome),
+            version=row.version,
+            notices=list(pulled.notices),
+            unknown_codes=pulled.unknown_codes,
+        )
+        previous = None if state is None else state.empreinte
+        vanished = None if state is None else _aware(state.non_confirme_depuis)
+        fingerprint = previous
+        body = None
+        if pulled.outcome is PullOutcome.DOSSIER:
+            vanished = None
+            fingerprint = pulled.fingerprint
+            if pulled.fingerprint is not None and pulled.fingerprint == previous:
+                result.resultat = UNCHANGED
+            else:
+                body = self._body(row, guard.principal, pulled.contribution or {}, now)
+        elif pulled.outcome in (PullOutcome.NO_DOSSIER, PullOutcome.NOT_FOUND) and previous:
+            # Absence is never deletion: what the source said is kept, marked unconfirmed.
+            vanished = vanished or now
+        result.non_confirme_depuis = vanished
+        try:
+            with self.database.write() as session:
+                if body is not None:
+                    written = self._write(session, guard, body)
+                    result.version = written.row.version
+                    result.ecriture = written.outcome.to_wire()
+                    result.resultat = APPLIED if written.outcome.changed else UNCHANGED
+                repository.record_call(
+                    session,
+                    slug,
+                    at=now,
+                    error=None,
+                    unchanged=result.resultat == UNCHANGED,
+                    unknown_codes=pulled.unknown_codes,
+                    circuit=entry.connector.circuit(),
+                )
+                repository.save_pull_state(
+                    session,
+                    ConnectorPull(
+                        slug=slug,
+                        carnet_id=row.id,
+                        derniere_tentative=now,
+                        derniere_reussite=now,
+                        dernier_resultat=str(pulled.outcome),
+                        empreinte=fingerprint,
+                        non_confirme_depuis=vanished,
+                    ),
+                )
+                self._journal(session, journal, row.id, result.resultat)
+        except InvalidPayload as error:
+            self._record_failure(entry, row, state, journal, _Rejected(ContributionRejected.title))
+            raise ContributionRejected(errors=error.errors) from None
+        except ProblemError as error:
+            if error.records:
+                with self.database.write() as session:
+                    session.add_all(error.records)
+            raise
+        return result
+
+    def _write(self, session: Session, guard: Guard, body: bytes) -> Any:
+        service = NotebookService(
+            session,
+            self.validator,
+            guard,
+            lock=self.database.lock,
+            states=self.states,
+            on_commit=self.database.on_commit,
+        )
+        return service.create_or_find(body, with_view=False)
+
+    @staticmethod
+    def _body(
+        row: NotebookRow, principal: Principal, contribution: dict[str, Any], now: datetime
+    ) -> bytes:
+        """The connector's contribution as a create-or-find payload naming the notebook's
+        person: the connector's client finds the notebook by its NIR (it needs no link before
+        its first write, and gets one only when something is applied)."""
+        view = orjson.loads(row.vue)
+        personne = view.get("personne") or {}
+        body: dict[str, Any] = {
+            "territoire": row.territoire,
+            "personne": {
+                "nom": personne.get("nom"),
+                "prenom": personne.get("prenom"),
+                "date_naissance": row.date_naissance.isoformat(),
+                "nir": row.nir13,
+            },
+        }
+        body.update(contribution)
+        observed = body.get("observe_le")
+        stamp = now.isoformat().replace("+00:00", "Z")
+        if not observed or _instant(observed) > now:
+            body["observe_le"] = stamp
+        held = _held_situations(view, principal.source)
+        diagnostic = body.get("diagnostic")
+        if diagnostic and diagnostic.get("situations"):
+            # A closure only ends what this source holds: closing what it never said is noise.
+            diagnostic["situations"] = [
+                item
+                for item in diagnostic["situations"]
+                if not item.get("supprime") or item["code"] in held
+            ]
+        return orjson.dumps(body)
+
+
+class _Rejected(ConnectorError):
+    code = ContributionRejected.code
+
+
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _held_situations(view: dict[str, Any], source: str) -> set[str]:
+    situations = (view.get("diagnostic") or {}).get("situations") or ()
+    return {
+        item["code"]
+        for item in situations
+        if (item.get("provenance") or {}).get("source") == source
+    }

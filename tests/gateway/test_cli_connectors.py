@@ -1,0 +1,118 @@
+"""``carnet connectors run``: a batch over a territory, with a progress bar and a summary."""
+
+import json
+import uuid
+from typing import ClassVar
+
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from connectors import PullOutcome, PullResult, Registry, UpstreamUnavailable
+from gateway import cli as cli_module
+from gateway.cli import app as cli
+from gateway.notebooks.service import NotebookService
+from gateway.organisations.service import create_client, create_organisation
+from gateway.storage.database import Database
+from gateway.storage.tables import ConnectorHealth, NotebookRow
+from tests.gateway.fake_connector import FakeConnector, dossier
+from tests.gateway.payloads import NIR_A, NIR_B, carnet, personne
+
+runner = CliRunner()
+SITUATION = "mobilite.aucun_moyen_transport_disposition"
+
+
+class Scripted(FakeConnector):
+    """The batch loads its own connector: the script is set on the class."""
+
+    results: ClassVar[list] = []
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.answer(*type(self).results)
+
+
+@pytest.fixture
+def territory(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'carnet.db'}"
+    database = Database(url)
+    database.migrate()
+    with database.write() as session:
+        ft = create_organisation(
+            session, nom="FT", type_acteur="france_travail", territoires=["26"]
+        )
+        client = create_client(session, organisation_id=ft.id, nom="connecteur").client
+        cd = create_organisation(session, nom="CD", type_acteur="departement", territoires=["26"])
+        cd_client = create_client(session, organisation_id=cd.id, nom="si").client
+    monkeypatch.setenv("CARNET_DATABASE_URL", url)
+    monkeypatch.setenv("CARNET_CONNECTEURS", json.dumps({"faux": {"26": client.client_id}}))
+    registry = Registry()
+    registry.register(Scripted)
+    monkeypatch.setattr(cli_module, "connector_registry", lambda: registry)
+    yield database, cd_client.client_id, cd.id
+    database.dispose()
+
+
+def seed(database, cd_client, cd_organisation, nirs):
+    from gateway.auth.principal import Principal
+    from gateway.habilitation import load_matrix
+    from gateway.habilitation.guard import Guard
+    from referential import default_validator
+
+    matrix = load_matrix()
+    principal = Principal(
+        client_id=cd_client,
+        organisation_id=cd_organisation,
+        type_acteur="departement",
+        territoires=("26",),
+        scopes=frozenset(matrix.actor("departement").scopes),
+    )
+    for index, nir in enumerate(nirs):
+        with database.write() as session:
+            service = NotebookService(
+                session, default_validator(), Guard(matrix, principal, "accompagnement")
+            )
+            document = carnet(personne(nom=f"Exemple{index}", nir=nir))
+            service.create_or_find(json.dumps(document).encode())
+
+
+def test_a_batch_pulls_every_notebook_with_a_nir_and_sums_up(territory):
+    database, cd_client, cd_organisation = territory
+    seed(database, cd_client, cd_organisation, [NIR_A, NIR_B, None])
+    Scripted.results = [
+        dossier("h1", situations=[{"code": SITUATION}]),
+        PullResult(PullOutcome.NOT_FOUND),
+    ]
+    result = runner.invoke(cli, ["connectors", "run", "faux", "--territoire", "26"])
+    assert result.exit_code == 0, result.output
+    assert "Bilan : 2 carnet(s)" in result.output
+    assert "applique=1" in result.output
+    assert "introuvable=1" in result.output
+    with database.read() as session:
+        versions = sorted(session.exec(select(NotebookRow.version)))
+        health = session.get(ConnectorHealth, "faux")
+    assert versions == [1, 1, 2]
+    assert health is not None
+    assert health.appels == 2
+
+
+def test_failures_are_counted_and_make_the_exit_code(territory):
+    database, cd_client, cd_organisation = territory
+    seed(database, cd_client, cd_organisation, [NIR_A])
+    Scripted.results = [UpstreamUnavailable("Indisponible.")]
+    result = runner.invoke(cli, ["connectors", "run", "faux", "--territoire", "26"])
+    assert result.exit_code == 1
+    assert "echec:amont_indisponible=1" in result.output
+
+
+def test_a_territory_where_the_connector_is_not_enabled_is_refused(territory):
+    result = runner.invoke(cli, ["connectors", "run", "faux", "--territoire", "07"])
+    assert result.exit_code == 1
+    assert "non activé" in result.output
+
+
+def test_an_unknown_connector_is_refused(territory, monkeypatch):
+    monkeypatch.setenv("CARNET_CONNECTEURS", json.dumps({"absent": {"26": uuid.uuid4().hex}}))
+    result = runner.invoke(cli, ["connectors", "run", "absent", "--territoire", "26"])
+    assert result.exit_code == 1
+    assert "non installé" in result.output
