@@ -50,13 +50,15 @@ BATCH = Agent("BATCH", "BATCH", "BATCH")
 
 @dataclass(frozen=True, slots=True)
 class PullRequest:
-    """One person to pull, as the notebook knows them (the NIR's 13 characters)."""
+    """One person to pull, as the notebook knows them (the NIR's 13 characters, the partner
+    identifiers by type: ``france_travail``, ``caf_msa``, ``si_departement``)."""
 
     carnet_id: str
     territoire: str
     nir: str | None
     date_naissance: date | None
     agent: Agent = BATCH
+    identifiants: Mapping[str, str] = field(default_factory=dict)
 
 
 class PullOutcome(StrEnum):

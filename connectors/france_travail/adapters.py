@@ -151,6 +151,18 @@ class V4:
         )
         return read_search(response)
 
+    async def search_by_number(self, number: str, agent: Agent) -> Search:
+        """The person by their France Travail number (only this generation has it)."""
+        response = await self.client.call(
+            "POST",
+            "/partenaire/rechercher-usager/v2/usagers/par-numero-francetravail",
+            realm=self.realm,
+            scopes=self.scopes,
+            headers=_agent_headers(agent),
+            json={"numeroFranceTravail": number},
+        )
+        return read_search(response)
+
     async def dossier(self, handle: str, agent: Agent) -> bytes | None:
         response = await self.client.call(
             "GET",

@@ -73,11 +73,15 @@ class FranceTravailConnector(Connector):
         await self.client.aclose()
 
     async def pull(self, request: PullRequest) -> PullResult:
-        if not request.nir or request.date_naissance is None:
+        generation = self.generation
+        number = request.identifiants.get("france_travail")
+        if request.nir and request.date_naissance is not None:
+            found = await generation.search(request.nir[:13], request.date_naissance, request.agent)
+        elif number and isinstance(generation, V4):
+            # Without a NIR, the current generation finds the person by their FT number.
+            found = await generation.search_by_number(number, request.agent)
+        else:
             return PullResult(PullOutcome.INCOMPLETE)
-        found = await self.generation.search(
-            request.nir[:13], request.date_naissance, request.agent
-        )
         if found.outcome is not PullOutcome.DOSSIER or found.handle is None:
             return PullResult(found.outcome)
         body = await self.generation.dossier(found.handle, request.agent)

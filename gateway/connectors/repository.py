@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from gateway.storage.tables import ConnectorHealth, ConnectorPull, NotebookRow
 
 
+def _insert(session: Session, table: Any) -> Any:
+    """An INSERT of the session's dialect, which knows ON CONFLICT (PostgreSQL, SQLite)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
 def ensure_health(session: Session, slug: str) -> None:
-    if session.get(ConnectorHealth, slug) is None:
-        session.add(ConnectorHealth(slug=slug))
-        session.flush()
+    """The connector's health row, created once whatever the number of workers starting."""
+    statement = _insert(session, ConnectorHealth).values(slug=slug, circuit="ferme")
+    session.execute(statement.on_conflict_do_nothing(index_elements=["slug"]))
 
 
 def health(session: Session) -> dict[str, ConnectorHealth]:
@@ -55,7 +64,16 @@ def pull_state(session: Session, slug: str, carnet_id: str) -> ConnectorPull | N
 
 
 def save_pull_state(session: Session, state: ConnectorPull) -> None:
-    session.merge(state)
+    """Insert or replace the pull state (two workers may pull the same notebook at once)."""
+    values = state.model_dump()
+    statement = _insert(session, ConnectorPull).values(values)
+    keys = ("slug", "carnet_id")
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={k: statement.excluded[k] for k in values if k not in keys},
+        )
+    )
 
 
 def notebook(session: Session, carnet_id: str) -> NotebookRow | None:
@@ -63,10 +81,11 @@ def notebook(session: Session, carnet_id: str) -> NotebookRow | None:
 
 
 def notebooks_of(session: Session, territoire: str) -> list[str]:
-    """The notebooks of a territory that hold a NIR (what a pull needs), in creation order."""
+    """The notebooks of a territory, in creation order (the connector says which it cannot
+    pull: an incomplete identity makes no call)."""
     statement = (
         select(NotebookRow.id)
-        .where(NotebookRow.territoire == territoire, col(NotebookRow.nir13).is_not(None))
+        .where(NotebookRow.territoire == territoire)
         .order_by(col(NotebookRow.rang))
     )
     return list(session.exec(statement))

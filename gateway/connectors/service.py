@@ -38,6 +38,7 @@ from gateway.habilitation.guard import Guard
 from gateway.habilitation.matrix import Matrix
 from gateway.notebooks import repository as notebooks
 from gateway.notebooks.errors import InvalidPayload, NotebookNotFound
+from gateway.notebooks.identity import partner_identifiers
 from gateway.notebooks.service import NotebookService
 from gateway.notebooks.states import StateCache
 from gateway.organisations.repository import ACTIVE_CLIENT
@@ -99,6 +100,15 @@ class ContributionRejected(ProblemError):
     status = 502
     code = "contribution_connecteur_invalide"
     title = "Ce que le connecteur a produit n'est pas valide contre le référentiel ; rien n'a été appliqué."
+
+
+class ContributionRefused(ProblemError):
+    """The notebook service refused the connector's write (its client's rights, an identity
+    conflict…): the caller did nothing wrong, the connector's side must be looked at."""
+
+    status = 502
+    code = "contribution_connecteur_refusee"
+    title = "La passerelle a refusé la contribution du connecteur ; rien n'a été appliqué."
 
 
 @dataclass(slots=True)
@@ -188,12 +198,14 @@ class SyncService:
             return await anyio.to_thread.run_sync(self._record_recent, slug, row, state, journal)
         connector = entry.connector
         assert isinstance(connector, Pull)
+        personne = orjson.loads(row.vue).get("personne") or {}
         request = PullRequest(
             carnet_id=row.id,
             territoire=row.territoire,
             nir=row.nir13,
             date_naissance=row.date_naissance,
             agent=agent,
+            identifiants=partner_identifiers(personne.get("identifiants")),
         )
         try:
             pulled = await connector.pull(request)
@@ -248,7 +260,8 @@ class SyncService:
         return Guard(self.matrix, principal, connector.finalite)
 
     def _fresh(self, state: ConnectorPull | None, now: datetime) -> bool:
-        if state is None or state.dernier_resultat == FAILED:
+        if state is None or state.dernier_resultat in (FAILED, PullOutcome.INCOMPLETE):
+            # After a failure, or once the notebook has what the partner needs: try again.
             return False
         window = self.not_found_interval if state.dernier_resultat in NOT_FOUND else self.interval
         last = _aware(state.derniere_tentative)
@@ -369,7 +382,9 @@ class SyncService:
                         non_confirme_depuis=vanished,
                     ),
                 )
-                self._journal(session, journal, row.id, result.resultat)
+                if journal is not guard or pulled.outcome is not PullOutcome.INCOMPLETE:
+                    # A batch journals what left the gateway: nothing, for an incomplete identity.
+                    self._journal(session, journal, row.id, result.resultat)
         except InvalidPayload as error:
             self._record_failure(entry, row, state, journal, _Rejected(ContributionRejected.title))
             raise ContributionRejected(errors=error.errors) from None
@@ -377,7 +392,8 @@ class SyncService:
             if error.records:
                 with self.database.write() as session:
                     session.add_all(error.records)
-            raise
+            self._record_failure(entry, row, state, journal, _Refused(ContributionRefused.title))
+            raise ContributionRefused(f"Refus : {error.code}.", errors=error.errors) from None
         return result
 
     def _write(self, session: Session, guard: Guard, body: bytes) -> Any:
@@ -400,15 +416,16 @@ class SyncService:
         its first write, and gets one only when something is applied)."""
         view = orjson.loads(row.vue)
         personne = view.get("personne") or {}
-        body: dict[str, Any] = {
-            "territoire": row.territoire,
-            "personne": {
-                "nom": personne.get("nom"),
-                "prenom": personne.get("prenom"),
-                "date_naissance": row.date_naissance.isoformat(),
-                "nir": row.nir13,
-            },
+        identity: dict[str, Any] = {
+            "nom": personne.get("nom"),
+            "prenom": personne.get("prenom"),
+            "date_naissance": row.date_naissance.isoformat(),
         }
+        if row.nir13:
+            identity["nir"] = row.nir13
+        if personne.get("identifiants"):
+            identity["identifiants"] = personne["identifiants"]
+        body: dict[str, Any] = {"territoire": row.territoire, "personne": identity}
         body.update(contribution)
         observed = body.get("observe_le")
         stamp = now.isoformat().replace("+00:00", "Z")
@@ -428,6 +445,10 @@ class SyncService:
 
 class _Rejected(ConnectorError):
     code = ContributionRejected.code
+
+
+class _Refused(ConnectorError):
+    code = ContributionRefused.code
 
 
 def _instant(text: str) -> datetime:

@@ -32,6 +32,8 @@ class FakeConnector(Connector):
 
     async def pull(self, request: PullRequest) -> PullResult:
         self.requests.append(request)
+        if request.nir is None and not request.identifiants:
+            return PullResult(PullOutcome.INCOMPLETE)
         if not self.script:
             return PullResult(PullOutcome.NOT_FOUND)
         result = self.script.popleft()

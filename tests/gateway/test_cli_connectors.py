@@ -14,7 +14,7 @@ from gateway.cli import app as cli
 from gateway.notebooks.service import NotebookService
 from gateway.organisations.service import create_client, create_organisation
 from gateway.storage.database import Database
-from gateway.storage.tables import ConnectorHealth, NotebookRow
+from gateway.storage.tables import ConnectorHealth, JournalEntry, NotebookRow
 from tests.gateway.fake_connector import FakeConnector, dossier
 from tests.gateway.payloads import NIR_A, NIR_B, carnet, personne
 
@@ -76,7 +76,7 @@ def seed(database, cd_client, cd_organisation, nirs):
             service.create_or_find(json.dumps(document).encode())
 
 
-def test_a_batch_pulls_every_notebook_with_a_nir_and_sums_up(territory):
+def test_a_batch_pulls_every_notebook_of_the_territory_and_sums_up(territory):
     database, cd_client, cd_organisation = territory
     seed(database, cd_client, cd_organisation, [NIR_A, NIR_B, None])
     Scripted.results = [
@@ -85,15 +85,22 @@ def test_a_batch_pulls_every_notebook_with_a_nir_and_sums_up(territory):
     ]
     result = runner.invoke(cli, ["connectors", "run", "faux", "--territoire", "26"])
     assert result.exit_code == 0, result.output
-    assert "Bilan : 2 carnet(s)" in result.output
+    assert "Bilan : 3 carnet(s)" in result.output
     assert "applique=1" in result.output
     assert "introuvable=1" in result.output
+    assert "identite_incomplete=1" in result.output
     with database.read() as session:
         versions = sorted(session.exec(select(NotebookRow.version)))
         health = session.get(ConnectorHealth, "faux")
     assert versions == [1, 1, 2]
     assert health is not None
-    assert health.appels == 2
+    assert health.appels == 3
+    with database.read() as session:
+        journal = session.exec(
+            select(JournalEntry.resultat).where(JournalEntry.action == "synchronisation")
+        )
+        # A batch journals what left the gateway: nothing for an incomplete identity.
+        assert sorted(journal) == ["applique", "introuvable"]
 
 
 def test_failures_are_counted_and_make_the_exit_code(territory):

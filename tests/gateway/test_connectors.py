@@ -363,3 +363,49 @@ def test_a_class_that_is_not_a_connector_is_refused():
 
     with pytest.raises(ConnectorLoadError, match="attribut"):
         Registry().register(Broken)
+
+
+async def test_a_write_the_service_refuses_is_a_502_and_changes_nothing(
+    client, departement, notebook, fake, ft_client, db
+):
+    from gateway.habilitation import load_matrix
+    from gateway.habilitation.overrides import decide
+
+    with db.write() as session:
+        decide(
+            session,
+            load_matrix(),
+            organisation_id=ft_client[0],
+            categorie="situation",
+            droit="ecriture",
+            effet="retire",
+            motif="essai",
+            auteur="opérateur",
+        )
+    fake.answer(dossier("h1", situations=[{"code": MOBILITE}]))
+    response = await sync(client, departement, notebook)
+    client.accesses.append("failed pull journaled")
+    assert response.status_code == 502
+    assert response.json()["code"] == "contribution_connecteur_refusee"
+    assert response.json()["errors"][0]["code"] == "ecriture_non_autorisee"
+    assert (await view(client, departement, notebook))["version"] == 1
+
+
+async def test_partner_identifiers_are_handed_to_the_connector(client, departement, fake):
+    document = carnet(
+        personne(identifiants={"france_travail": {"identifiant": "FT-0000001"}}),
+    )
+    carnet_id = await new_notebook(client, departement, document)
+    fake.answer(dossier("h1", situations=[{"code": MOBILITE}]))
+    response = await sync(client, departement, carnet_id)
+    assert response.json()["resultat"] == "applique"
+    (request,) = fake.requests
+    assert request.nir is None
+    assert request.identifiants == {"france_travail": "FT-0000001"}
+
+
+async def test_an_incomplete_identity_is_tried_again_at_once(client, departement, fake):
+    carnet_id = await new_notebook(client, departement, carnet(personne(nom="Sansnir")))
+    assert (await sync(client, departement, carnet_id)).json()["resultat"] == "identite_incomplete"
+    assert (await sync(client, departement, carnet_id)).json()["resultat"] == "identite_incomplete"
+    assert len(fake.requests) == 2

@@ -3,6 +3,7 @@ gateway's sync route and merge in between (sync semantics of connectors.md §7.1
 
 import copy
 import json
+import logging
 
 import pytest
 import respx
@@ -277,3 +278,29 @@ async def test_an_ft_outage_is_a_503_problem(client, departement, notebook, ft):
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "amont_indisponible"
+
+
+async def test_a_notebook_without_nir_is_found_by_its_france_travail_number(
+    client, departement, ft, ft_client
+):
+    document = carnet(personne(identifiants={"france_travail": {"identifiant": "FT-0000001"}}))
+    carnet_id = await new_notebook(client, departement, document)
+    number = ft.post(
+        SEARCH_V2.replace("par-datenaissance-et-nir", "par-numero-francetravail")
+    ).respond(json=found())
+    result = await pull(client, departement, carnet_id)
+    assert result["resultat"] == "applique"
+    assert number.called
+    assert not ft["search"].called
+    document = await view(client, departement, carnet_id)
+    assert TRANSPORT in situation_codes(document, f"organisation:{ft_client[0]}")
+
+
+async def test_no_nir_token_or_jeton_in_the_logs(client, departement, notebook, ft, caplog):
+    caplog.set_level(logging.DEBUG)
+    await pull(client, departement, notebook)
+    text = caplog.text
+    assert NIR_A[:13] not in text
+    assert "demo.access.token" not in text
+    assert "demo-jeton-usager" not in text
+    assert "demo-secret-not-real" not in text

@@ -179,6 +179,37 @@ async def test_a_notebook_without_nir_or_birth_date_makes_no_call(ft, v4, nir, b
     assert not v4["search"].called
 
 
+async def test_v4_finds_by_france_travail_number_without_a_nir(ft, v4):
+    route = v4.post(
+        SEARCH_V2.replace("par-datenaissance-et-nir", "par-numero-francetravail"), name="number"
+    ).respond(json=found())
+    request_ = PullRequest(
+        carnet_id="c-1",
+        territoire="26",
+        nir=None,
+        date_naissance=BIRTH,
+        agent=AGENT,
+        identifiants={"france_travail": "FT-0000001"},
+    )
+    assert (await ft.pull(request_)).outcome is PullOutcome.DOSSIER
+    assert json.loads(route.calls.last.request.content) == {"numeroFranceTravail": "FT-0000001"}
+    assert route.calls.last.request.headers["pa-identifiant-agent"] == "agent-0001"
+    assert not v4["search"].called
+    assert v4["dossier"].calls.last.request.headers["ft-jeton-usager"] == "demo-jeton-usager-0001"
+
+
+async def test_v1_has_no_search_by_number(ft_v1, v1):
+    request_ = PullRequest(
+        carnet_id="c-1",
+        territoire="26",
+        nir=None,
+        date_naissance=BIRTH,
+        identifiants={"france_travail": "FT-0000001"},
+    )
+    assert (await ft_v1.pull(request_)).outcome is PullOutcome.INCOMPLETE
+    assert not v1["search"].called
+
+
 async def test_v1_searches_then_reads_the_dossier_by_its_encoded_identifier(ft_v1, v1):
     result = await ft_v1.pull(request())
     assert result.outcome is PullOutcome.DOSSIER
