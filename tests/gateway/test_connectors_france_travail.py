@@ -1,12 +1,15 @@
 """The France Travail connector end to end: FT mocked with respx at the HTTP boundary, the
 gateway's sync route and merge in between (sync semantics of connectors.md §7.1)."""
 
+import asyncio
 import copy
 import json
 import logging
 
+import httpx
 import pytest
 import respx
+from sqlalchemy import text
 
 from connectors import Registry
 from gateway.app import create_app
@@ -304,3 +307,53 @@ async def test_no_nir_token_or_jeton_in_the_logs(client, departement, notebook, 
     assert "demo.access.token" not in text
     assert "demo-jeton-usager" not in text
     assert "demo-secret-not-real" not in text
+
+
+async def test_a_partner_request_is_not_blocked_while_ft_answers(client, departement, notebook, ft):
+    """The pull holds no transaction while it waits for FT: a write to the same notebook
+    goes through meanwhile, and the pull then merges onto it."""
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(request):
+        asked.set()
+        await release.wait()
+        return httpx.Response(200, json=dossier_v4())
+
+    ft["dossier"].mock(side_effect=slow)
+    pulling = asyncio.create_task(pull(client, departement, notebook))
+    await asyncio.wait_for(asked.wait(), 5)
+    manual = {"observe_le": "2024-01-01T09:00:00Z", "diagnostic": {"situations": [{"code": AUCUN}]}}
+    response = await asyncio.wait_for(contribute(client, departement, notebook, manual), 5)
+    assert response.status_code == 200
+    assert response.json()["version"] == 2
+    release.set()
+    result = await asyncio.wait_for(pulling, 5)
+    assert result["version"] == 3
+    codes = situation_codes(await view(client, departement, notebook))
+    assert AUCUN in codes
+    assert TRANSPORT in codes
+
+
+async def test_nothing_of_the_ft_payload_is_stored(client, departement, notebook, ft, db):
+    await pull(client, departement, notebook)
+    stored = []
+    with db.read() as session:
+        for table in (
+            "carnets",
+            "changements",
+            "journal",
+            "connecteurs_suivi",
+            "connecteurs_sante",
+        ):
+            rows = session.execute(text(f"SELECT * FROM {table}")).all()
+            stored.extend(str(value) for row in rows for value in row)
+    dump = "\n".join(stored)
+    for raw in (
+        "diag-demo-0001",
+        "Texte libre de démonstration",
+        "demo-jeton-usager",
+        "CONSEILLER",
+        "8c1b7e52",
+    ):
+        assert raw not in dump, raw
+    assert TRANSPORT in dump  # what it says is stored, as referential codes
