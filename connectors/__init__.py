@@ -29,7 +29,7 @@ from connectors._interface import (
     UpstreamUnavailable,
 )
 from connectors._registry import GROUP, ConnectorLoadError, Registry
-from connectors._resilience import CircuitBreaker, RetryPolicy, retry_after_seconds
+from connectors._resilience import CircuitBreaker, RetryPolicy, Throttle, retry_after_seconds
 
 __all__ = [
     "BATCH",
@@ -53,6 +53,7 @@ __all__ = [
     "PullResult",
     "Registry",
     "RetryPolicy",
+    "Throttle",
     "UpstreamConfiguration",
     "UpstreamMalformed",
     "UpstreamRefused",

@@ -94,3 +94,25 @@ class CircuitBreaker:
         self._failures += 1
         if self.state is CircuitState.HALF_OPEN or self._failures >= self.threshold:
             self._opened_at = self._clock()
+
+
+class Throttle:
+    """At most ``rate`` calls per second from this process, spaced evenly, so that the
+    partner's rate limit (429) is rarely met; ``rate`` 0 lets every call through."""
+
+    def __init__(self, rate: float, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep):
+        self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            now = self._clock()
+            if self._next > now:
+                await self._sleep(self._next - now)
+                now = self._next
+            self._next = now + 1.0 / self.rate

@@ -65,7 +65,7 @@ def serve(
     database = Database(settings.database_url)
     database.migrate()
     try:
-        application = create_app(settings, database=database)
+        application = create_app(settings, database=database, registry=connector_registry())
     except ConnectorLoadError as error:
         typer.echo(f"Démarrage impossible : {error}", err=True)
         raise typer.Exit(1) from None

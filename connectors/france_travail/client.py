@@ -28,6 +28,7 @@ from connectors import (
     CircuitOpen,
     ConnectorError,
     RetryPolicy,
+    Throttle,
     UpstreamConfiguration,
     UpstreamMalformed,
     UpstreamTimeout,
@@ -84,6 +85,7 @@ class FranceTravailClient:
         self.breaker = CircuitBreaker(
             settings.circuit_threshold, settings.circuit_cooldown_seconds, clock
         )
+        self.throttle = Throttle(settings.rate_limit_per_second, clock, sleep)
         self._clock = clock
         self._wall = wall
         self._tokens: dict[tuple[str, str, str, frozenset[str]], Token] = {}
@@ -213,6 +215,7 @@ class FranceTravailClient:
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request; 429 and 5xx raised as retryable errors, transport failures typed."""
+        await self.throttle.wait()
         try:
             response = await self.http.request(method, url, **kwargs)
         except httpx.TimeoutException:

@@ -34,5 +34,10 @@ class FranceTravailSettings(BaseSettings):
     retry_cap_seconds: float = Field(default=8.0, ge=0)
     retry_total_wait_seconds: float = Field(default=30.0, ge=0)
     retry_after_default_seconds: float = Field(default=60.0, ge=0)
+    rate_limit_per_second: float = Field(
+        default=10.0,
+        ge=0,
+        description="Appels par seconde au plus depuis un processus (0 : sans limite).",
+    )
     circuit_threshold: int = Field(default=5, ge=1)
     circuit_cooldown_seconds: float = Field(default=60.0, ge=0)

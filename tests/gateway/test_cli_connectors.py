@@ -123,3 +123,22 @@ def test_an_unknown_connector_is_refused(territory, monkeypatch):
     result = runner.invoke(cli, ["connectors", "run", "absent", "--territoire", "26"])
     assert result.exit_code == 1
     assert "non installé" in result.output
+
+
+def test_serve_stops_when_an_enabled_connector_cannot_load(territory, monkeypatch):
+    monkeypatch.setenv("CARNET_CONNECTEURS", json.dumps({"absent": {"26": "x"}}))
+    result = runner.invoke(cli, ["serve"])
+    assert result.exit_code == 1
+    assert "Démarrage impossible" in result.output
+    assert "« absent » activé mais non installé" in result.output
+
+
+def test_serve_names_the_missing_settings_of_the_france_travail_connector(territory, monkeypatch):
+    monkeypatch.setattr(cli_module, "connector_registry", Registry.discover)
+    monkeypatch.setenv("CARNET_CONNECTEURS", json.dumps({"france_travail": {"26": "x"}}))
+    monkeypatch.delenv("CARNET_FT_CLIENT_ID", raising=False)
+    monkeypatch.delenv("CARNET_FT_CLIENT_SECRET", raising=False)
+    result = runner.invoke(cli, ["serve"])
+    assert result.exit_code == 1
+    assert "CARNET_FT_CLIENT_ID" in result.output
+    assert "CARNET_FT_CLIENT_SECRET" in result.output

@@ -48,6 +48,7 @@ def settings(ft_client, monkeypatch):
     monkeypatch.setenv("CARNET_FT_CLIENT_ID", "PAR_carnetdemo_7f3a")
     monkeypatch.setenv("CARNET_FT_CLIENT_SECRET", "demo-secret-not-real")
     monkeypatch.setenv("CARNET_FT_RETRY_ATTEMPTS", "1")
+    monkeypatch.setenv("CARNET_FT_RATE_LIMIT_PER_SECOND", "0")
     return Settings(
         environment="test",
         issuer=BASE_URL,

@@ -41,6 +41,7 @@ def make(clock, sleeps):
             sleeps.append(seconds)
             clock.now += seconds
 
+        overrides.setdefault("rate_limit_per_second", 0)
         settings = FranceTravailSettings(client_id=CLIENT_ID, client_secret=SECRET, **overrides)
         connector = FranceTravailConnector(
             settings, sleep=sleep, rng=random.Random(7), clock=clock, wall=lambda: clock.wall

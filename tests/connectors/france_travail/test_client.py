@@ -292,3 +292,13 @@ async def test_configuration_errors_do_not_open_the_circuit(make, mock):
     with pytest.raises(UpstreamConfiguration):
         await call(ft)
     assert ft.circuit() is CircuitState.CLOSED
+
+
+async def test_calls_are_spaced_by_the_rate_limit(make, mock, sleeps):
+    ft = make(rate_limit_per_second=2)
+    tokens(mock)
+    mock.get(PING).respond(200)
+    for _ in range(3):
+        await call(ft)
+    # One token call and three API calls, half a second apart.
+    assert sleeps == [0.5, 0.5, 0.5]
