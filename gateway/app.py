@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -78,6 +79,10 @@ def create_app(
         yield
         app.state.token_server.remote_keys.close()
         app.state.tokens.close()
+        # Pulls still running in the background end with the process (their state says so).
+        for task in list(app.state.pulls):
+            task.cancel()
+        await asyncio.gather(*app.state.pulls, return_exceptions=True)
         await enabled.aclose()
 
     app = FastAPI(
@@ -93,6 +98,7 @@ def create_app(
     app.state.states = StateCache(settings.state_cache_size)
     app.state.matrix = matrix
     app.state.connectors = enabled
+    app.state.pulls = set()
     app.state.sync = SyncService(
         database,
         validator,

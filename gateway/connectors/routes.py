@@ -1,19 +1,27 @@
-"""Connector operations: the list with health, and one notebook's pull on demand."""
+"""Connector operations: the list with health, one notebook's pull on demand (or in the
+background), and the state of its last pull."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Header, Path, Request
+from fastapi.responses import Response
 
 from connectors import BATCH, Agent
 from gateway.connectors import repository, wire
 from gateway.connectors.loader import Connectors
-from gateway.connectors.service import SyncService
+from gateway.connectors.service import Prepared, SyncService
 from gateway.deps import DatabaseDep, GuardDep, PrincipalDep
+from gateway.errors import ProblemError
 from gateway.responses import OrjsonResponse
 
 router = APIRouter(tags=["connecteurs"])
+logger = logging.getLogger(__name__)
+CarnetId = Annotated[str, Path(max_length=36, description="Identifiant du carnet.")]
+Slug = Annotated[str, Path(max_length=60, description="Connecteur, par exemple france_travail.")]
 
 
 def _iso(moment: object) -> str | None:
@@ -73,6 +81,7 @@ def list_connectors(
     summary="Interroger un système partenaire pour ce carnet et verser ce qu'il sait",
     response_model=wire.ResultatSynchronisation,
     responses={
+        202: {"description": "Demande acceptée (Prefer: respond-async) : l'état est à Location."},
         401: {"description": "Jeton absent ou invalide."},
         403: {"description": "Finalité non autorisée ou droit d'écriture absent du jeton."},
         404: {"description": "Carnet introuvable, ou connecteur inconnu ou non activé."},
@@ -84,23 +93,76 @@ def list_connectors(
 )
 async def synchronise(
     request: Request,
-    carnet_id: Annotated[str, Path(max_length=36, description="Identifiant du carnet.")],
-    slug: Annotated[
-        str, Path(max_length=60, description="Connecteur, par exemple france_travail.")
-    ],
+    carnet_id: CarnetId,
+    slug: Slug,
     guard: GuardDep,
     demande: Annotated[wire.DemandeSynchronisation | None, Body()] = None,
-) -> OrjsonResponse:
+    prefer: Annotated[
+        str | None,
+        Header(
+            description=(
+                "RFC 7240 : « respond-async » répond 202 aussitôt et interroge le partenaire en "
+                "arrière-plan ; l'état se lit à la même adresse (GET)."
+            )
+        ),
+    ] = None,
+) -> Response:
     guard.require("ecriture")
     service: SyncService = request.app.state.sync
     agent = BATCH
     if demande is not None and demande.agent is not None:
         agent = Agent(demande.agent.identifiant, demande.agent.nom, demande.agent.prenom)
-    result = await service.synchronise(
-        slug,
-        carnet_id,
-        trigger=guard,
-        agent=agent,
-        force=demande is not None and demande.forcer,
-    )
+    force = demande is not None and demande.forcer
+    prepared = await service.prepare(slug, carnet_id, guard)
+    if prefer and "respond-async" in {token.strip().lower() for token in prefer.split(",")}:
+        pulls: set[asyncio.Task[None]] = request.app.state.pulls
+        task = asyncio.create_task(_in_background(service, prepared, agent, force))
+        pulls.add(task)
+        task.add_done_callback(pulls.discard)
+        return Response(
+            status_code=202,
+            headers={
+                "Location": f"/v1/carnets/{carnet_id}/synchronisations/{slug}",
+                "Preference-Applied": "respond-async",
+            },
+        )
+    result = await service.run(prepared, agent=agent, force=force)
     return OrjsonResponse(result.to_wire())
+
+
+async def _in_background(
+    service: SyncService, prepared: Prepared, agent: Agent, force: bool
+) -> None:
+    try:
+        await service.run(prepared, agent=agent, force=force)
+    except ProblemError as error:
+        # Already recorded in the connector's health and the notebook's pull state.
+        logger.warning("synchronisation en arrière-plan en échec : %s", error.code)
+
+
+@router.get(
+    "/v1/carnets/{carnet_id}/synchronisations/{slug}",
+    summary="État de la dernière synchronisation de ce carnet par ce connecteur",
+    response_model=wire.EtatSynchronisation,
+    responses={
+        401: {"description": "Jeton absent ou invalide."},
+        403: {"description": "Finalité non autorisée ou droit de lecture absent du jeton."},
+        404: {"description": "Carnet introuvable, ou connecteur inconnu ou non activé."},
+    },
+)
+def synchronisation_status(
+    request: Request, carnet_id: CarnetId, slug: Slug, guard: GuardDep
+) -> OrjsonResponse:
+    guard.require("lecture")
+    service: SyncService = request.app.state.sync
+    state = service.status(slug, carnet_id, guard)
+    return OrjsonResponse(
+        {
+            "connecteur": slug,
+            "carnet_id": carnet_id,
+            "derniere_tentative": None if state is None else _iso(state.derniere_tentative),
+            "derniere_reussite": None if state is None else _iso(state.derniere_reussite),
+            "dernier_resultat": None if state is None else state.dernier_resultat,
+            "non_confirme_depuis": None if state is None else _iso(state.non_confirme_depuis),
+        }
+    )

@@ -111,6 +111,17 @@ class ContributionRefused(ProblemError):
     title = "La passerelle a refusé la contribution du connecteur ; rien n'a été appliqué."
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    entry: EnabledConnector
+    row: NotebookRow
+    state: ConnectorPull | None
+    #: The rights of the connector's client, which writes.
+    guard: Guard
+    #: Who journals the access: the caller who asked, or the connector's client in a batch.
+    journal: Guard
+
+
 @dataclass(slots=True)
 class SyncResult:
     slug: str
@@ -186,12 +197,29 @@ class SyncService:
     ) -> SyncResult:
         """Pull one notebook. ``trigger``: the caller who asked (its need to know applies);
         None for a batch run, which journals the access as the connector's client."""
+        prepared = await self.prepare(slug, carnet_id, trigger)
+        return await self.run(prepared, agent=agent, force=force)
+
+    async def prepare(self, slug: str, carnet_id: str, trigger: Guard | None) -> Prepared:
+        """The checks made before anything is asked of the partner: the connector is enabled
+        for the notebook's territory, the caller needs to know the notebook, the connector's
+        client is valid."""
         entry = self.enabled(slug)
         row, state = await anyio.to_thread.run_sync(self._read, slug, carnet_id, trigger)
         if row.territoire not in entry.clients:
             raise ConnectorNotEnabled()
         guard = await anyio.to_thread.run_sync(self._connector_guard, entry, row.territoire)
-        journal = trigger or guard
+        return Prepared(entry, row, state, guard, trigger or guard)
+
+    async def run(self, prepared: Prepared, *, agent: Agent, force: bool = False) -> SyncResult:
+        entry, row, state, guard, journal = (
+            prepared.entry,
+            prepared.row,
+            prepared.state,
+            prepared.guard,
+            prepared.journal,
+        )
+        slug = entry.connector.slug
         now = self.clock()
         if not force and self._fresh(state, now):
             assert state is not None
@@ -215,6 +243,15 @@ class SyncService:
         return await anyio.to_thread.run_sync(
             self._apply, entry, row, state, guard, journal, pulled
         )
+
+    def status(self, slug: str, carnet_id: str, trigger: Guard) -> ConnectorPull | None:
+        """The last pull of a notebook by a connector, for a caller who needs to know it
+        (journaled)."""
+        self.enabled(slug)
+        _, state = self._read(slug, carnet_id, trigger)
+        with self.database.write() as session:
+            notebooks.record_access(session, trigger.entry(ACTION, carnet_id, [], "consultation"))
+        return state
 
     # -- steps -----------------------------------------------------------------------------------
 

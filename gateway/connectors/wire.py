@@ -100,3 +100,16 @@ class DemandeSynchronisation(BaseModel):
     forcer: bool = Field(
         default=False, description="Interroger le partenaire même dans le délai de fraîcheur."
     )
+
+
+class EtatSynchronisation(BaseModel):
+    connecteur: str
+    carnet_id: str
+    derniere_tentative: str | None
+    derniere_reussite: str | None
+    dernier_resultat: str | None = Field(
+        description="Résultat de la dernière tentative (applique, inchange…, ou echec)."
+    )
+    non_confirme_depuis: str | None = Field(
+        description="Depuis quand le partenaire ne confirme plus ce qu'il avait transmis."
+    )

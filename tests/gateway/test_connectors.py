@@ -1,5 +1,6 @@
 """Connector operations through the HTTP API, with a fake connector registered by a fixture."""
 
+import asyncio
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -409,3 +410,65 @@ async def test_an_incomplete_identity_is_tried_again_at_once(client, departement
     assert (await sync(client, departement, carnet_id)).json()["resultat"] == "identite_incomplete"
     assert (await sync(client, departement, carnet_id)).json()["resultat"] == "identite_incomplete"
     assert len(fake.requests) == 2
+
+
+# -- asynchronous pulls and their state ---------------------------------------------------------
+
+
+async def test_respond_async_answers_202_then_the_state_says_what_came_of_it(
+    client, departement, notebook, fake, app
+):
+    fake.answer(dossier("h1", situations=[{"code": MOBILITE}]))
+    response = await client.post(
+        f"/v1/carnets/{notebook}/synchronisations/faux",
+        headers=departement.headers | {"Prefer": "respond-async"},
+    )
+    assert response.status_code == 202
+    location = response.headers["location"]
+    assert location == f"/v1/carnets/{notebook}/synchronisations/faux"
+    await asyncio.gather(*app.state.pulls)
+    client.accesses.append("connector write")
+    state = await client.get(location, headers=departement.headers)
+    assert state.status_code == 200
+    body = state.json()
+    assert body["dernier_resultat"] == "dossier"
+    assert body["derniere_reussite"] is not None
+    assert body["non_confirme_depuis"] is None
+    assert codes(await view(client, departement, notebook)) == [MOBILITE]
+
+
+async def test_a_failed_background_pull_is_in_the_state(client, departement, notebook, fake, app):
+    fake.answer(UpstreamUnavailable("Indisponible."))
+    response = await client.post(
+        f"/v1/carnets/{notebook}/synchronisations/faux",
+        headers=departement.headers | {"Prefer": "respond-async"},
+    )
+    assert response.status_code == 202
+    # The 202 and the failed pull's journal entry make one access.
+    await asyncio.gather(*app.state.pulls)
+    state = await client.get(response.headers["location"], headers=departement.headers)
+    assert state.json()["dernier_resultat"] == "echec"
+    assert state.json()["derniere_reussite"] is None
+
+
+async def test_the_checks_come_before_the_202(client, partner, notebook):
+    other = await partner("departement", ["07"])
+    response = await client.post(
+        f"/v1/carnets/{notebook}/synchronisations/faux",
+        headers=other.headers | {"Prefer": "respond-async"},
+    )
+    assert response.status_code == 404
+
+
+async def test_the_state_of_a_notebook_never_pulled_is_empty(client, departement, notebook):
+    state = await client.get(
+        f"/v1/carnets/{notebook}/synchronisations/faux", headers=departement.headers
+    )
+    assert state.status_code == 200
+    assert state.json()["dernier_resultat"] is None
+
+
+async def test_the_state_is_within_the_need_to_know(client, partner, notebook):
+    other = await partner("departement", ["07"])
+    state = await client.get(f"/v1/carnets/{notebook}/synchronisations/faux", headers=other.headers)
+    assert state.status_code == 404
