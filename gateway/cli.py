@@ -533,8 +533,9 @@ def connectors_run(
 
     from connectors import BATCH, ConnectorLoadError
     from gateway.connectors import repository
+    from gateway.connectors.errors import UpstreamProblem
     from gateway.connectors.loader import Connectors
-    from gateway.connectors.service import SyncService, UpstreamProblem
+    from gateway.connectors.service import SyncService
     from gateway.errors import ProblemError
     from gateway.habilitation import load_matrix
     from gateway.settings import Settings

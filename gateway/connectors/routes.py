@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Request
@@ -24,11 +25,8 @@ CarnetId = Annotated[str, Path(max_length=36, description="Identifiant du carnet
 Slug = Annotated[str, Path(max_length=60, description="Connecteur, par exemple france_travail.")]
 
 
-def _iso(moment: object) -> str | None:
-    if moment is None:
-        return None
-    text: str = moment.isoformat()  # type: ignore[attr-defined]
-    return text.replace("+00:00", "Z")
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 @router.get(
