@@ -136,6 +136,8 @@ async def _in_background(
     except ProblemError as error:
         # Already recorded in the connector's health and the notebook's pull state.
         logger.warning("synchronisation en arrière-plan en échec : %s", error.code)
+    except Exception as error:  # a defect: say which, never the values it held
+        logger.error("synchronisation en arrière-plan interrompue : %s", type(error).__name__)
 
 
 @router.get(
