@@ -12,6 +12,7 @@ open a circuit breaker.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -44,6 +45,27 @@ PARTENAIRE = "/partenaire"
 CONFIGURATION_ERRORS = frozenset(
     {"invalid_client", "invalid_scope", "unsupported_grant_type", "unauthorized_client"}
 )
+
+
+class _PersonPaths(logging.Filter):
+    """httpx logs every request's URL at INFO: the v1 dossier's URL carries the person's FT
+    identifier, which must not reach the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(PERSON_PATH in str(arg) for arg in record.args):
+            record.args = tuple(
+                _redacted(str(arg)) if PERSON_PATH in str(arg) else arg for arg in record.args
+            )
+        return True
+
+
+def _redacted(url: str) -> str:
+    head, _, _ = url.partition(PERSON_PATH)
+    return head + PERSON_PATH + "…"
+
+
+PERSON_PATH = "/diagnosticargumente/v1/individus/"
+logging.getLogger("httpx").addFilter(_PersonPaths())
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """The France Travail connector through its pull capability, FT mocked with respx."""
 
 import json
+import logging
 from datetime import date
 
 import httpx
@@ -440,3 +441,11 @@ async def test_the_hash_ignores_key_order_and_whitespace_not_values(ft, v4):
     body["thematiqueContrainte"]["contraintes"][0]["valeur"] = "CLOTUREE"
     answer(v4, "dossier", 200, json=body)
     assert (await ft.pull(request())).fingerprint != first
+
+
+async def test_the_v1_identifier_in_the_dossier_url_never_reaches_the_logs(ft_v1, v1, caplog):
+    caplog.set_level(logging.DEBUG)
+    await ft_v1.pull(request())
+    assert "diagnosticargumente/v1/individus/" in caplog.text
+    assert IDENTIFIANT.split("#")[0] not in caplog.text
+    assert NIR15[:13] not in caplog.text
