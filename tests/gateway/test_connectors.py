@@ -472,3 +472,12 @@ async def test_the_state_is_within_the_need_to_know(client, partner, notebook):
     other = await partner("departement", ["07"])
     state = await client.get(f"/v1/carnets/{notebook}/synchronisations/faux", headers=other.headers)
     assert state.status_code == 404
+
+
+async def test_closing_what_the_connector_never_held_changes_nothing(
+    client, departement, notebook, fake
+):
+    fake.answer(dossier("h1", situations=[{"code": MOBILITE, "supprime": True}]))
+    result = (await sync(client, departement, notebook)).json()
+    assert result["resultat"] == "inchange"
+    assert result["version"] == 1
