@@ -38,6 +38,7 @@ def record_call(
     unchanged: bool,
     unknown_codes: int,
     circuit: str,
+    unknown_fields: int = 0,
 ) -> None:
     """Count one call in place (``x = x + 1``: concurrent workers never lose a count)."""
     ensure_health(session, slug)
@@ -45,6 +46,7 @@ def record_call(
     values: dict[str, object] = {
         "appels": col(table.appels) + 1,
         "codes_inconnus": col(table.codes_inconnus) + unknown_codes,
+        "champs_inconnus": col(table.champs_inconnus) + unknown_fields,
         "circuit": circuit,
     }
     if error is None:

@@ -65,6 +65,7 @@ def list_connectors(
                         "echecs": 0 if row is None else row.echecs,
                         "inchanges": 0 if row is None else row.inchanges,
                         "codes_inconnus": 0 if row is None else row.codes_inconnus,
+                        "champs_inconnus": 0 if row is None else row.champs_inconnus,
                     },
                     # The breaker's state as last reported by a worker, else this worker's.
                     "circuit": str(connector.circuit()) if row is None else row.circuit,

@@ -82,6 +82,7 @@ class SyncResult:
     ecriture: dict[str, Any] | None = None
     notices: list[Notice] = field(default_factory=list)
     unknown_codes: int = 0
+    unknown_fields: int = 0
     non_confirme_depuis: datetime | None = None
 
     def to_wire(self) -> dict[str, Any]:
@@ -93,6 +94,7 @@ class SyncResult:
             "ecriture": self.ecriture,
             "avertissements": [n.to_wire() for n in self.notices],
             "codes_inconnus": self.unknown_codes,
+            "champs_inconnus": self.unknown_fields,
             "non_confirme_depuis": _iso(self.non_confirme_depuis),
         }
 
@@ -326,6 +328,7 @@ class SyncService:
             version=row.version,
             notices=list(pulled.notices),
             unknown_codes=pulled.unknown_codes,
+            unknown_fields=pulled.unknown_fields,
         )
         previous = None if state is None else state.empreinte
         vanished = None if state is None else _aware(state.non_confirme_depuis)
@@ -356,6 +359,7 @@ class SyncService:
                     error=None,
                     unchanged=result.resultat == UNCHANGED,
                     unknown_codes=pulled.unknown_codes,
+                    unknown_fields=pulled.unknown_fields,
                     circuit=entry.connector.circuit(),
                 )
                 repository.save_pull_state(

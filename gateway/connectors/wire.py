@@ -28,6 +28,7 @@ class Compteurs(BaseModel):
         description="Dossiers identiques au précédent : pas de nouvelle version."
     )
     codes_inconnus: int = Field(description="Codes du partenaire sans correspondance, signalés.")
+    champs_inconnus: int = Field(description="Champs inconnus des réponses du partenaire, tolérés.")
 
 
 class Echec(BaseModel):
@@ -74,6 +75,7 @@ class ResultatSynchronisation(BaseModel):
     )
     avertissements: list[AvertissementConnecteur]
     codes_inconnus: int
+    champs_inconnus: int
     non_confirme_depuis: str | None = Field(
         description="Depuis quand le partenaire ne confirme plus ce qu'il avait transmis."
     )

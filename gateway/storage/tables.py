@@ -238,6 +238,7 @@ class ConnectorHealth(SQLModel, table=True):
     echecs: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     inchanges: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     codes_inconnus: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    champs_inconnus: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     derniere_reussite: datetime | None = _ts(nullable=True)
     dernier_echec: datetime | None = _ts(nullable=True)
     dernier_code_erreur: str | None = Field(default=None, max_length=60)

@@ -110,6 +110,7 @@ async def test_the_list_gives_version_capabilities_territories_and_zero_health(c
             "echecs": 0,
             "inchanges": 0,
             "codes_inconnus": 0,
+            "champs_inconnus": 0,
         },
         "circuit": "ferme",
     }
@@ -147,7 +148,15 @@ async def test_a_pull_is_applied_as_the_connectors_own_source(
 
 async def test_health_counts_calls_and_unknown_codes(client, departement, notebook, fake):
     notice = Notice("/x", "code_inconnu", "Code inconnu.")
-    fake.answer(dossier("h1", situations=[{"code": MOBILITE}], notices=[notice], unknown_codes=2))
+    fake.answer(
+        dossier(
+            "h1",
+            situations=[{"code": MOBILITE}],
+            notices=[notice],
+            unknown_codes=2,
+            unknown_fields=3,
+        )
+    )
     assert (await sync(client, departement, notebook)).status_code == 200
     (item,) = (await client.get("/v1/connecteurs", headers=departement.headers)).json()[
         "connecteurs"
@@ -158,6 +167,7 @@ async def test_health_counts_calls_and_unknown_codes(client, departement, notebo
         "echecs": 0,
         "inchanges": 0,
         "codes_inconnus": 2,
+        "champs_inconnus": 3,
     }
     assert item["sante"]["derniere_reussite"] is not None
 

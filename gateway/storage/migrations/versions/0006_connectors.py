@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("echecs", sa.Integer(), server_default="0", nullable=False),
         sa.Column("inchanges", sa.Integer(), server_default="0", nullable=False),
         sa.Column("codes_inconnus", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("champs_inconnus", sa.Integer(), server_default="0", nullable=False),
         sa.Column("derniere_reussite", sa.DateTime(timezone=True), nullable=True),
         sa.Column("dernier_echec", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
