@@ -16,7 +16,9 @@ Targets (SQLite, one worker): write ≥ 0.25× bare parse, read ≥ 0.5× bare r
 50 ms, read with habilitation ≥ 0.7× plain read. ``--database postgresql`` runs the gateway on
 the local PostgreSQL instead.
 
-Needs wrk (Debian package ``wrk``). Usage: ``uv run python bench/http.py [--seconds 10] [--profile FILE]``.
+Needs wrk (Debian package ``wrk``). ``--profile`` records the gateway's stacks with py-spy: the
+threads holding the interpreter lock, or every thread's wall-clock time (idle included) with
+``BENCH_PROFILE_WALL=1``. Usage: ``uv run python bench/http.py [--seconds 10] [--only write|read] [--profile FILE]``.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def server(app: str, env: dict[str, str], profile: Path | None = None) -> Iterat
         command = [
             "py-spy",
             "record",
-            "--gil",
+            "--idle" if os.environ.get("BENCH_PROFILE_WALL") else "--gil",
             "-r",
             "250",
             "--format",
@@ -261,6 +263,9 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="record the gateway's stacks with py-spy into this file"
     )
+    parser.add_argument(
+        "--only", choices=("write", "read"), help="measure only the writes or only the reads"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -289,56 +294,75 @@ def main() -> None:
     body = contribution_body(random.Random(7))
     env = {"CARNET_DATABASE_URL": database_url, "CARNET_ENVIRONMENT": "test", "SEED": "7"}
     results: dict[str, Result] = {}
+    view_size = bare_size = 0
     try:
         with server("gateway.asgi:app", env, args.profile) as url:
             headers, ids, _ = prepare_gateway(url, database_url)
-            auth = headers | {"Content-Type": "application/json"}
-            quoted = ", ".join(f'"{i}"' for i in ids)
-            base = int(time.time()) - 10 * 86400
-            write = WRITE_SCRIPT % {"ids": quoted, "body": body, "base": base}
-            wrk(url, write, 2, auth)  # warm-up
-            results["write"] = wrk(url, write, args.seconds, auth)
-            # Reads: notebooks whose consolidated view weighs about 10 KB, like the baseline's.
-            reader, read_ids, view_size = prepare_gateway(url, database_url, size="small")
-            read = READ_SCRIPT % {"ids": ", ".join(f'"{i}"' for i in read_ids)}
-            # A CAF linked to the same notebooks reads them projected (droits only).
-            caf = register(url, database_url, "caf_msa")
-            link_all(url, database_url, caf, read_ids)
-            with server("bench.plain_read_app:app", env) as plain_url:
-                # Both servers up, measured in turns: the machine's load drifts over a run.
-                runs: dict[str, list[Result]] = {"read": [], "read_caf": [], "plain": []}
-                targets = {
-                    "read": (url, reader),
-                    "read_caf": (url, caf),
-                    "plain": (plain_url, reader),
-                }
-                for target, headers in targets.values():
-                    wrk(target, read, 2, headers)
-                for _ in range(ROUNDS):
-                    for name, (target, headers) in targets.items():
-                        runs[name].append(wrk(target, read, args.seconds, headers))
-                for name, measured in runs.items():
-                    results[name] = median(measured)
+            if args.only != "read":
+                auth = headers | {"Content-Type": "application/json"}
+                quoted = ", ".join(f'"{i}"' for i in ids)
+                base = int(time.time()) - 10 * 86400
+                write = WRITE_SCRIPT % {"ids": quoted, "body": body, "base": base}
+                wrk(url, write, 2, auth)  # warm-up
+                results["write"] = wrk(url, write, args.seconds, auth)
+            if args.only != "write":
+                view_size = measure_reads(url, database_url, env, args.seconds, results)
         parse_body = body.replace("__OBS__", "2026-01-01T00:00:00Z")
         parse_body = parse_body.replace("__ARE__", "true").replace("__RQTH__", "true")
         with server("bench.bare_app:app", env) as url:
-            post = STATIC_POST_SCRIPT % {"body": parse_body}
-            wrk(url + "/parse", post, 2, {})
-            results["parse"] = wrk(url + "/parse", post, args.seconds, {})
-            bare_size = len(httpx.get(url + "/notebook").content)
-            wrk(url + "/notebook", "", 2, {})
-            results["return"] = wrk(url + "/notebook", "", args.seconds, {})
+            if args.only != "read":
+                post = STATIC_POST_SCRIPT % {"body": parse_body}
+                wrk(url + "/parse", post, 2, {})
+                results["parse"] = wrk(url + "/parse", post, args.seconds, {})
+            if args.only != "write":
+                bare_size = len(httpx.get(url + "/notebook").content)
+                wrk(url + "/notebook", "", 2, {})
+                results["return"] = wrk(url + "/notebook", "", args.seconds, {})
     finally:
         if drop is not None:
             drop()
         shutil.rmtree(workdir, ignore_errors=True)
+    report(args, results, len(body.encode()), view_size, bare_size)
 
+
+def measure_reads(
+    url: str, database_url: str, env: dict[str, str], seconds: int, results: dict[str, Result]
+) -> int:
+    """The reads of a département and of a CAF, and the plain read, in turns: the average size
+    of the views read."""
+    # Reads: notebooks whose consolidated view weighs about 10 KB, like the baseline's.
+    reader, read_ids, view_size = prepare_gateway(url, database_url, size="small")
+    read = READ_SCRIPT % {"ids": ", ".join(f'"{i}"' for i in read_ids)}
+    # A CAF linked to the same notebooks reads them projected (droits only).
+    caf = register(url, database_url, "caf_msa")
+    link_all(url, database_url, caf, read_ids)
+    with server("bench.plain_read_app:app", env) as plain_url:
+        # Both servers up, measured in turns: the machine's load drifts over a run.
+        runs: dict[str, list[Result]] = {"read": [], "read_caf": [], "plain": []}
+        targets = {"read": (url, reader), "read_caf": (url, caf), "plain": (plain_url, reader)}
+        for target, headers in targets.values():
+            wrk(target, read, 2, headers)
+        for _ in range(ROUNDS):
+            for name, (target, headers) in targets.items():
+                runs[name].append(wrk(target, read, seconds, headers))
+        for name, measured in runs.items():
+            results[name] = median(measured)
+    return view_size
+
+
+def report(
+    args: argparse.Namespace,
+    results: dict[str, Result],
+    body_size: int,
+    view_size: int,
+    bare_size: int,
+) -> None:
     print(
         f"database: {args.database}; one uvicorn worker each; wrk -t2 -c{CONNECTIONS} -d{args.seconds}s"
         f" (habilitation reads: median of {ROUNDS} turns)"
     )
     print(
-        f"contribution body: {len(body.encode())} bytes; notebook view read: {view_size} bytes; "
+        f"contribution body: {body_size} bytes; notebook view read: {view_size} bytes; "
         f"bare notebook returned: {bare_size} bytes; {NOTEBOOKS} notebooks each"
     )
     print(f"{'path':<34}{'req/s':>10}{'p99 ms':>10}  notes")
@@ -351,21 +375,23 @@ def main() -> None:
         "plain": "plain read (core issue)",
     }
     for key, label in labels.items():
-        result = results[key]
+        if key in results:
+            result = results[key]
+            rate, p99 = result.requests_per_second, result.p99_ms
+            print(f"{label:<34}{rate:>10.0f}{p99:>10.1f}  {result.errors}")
+    if "write" in results:
+        write_ratio = results["write"].requests_per_second / results["parse"].requests_per_second
+        print(f"write / bare parse  = {write_ratio:.2f}  (target ≥ 0.25)")
+    if "read" in results:
+        read_ratio = results["read"].requests_per_second / results["return"].requests_per_second
+        print(f"read / bare return  = {read_ratio:.2f}  (target ≥ 0.50)")
+        print(f"read p99 = {results['read'].p99_ms:.1f} ms  (target < 50 ms)")
+        plain = results["plain"].requests_per_second
         print(
-            f"{label:<34}{result.requests_per_second:>10.0f}{result.p99_ms:>10.1f}  {result.errors}"
+            f"read with habilitation / plain read = {results['read'].requests_per_second / plain:.2f}"
+            f" (département), {results['read_caf'].requests_per_second / plain:.2f} (CAF)"
+            "  (target ≥ 0.70)"
         )
-    write_ratio = results["write"].requests_per_second / results["parse"].requests_per_second
-    read_ratio = results["read"].requests_per_second / results["return"].requests_per_second
-    print(f"write / bare parse  = {write_ratio:.2f}  (target ≥ 0.25)")
-    print(f"read / bare return  = {read_ratio:.2f}  (target ≥ 0.50)")
-    print(f"read p99 = {results['read'].p99_ms:.1f} ms  (target < 50 ms)")
-    plain = results["plain"].requests_per_second
-    print(
-        f"read with habilitation / plain read = {results['read'].requests_per_second / plain:.2f}"
-        f" (département), {results['read_caf'].requests_per_second / plain:.2f} (CAF)"
-        "  (target ≥ 0.70)"
-    )
 
 
 if __name__ == "__main__":
