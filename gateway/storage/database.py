@@ -13,10 +13,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, TextClause, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: How long a SQLite writer waits for another process's write lock.
+BUSY_TIMEOUT_MS = 30_000
 _ON_COMMIT = "carnet_on_commit"
 
 
@@ -65,7 +68,7 @@ def _sqlite_transactions(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -73,7 +76,33 @@ def _sqlite_transactions(engine: Engine) -> None:
         options = connection.get_execution_options()
         if options.get("carnet_single_statement"):
             return  # one SELECT is consistent by itself: no transaction round trips
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("carnet_write") else "BEGIN")
+        if not options.get("carnet_write"):
+            connection.exec_driver_sql("BEGIN")
+        elif options.get("carnet_nowait"):
+            # A writer that must not block (the event loop's) does not wait for another
+            # process's write lock either: SQLite answers "database is locked" at once.
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: Idle connections kept for :meth:`Database.fetch_one` (it runs to completion on one thread:
+#: one per thread reading at the same time).
+_KEPT_READERS = 4
+
+
+def _first_row(connection: Any, sql: str, arguments: Any) -> tuple[Any, ...] | None:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, arguments)
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return tuple(row) if row is not None else None
 
 
 class WriterBusy(Exception):
@@ -102,6 +131,11 @@ class Database:
         self._writers: Any = threading.Lock() if self.dialect == "sqlite" else _NoLock()
         #: Whether a short write may run on the event loop's thread (an in-process database).
         self.embedded = self.dialect == "sqlite"
+        #: Idle connections of :meth:`fetch_one`, kept out of the pool (a list: its pop and
+        #: append are atomic, so threads share it without a lock).
+        self._readers: list[Any] = []
+        dbapi = self.engine.dialect.loaded_dbapi
+        self._dbapi_errors = (dbapi.OperationalError, dbapi.InterfaceError)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -115,31 +149,52 @@ class Database:
         """The first row of one read-only statement, straight from the driver.
 
         The hot read paths use this: the statement is compiled once for the engine's dialect
-        and run on a pooled DBAPI connection, without SQLAlchemy's per-execution machinery
-        (a third of a notebook read otherwise). Columns come back as the driver gives them.
+        and runs on a DBAPI connection kept for such reads, in autocommit (one statement is
+        consistent by itself), without SQLAlchemy's per-execution machinery or its pool's
+        checkout, checkin and ping (half of a notebook read otherwise). Columns come back as
+        the driver gives them.
         """
         sql, names = self._compiled(statement)
-        connection = self.engine.raw_connection()
-        driver = connection.dbapi_connection
-        autocommit = self.dialect == "postgresql"
+        arguments = parameters if names is None else tuple(parameters[name] for name in names)
         try:
-            if autocommit:
-                # One statement needs no transaction: no BEGIN, no ROLLBACK round trips.
-                driver.autocommit = True  # type: ignore[union-attr]
-            cursor = connection.cursor()
+            connection, kept = self._readers.pop(), True
+        except IndexError:
+            connection, kept = self._reader(), False
+        try:
+            row = _first_row(connection, sql, arguments)
+        except self._dbapi_errors:
+            # A kept connection may have been closed by the server meanwhile: one more try on
+            # a fresh one (a statement that fails by itself fails again, and is raised).
+            connection.invalidate()
+            if not kept:
+                raise
+            connection = self._reader()
             try:
-                if names is None:
-                    cursor.execute(sql, parameters)
-                else:
-                    cursor.execute(sql, tuple(parameters[name] for name in names))
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        finally:
-            if autocommit:
-                driver.autocommit = False  # type: ignore[union-attr]
-            connection.close()
-        return tuple(row) if row is not None else None
+                row = _first_row(connection, sql, arguments)
+            except BaseException:
+                connection.invalidate()
+                raise
+        except BaseException:
+            connection.invalidate()
+            raise
+        if len(self._readers) < _KEPT_READERS:
+            self._readers.append(connection)
+        else:
+            self._release(connection)
+        return row
+
+    def _reader(self) -> Any:
+        """A pooled connection for :meth:`fetch_one`, in autocommit."""
+        connection = self.engine.raw_connection()
+        if self.dialect == "postgresql":
+            connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+        return connection
+
+    def _release(self, connection: Any) -> None:
+        """Give a connection of :meth:`fetch_one` back to the pool."""
+        if self.dialect == "postgresql":
+            connection.dbapi_connection.autocommit = False
+        connection.close()
 
     def _compiled(self, statement: TextClause) -> tuple[str, tuple[str, ...] | None]:
         """SQL text in the driver's parameter style, and the order of positional parameters."""
@@ -159,14 +214,19 @@ class Database:
         makes a blocked writer sleep and poll (its busy handler), which collapses throughput
         when many writers wait; a mutex hands the lock over at once. Other processes still
         wait through the busy timeout. With ``wait=False``, :class:`WriterBusy` is raised at
-        once instead of queueing (for callers that must not block, such as the event loop).
+        once instead of queueing, for another writer of this process or another process's
+        write lock alike (for callers that must not block, such as the event loop).
         """
         if not self._writers.acquire(blocking=wait):
             raise WriterBusy()
         try:
             with self._sessions() as session:
                 # Acquiring the connection begins the transaction (BEGIN IMMEDIATE on SQLite).
-                session.connection(execution_options={"carnet_write": True})
+                options = {"carnet_write": True, "carnet_nowait": not wait}
+                try:
+                    session.connection(execution_options=options)
+                except OperationalError as error:
+                    raise self._busy(error, wait) from error
                 try:
                     yield session
                 except BaseException:
@@ -178,6 +238,13 @@ class Database:
         finally:
             self._writers.release()
 
+    def _busy(self, error: OperationalError, wait: bool) -> Exception:
+        """What a failed BEGIN raises: :class:`WriterBusy` for a writer that does not wait
+        when another process holds SQLite's write lock, the error itself otherwise."""
+        if not wait and self.dialect == "sqlite" and "locked" in str(error.orig):
+            return WriterBusy()
+        return error
+
     def insert_rows(self, table: Any, rows: list[dict[str, Any]], *, wait: bool = True) -> None:
         """Insert ``rows`` into ``table`` in one write transaction, without an ORM session (the
         access journal's group commits)."""
@@ -185,8 +252,12 @@ class Database:
             raise WriterBusy()
         try:
             with self.engine.connect() as connection:
-                connection = connection.execution_options(carnet_write=True)
-                with connection.begin():
+                connection = connection.execution_options(carnet_write=True, carnet_nowait=not wait)
+                try:
+                    transaction = connection.begin()
+                except OperationalError as error:
+                    raise self._busy(error, wait) from error
+                with transaction:
                     connection.execute(insert(table), rows)
         finally:
             self._writers.release()
@@ -220,4 +291,6 @@ class Database:
             command.upgrade(config, "head")
 
     def dispose(self) -> None:
+        while self._readers:
+            self._release(self._readers.pop())
         self.engine.dispose()
