@@ -61,8 +61,10 @@ local ids = {%(ids)s}
 local body = [==[%(body)s]==]
 local base = %(base)f
 local counter = 0
-local tid = 0
-function setup(thread) tid = tid + 1; thread:set("tid", tid) end
+-- Each thread's number, set by setup() in the thread's own state (a global: thread:set sets
+-- globals, never a local of the script).
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
 function request()
   counter = counter + 1
   local n = counter * 2 + tid
