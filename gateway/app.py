@@ -57,13 +57,20 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start(app)
+        checkpoints = database.checkpoints()
+        if checkpoints is not None:
+            checkpoints.start()
         # Everything loaded so far (referential, models, routes) lives as long as the process:
         # keep it out of the garbage collector's generations so that collections stay short.
         gc.collect()
         gc.freeze()
-        yield
-        app.state.token_server.remote_keys.close()
-        app.state.tokens.close()
+        try:
+            yield
+        finally:
+            if checkpoints is not None:
+                checkpoints.stop()
+            app.state.token_server.remote_keys.close()
+            app.state.tokens.close()
 
     app = FastAPI(
         title="Carnet de bord — passerelle",

@@ -3,6 +3,7 @@ embedded database is free: they answer as the other routes do, and never block t
 
 import asyncio
 import sqlite3
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -100,3 +101,23 @@ async def test_a_read_connection_the_server_closed_is_replaced(client, partner, 
     assert terminated >= 1
     for _ in range(3):
         assert (await view(client, p, carnet_id))["id"] == carnet_id
+
+
+async def test_the_server_checkpoints_the_wal_on_a_thread_of_its_own(client, partner, db):
+    """Writers no longer copy the WAL into the database file themselves (below a large
+    threshold): the server's checkpoint thread does, within a second."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's write-ahead log")
+    path = Path(make_url(db.url).database)
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    await asyncio.sleep(1.5)  # the creation is checkpointed
+    before = path.read_bytes()
+    for index in range(5):
+        response = await contribute(client, p, carnet_id, {"droits": {"are": index % 2 == 0}})
+        assert response.status_code == 200, response.text
+    for _ in range(40):
+        if path.read_bytes() != before:
+            break
+        await asyncio.sleep(0.1)
+    assert path.read_bytes() != before
