@@ -72,18 +72,25 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start(app)
+        checkpoints = database.checkpoints()
+        if checkpoints is not None:
+            checkpoints.start()
         # Everything loaded so far (referential, models, routes) lives as long as the process:
         # keep it out of the garbage collector's generations so that collections stay short.
         gc.collect()
         gc.freeze()
-        yield
-        app.state.token_server.remote_keys.close()
-        app.state.tokens.close()
-        # Pulls still running in the background end with the process (their state says so).
-        for task in list(app.state.pulls):
-            task.cancel()
-        await asyncio.gather(*app.state.pulls, return_exceptions=True)
-        await enabled.aclose()
+        try:
+            yield
+        finally:
+            if checkpoints is not None:
+                checkpoints.stop()
+            app.state.token_server.remote_keys.close()
+            app.state.tokens.close()
+            # Pulls still running in the background end with the process (their state says so).
+            for task in list(app.state.pulls):
+                task.cancel()
+            await asyncio.gather(*app.state.pulls, return_exceptions=True)
+            await enabled.aclose()
 
     app = FastAPI(
         title="Carnet de bord — passerelle",

@@ -38,7 +38,7 @@ def _unauthenticated(error: str | None = None) -> Unauthenticated:
     return Unauthenticated(headers={"WWW-Authenticate": challenge})
 
 
-async def get_claims(request: Request) -> dict[str, Any]:
+def bearer_claims(request: Request) -> dict[str, Any]:
     """The claims of a valid bearer token (signature, issuer, audience, expiry); no database.
 
     Routes using only the claims must check the client's state themselves (the hot read does it
@@ -55,13 +55,18 @@ async def get_claims(request: Request) -> dict[str, Any]:
     return claims
 
 
+async def get_claims(request: Request) -> dict[str, Any]:
+    """:func:`bearer_claims` as a dependency."""
+    return bearer_claims(request)
+
+
 async def get_principal(request: Request) -> Principal:
     """The caller, from a valid bearer token of an active client of an active organisation.
 
     Runs on the event loop: the client lookup is one indexed query, cheaper than a hop to the
     thread pool.
     """
-    claims = await get_claims(request)
+    claims = bearer_claims(request)
     database: Database = request.app.state.database
     found = database.fetch_one(ACTIVE_CLIENT, {"client_id": str(claims["client_id"])})
     if found is None:

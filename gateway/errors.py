@@ -43,6 +43,14 @@ class ProblemError(Exception):
         self.records: list[Any] = []
 
 
+class InvalidParameters(ProblemError):
+    """Path, query or header parameters that do not have their documented form (400)."""
+
+    status = 400
+    code = "parametres_invalides"
+    title = "Paramètres de requête invalides."
+
+
 class NotFound(ProblemError):
     status = 404
     code = "introuvable"
@@ -118,10 +126,7 @@ def install_error_handlers(app: FastAPI) -> None:
                     "message": f"Paramètre « {name} » invalide.",
                 }
             )
+        error = InvalidParameters(errors=errors)
         return problem(
-            400,
-            "parametres_invalides",
-            "Paramètres de requête invalides.",
-            instance=request.url.path,
-            errors=errors,
+            error.status, error.code, error.title, instance=request.url.path, errors=errors
         )

@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.errors import ProblemError
 from gateway.notebooks import repository
 from gateway.notebooks.errors import IdempotencyKeyReused
-from gateway.storage.database import Database
+from gateway.storage.database import Database, WriterBusy
 from gateway.storage.tables import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
@@ -69,10 +70,14 @@ def run_write(
     body: bytes,
     client_id: str,
     operation: Callable[[Session], Response],
+    *,
+    wait: bool = True,
 ) -> Response:
     """Run ``operation`` in one write transaction, idempotently when the request names a key.
 
-    Records are kept for the ``idempotency_hours`` of the application's settings.
+    Records are kept for the ``idempotency_hours`` of the application's settings. With
+    ``wait=False``, :class:`WriterBusy` is raised, before anything is done, when the database
+    is busy with another writer.
     """
     hours: int = request.app.state.settings.idempotency_hours
     key = _key(request)
@@ -90,7 +95,7 @@ def run_write(
 
     for attempt in range(2):
         try:
-            with database.write() as session:
+            with database.write(wait=wait) as session:
                 if key is not None:
                     # Requests with the same key wait for each other: the second one replays.
                     database.lock(session, f"idempotence:{client_id}:{key}")
@@ -123,7 +128,7 @@ def run_write(
                 return response
         except ProblemError as error:
             if error.records:
-                with database.write() as session:
+                with database.write(wait=wait) as session:
                     session.add_all(error.records)
             raise
         except IntegrityError:
@@ -132,3 +137,25 @@ def run_write(
             if attempt == 1:
                 raise
     raise AssertionError("unreachable")
+
+
+async def run_write_async(
+    database: Database,
+    request: Request,
+    body: bytes,
+    client_id: str,
+    operation: Callable[[Session], Response],
+) -> Response:
+    """:func:`run_write` from the event loop.
+
+    An embedded database with no other writer takes the write at once on the loop's thread:
+    its writes are serialised anyway, and a worker thread would only add two hops and wait for
+    the busy loop to hand over the interpreter lock at each step. Otherwise a worker thread
+    waits for its turn, and the loop goes on serving.
+    """
+    if database.embedded:
+        try:
+            return run_write(database, request, body, client_id, operation, wait=False)
+        except WriterBusy:
+            pass
+    return await run_in_threadpool(run_write, database, request, body, client_id, operation)

@@ -120,6 +120,12 @@ def empty_state() -> dict[str, Any]:
     return {"unites": {}, "collections": {}}
 
 
+def chronological(timestamp: str) -> str:
+    """A stored timestamp (UTC as ``isoformat`` writes it: ``…T12:00:00Z``, or
+    ``…T12:00:00.500000Z`` with a fraction) in a form whose string order is the time order."""
+    return timestamp[:19] + ".000000Z" if len(timestamp) == 20 else timestamp
+
+
 def provenance(source: Source, observe_le: str, recu_le: str) -> dict[str, Any]:
     prov: dict[str, Any] = {"source": source.key, "type_acteur": source.type_acteur}
     if source.client:
@@ -136,6 +142,7 @@ class Merger:
         self.state = state
         self.source = source
         self.observe_le = observe_le
+        self._observed = chronological(observe_le)
         self._prov = provenance(source, observe_le, recu_le)
         self._prov_id: str | None = None
         self.outcome = Outcome()
@@ -268,7 +275,7 @@ class Merger:
     # -- helpers -------------------------------------------------------------------------------
 
     def _older_than(self, existing: Mapping[str, Any]) -> bool:
-        return bool(self.observe_le < self._of(existing)["observe_le"])
+        return self._observed < chronological(self._of(existing)["observe_le"])
 
     @property
     def prov(self) -> str:

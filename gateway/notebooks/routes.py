@@ -18,19 +18,22 @@ from gateway.deps import (
     GuardDep,
     Unauthenticated,
     ValidatorDep,
+    bearer_claims,
+    get_principal,
     json_list,
     principal_of,
 )
-from gateway.errors import ProblemError
+from gateway.errors import InvalidParameters, ProblemError
 from gateway.habilitation.categories import served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard
 from gateway.habilitation.journal import AccessJournal, journal_page
 from gateway.habilitation.matrix import SANDBOX
-from gateway.idempotency import run_write
+from gateway.idempotency import run_write, run_write_async
 from gateway.notebooks import repository, wire
 from gateway.notebooks.errors import NotebookNotFound
 from gateway.notebooks.service import NotebookService, WriteResult, etag, parse_if_match
 from gateway.responses import OrjsonResponse
+from gateway.routing import header_parameter, lean_route
 from gateway.storage.database import Database
 from referential import Validator
 from referential.models import Section
@@ -44,24 +47,30 @@ Page = CustomizedPage[
     UseParamsFields(size=Query(50, ge=1, le=100, description="Taille de la page.")),
 ]
 
-CarnetId = Annotated[str, Path(description="Identifiant du carnet.", max_length=36)]
+CARNET_ID_MAX_LENGTH = 36
+CarnetId = Annotated[
+    str, Path(description="Identifiant du carnet.", max_length=CARNET_ID_MAX_LENGTH)
+]
+#: :data:`CarnetId` as documented by routes that read it themselves.
+CARNET_ID_PARAMETER = {
+    "name": "carnet_id",
+    "in": "path",
+    "required": True,
+    "description": "Identifiant du carnet.",
+    "schema": {"type": "string", "maxLength": CARNET_ID_MAX_LENGTH},
+}
+IDEMPOTENCY_KEY_DOC = ("Idempotency-Key", "Rejouer la même requête rend la même réponse.")
+PREFER_DOC = (
+    "Prefer",
+    "RFC 7240 : « return=representation » ajoute le carnet consolidé à la réponse d'une "
+    "contribution ; « return=minimal » l'enlève de celle d'une création.",
+)
+IF_MATCH_DOC = ("If-Match", "ETag attendu du carnet (écriture conditionnelle).")
 IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", description="Rejouer la même requête rend la même réponse."),
+    str | None, Header(alias=IDEMPOTENCY_KEY_DOC[0], description=IDEMPOTENCY_KEY_DOC[1])
 ]
-Prefer = Annotated[
-    str | None,
-    Header(
-        description=(
-            "RFC 7240 : « return=representation » ajoute le carnet consolidé à la réponse d'une "
-            "contribution ; « return=minimal » l'enlève de celle d'une création."
-        )
-    ),
-]
-IfMatch = Annotated[
-    str | None,
-    Header(alias="If-Match", description="ETag attendu du carnet (écriture conditionnelle)."),
-]
+Prefer = Annotated[str | None, Header(description=PREFER_DOC[1])]
+IfMatch = Annotated[str | None, Header(alias=IF_MATCH_DOC[0], description=IF_MATCH_DOC[1])]
 
 #: The largest journal sequence number any store holds (a signed 64-bit integer).
 SEQ_MAX = 2**63 - 1
@@ -84,6 +93,23 @@ _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"description": "Contenu invalide : erreurs localisées par pointeur JSON."},
 }
 _BODY_DOC = {"content": {"application/json": {"schema": {"type": "object"}}}, "required": True}
+
+
+def path_carnet_id(request: Request) -> str:
+    """The ``carnet_id`` path parameter, checked as :data:`CarnetId` would be."""
+    carnet_id: str = request.path_params["carnet_id"]
+    if len(carnet_id) > CARNET_ID_MAX_LENGTH:
+        raise InvalidParameters(
+            errors=[
+                {
+                    "parameter": "carnet_id",
+                    "in": "path",
+                    "code": "parametre_invalide",
+                    "message": "Paramètre « carnet_id » invalide.",
+                }
+            ]
+        )
+    return carnet_id
 
 
 def _service(request: Request, session: Any, validator: Validator, guard: Guard) -> NotebookService:
@@ -133,8 +159,10 @@ def _wants_representation(prefer: str | None, default: bool) -> bool:
 
 
 # The hottest route first: routing tries the routes in the order they are declared.
-@router.get(
+@lean_route(
+    router,
     "/{carnet_id}",
+    methods=["GET"],
     summary="Lire le carnet consolidé (les catégories que vous pouvez lire)",
     response_model=wire.CarnetVue,
     responses={
@@ -142,28 +170,18 @@ def _wants_representation(prefer: str | None, default: bool) -> bool:
         **_PURPOSE_RESPONSES,
         404: {"description": "Carnet introuvable."},
     },
-    # The hottest route reads its two headers itself (documented here) rather than through
-    # FastAPI's parameter machinery.
     openapi_extra={
         "parameters": [
-            {
-                "name": PURPOSE_HEADER,
-                "in": "header",
-                "required": False,
-                "description": "Finalité de l'accès, par exemple accompagnement.",
-                "schema": {"type": "string"},
-            },
-            {
-                "name": "If-None-Match",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-            },
+            CARNET_ID_PARAMETER,
+            header_parameter(PURPOSE_HEADER, "Finalité de l'accès, par exemple accompagnement."),
+            header_parameter("If-None-Match", "ETag déjà connu du carnet (réponse 304)."),
         ]
     },
 )
-async def read(request: Request, carnet_id: CarnetId, claims: ClaimsDep) -> Response:
+async def read(request: Request) -> Response:
     headers = request.headers
+    carnet_id = path_carnet_id(request)
+    claims = bearer_claims(request)
     body, version, _ = await _readable_view(request, claims, carnet_id, headers.get(PURPOSE_HEADER))
     if_none_match = headers.get("if-none-match")
     tag = etag(version)
@@ -218,12 +236,21 @@ def create_or_find(
     return run_write(database, request, body, guard.principal.client_id, operation)
 
 
-@router.post(
+@lean_route(
+    router,
     "/{carnet_id}/contributions",
+    methods=["POST"],
     summary="Verser une contribution (un ou plusieurs volets) au carnet",
     response_model=wire.ResultatEcriture,
     responses=_WRITE_RESPONSES | {404: {"description": "Carnet introuvable."}},
     openapi_extra={
+        "parameters": [
+            CARNET_ID_PARAMETER,
+            header_parameter(PURPOSE_HEADER, "Finalité de l'accès, par exemple accompagnement."),
+            header_parameter(*IDEMPOTENCY_KEY_DOC),
+            header_parameter(*IF_MATCH_DOC),
+            header_parameter(*PREFER_DOC),
+        ],
         "requestBody": {
             "required": True,
             "content": {
@@ -231,30 +258,29 @@ def create_or_find(
                     "schema": {"$ref": "#/components/schemas/ContributionEntrante"}
                 }
             },
-        }
+        },
     },
 )
-def contribute(
-    request: Request,
-    carnet_id: CarnetId,
-    body: Annotated[bytes, wire.RAW_BODY],
-    database: DatabaseDep,
-    validator: ValidatorDep,
-    guard: GuardDep,
-    idempotency_key: IdempotencyKey = None,
-    if_match: IfMatch = None,
-    prefer: Prefer = None,
-) -> Response:
+async def contribute(request: Request) -> Response:
+    carnet_id = path_carnet_id(request)
+    headers = request.headers
+    guard = Guard(
+        request.app.state.matrix, await get_principal(request), headers.get(PURPOSE_HEADER)
+    )
     guard.require("ecriture")
-    expected = parse_if_match(if_match)
-    representation = _wants_representation(prefer, default=False)
+    expected = parse_if_match(headers.get("if-match"))
+    representation = _wants_representation(headers.get("prefer"), default=False)
+    body = await request.body()
+    validator: Validator = request.app.state.validator
 
     def operation(session: Any) -> Response:
         service = _service(request, session, validator, guard)
         result = service.contribute(carnet_id, body, expected, with_view=representation)
         return _write_response(result, guard, validator, status=200, representation=representation)
 
-    return run_write(database, request, body, guard.principal.client_id, operation)
+    return await run_write_async(
+        request.app.state.database, request, body, guard.principal.client_id, operation
+    )
 
 
 Territoire = Annotated[str | None, Query(max_length=3)]

@@ -94,10 +94,10 @@ def _contribution(report: Report, recu_le: datetime) -> dict[str, Any]:
     data = report.value.model_dump(mode="json", exclude_unset=True)
     data.pop("territoire", None)
     data.pop("version_referentiel", None)
-    observed = getattr(report.value, "observe_le", None) or recu_le
+    observed = (getattr(report.value, "observe_le", None) or recu_le).astimezone(UTC)
     # Stored in UTC so that observations compare in time order whatever their offsets.
-    data["observe_le"] = _iso(observed.astimezone(UTC))
-    if data["observe_le"] > _iso(recu_le):
+    data["observe_le"] = _iso(observed)
+    if observed > recu_le:
         # An observation cannot be in the future: it would win over every later one.
         raise InvalidPayload(
             errors=[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,10 +14,18 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, TextClause, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: How long a SQLite writer waits for another process's write lock.
+BUSY_TIMEOUT_MS = 30_000
+#: WAL pages past which a SQLite writer checkpoints itself (SQLite's default is 1,000; a
+#: server's checkpoint thread keeps the WAL well below this).
+WRITER_CHECKPOINT_PAGES = 10_000
+#: How often :class:`Checkpoints` copies the WAL into the database file.
+CHECKPOINT_SECONDS = 0.5
 _ON_COMMIT = "carnet_on_commit"
 
 
@@ -64,8 +73,11 @@ def _sqlite_transactions(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A server checkpoints on a thread of its own (Checkpoints); a writer checkpoints
+        # only when the WAL outgrows that (a process without one, such as the CLI).
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -73,7 +85,80 @@ def _sqlite_transactions(engine: Engine) -> None:
         options = connection.get_execution_options()
         if options.get("carnet_single_statement"):
             return  # one SELECT is consistent by itself: no transaction round trips
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("carnet_write") else "BEGIN")
+        if not options.get("carnet_write"):
+            connection.exec_driver_sql("BEGIN")
+        elif options.get("carnet_nowait"):
+            # A writer that must not block (the event loop's) does not wait for another
+            # process's write lock either: SQLite answers "database is locked" at once.
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: Idle connections kept for :meth:`Database.fetch_one` (it runs to completion on one thread:
+#: one per thread reading at the same time).
+_KEPT_READERS = 4
+
+
+def _first_row(connection: Any, sql: str, arguments: Any) -> tuple[Any, ...] | None:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, arguments)
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return tuple(row) if row is not None else None
+
+
+class Checkpoints:
+    """Checkpoints of a SQLite WAL on a thread of their own.
+
+    A writer that checkpoints copies the WAL into the database file and syncs it inside its
+    commit: with notebooks of tens of kilobytes, a checkpoint every few dozen writes, and a
+    third of the writes' time. This thread checkpoints every half second instead (PASSIVE: it
+    never waits for, nor blocks, readers and writers), with the interpreter lock released
+    during the I/O.
+    """
+
+    def __init__(self, path: str, interval: float = CHECKPOINT_SECONDS) -> None:
+        self.path = path
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="carnet-checkpoints", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after a last checkpoint."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stop.wait(self.interval):
+                self._checkpoint(connection)
+            self._checkpoint(connection)
+        finally:
+            connection.close()
+
+    @staticmethod
+    def _checkpoint(connection: sqlite3.Connection) -> None:
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            # A busy or unreadable database now: the next turn, or a writer past
+            # WRITER_CHECKPOINT_PAGES, checkpoints instead.
+            return
 
 
 class WriterBusy(Exception):
@@ -102,6 +187,11 @@ class Database:
         self._writers: Any = threading.Lock() if self.dialect == "sqlite" else _NoLock()
         #: Whether a short write may run on the event loop's thread (an in-process database).
         self.embedded = self.dialect == "sqlite"
+        #: Idle connections of :meth:`fetch_one`, kept out of the pool (a list: its pop and
+        #: append are atomic, so threads share it without a lock).
+        self._readers: list[Any] = []
+        dbapi = self.engine.dialect.loaded_dbapi
+        self._dbapi_errors = (dbapi.OperationalError, dbapi.InterfaceError)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -115,31 +205,52 @@ class Database:
         """The first row of one read-only statement, straight from the driver.
 
         The hot read paths use this: the statement is compiled once for the engine's dialect
-        and run on a pooled DBAPI connection, without SQLAlchemy's per-execution machinery
-        (a third of a notebook read otherwise). Columns come back as the driver gives them.
+        and runs on a DBAPI connection kept for such reads, in autocommit (one statement is
+        consistent by itself), without SQLAlchemy's per-execution machinery or its pool's
+        checkout, checkin and ping (half of a notebook read otherwise). Columns come back as
+        the driver gives them.
         """
         sql, names = self._compiled(statement)
-        connection = self.engine.raw_connection()
-        driver = connection.dbapi_connection
-        autocommit = self.dialect == "postgresql"
+        arguments = parameters if names is None else tuple(parameters[name] for name in names)
         try:
-            if autocommit:
-                # One statement needs no transaction: no BEGIN, no ROLLBACK round trips.
-                driver.autocommit = True  # type: ignore[union-attr]
-            cursor = connection.cursor()
+            connection, kept = self._readers.pop(), True
+        except IndexError:
+            connection, kept = self._reader(), False
+        try:
+            row = _first_row(connection, sql, arguments)
+        except self._dbapi_errors:
+            # A kept connection may have been closed by the server meanwhile: one more try on
+            # a fresh one (a statement that fails by itself fails again, and is raised).
+            connection.invalidate()
+            if not kept:
+                raise
+            connection = self._reader()
             try:
-                if names is None:
-                    cursor.execute(sql, parameters)
-                else:
-                    cursor.execute(sql, tuple(parameters[name] for name in names))
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        finally:
-            if autocommit:
-                driver.autocommit = False  # type: ignore[union-attr]
-            connection.close()
-        return tuple(row) if row is not None else None
+                row = _first_row(connection, sql, arguments)
+            except BaseException:
+                connection.invalidate()
+                raise
+        except BaseException:
+            connection.invalidate()
+            raise
+        if len(self._readers) < _KEPT_READERS:
+            self._readers.append(connection)
+        else:
+            self._release(connection)
+        return row
+
+    def _reader(self) -> Any:
+        """A pooled connection for :meth:`fetch_one`, in autocommit."""
+        connection = self.engine.raw_connection()
+        if self.dialect == "postgresql":
+            connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+        return connection
+
+    def _release(self, connection: Any) -> None:
+        """Give a connection of :meth:`fetch_one` back to the pool."""
+        if self.dialect == "postgresql":
+            connection.dbapi_connection.autocommit = False
+        connection.close()
 
     def _compiled(self, statement: TextClause) -> tuple[str, tuple[str, ...] | None]:
         """SQL text in the driver's parameter style, and the order of positional parameters."""
@@ -159,14 +270,19 @@ class Database:
         makes a blocked writer sleep and poll (its busy handler), which collapses throughput
         when many writers wait; a mutex hands the lock over at once. Other processes still
         wait through the busy timeout. With ``wait=False``, :class:`WriterBusy` is raised at
-        once instead of queueing (for callers that must not block, such as the event loop).
+        once instead of queueing, for another writer of this process or another process's
+        write lock alike (for callers that must not block, such as the event loop).
         """
         if not self._writers.acquire(blocking=wait):
             raise WriterBusy()
         try:
             with self._sessions() as session:
                 # Acquiring the connection begins the transaction (BEGIN IMMEDIATE on SQLite).
-                session.connection(execution_options={"carnet_write": True})
+                options = {"carnet_write": True, "carnet_nowait": not wait}
+                try:
+                    session.connection(execution_options=options)
+                except OperationalError as error:
+                    raise self._busy(error, wait) from error
                 try:
                     yield session
                 except BaseException:
@@ -178,6 +294,13 @@ class Database:
         finally:
             self._writers.release()
 
+    def _busy(self, error: OperationalError, wait: bool) -> Exception:
+        """What a failed BEGIN raises: :class:`WriterBusy` for a writer that does not wait
+        when another process holds SQLite's write lock, the error itself otherwise."""
+        if not wait and self.dialect == "sqlite" and "locked" in str(error.orig):
+            return WriterBusy()
+        return error
+
     def insert_rows(self, table: Any, rows: list[dict[str, Any]], *, wait: bool = True) -> None:
         """Insert ``rows`` into ``table`` in one write transaction, without an ORM session (the
         access journal's group commits)."""
@@ -185,8 +308,12 @@ class Database:
             raise WriterBusy()
         try:
             with self.engine.connect() as connection:
-                connection = connection.execution_options(carnet_write=True)
-                with connection.begin():
+                connection = connection.execution_options(carnet_write=True, carnet_nowait=not wait)
+                try:
+                    transaction = connection.begin()
+                except OperationalError as error:
+                    raise self._busy(error, wait) from error
+                with transaction:
                     connection.execute(insert(table), rows)
         finally:
             self._writers.release()
@@ -219,5 +346,14 @@ class Database:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
+    def checkpoints(self) -> Checkpoints | None:
+        """Background checkpoints of an embedded database file (None for others)."""
+        database = make_url(self.url).database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            return None
+        return Checkpoints(database)
+
     def dispose(self) -> None:
+        while self._readers:
+            self._release(self._readers.pop())
         self.engine.dispose()

@@ -1,5 +1,7 @@
 """Contributions: merge rules with provenance, per-source ownership, ordering, authority."""
 
+from datetime import UTC, datetime
+
 from sqlmodel import col, select
 
 from gateway.storage.tables import Change
@@ -38,6 +40,43 @@ async def test_newer_observation_replaces_and_older_one_is_ignored(client, partn
     current = await view(client, caf, carnet_id)
     assert current["droits"]["rsa"]["etat"] == "rsa_droit_ouvert_versable"
     assert current["provenance"]["/droits/rsa"]["observe_le"] == at("2026-03-01")
+
+
+async def test_observations_within_one_second_keep_their_time_order(client, partner):
+    """12:00:00.5 comes after 12:00:00 (stored timestamps have a fraction or none)."""
+    caf = await partner("caf_msa")
+    carnet_id = await new_notebook(client, caf)
+    whole = await contribute(
+        client,
+        caf,
+        carnet_id,
+        {"observe_le": "2026-03-01T12:00:00Z", "droits": rsa("rsa_droit_ouvert_versable")},
+    )
+    assert whole.json()["resultat"]["appliques"] == ["/droits/rsa"]
+    later = await contribute(
+        client,
+        caf,
+        carnet_id,
+        {"observe_le": "2026-03-01T12:00:00.500Z", "droits": rsa("rsa_clos")},
+    )
+    assert later.json()["resultat"]["appliques"] == ["/droits/rsa"]
+    earlier = await contribute(
+        client,
+        caf,
+        carnet_id,
+        {"observe_le": "2026-03-01T12:00:00Z", "droits": rsa("rsa_droit_ouvert_versable")},
+    )
+    assert earlier.json()["resultat"]["ignores_obsoletes"] == ["/droits/rsa"]
+    assert (await view(client, caf, carnet_id))["droits"]["rsa"]["etat"] == "rsa_clos"
+
+
+async def test_an_observation_of_the_current_second_is_not_in_the_future(client, partner):
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    response = await contribute(client, p, carnet_id, {"observe_le": now, "droits": {"are": True}})
+    assert response.status_code == 200, response.text
+    assert response.json()["resultat"]["appliques"] == ["/droits/are"]
 
 
 async def test_caf_is_authoritative_for_rsa_rights(client, partner):

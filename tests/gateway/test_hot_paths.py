@@ -1,0 +1,123 @@
+"""The hottest routes read their parameters themselves and write on the event loop when the
+embedded database is free: they answer as the other routes do, and never block the loop."""
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.gateway.payloads import contribute, new_notebook, view
+
+TOO_LONG = "x" * 37
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/carnets/{id}"),
+        ("POST", "/v1/carnets/{id}/contributions"),
+        ("GET", "/v1/carnets/{id}/droits"),
+        ("PATCH", "/v1/carnets/{id}/droits"),
+    ],
+)
+async def test_an_overlong_notebook_id_is_the_same_located_400_on_every_route(
+    client, partner, method, path
+):
+    p = await partner()
+    response = await client.request(
+        method, path.format(id=TOO_LONG), headers=p.headers, content=b'{"are": true}'
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "parametres_invalides"
+    assert problem["errors"] == [
+        {
+            "parameter": "carnet_id",
+            "in": "path",
+            "code": "parametre_invalide",
+            "message": "Paramètre « carnet_id » invalide.",
+        }
+    ]
+
+
+async def test_a_contribution_without_purpose_or_token_is_refused_as_elsewhere(client, partner):
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    url = f"/v1/carnets/{carnet_id}/contributions"
+    anonymous = await client.post(url, content=b"{}")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    token_only = {"Authorization": p.headers["Authorization"]}
+    no_purpose = await client.post(url, content=b"{}", headers=token_only)
+    assert no_purpose.status_code == 400
+    assert no_purpose.json()["code"] == "finalite_requise"
+
+
+async def test_a_write_waiting_for_another_process_lets_the_loop_serve(client, partner, db):
+    """Another process holds SQLite's write lock: the contribution waits on a worker thread,
+    the loop goes on serving, and the write lands once the lock is released."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's write lock")
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    other_process = sqlite3.connect(make_url(db.url).database, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    try:
+        write = asyncio.create_task(contribute(client, p, carnet_id, {"droits": {"are": True}}))
+        await asyncio.sleep(0.3)
+        assert not write.done()
+        health = await asyncio.wait_for(client.get("/healthz"), timeout=5)
+        assert health.status_code == 200
+    finally:
+        other_process.rollback()
+        other_process.close()
+    response = await asyncio.wait_for(write, timeout=30)
+    assert response.status_code == 200, response.text
+    assert (await view(client, p, carnet_id))["droits"]["are"] is True
+
+
+async def test_a_read_connection_the_server_closed_is_replaced(client, partner, db):
+    """The hot read keeps its connections out of the pool: one the server has closed meanwhile
+    (restart, idle timeout) is replaced, and the read answers."""
+    if db.dialect != "postgresql":
+        pytest.skip("a server that closes connections")
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    await view(client, p, carnet_id)
+    admin = create_engine(db.url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        terminated = connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": make_url(db.url).database},
+        ).scalar_one()
+    admin.dispose()
+    assert terminated >= 1
+    for _ in range(3):
+        assert (await view(client, p, carnet_id))["id"] == carnet_id
+
+
+async def test_the_server_checkpoints_the_wal_on_a_thread_of_its_own(client, partner, db):
+    """Writers no longer copy the WAL into the database file themselves (below a large
+    threshold): the server's checkpoint thread does, within a second."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's write-ahead log")
+    path = Path(make_url(db.url).database)
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    await asyncio.sleep(1.5)  # the creation is checkpointed
+    before = path.read_bytes()
+    for index in range(5):
+        response = await contribute(client, p, carnet_id, {"droits": {"are": index % 2 == 0}})
+        assert response.status_code == 200, response.text
+    for _ in range(40):
+        if path.read_bytes() != before:
+            break
+        await asyncio.sleep(0.1)
+    assert path.read_bytes() != before
