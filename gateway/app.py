@@ -30,6 +30,9 @@ from gateway.referential.routes import router as referential_router
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.validation.limiter import TokenBuckets
+from gateway.validation.routes import PREFIX as VALIDATION_PREFIX
+from gateway.validation.routes import router as validation_router
 from referential import Validator, default_validator, payload_schema
 
 DESCRIPTION = """\
@@ -80,6 +83,8 @@ def create_app(
     app.state.journal = AccessJournal(database)
     app.state.projections = ProjectionCache(settings.projection_cache_size)
     app.state.schemas = {}
+    if settings.validation_anonymous_per_minute:
+        app.state.anonymous_validation = TokenBuckets(settings.validation_anonymous_per_minute)
 
     def start(app: FastAPI) -> None:
         with database.write() as session:
@@ -119,9 +124,11 @@ def create_app(
 
     app.state.start = start
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    # The validation routes read their bodies themselves: a batch is streamed line by line.
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, exempt=(VALIDATION_PREFIX,))
     # The notebook routes first: routing walks the routes in order, and they are the hot ones.
     app.include_router(notebooks_router)
+    app.include_router(validation_router)
     app.include_router(referential_router)
     app.include_router(habilitation_router)
     app.include_router(admin_router)

@@ -10,7 +10,18 @@ from typing import Annotated, Any
 
 import typer
 
-from referential import Finding, Report, Validator, default_validator, dumps_stable, export_schemas
+from referential import (
+    BatchReport,
+    Finding,
+    FindingGroup,
+    LineSplitter,
+    Report,
+    TooLong,
+    Validator,
+    default_validator,
+    dumps_stable,
+    export_schemas,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Passerelle Carnet de bord.")
 schemas_app = typer.Typer(no_args_is_help=True, help="Schémas JSON publiés.")
@@ -257,11 +268,13 @@ class InputFormat(StrEnum):
     ndjson = "ndjson"
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def _lines(path: Path, max_line_bytes: int) -> Iterator[tuple[int, bytes | TooLong]]:
+    """The numbered lines of an NDJSON file, cut as the API cuts a batch."""
+    splitter = LineSplitter(max_line_bytes)
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                yield number, line
+        while chunk := handle.read(1 << 16):
+            yield from splitter.feed(chunk)
+    yield from splitter.finish()
 
 
 def _print_finding(finding: Finding, level: str) -> None:
@@ -269,6 +282,16 @@ def _print_finding(finding: Finding, level: str) -> None:
     pointer = finding.pointer or "/"
     text = f"{where}{pointer} : [{level}] {finding.code} — {finding.message}"
     typer.echo(text)
+
+
+def _print_group(group: FindingGroup, level: str) -> None:
+    ranges = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in group.lignes)
+    more = " …" if group.tronque else ""
+    pointer = group.finding.pointer or "/"
+    typer.echo(
+        f"lignes {ranges}{more} ({group.nombre}) {pointer} : [{level}] {group.finding.code} — "
+        f"{group.finding.message}"
+    )
 
 
 @app.command()
@@ -283,8 +306,18 @@ def validate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Sortie JSON (une ligne par contenu).")
     ] = False,
+    grouped: Annotated[
+        bool,
+        typer.Option(
+            "--groupes",
+            help="NDJSON : constats groupés par plages de lignes (avec --json : le rapport de "
+            "lot de POST /v1/validation/{kind}).",
+        ),
+    ] = False,
 ) -> None:
     """Valide un fichier hors ligne avec le moteur de la passerelle ; code 0 si valide, 1 sinon."""
+    from gateway.settings import Settings
+
     validator: Validator = default_validator()
     if kind not in validator.kinds:
         typer.echo(
@@ -297,9 +330,11 @@ def validate(
     ndjson = input_format is InputFormat.ndjson or (
         input_format is InputFormat.auto and file.suffix.lower() in (".ndjson", ".jsonl")
     )
+    batch = BatchReport(kind=kind, version=validator.version)
     reports: Iterator[Report]
     if ndjson:
-        reports = (validator.validate(kind, line, ligne=n) for n, line in _lines(file))
+        max_line_bytes = Settings().max_body_bytes
+        reports = (batch.add_line(validator, n, line) for n, line in _lines(file, max_line_bytes))
     else:
         reports = iter([validator.validate(kind, file.read_bytes())])
     total = invalid = warnings = 0
@@ -307,28 +342,29 @@ def validate(
         total += 1
         invalid += not report.valid
         warnings += len(report.warnings)
+        if grouped and ndjson:
+            continue
         if as_json:
-            typer.echo(json.dumps(_report_json(report), ensure_ascii=False))
+            typer.echo(json.dumps(report.to_wire(), ensure_ascii=False))
             continue
         for finding in report.errors:
             _print_finding(finding, "erreur")
         for finding in report.warnings:
             _print_finding(finding, "avertissement")
+    if grouped and ndjson:
+        if as_json:
+            typer.echo(json.dumps(batch.to_wire(), ensure_ascii=False))
+        else:
+            for group in batch.groups("erreur"):
+                _print_group(group, "erreur")
+            for group in batch.groups("avertissement"):
+                _print_group(group, "avertissement")
     if not as_json:
         typer.echo(
             f"{total} contenu(s) « {kind} » : {total - invalid} valide(s), {invalid} invalide(s), "
             f"{warnings} avertissement(s) (référentiel {validator.version})."
         )
     raise typer.Exit(1 if invalid or total == 0 else 0)
-
-
-def _report_json(report: Report) -> dict[str, Any]:
-    return {
-        "valide": report.valid,
-        "version_referentiel": report.version,
-        "erreurs": [f.to_wire() for f in report.errors],
-        "avertissements": [f.to_wire() for f in report.warnings],
-    }
 
 
 def _write_or_check(path: Path, content: str, check: bool) -> bool:

@@ -3,6 +3,7 @@
 Import from here: the rest of the package is private.
 """
 
+from referential._batch import BatchReport, FindingGroup, LineSplitter, TooLong
 from referential._referential import (
     CATEGORIES,
     CODE_PATTERN,
@@ -28,17 +29,21 @@ __all__ = [
     "CODE_PATTERN",
     "PAYLOAD_KINDS",
     "SENSITIVE_CATEGORIES",
+    "BatchReport",
     "Carnet",
     "CodeList",
     "CrosswalkRow",
     "CrosswalkTable",
     "Entry",
     "Finding",
+    "FindingGroup",
+    "LineSplitter",
     "Payload",
     "PublishedVersion",
     "Referential",
     "ReferentialDataError",
     "Report",
+    "TooLong",
     "Validator",
     "check_nir",
     "current_referential",

@@ -65,6 +65,16 @@ class Report:
     def valid(self) -> bool:
         return not self.errors
 
+    def to_wire(self) -> dict[str, Any]:
+        """The report as the validation API and ``carnet validate --json`` give it."""
+        return {
+            "type": self.kind,
+            "valide": self.valid,
+            "version_referentiel": self.version,
+            "erreurs": [f.to_wire() for f in self.errors],
+            "avertissements": [f.to_wire() for f in self.warnings],
+        }
+
 
 def pointer(loc: Iterable[str | int]) -> str:
     """An RFC 6901 JSON Pointer from a location path."""

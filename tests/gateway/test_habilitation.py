@@ -371,8 +371,16 @@ def test_every_route_touching_notebooks_requires_a_purpose(settings, db):
     """Every operation under /v1 declares the Finalite header, unless it is declared public
     data or the operators' administration: a new route must say which it is."""
     document = create_app(settings, database=db).openapi()
-    # Declared: public data, and the operators' administration (no data of persons).
-    public = ("/v1/habilitations", "/v1/referentiel", "/v1/schemas", "/v1/admin/", "/v1/journal")
+    # Declared: public data, the operators' administration (no data of persons), and the
+    # validate-only API (it checks what it is sent, reads and stores no notebook).
+    public = (
+        "/v1/habilitations",
+        "/v1/referentiel",
+        "/v1/schemas",
+        "/v1/admin/",
+        "/v1/journal",
+        "/v1/validation/",
+    )
     checked = 0
     for path, operations in document["paths"].items():
         if not path.startswith("/v1/") or path.startswith(public):
