@@ -84,7 +84,7 @@ class PublishedVersionRef:
         bound = building.get()
         referential = bound[0] if bound else current_referential()
         json_schema = handler(schema)
-        json_schema["enum"] = sorted(referential.versions)
+        json_schema["enum"] = list(referential.supported_versions())
         return json_schema
 
 

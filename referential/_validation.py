@@ -12,11 +12,17 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from referential._build import BoundModels, build_models
-from referential._referential import Referential, current_referential
+from referential._referential import (
+    VERSION_PATTERN,
+    Referential,
+    Translation,
+    current_referential,
+)
 from referential._types import (
     EMAIL_PATTERN,
     FREE_TEXT,
@@ -26,6 +32,9 @@ from referential._types import (
 from referential.models import Axe, Payload
 
 Level = Literal["erreur", "avertissement"]
+#: Where a payload declares its referential version: a hint, the validated value has the last word.
+_DECLARED = re.compile(rb'"version_referentiel"\s*:\s*"([0-9.]{1,16})"')
+_VERSION = VERSION_PATTERN
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,22 +251,191 @@ class Validator:
         self._deprecated_bytes = tuple(
             {code.encode() for codes in self._deprecated.values() for code in codes}
         )
+        self._others: dict[str, Validator] = {}
+        self._translations: dict[tuple[str, str], Translation | None] = {}
 
     @property
     def kinds(self) -> tuple[str, ...]:
         return tuple(self.models.kinds)
 
+    def for_version(self, version: str) -> Validator:
+        """The validator of another published version of the same referential (built once)."""
+        if version == self.version:
+            return self
+        found = self._others.get(version)
+        if found is None:
+            if version not in self.referential.versions:
+                raise KeyError(version)
+            found = self._others[version] = Validator(self.referential, version)
+        return found
+
     def validate(self, kind: str, body: bytes | str, *, ligne: int | None = None) -> Report:
-        """Every error and warning about one JSON payload of ``kind``."""
+        """Every error and warning about one JSON payload of ``kind``.
+
+        A payload may declare the referential version its codes are expressed in
+        (``version_referentiel``): it is checked against that version, then its codes are
+        translated into this validator's version (a warning per translated code), so that the
+        value is always expressed in this version. A version past its end of support, or
+        unknown, is refused.
+        """
+        raw = body.encode() if isinstance(body, str) else body
+        hinted = None
+        if b"version_referentiel" in raw:
+            found = _DECLARED.search(raw)
+            hinted = found[1].decode() if found else None
+        report, declared = self._attempt(kind, raw, hinted, ligne)
+        if declared != hinted:
+            # The declaration was not where the hint looks (a key written with escapes).
+            report, _ = self._attempt(kind, raw, declared, ligne)
+        return report
+
+    def _attempt(
+        self, kind: str, raw: bytes, version: str | None, ligne: int | None
+    ) -> tuple[Report, str | None]:
+        """The report of ``raw`` read in ``version`` (None: this one), and the version the
+        payload declares as far as it could be read."""
+        status = self._status(version)
+        engine = self.for_version(version) if status == "supportee" and version else self
+        report = engine._check(kind, raw, ligne)
+        if report.value is None:
+            declared = version
+        else:
+            declared = getattr(report.value, "version_referentiel", None)
+            if declared != version:
+                return report, declared
+        if status in ("inconnue", "retiree", "a_venir") and version is not None:
+            report.errors.append(self._version_error(version, status, ligne))
+            report.value = None
+        elif status == "supportee" and report.value is not None:
+            self._translate(kind, report, raw, ligne)
+        return report, declared
+
+    def _status(self, version: str | None) -> str:
+        """courante (also when undeclared or malformed: the model reports the form), supportee,
+        retiree, a_venir or inconnue."""
+        if version is None or version == self.version or not _VERSION.fullmatch(version):
+            return "courante"
+        published = self.referential.versions.get(version)
+        if published is None:
+            return "inconnue"
+        return "supportee" if published.supported else published.statut
+
+    def _version_error(self, version: str, status: str, ligne: int | None) -> Finding:
+        supported = ", ".join(self.referential.supported_versions())
+        if status == "inconnue":
+            return Finding(
+                pointer="/version_referentiel",
+                code="version_referentiel_inconnue",
+                message=f"Version du référentiel inconnue : « {version} ».",
+                attendu=supported,
+                ligne=ligne,
+            )
+        if status == "a_venir":
+            return Finding(
+                pointer="/version_referentiel",
+                code="version_referentiel_a_venir",
+                message=(
+                    f"La version {version} du référentiel n'est pas encore en vigueur : exprimer "
+                    f"le contenu dans une version prise en charge ({supported})."
+                ),
+                attendu=supported,
+                ligne=ligne,
+            )
+        end = self.referential.versions[version].fin_support
+        return Finding(
+            pointer="/version_referentiel",
+            code="version_referentiel_retiree",
+            message=(
+                f"La version {version} du référentiel n'est plus prise en charge"
+                + (f" depuis le {end}" if end else "")
+                + f" : exprimer le contenu dans une version prise en charge ({supported})."
+            ),
+            attendu=supported,
+            ligne=ligne,
+        )
+
+    def _translation(self, liste: str, code: str) -> Translation | None:
+        key = (liste, code)
+        if key not in self._translations:
+            self._translations[key] = self.referential.translation(liste, code, self.version)
+        return self._translations[key]
+
+    def _translate(self, kind: str, report: Report, raw: bytes, ligne: int | None) -> None:
+        """Carry a valid report of an older version into this one: codes with one replacement
+        are replaced (a warning each); a retired code without a single replacement is an error;
+        the warnings are this version's."""
+        assert report.value is not None
+        replaced: list[tuple[tuple[str | int, ...], str]] = []
+        notes: list[Finding] = []
+        errors: list[Finding] = []
+        for loc, code, ref in _walk_codes(report.value, self._code_trees[kind]):
+            found = self._translation(ref.liste, code)
+            if found is None:
+                continue
+            target = found.single
+            if target is not None:
+                replaced.append((loc, target))
+                notes.append(
+                    Finding(
+                        pointer=pointer(loc),
+                        code="code_traduit",
+                        message=(
+                            f"Code « {code} » de la version {report.version} traduit en "
+                            f"« {target} » : il est remplacé depuis la version {found.depuis} "
+                            "du référentiel."
+                        ),
+                        niveau="avertissement",
+                        suggestion=target,
+                        ligne=ligne,
+                    )
+                )
+            elif found.retire:
+                errors.append(self._retired_error(found, loc, ligne))
+        if errors:
+            report.errors, report.warnings, report.value = errors, [], None
+            return
+        if not replaced:
+            report.warnings = list(self._warnings(kind, report.value, raw, ligne))
+            return
+        document = report.value.model_dump(mode="json", exclude_unset=True)
+        for loc, target in replaced:
+            _set(document, loc, target)
+        document["version_referentiel"] = self.version
+        current = self._check(kind, orjson.dumps(document), ligne)
+        report.errors, report.value = current.errors, current.value
+        report.warnings = notes + current.warnings
+
+    def _retired_error(
+        self, found: Translation, loc: tuple[str | int, ...], ligne: int | None
+    ) -> Finding:
+        since = f"Le code « {found.code} » n'existe plus depuis la version {found.retire_en} du référentiel"
+        if found.vers:
+            choices = " ou ".join(f"« {c} »" for c in found.vers)
+            return Finding(
+                pointer=pointer(loc),
+                code="code_retire",
+                message=f"{since} : il est remplacé par {choices}, selon la situation.",
+                attendu=", ".join(found.vers),
+                ligne=ligne,
+            )
+        return Finding(
+            pointer=pointer(loc),
+            code="code_retire",
+            message=f"{since}, sans remplacement.",
+            attendu=f"/v1/referentiel/{found.liste}",
+            ligne=ligne,
+        )
+
+    def _check(self, kind: str, raw: bytes, ligne: int | None) -> Report:
+        """The findings of ``raw`` in this version alone."""
         model = self.models.kinds[kind]
         report = Report(kind=kind, version=self.version)
         try:
-            report.value = model.model_validate_json(body)
+            report.value = model.model_validate_json(raw)
         except ValidationError as exc:
             report.errors = [self._finding(kind, e, ligne) for e in exc.errors()]
             return report
-        report.warnings = list(self._warnings(kind, report.value, body, ligne))
-        self._check_version(report, ligne)
+        report.warnings = list(self._warnings(kind, report.value, raw, ligne))
         return report
 
     def coded_values(
@@ -351,19 +529,6 @@ class Validator:
                         ligne=ligne,
                     )
 
-    def _check_version(self, report: Report, ligne: int | None) -> None:
-        declared = getattr(report.value, "version_referentiel", None)
-        if declared is not None and declared not in self.referential.versions:
-            report.errors.append(
-                Finding(
-                    pointer="/version_referentiel",
-                    code="version_referentiel_inconnue",
-                    message=f"Version du référentiel inconnue : « {declared} ».",
-                    attendu=", ".join(sorted(self.referential.versions)),
-                    ligne=ligne,
-                )
-            )
-
 
 Located = tuple[tuple[str | int, ...], str, CodeRef]
 #: The coded fields of a kind as a tree of field names; a leaf holds the field's list.
@@ -380,6 +545,14 @@ def _code_tree(code_lists: Mapping[tuple[str, ...], CodeRef]) -> CodeTree:
             node = child
         node[shape[-1]] = ref
     return tree
+
+
+def _set(document: Any, loc: tuple[str | int, ...], value: str) -> None:
+    """Set the value at ``loc`` of a JSON document (every step of ``loc`` exists)."""
+    *parents, last = loc
+    for step in parents:
+        document = document[step]
+    document[last] = value
 
 
 def _walk_codes(value: Any, tree: CodeTree) -> Iterator[Located]:

@@ -54,12 +54,15 @@ def get_referentiel(request: Request) -> OrjsonResponse:
 
 
 def vars_of(version: Any) -> dict[str, Any]:
-    return {
+    body = {
         "version": version.version,
         "publiee_le": version.publiee_le,
         "statut": version.statut,
         "notes": version.notes,
     }
+    if version.fin_support:
+        body["fin_support"] = version.fin_support
+    return body
 
 
 @router.get(

@@ -42,8 +42,11 @@ class ResumeListe(Wire):
 class ResumeVersion(Wire):
     version: str
     publiee_le: str
-    statut: str
+    statut: str = Field(description="courante, supportee, retiree ou a_venir.")
     notes: str
+    fin_support: str | None = Field(
+        default=None, description="Fin de support (annoncée ou passée) d'une version antérieure."
+    )
 
 
 class ResumeCorrespondance(Wire):
