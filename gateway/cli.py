@@ -383,23 +383,26 @@ def schemas_export(
         bool, typer.Option(help="Vérifier sans écrire ; code 1 en cas d'écart.")
     ] = False,
 ) -> None:
-    """Écrit openapi/schemas/<version>/<type>.json (triés, stables)."""
-    validator = default_validator()
-    if not check:
-        for path in export_schemas(validator, directory):
-            typer.echo(str(path))
-        return
+    """Écrit openapi/schemas/<version>/<type>.json pour chaque version servie (triés, stables)."""
     from referential import payload_schema
 
-    stale = [
-        kind
-        for kind in sorted(validator.kinds)
-        if not _write_or_check(
-            directory / validator.version / f"{kind}.json",
-            dumps_stable(payload_schema(validator, kind)),
-            check=True,
-        )
-    ]
+    current = default_validator()
+    stale = []
+    for version in current.referential.schema_versions():
+        validator = current.for_version(version)
+        if not check:
+            for path in export_schemas(validator, directory):
+                typer.echo(str(path))
+            continue
+        stale += [
+            f"{version}/{kind}"
+            for kind in sorted(validator.kinds)
+            if not _write_or_check(
+                directory / version / f"{kind}.json",
+                dumps_stable(payload_schema(validator, kind)),
+                check=True,
+            )
+        ]
     if stale:
         typer.echo(f"Schémas à régénérer (carnet schemas export) : {', '.join(stale)}", err=True)
         raise typer.Exit(1)

@@ -15,9 +15,11 @@ from referential._referential import (
     PublishedVersion,
     Referential,
     ReferentialDataError,
+    Translation,
     current_referential,
     load_referential,
     normalise_label,
+    version_key,
 )
 from referential._schema import dumps_stable, export_schemas, payload_schema, schema_id
 from referential._types import check_nir, nir_key, normalise_phone, siret_is_valid
@@ -44,6 +46,7 @@ __all__ = [
     "ReferentialDataError",
     "Report",
     "TooLong",
+    "Translation",
     "Validator",
     "check_nir",
     "current_referential",
@@ -58,4 +61,5 @@ __all__ = [
     "pointer",
     "schema_id",
     "siret_is_valid",
+    "version_key",
 ]

@@ -296,6 +296,15 @@ class Referential:
             sorted((v.version for v in self.versions.values() if v.supported), key=version_key)
         )
 
+    def schema_versions(self) -> tuple[str, ...]:
+        """The versions whose schemas are published (every one but the retired), oldest first."""
+        return tuple(
+            sorted(
+                (v.version for v in self.versions.values() if v.statut != "retiree"),
+                key=version_key,
+            )
+        )
+
     def translation(self, liste: str, code: str, version: str) -> Translation | None:
         """What ``code`` of ``liste`` becomes in ``version``: None when it is published there
         and not deprecated (nothing to translate)."""

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from gateway.errors import NotFound
+from gateway.errors import NotFound, ProblemError
 from gateway.referential import wire
 from gateway.responses import OrjsonResponse, SchemaResponse
-from referential import Referential, Validator, payload_schema, schema_id
+from referential import Referential, Validator, payload_schema, schema_id, version_key
 
 router = APIRouter(tags=["référentiel"])
 
@@ -159,42 +159,60 @@ def get_liste(
     )
 
 
-@router.get("/v1/schemas", response_model=wire.IndexSchemas, summary="Les schémas publiés")
+class SchemaRetired(ProblemError):
+    status = 410
+    code = "schema_retire"
+    title = "Cette version du référentiel n'est plus prise en charge : ses schémas sont retirés."
+
+
+@router.get(
+    "/v1/schemas",
+    response_model=wire.IndexSchemas,
+    summary="Les schémas publiés, de chaque version du référentiel",
+)
 def get_schemas(request: Request) -> OrjsonResponse:
     validator: Validator = request.app.state.validator
     ref = validator.referential
     versions = []
-    for version in ref.versions.values():
-        if version.version != validator.version:
-            continue
-        versions.append(
-            {
-                "version": version.version,
-                "statut": version.statut,
-                "schemas": [
-                    {
-                        "type": kind,
-                        "$id": schema_id(version.version, kind),
-                        "lien": f"/v1/schemas/{version.version}/{kind}",
-                    }
-                    for kind in sorted(validator.kinds)
-                ],
-            }
-        )
-    return OrjsonResponse({"versions": versions})
+    for version in sorted(ref.versions.values(), key=lambda v: version_key(v.version)):
+        served = version.statut != "retiree"
+        schemas = []
+        for kind in sorted(validator.kinds):
+            schema: dict[str, str] = {"type": kind, "$id": schema_id(version.version, kind)}
+            if served:
+                schema["lien"] = f"/v1/schemas/{version.version}/{kind}"
+            schemas.append(schema)
+        body: dict[str, Any] = {
+            "version": version.version,
+            "statut": version.statut,
+            "publiee_le": version.publiee_le,
+        }
+        if version.fin_support:
+            body["fin_support"] = version.fin_support
+        body["schemas"] = schemas
+        versions.append(body)
+    return OrjsonResponse({"version_courante": ref.current, "versions": versions})
 
 
 @router.get(
     "/v1/schemas/{version}/{kind}",
-    summary="Le JSON Schema (2020-12) d'un type de contenu",
+    summary="Le JSON Schema (2020-12) d'un type de contenu, dans une version du référentiel",
     response_class=SchemaResponse,
-    responses={200: {"content": {"application/schema+json": {}}}},
+    responses={
+        200: {"content": {"application/schema+json": {}}},
+        410: {"description": "Version du référentiel retirée : ses schémas ne sont plus servis."},
+    },
 )
 def get_schema(request: Request, version: str, kind: str) -> SchemaResponse:
     validator: Validator = request.app.state.validator
-    if version != validator.version or kind not in validator.kinds:
+    published = validator.referential.versions.get(version)
+    if published is None or kind not in validator.kinds:
         raise NotFound("Schéma inconnu pour cette version et ce type.")
-    cache: dict[str, Any] = request.app.state.schemas
-    if kind not in cache:
-        cache[kind] = payload_schema(validator, kind)
-    return SchemaResponse(cache[kind])
+    if published.statut == "retiree":
+        raise SchemaRetired(
+            f"Versions servies : {', '.join(validator.referential.schema_versions())}."
+        )
+    cache: dict[tuple[str, str], Any] = request.app.state.schemas
+    if (version, kind) not in cache:
+        cache[version, kind] = payload_schema(validator.for_version(version), kind)
+    return SchemaResponse(cache[version, kind])

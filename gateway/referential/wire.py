@@ -86,14 +86,19 @@ class Correspondance(Wire):
 class SchemaPublie(Wire):
     type: str
     id: str = Field(alias="$id")
-    lien: str
+    lien: str | None = Field(
+        default=None, description="Où le télécharger (absent : version retirée)."
+    )
 
 
 class VersionSchemas(Wire):
     version: str
-    statut: str
+    statut: str = Field(description="courante, supportee, retiree ou a_venir.")
+    publiee_le: str
+    fin_support: str | None = None
     schemas: list[SchemaPublie]
 
 
 class IndexSchemas(Wire):
+    version_courante: str
     versions: list[VersionSchemas]
