@@ -32,6 +32,7 @@ clients_app = typer.Typer(no_args_is_help=True, help="Clients OAuth2 des organis
 habilitations_app = typer.Typer(no_args_is_help=True, help="Matrice d'habilitation.")
 keys_app = typer.Typer(no_args_is_help=True, help="Clés de signature des jetons.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Bac à sable des éditeurs (territoire SBX).")
+referential_app = typer.Typer(no_args_is_help=True, help="Référentiel et ses versions.")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(db_app, name="db")
@@ -40,6 +41,7 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(habilitations_app, name="habilitations")
 app.add_typer(keys_app, name="keys")
 app.add_typer(sandbox_app, name="bac-a-sable")
+app.add_typer(referential_app, name="referential")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
@@ -539,6 +541,63 @@ def sandbox_seed(
 
     held = seed_sandbox(_database(), default_validator(), nombre)
     typer.echo(f"{held} carnet(s) inventé(s) dans le bac à sable")
+
+
+@referential_app.command("diff")
+def referential_diff(
+    de: Annotated[str, typer.Argument(help="Version de départ (par exemple 2026.1).")],
+    a: Annotated[str, typer.Argument(help="Version d'arrivée, postérieure ou égale.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Sortie JSON (celle de GET /v1/referentiel/diff).")
+    ] = False,
+    donnees: Annotated[
+        Path | None,
+        typer.Option("--donnees", help="Dossier de données du référentiel (par défaut : publié)."),
+    ] = None,
+) -> None:
+    """Ce qui change d'une version du référentiel à une autre."""
+    from referential import VersionOrderError, current_referential, load_referential
+
+    ref = load_referential(donnees) if donnees else current_referential()
+    try:
+        changes = ref.diff(de, a)
+    except VersionOrderError as error:
+        typer.echo(
+            f"Comparaison impossible : {error} (versions : {', '.join(sorted(ref.versions))}).",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(changes.to_wire(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"Référentiel {de} → {a}")
+    if changes.empty:
+        typer.echo("Aucun changement de code.")
+        return
+    sections: list[tuple[str, list[str]]] = [
+        ("Ajoutés", [f"{c.liste:<22} {c.code} — {c.libelle}" for c in changes.ajoutes]),
+        ("Renommés", [f"{r.liste:<22} {r.codes[0]} → {r.vers[0]}" for r in changes.renommes]),
+        (
+            "Fusionnés",
+            [f"{r.liste:<22} {' + '.join(r.codes)} → {r.vers[0]}" for r in changes.fusionnes],
+        ),
+        (
+            "Scindés",
+            [f"{r.liste:<22} {r.codes[0]} → {' | '.join(r.vers)}" for r in changes.scindes],
+        ),
+        ("Dépréciés", [_replaced(c) for c in changes.deprecies]),
+        ("Retirés", [_replaced(c) for c in changes.retires]),
+    ]
+    for title, lines in sections:
+        if lines:
+            typer.echo(f"{title} ({len(lines)}) :")
+            for line in lines:
+                typer.echo(f"  {line}")
+
+
+def _replaced(change: Any) -> str:
+    then = f" → {', '.join(change.remplace_par)}" if change.remplace_par else " (sans remplacement)"
+    return f"{change.liste:<22} {change.code}{then}"
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ Import from here: the rest of the package is private.
 """
 
 from referential._batch import BatchReport, FindingGroup, LineSplitter, TooLong
+from referential._diff import CodeChange, Replacement, VersionDiff, VersionOrderError
 from referential._referential import (
     CATEGORIES,
     CODE_PATTERN,
@@ -33,6 +34,7 @@ __all__ = [
     "SENSITIVE_CATEGORIES",
     "BatchReport",
     "Carnet",
+    "CodeChange",
     "CodeList",
     "CrosswalkRow",
     "CrosswalkTable",
@@ -44,10 +46,13 @@ __all__ = [
     "PublishedVersion",
     "Referential",
     "ReferentialDataError",
+    "Replacement",
     "Report",
     "TooLong",
     "Translation",
     "Validator",
+    "VersionDiff",
+    "VersionOrderError",
     "check_nir",
     "current_referential",
     "default_validator",

@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from rapidfuzz import fuzz, process
+
+if TYPE_CHECKING:
+    from referential._diff import VersionDiff
 
 #: A code is lower-case ASCII words joined by ``_``, in dot-separated segments
 #: (``logement``, ``logement.heberge_chez_tiers``, ``rsa_droit_ouvert_versable``).
@@ -295,6 +298,13 @@ class Referential:
         return tuple(
             sorted((v.version for v in self.versions.values() if v.supported), key=version_key)
         )
+
+    def diff(self, de: str, a: str) -> VersionDiff:
+        """What changes from version ``de`` to the later (or same) version ``a``
+        (:class:`~referential._diff.VersionOrderError` when they are unknown or out of order)."""
+        from referential._diff import diff
+
+        return diff(self, de, a)
 
     def schema_versions(self) -> tuple[str, ...]:
         """The versions whose schemas are published (every one but the retired), oldest first."""

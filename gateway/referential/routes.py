@@ -65,6 +65,51 @@ def vars_of(version: Any) -> dict[str, Any]:
     return body
 
 
+class UnknownVersion(ProblemError):
+    status = 400
+    code = "version_referentiel_inconnue"
+    title = "Version du référentiel inconnue."
+
+
+class VersionsOutOfOrder(ProblemError):
+    status = 400
+    code = "versions_dans_le_desordre"
+    title = "La version « de » doit précéder (ou égaler) la version « a »."
+
+
+@router.get(
+    "/v1/referentiel/diff",
+    response_model=wire.DiffReferentiel,
+    summary="Ce qui change d'une version du référentiel à une autre",
+    description=(
+        "Codes ajoutés, renommés, fusionnés, scindés, dépréciés et retirés de la version `de` "
+        "à la version `a` (postérieure ou égale). Chaque code déprécié ou retiré figure une "
+        "fois, avec ce qui le remplace dans la version `a`."
+    ),
+)
+def get_diff(
+    request: Request,
+    de: Annotated[str, Query(description="Version de départ (par exemple 2026.1).")],
+    a: Annotated[str, Query(description="Version d'arrivée, postérieure ou égale.")],
+) -> OrjsonResponse:
+    ref = _referential(request)
+    unknown = [
+        {
+            "parameter": name,
+            "in": "query",
+            "code": "version_referentiel_inconnue",
+            "message": f"Version inconnue ; versions publiées : {', '.join(sorted(ref.versions))}.",
+        }
+        for name, value in (("de", de), ("a", a))
+        if value not in ref.versions
+    ]
+    if unknown:
+        raise UnknownVersion(errors=unknown)
+    if version_key(de) > version_key(a):
+        raise VersionsOutOfOrder()
+    return OrjsonResponse(ref.diff(de, a).to_wire())
+
+
 @router.get(
     "/v1/referentiel/codes/{code}",
     response_model=wire.EntreeReferentiel,

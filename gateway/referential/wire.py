@@ -102,3 +102,43 @@ class VersionSchemas(Wire):
 class IndexSchemas(Wire):
     version_courante: str
     versions: list[VersionSchemas]
+
+
+class CodeModifie(Wire):
+    liste: str
+    code: str
+    libelle: str
+    remplace_par: list[str] | None = Field(
+        default=None, description="Les codes qui le remplacent dans la version d'arrivée."
+    )
+
+
+class Renommage(Wire):
+    liste: str
+    code: str
+    remplace_par: str
+
+
+class Fusion(Wire):
+    liste: str
+    codes: list[str]
+    remplace_par: str
+
+
+class Scission(Wire):
+    liste: str
+    code: str
+    remplace_par: list[str]
+
+
+class DiffReferentiel(Wire):
+    de: str
+    a: str
+    ajoutes: list[CodeModifie]
+    renommes: list[Renommage]
+    fusionnes: list[Fusion] = Field(
+        description="Plusieurs codes remplacés par un seul, ou un code remplacé par un code existant."
+    )
+    scindes: list[Scission]
+    deprecies: list[CodeModifie] = Field(description="Codes dépréciés, encore acceptés.")
+    retires: list[CodeModifie] = Field(description="Codes qui ne sont plus publiés.")

@@ -2,17 +2,31 @@
 and their codes translated, in the validation API and the write path alike; the schemas of both
 versions are listed and served."""
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 import referential
 from gateway.app import create_app
+from gateway.cli import app as cli
 from tests.gateway.conftest import BASE_URL
 from tests.gateway.payloads import body, carnet
-from tests.referential.versions import MERGED, RENAMED, RETIRED, V1, V2, second_version
+from tests.referential.versions import (
+    EXPECTED_DIFF,
+    MERGED,
+    RENAMED,
+    RETIRED,
+    V1,
+    V2,
+    second_version,
+    write_second_version,
+)
+
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +155,54 @@ async def test_the_schemas_of_a_retired_version_are_listed_but_no_longer_served(
         carnet_schema = (await client.get(f"/v1/schemas/{V2}/carnet")).json()
         version_enum = carnet_schema["properties"]["version_referentiel"]["anyOf"][0]["enum"]
         assert version_enum == [V2]
+
+
+# -- diff ------------------------------------------------------------------------------------
+
+
+async def test_the_diff_api_gives_every_change_machine_readable(public):
+    response = await public.get("/v1/referentiel/diff", params={"de": V1, "a": V2})
+    assert response.status_code == 200
+    assert response.json() == EXPECTED_DIFF
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"de": V2, "a": V1}, "versions_dans_le_desordre"),
+        ({"de": "2025.1", "a": V2}, "version_referentiel_inconnue"),
+        ({"de": V1}, "parametres_invalides"),
+    ],
+)
+async def test_a_bad_diff_request_is_a_located_400(public, params, code):
+    response = await public.get("/v1/referentiel/diff", params=params)
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+
+
+def test_the_cli_prints_the_diff_for_humans_and_as_json(tmp_path):
+    data = write_second_version(tmp_path / "data")
+    result = runner.invoke(cli, ["referential", "diff", V1, V2, "--donnees", str(data)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Référentiel 2026.1 → 2026.2"
+    assert "Ajoutés (7) :" in lines
+    assert f"  situations             {RENAMED[0]} → {RENAMED[1]}" in lines
+    merged = " + ".join(sorted(MERGED[0]))
+    assert f"  situations             {merged} → {MERGED[1]}" in lines
+    assert f"  situations             {RETIRED} (sans remplacement)" in lines
+    result = runner.invoke(cli, ["referential", "diff", V1, V2, "--donnees", str(data), "--json"])
+    assert json.loads(result.output) == EXPECTED_DIFF
+
+
+def test_the_cli_refuses_a_backwards_diff(tmp_path):
+    data = write_second_version(tmp_path / "data")
+    result = runner.invoke(cli, ["referential", "diff", V2, V1, "--donnees", str(data)])
+    assert result.exit_code == 2
+    assert "Comparaison impossible" in result.output
+
+
+def test_the_published_referential_has_no_change_from_itself():
+    result = runner.invoke(cli, ["referential", "diff", "2026.1", "2026.1"])
+    assert result.exit_code == 0
+    assert "Aucun changement de code." in result.output

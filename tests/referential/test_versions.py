@@ -12,6 +12,7 @@ import pytest
 
 import referential
 from tests.referential.versions import (
+    EXPECTED_DIFF,
     MERGED,
     RENAMED,
     RETIRED,
@@ -334,3 +335,39 @@ def test_two_current_versions_are_refused(tmp_path):
     target = write_second_version(tmp_path / "data", first_status="courante")
     with pytest.raises(referential.ReferentialDataError, match="seule la version courante"):
         referential.load_referential(target)
+
+
+# -- diff ------------------------------------------------------------------------------------
+
+
+def test_the_diff_of_the_second_version_lists_every_change(validator):
+    assert validator.referential.diff(V1, V2).to_wire() == EXPECTED_DIFF
+
+
+def test_a_version_has_no_change_from_itself(validator):
+    changes = validator.referential.diff(V2, V2)
+    assert changes.empty
+    assert changes.to_wire()["ajoutes"] == []
+
+
+def test_a_merge_into_an_existing_code_is_a_merge(tmp_path):
+    target = write_second_version(tmp_path / "data")
+    path = target / "situations.yaml"
+    document = read_yaml(path)
+    for entry in document["entrees"]:
+        if entry["code"] == "logement.proprietaire":
+            entry.update(deprecie_en=V2, remplace_par=["logement.locataire_parc_prive"])
+    write_yaml(path, document)
+    changes = referential.load_referential(target).diff(V1, V2).to_wire()
+    assert {
+        "liste": "situations",
+        "codes": ["logement.proprietaire"],
+        "remplace_par": "logement.locataire_parc_prive",
+    } in changes["fusionnes"]
+    assert all(r["code"] != "logement.proprietaire" for r in changes["renommes"])
+
+
+@pytest.mark.parametrize(("de", "a"), [(V2, V1), ("2025.1", V2), (V1, "2030.1")])
+def test_a_diff_backwards_or_with_an_unknown_version_is_refused(validator, de, a):
+    with pytest.raises(referential.VersionOrderError):
+        validator.referential.diff(de, a)

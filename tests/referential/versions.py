@@ -39,6 +39,73 @@ SPLIT_RETIRED = (
 RETIRED = "logement.territoire_rural_isole"
 STATUS_RENAMED = ("en_attente", "suspendue")
 
+#: Every change of the made-up 2026.2, as GET /v1/referentiel/diff?de=2026.1&a=2026.2 gives it.
+EXPECTED_DIFF = {
+    "de": V1,
+    "a": V2,
+    "ajoutes": [
+        {"liste": "situations", "code": RENAMED[1], "libelle": "Hébergé par un tiers"},
+        {"liste": "situations", "code": SPLIT_RETIRED[1][1], "libelle": "Hébergement d'insertion"},
+        {"liste": "situations", "code": SPLIT_RETIRED[1][0], "libelle": "Hébergement d'urgence"},
+        {"liste": "situations", "code": SPLIT[1][1], "libelle": "Code de la route en cours"},
+        {"liste": "situations", "code": SPLIT[1][0], "libelle": "Permis en cours"},
+        {"liste": "situations", "code": MERGED[1], "libelle": "Dispose d'un véhicule motorisé"},
+        {"liste": "statuts_action", "code": STATUS_RENAMED[1], "libelle": "Suspendue"},
+    ],
+    "renommes": [
+        {"liste": "situations", "code": RENAMED[0], "remplace_par": RENAMED[1]},
+        {"liste": "statuts_action", "code": STATUS_RENAMED[0], "remplace_par": STATUS_RENAMED[1]},
+    ],
+    "fusionnes": [
+        {"liste": "situations", "codes": sorted(MERGED[0]), "remplace_par": MERGED[1]},
+    ],
+    "scindes": [
+        {"liste": "situations", "code": SPLIT_RETIRED[0], "remplace_par": list(SPLIT_RETIRED[1])},
+        {"liste": "situations", "code": SPLIT[0], "remplace_par": list(SPLIT[1])},
+    ],
+    "deprecies": [
+        {
+            "liste": "situations",
+            "code": RENAMED[0],
+            "libelle": "Hébergé chez un tiers",
+            "remplace_par": [RENAMED[1]],
+        },
+        {
+            "liste": "situations",
+            "code": SPLIT[0],
+            "libelle": "Permis et/ou code en cours",
+            "remplace_par": list(SPLIT[1]),
+        },
+        {
+            "liste": "situations",
+            "code": MERGED[0][1],
+            "libelle": "Véhicule sans permis",
+            "remplace_par": [MERGED[1]],
+        },
+        {
+            "liste": "situations",
+            "code": MERGED[0][0],
+            "libelle": "Véhicule (voiture, moto, scooter)",
+            "remplace_par": [MERGED[1]],
+        },
+    ],
+    "retires": [
+        {
+            "liste": "situations",
+            "code": SPLIT_RETIRED[0],
+            "libelle": "Hébergement collectif de type CHRS, CHU, CPH, CADA, …",
+            "remplace_par": list(SPLIT_RETIRED[1]),
+        },
+        {"liste": "situations", "code": RETIRED, "libelle": "Territoire rural isolé"},
+        {
+            "liste": "statuts_action",
+            "code": STATUS_RENAMED[0],
+            "libelle": "En attente",
+            "remplace_par": [STATUS_RENAMED[1]],
+        },
+    ],
+}
+
 
 def read_yaml(path):
     return yaml.safe_load(path.read_text(encoding="utf-8"))
