@@ -30,6 +30,7 @@ from gateway.referential.routes import router as referential_router
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.validation.examples import openapi_examples
 from gateway.validation.limiter import TokenBuckets
 from gateway.validation.routes import PREFIX as VALIDATION_PREFIX
 from gateway.validation.routes import router as validation_router
@@ -209,6 +210,7 @@ def create_app(
             ):
                 components.update(_component(payload_schema(validator, kind), name))
             _document_problems(document)
+            _embed_examples(document)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -284,6 +286,18 @@ def _document_problems(document: dict[str, Any]) -> None:
                     response["content"] = problem
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+
+
+def _embed_examples(document: dict[str, Any]) -> None:
+    """The valid examples of the conformance sample, on the validation request body."""
+    operation = document["paths"][VALIDATION_PREFIX + "{kind}"]["post"]
+    body = dict(operation["requestBody"])
+    content = dict(body["content"])
+    content["application/json"] = {
+        **content["application/json"],
+        "examples": openapi_examples(),
+    }
+    operation["requestBody"] = {**body, "content": content}
 
 
 def _component(schema: dict[str, Any], name: str) -> dict[str, Any]:

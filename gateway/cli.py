@@ -430,6 +430,26 @@ def openapi_export(
         raise typer.Exit(1)
 
 
+@openapi_app.command("examples")
+def openapi_examples(
+    check: Annotated[
+        bool, typer.Option(help="Vérifier sans écrire ; code 1 en cas d'écart.")
+    ] = False,
+) -> None:
+    """Écrit la réponse attendue de chaque exemple d'openapi/examples (<nom>.attendu.json)."""
+    from gateway.validation.examples import examples
+
+    validator = default_validator()
+    stale = [
+        f"{example.kind}/{example.name}"
+        for example in examples()
+        if not _write_or_check(example.expected_path, example.answer(validator), check)
+    ]
+    if stale:
+        typer.echo(f"Exemples à régénérer (carnet openapi examples) : {', '.join(stale)}", err=True)
+        raise typer.Exit(1)
+
+
 @habilitations_app.command("export")
 def habilitations_export(
     file: Annotated[Path, typer.Option("--file", help="Fichier de sortie.")] = HABILITATIONS_FILE,

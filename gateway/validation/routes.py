@@ -98,11 +98,6 @@ _REQUEST_BODY: dict[str, Any] = {
 }
 
 
-def request_body() -> dict[str, Any]:
-    """The documented request body (the app adds the conformance examples)."""
-    return _REQUEST_BODY
-
-
 @router.post(
     PREFIX + "{kind}",
     summary="Valider un contenu ou un lot NDJSON, sans rien enregistrer",
