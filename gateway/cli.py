@@ -318,9 +318,14 @@ def validate(
     ] = False,
 ) -> None:
     """Valide un fichier hors ligne avec le moteur de la passerelle ; code 0 si valide, 1 sinon."""
+    import gc
+
     from gateway.settings import Settings
 
     validator: Validator = default_validator()
+    # The referential and its models live as long as the command: out of the collector's
+    # generations, collections stay short (as in the gateway).
+    gc.freeze()
     if kind not in validator.kinds:
         typer.echo(
             f"Type inconnu « {kind} » ; types : {', '.join(sorted(validator.kinds))}.", err=True
