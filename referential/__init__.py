@@ -5,6 +5,7 @@ Import from here: the rest of the package is private.
 
 from referential._batch import BatchReport, FindingGroup, LineSplitter, TooLong
 from referential._diff import CodeChange, Replacement, VersionDiff, VersionOrderError
+from referential._findings import Finding, Report, pointer
 from referential._referential import (
     CATEGORIES,
     CODE_PATTERN,
@@ -24,7 +25,7 @@ from referential._referential import (
 )
 from referential._schema import dumps_stable, export_schemas, payload_schema, schema_id
 from referential._types import check_nir, nir_key, normalise_phone, siret_is_valid
-from referential._validation import Finding, Report, Validator, default_validator, pointer
+from referential._validation import Validator, default_validator
 from referential.models import PAYLOAD_KINDS, Carnet, Payload
 
 __all__ = [

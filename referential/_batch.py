@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from referential._validation import Finding, Level, Report, Validator
+from referential._findings import Finding, Level, Report
+from referential._validation import Validator
 
 #: (level, code, pointer, message, expected, suggestion): what makes two findings the same.
 GroupKey = tuple[str, str, str, str, str | None, str | None]

@@ -7,89 +7,31 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from referential._build import BoundModels, build_models
-from referential._referential import (
-    VERSION_PATTERN,
-    Referential,
-    Translation,
-    current_referential,
-)
+from referential._findings import Finding, Report, pointer
+from referential._referential import Referential, Translation, current_referential
 from referential._types import (
     EMAIL_PATTERN,
     FREE_TEXT,
     ONE_LINE,
     CodeRef,
 )
+from referential._versions import (
+    declared_hint,
+    retired_error,
+    translated_warning,
+    version_error,
+    version_status,
+)
 from referential.models import Axe, Payload
-
-Level = Literal["erreur", "avertissement"]
-#: Where a payload declares its referential version: a hint, the validated value has the last word.
-_DECLARED = re.compile(rb'"version_referentiel"\s*:\s*"([0-9.]{1,16})"')
-_VERSION = VERSION_PATTERN
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One error or warning about a payload."""
-
-    pointer: str
-    code: str
-    message: str
-    niveau: Level = "erreur"
-    attendu: str | None = None
-    suggestion: str | None = None
-    ligne: int | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {"pointer": self.pointer, "code": self.code, "message": self.message}
-        if self.ligne is not None:
-            wire["ligne"] = self.ligne
-        if self.attendu is not None:
-            wire["attendu"] = self.attendu
-        if self.suggestion is not None:
-            wire["suggestion"] = self.suggestion
-        return wire
-
-
-@dataclass(slots=True)
-class Report:
-    """The verdict on one payload: valid when there is no error; warnings never invalidate."""
-
-    kind: str
-    version: str
-    errors: list[Finding] = field(default_factory=list)
-    warnings: list[Finding] = field(default_factory=list)
-    value: Payload | None = None
-
-    @property
-    def valid(self) -> bool:
-        return not self.errors
-
-    def to_wire(self) -> dict[str, Any]:
-        """The report as the validation API and ``carnet validate --json`` give it."""
-        return {
-            "type": self.kind,
-            "valide": self.valid,
-            "version_referentiel": self.version,
-            "erreurs": [f.to_wire() for f in self.errors],
-            "avertissements": [f.to_wire() for f in self.warnings],
-        }
-
-
-def pointer(loc: Iterable[str | int]) -> str:
-    """An RFC 6901 JSON Pointer from a location path."""
-    parts = (str(p).replace("~", "~0").replace("/", "~1") for p in loc)
-    return "".join("/" + p for p in parts)
-
 
 # -- French messages for pydantic's error types ---------------------------------------------------
 
@@ -279,10 +221,7 @@ class Validator:
         unknown, is refused.
         """
         raw = body.encode() if isinstance(body, str) else body
-        hinted = None
-        if b"version_referentiel" in raw:
-            found = _DECLARED.search(raw)
-            hinted = found[1].decode() if found else None
+        hinted = declared_hint(raw)
         report, declared = self._attempt(kind, raw, hinted, ligne)
         if declared != hinted:
             # The declaration was not where the hint looks (a key written with escapes).
@@ -294,7 +233,7 @@ class Validator:
     ) -> tuple[Report, str | None]:
         """The report of ``raw`` read in ``version`` (None: this one), and the version the
         payload declares as far as it could be read."""
-        status = self._status(version)
+        status = version_status(self.referential, self.version, version)
         engine = self.for_version(version) if status == "supportee" and version else self
         report = engine._check(kind, raw, ligne)
         if report.value is None:
@@ -304,55 +243,11 @@ class Validator:
             if declared != version:
                 return report, declared
         if status in ("inconnue", "retiree", "a_venir") and version is not None:
-            report.errors.append(self._version_error(version, status, ligne))
+            report.errors.append(version_error(self.referential, version, status, ligne))
             report.value = None
         elif status == "supportee" and report.value is not None:
             self._translate(kind, report, raw, ligne)
         return report, declared
-
-    def _status(self, version: str | None) -> str:
-        """courante (also when undeclared or malformed: the model reports the form), supportee,
-        retiree, a_venir or inconnue."""
-        if version is None or version == self.version or not _VERSION.fullmatch(version):
-            return "courante"
-        published = self.referential.versions.get(version)
-        if published is None:
-            return "inconnue"
-        return "supportee" if published.supported else published.statut
-
-    def _version_error(self, version: str, status: str, ligne: int | None) -> Finding:
-        supported = ", ".join(self.referential.supported_versions())
-        if status == "inconnue":
-            return Finding(
-                pointer="/version_referentiel",
-                code="version_referentiel_inconnue",
-                message=f"Version du référentiel inconnue : « {version} ».",
-                attendu=supported,
-                ligne=ligne,
-            )
-        if status == "a_venir":
-            return Finding(
-                pointer="/version_referentiel",
-                code="version_referentiel_a_venir",
-                message=(
-                    f"La version {version} du référentiel n'est pas encore en vigueur : exprimer "
-                    f"le contenu dans une version prise en charge ({supported})."
-                ),
-                attendu=supported,
-                ligne=ligne,
-            )
-        end = self.referential.versions[version].fin_support
-        return Finding(
-            pointer="/version_referentiel",
-            code="version_referentiel_retiree",
-            message=(
-                f"La version {version} du référentiel n'est plus prise en charge"
-                + (f" depuis le {end}" if end else "")
-                + f" : exprimer le contenu dans une version prise en charge ({supported})."
-            ),
-            attendu=supported,
-            ligne=ligne,
-        )
 
     def _translation(self, liste: str, code: str) -> Translation | None:
         key = (liste, code)
@@ -375,22 +270,9 @@ class Validator:
             target = found.single
             if target is not None:
                 replaced.append((loc, target))
-                notes.append(
-                    Finding(
-                        pointer=pointer(loc),
-                        code="code_traduit",
-                        message=(
-                            f"Code « {code} » de la version {report.version} traduit en "
-                            f"« {target} » : il est remplacé depuis la version {found.depuis} "
-                            "du référentiel."
-                        ),
-                        niveau="avertissement",
-                        suggestion=target,
-                        ligne=ligne,
-                    )
-                )
+                notes.append(translated_warning(found, report.version, loc, ligne))
             elif found.retire:
-                errors.append(self._retired_error(found, loc, ligne))
+                errors.append(retired_error(found, loc, ligne))
         if errors:
             report.errors, report.warnings, report.value = errors, [], None
             return
@@ -404,27 +286,6 @@ class Validator:
         current = self._check(kind, orjson.dumps(document), ligne)
         report.errors, report.value = current.errors, current.value
         report.warnings = notes + current.warnings
-
-    def _retired_error(
-        self, found: Translation, loc: tuple[str | int, ...], ligne: int | None
-    ) -> Finding:
-        since = f"Le code « {found.code} » n'existe plus depuis la version {found.retire_en} du référentiel"
-        if found.vers:
-            choices = " ou ".join(f"« {c} »" for c in found.vers)
-            return Finding(
-                pointer=pointer(loc),
-                code="code_retire",
-                message=f"{since} : il est remplacé par {choices}, selon la situation.",
-                attendu=", ".join(found.vers),
-                ligne=ligne,
-            )
-        return Finding(
-            pointer=pointer(loc),
-            code="code_retire",
-            message=f"{since}, sans remplacement.",
-            attendu=f"/v1/referentiel/{found.liste}",
-            ligne=ligne,
-        )
 
     def _check(self, kind: str, raw: bytes, ligne: int | None) -> Report:
         """The findings of ``raw`` in this version alone."""

@@ -15,7 +15,7 @@ from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
 from gateway.validation import wire
 from gateway.validation.limiter import TokenBuckets
-from referential import BatchReport, LineSplitter, Validator
+from referential import BatchReport, LineSplitter, TooLong, Validator
 
 router = APIRouter(tags=["validation"])
 
@@ -164,7 +164,7 @@ async def _batch(
     splitter = LineSplitter(max_line_bytes)
     batch = BatchReport(kind=kind, version=validator.version)
 
-    def tally(ligne: int, line: Any) -> None:
+    def tally(ligne: int, line: bytes | TooLong) -> None:
         if batch.lines >= max_lines:
             raise BatchTooLong(f"Un lot compte au plus {max_lines} contenus.")
         batch.add_line(validator, ligne, line)
