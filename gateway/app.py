@@ -88,6 +88,9 @@ def create_app(
         app.state.anonymous_validation = TokenBuckets(settings.validation_anonymous_per_minute)
 
     def start(app: FastAPI) -> None:
+        # The models of every supported version, built before the first payload declaring one.
+        for version in validator.referential.supported_versions():
+            validator.for_version(version)
         with database.write() as session:
             signing = keys.load_or_create(session)
 
