@@ -183,11 +183,26 @@ def get_liste(
     inclure_deprecies: Annotated[
         bool, Query(description="Inclure les codes dépréciés (par défaut : oui).")
     ] = True,
+    version: Annotated[
+        str | None,
+        Query(description="Version du référentiel (par défaut : la courante)."),
+    ] = None,
 ) -> OrjsonResponse:
     ref = _referential(request)
     if liste not in ref.lists:
         raise NotFound("Liste inconnue.", listes=sorted(ref.lists))
-    version = ref.current
+    if version is not None and version not in ref.versions:
+        raise UnknownVersion(
+            errors=[
+                {
+                    "parameter": "version",
+                    "in": "query",
+                    "code": "version_referentiel_inconnue",
+                    "message": f"Versions publiées : {', '.join(sorted(ref.versions))}.",
+                }
+            ]
+        )
+    version = version or ref.current
     entries = [
         e
         for e in ref.entries(liste, version)

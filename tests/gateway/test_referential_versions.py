@@ -206,3 +206,26 @@ def test_the_published_referential_has_no_change_from_itself():
     result = runner.invoke(cli, ["referential", "diff", "2026.1", "2026.1"])
     assert result.exit_code == 0
     assert "Aucun changement de code." in result.output
+
+
+# -- lists -----------------------------------------------------------------------------------
+
+
+async def test_a_list_is_served_in_each_version(public):
+    current = (await public.get("/v1/referentiel/situations")).json()
+    older = (await public.get("/v1/referentiel/situations", params={"version": V1})).json()
+    assert (current["version"], older["version"]) == (V2, V1)
+    current_codes = {e["code"]: e for e in current["entrees"]}
+    older_codes = {e["code"]: e for e in older["entrees"]}
+    assert RENAMED[1] in current_codes
+    assert RENAMED[1] not in older_codes
+    assert RETIRED in older_codes
+    assert RETIRED not in current_codes
+    assert current_codes[RENAMED[0]]["deprecie"] is True
+    assert older_codes[RENAMED[0]]["deprecie"] is False
+
+
+async def test_a_list_in_an_unknown_version_is_a_located_400(public):
+    response = await public.get("/v1/referentiel/situations", params={"version": "2025.1"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["parameter"] == "version"
