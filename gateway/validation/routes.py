@@ -53,12 +53,6 @@ class EmptyBatch(ProblemError):
     title = "Le lot ne contient aucun contenu (une ligne JSON par contenu)."
 
 
-class UnsupportedMediaType(ProblemError):
-    status = 415
-    code = "type_media_non_supporte"
-    title = "Type de contenu non pris en charge : application/json ou application/x-ndjson."
-
-
 async def get_caller(request: Request) -> Principal | None:
     """The caller of a validation: a client with a valid token, or an anonymous caller when the
     configuration opens anonymous validation (counted per address)."""
@@ -102,8 +96,9 @@ _REQUEST_BODY: dict[str, Any] = {
     PREFIX + "{kind}",
     summary="Valider un contenu ou un lot NDJSON, sans rien enregistrer",
     description=(
-        "Vérifie un contenu (`application/json`) ou un lot (`application/x-ndjson`, un contenu "
-        "par ligne, lu au fil de l'envoi) avec le moteur qui valide les écritures : chaque "
+        "Vérifie un contenu (`application/json`, ou tout autre type déclaré) ou un lot "
+        "(`application/x-ndjson`, un contenu par ligne, lu au fil de l'envoi) avec le moteur qui "
+        "valide les écritures : chaque "
         "erreur et avertissement avec son pointeur JSON (et sa ligne dans un lot), un code "
         "stable, un message en français, la valeur attendue et, pour un code, une suggestion. "
         "Dans un lot, un même constat est groupé sur les plages de lignes où il se répète. "
@@ -116,7 +111,6 @@ _REQUEST_BODY: dict[str, Any] = {
         401: {"description": "Jeton invalide, ou validation anonyme fermée."},
         404: {"description": "Type de contenu inconnu."},
         413: {"description": "Corps ou ligne trop volumineux, ou lot trop long."},
-        415: {"description": "Type de contenu de la requête non pris en charge."},
         429: {"description": "Trop de validations anonymes depuis cette adresse."},
     },
     openapi_extra={"requestBody": _REQUEST_BODY},
@@ -135,8 +129,7 @@ async def validate(request: Request, kind: str, caller: CallerDep) -> OrjsonResp
         )
         batch = await _batch(request, validator, kind, settings.max_body_bytes, max_lines)
         return OrjsonResponse(batch.to_wire())
-    if media and media != "application/json" and not media.endswith("+json"):
-        raise UnsupportedMediaType()
+    # Any other declared type: the body is read as one JSON payload (as the other routes do).
     body = await _body(request, settings.max_body_bytes)
     return OrjsonResponse(validator.validate(kind, body).to_wire())
 

@@ -153,15 +153,14 @@ async def test_unknown_kind_is_a_404_listing_the_kinds(client, partner):
     assert "carnet" in response.json()["types"]
 
 
-async def test_other_media_types_are_refused_with_415(client, partner):
+async def test_a_body_of_another_declared_type_is_read_as_one_json_payload(client, partner):
     p = await partner("editeur_logiciel")
-    response = await client.post(
-        "/v1/validation/carnet",
-        content=b"<carnet/>",
-        headers={**p.headers, "Content-Type": "application/xml"},
-    )
-    assert response.status_code == 415
-    assert response.json()["code"] == "type_media_non_supporte"
+    form = {**p.headers, "Content-Type": "application/x-www-form-urlencoded"}
+    response = await client.post("/v1/validation/carnet", content=body(carnet()), headers=form)
+    assert response.json()["valide"] is True
+    xml = {**p.headers, "Content-Type": "application/xml"}
+    response = await client.post("/v1/validation/carnet", content=b"<carnet/>", headers=xml)
+    assert [e["code"] for e in response.json()["erreurs"]] == ["json_invalide"]
 
 
 async def test_oversized_single_payload_is_a_413(client, partner):
