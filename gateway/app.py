@@ -37,6 +37,10 @@ from gateway.referential.routes import router as referential_router
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.validation.examples import openapi_examples
+from gateway.validation.limiter import TokenBuckets
+from gateway.validation.routes import PREFIX as VALIDATION_PREFIX
+from gateway.validation.routes import router as validation_router
 from referential import Validator, default_validator, payload_schema
 
 DESCRIPTION = """\
@@ -118,8 +122,13 @@ def create_app(
     app.state.journal = AccessJournal(database)
     app.state.projections = ProjectionCache(settings.projection_cache_size)
     app.state.schemas = {}
+    if settings.validation_anonymous_per_minute:
+        app.state.anonymous_validation = TokenBuckets(settings.validation_anonymous_per_minute)
 
     def start(app: FastAPI) -> None:
+        # The models of every supported version, built before the first payload declaring one.
+        for version in validator.referential.supported_versions():
+            validator.for_version(version)
         with database.write() as session:
             signing = keys.load_or_create(session)
             for entry in enabled:
@@ -159,9 +168,11 @@ def create_app(
 
     app.state.start = start
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    # The validation routes read their bodies themselves: a batch is streamed line by line.
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, exempt=(VALIDATION_PREFIX,))
     # The notebook routes first: routing walks the routes in order, and they are the hot ones.
     app.include_router(notebooks_router)
+    app.include_router(validation_router)
     app.include_router(referential_router)
     app.include_router(habilitation_router)
     app.include_router(admin_router)
@@ -243,6 +254,7 @@ def create_app(
             ):
                 components.update(_component(payload_schema(validator, kind), name))
             _document_problems(document)
+            _embed_examples(document)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -318,6 +330,18 @@ def _document_problems(document: dict[str, Any]) -> None:
                     response["content"] = problem
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+
+
+def _embed_examples(document: dict[str, Any]) -> None:
+    """The valid examples of the conformance sample, on the validation request body."""
+    operation = document["paths"][VALIDATION_PREFIX + "{kind}"]["post"]
+    body = dict(operation["requestBody"])
+    content = dict(body["content"])
+    content["application/json"] = {
+        **content["application/json"],
+        "examples": openapi_examples(),
+    }
+    operation["requestBody"] = {**body, "content": content}
 
 
 def _component(schema: dict[str, Any], name: str) -> dict[str, Any]:

@@ -10,7 +10,18 @@ from typing import Annotated, Any
 
 import typer
 
-from referential import Finding, Report, Validator, default_validator, dumps_stable, export_schemas
+from referential import (
+    BatchReport,
+    Finding,
+    FindingGroup,
+    LineSplitter,
+    Report,
+    TooLong,
+    Validator,
+    default_validator,
+    dumps_stable,
+    export_schemas,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Passerelle Carnet de bord.")
 schemas_app = typer.Typer(no_args_is_help=True, help="Schémas JSON publiés.")
@@ -22,6 +33,7 @@ habilitations_app = typer.Typer(no_args_is_help=True, help="Matrice d'habilitati
 keys_app = typer.Typer(no_args_is_help=True, help="Clés de signature des jetons.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Bac à sable des éditeurs (territoire SBX).")
 connectors_app = typer.Typer(no_args_is_help=True, help="Connecteurs des systèmes partenaires.")
+referential_app = typer.Typer(no_args_is_help=True, help="Référentiel et ses versions.")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(db_app, name="db")
@@ -31,6 +43,7 @@ app.add_typer(habilitations_app, name="habilitations")
 app.add_typer(keys_app, name="keys")
 app.add_typer(sandbox_app, name="bac-a-sable")
 app.add_typer(connectors_app, name="connectors")
+app.add_typer(referential_app, name="referential")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
@@ -265,11 +278,13 @@ class InputFormat(StrEnum):
     ndjson = "ndjson"
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def _lines(path: Path, max_line_bytes: int) -> Iterator[tuple[int, bytes | TooLong]]:
+    """The numbered lines of an NDJSON file, cut as the API cuts a batch."""
+    splitter = LineSplitter(max_line_bytes)
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                yield number, line
+        while chunk := handle.read(1 << 16):
+            yield from splitter.feed(chunk)
+    yield from splitter.finish()
 
 
 def _print_finding(finding: Finding, level: str) -> None:
@@ -277,6 +292,16 @@ def _print_finding(finding: Finding, level: str) -> None:
     pointer = finding.pointer or "/"
     text = f"{where}{pointer} : [{level}] {finding.code} — {finding.message}"
     typer.echo(text)
+
+
+def _print_group(group: FindingGroup, level: str) -> None:
+    ranges = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in group.lignes)
+    more = " …" if group.tronque else ""
+    pointer = group.finding.pointer or "/"
+    typer.echo(
+        f"lignes {ranges}{more} ({group.nombre}) {pointer} : [{level}] {group.finding.code} — "
+        f"{group.finding.message}"
+    )
 
 
 @app.command()
@@ -291,9 +316,24 @@ def validate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Sortie JSON (une ligne par contenu).")
     ] = False,
+    grouped: Annotated[
+        bool,
+        typer.Option(
+            "--groupes",
+            help="NDJSON : constats groupés par plages de lignes (avec --json : le rapport de "
+            "lot de POST /v1/validation/{kind}).",
+        ),
+    ] = False,
 ) -> None:
     """Valide un fichier hors ligne avec le moteur de la passerelle ; code 0 si valide, 1 sinon."""
+    import gc
+
+    from gateway.settings import Settings
+
     validator: Validator = default_validator()
+    # The referential and its models live as long as the command: out of the collector's
+    # generations, collections stay short (as in the gateway).
+    gc.freeze()
     if kind not in validator.kinds:
         typer.echo(
             f"Type inconnu « {kind} » ; types : {', '.join(sorted(validator.kinds))}.", err=True
@@ -305,9 +345,11 @@ def validate(
     ndjson = input_format is InputFormat.ndjson or (
         input_format is InputFormat.auto and file.suffix.lower() in (".ndjson", ".jsonl")
     )
+    batch = BatchReport(kind=kind, version=validator.version)
     reports: Iterator[Report]
     if ndjson:
-        reports = (validator.validate(kind, line, ligne=n) for n, line in _lines(file))
+        max_line_bytes = Settings().max_body_bytes
+        reports = (batch.add_line(validator, n, line) for n, line in _lines(file, max_line_bytes))
     else:
         reports = iter([validator.validate(kind, file.read_bytes())])
     total = invalid = warnings = 0
@@ -315,28 +357,29 @@ def validate(
         total += 1
         invalid += not report.valid
         warnings += len(report.warnings)
+        if grouped and ndjson:
+            continue
         if as_json:
-            typer.echo(json.dumps(_report_json(report), ensure_ascii=False))
+            typer.echo(json.dumps(report.to_wire(), ensure_ascii=False))
             continue
         for finding in report.errors:
             _print_finding(finding, "erreur")
         for finding in report.warnings:
             _print_finding(finding, "avertissement")
+    if grouped and ndjson:
+        if as_json:
+            typer.echo(json.dumps(batch.to_wire(), ensure_ascii=False))
+        else:
+            for group in batch.groups("erreur"):
+                _print_group(group, "erreur")
+            for group in batch.groups("avertissement"):
+                _print_group(group, "avertissement")
     if not as_json:
         typer.echo(
             f"{total} contenu(s) « {kind} » : {total - invalid} valide(s), {invalid} invalide(s), "
             f"{warnings} avertissement(s) (référentiel {validator.version})."
         )
     raise typer.Exit(1 if invalid or total == 0 else 0)
-
-
-def _report_json(report: Report) -> dict[str, Any]:
-    return {
-        "valide": report.valid,
-        "version_referentiel": report.version,
-        "erreurs": [f.to_wire() for f in report.errors],
-        "avertissements": [f.to_wire() for f in report.warnings],
-    }
 
 
 def _write_or_check(path: Path, content: str, check: bool) -> bool:
@@ -355,23 +398,26 @@ def schemas_export(
         bool, typer.Option(help="Vérifier sans écrire ; code 1 en cas d'écart.")
     ] = False,
 ) -> None:
-    """Écrit openapi/schemas/<version>/<type>.json (triés, stables)."""
-    validator = default_validator()
-    if not check:
-        for path in export_schemas(validator, directory):
-            typer.echo(str(path))
-        return
+    """Écrit openapi/schemas/<version>/<type>.json pour chaque version servie (triés, stables)."""
     from referential import payload_schema
 
-    stale = [
-        kind
-        for kind in sorted(validator.kinds)
-        if not _write_or_check(
-            directory / validator.version / f"{kind}.json",
-            dumps_stable(payload_schema(validator, kind)),
-            check=True,
-        )
-    ]
+    current = default_validator()
+    stale = []
+    for version in current.referential.schema_versions():
+        validator = current.for_version(version)
+        if not check:
+            for path in export_schemas(validator, directory):
+                typer.echo(str(path))
+            continue
+        stale += [
+            f"{version}/{kind}"
+            for kind in sorted(validator.kinds)
+            if not _write_or_check(
+                directory / version / f"{kind}.json",
+                dumps_stable(payload_schema(validator, kind)),
+                check=True,
+            )
+        ]
     if stale:
         typer.echo(f"Schémas à régénérer (carnet schemas export) : {', '.join(stale)}", err=True)
         raise typer.Exit(1)
@@ -394,6 +440,26 @@ def openapi_export(
     """Écrit le document OpenAPI de la passerelle (openapi/openapi.json)."""
     if not _write_or_check(file, openapi_document(), check):
         typer.echo("openapi/openapi.json à régénérer (carnet openapi export).", err=True)
+        raise typer.Exit(1)
+
+
+@openapi_app.command("examples")
+def openapi_examples(
+    check: Annotated[
+        bool, typer.Option(help="Vérifier sans écrire ; code 1 en cas d'écart.")
+    ] = False,
+) -> None:
+    """Écrit la réponse attendue de chaque exemple d'openapi/examples (<nom>.attendu.json)."""
+    from gateway.validation.examples import examples
+
+    validator = default_validator()
+    stale = [
+        f"{example.kind}/{example.name}"
+        for example in examples()
+        if not _write_or_check(example.expected_path, example.answer(validator), check)
+    ]
+    if stale:
+        typer.echo(f"Exemples à régénérer (carnet openapi examples) : {', '.join(stale)}", err=True)
         raise typer.Exit(1)
 
 
@@ -591,6 +657,63 @@ def connectors_run(
             typer.echo(f"  {name}={count}")
     if any(name.startswith(("echec:", "refus:")) for name in outcomes):
         raise typer.Exit(1)
+
+
+@referential_app.command("diff")
+def referential_diff(
+    de: Annotated[str, typer.Argument(help="Version de départ (par exemple 2026.1).")],
+    a: Annotated[str, typer.Argument(help="Version d'arrivée, postérieure ou égale.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Sortie JSON (celle de GET /v1/referentiel/diff).")
+    ] = False,
+    donnees: Annotated[
+        Path | None,
+        typer.Option("--donnees", help="Dossier de données du référentiel (par défaut : publié)."),
+    ] = None,
+) -> None:
+    """Ce qui change d'une version du référentiel à une autre."""
+    from referential import VersionOrderError, current_referential, load_referential
+
+    ref = load_referential(donnees) if donnees else current_referential()
+    try:
+        changes = ref.diff(de, a)
+    except VersionOrderError as error:
+        typer.echo(
+            f"Comparaison impossible : {error} (versions : {', '.join(sorted(ref.versions))}).",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(changes.to_wire(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"Référentiel {de} → {a}")
+    if changes.empty:
+        typer.echo("Aucun changement de code.")
+        return
+    sections: list[tuple[str, list[str]]] = [
+        ("Ajoutés", [f"{c.liste:<22} {c.code} — {c.libelle}" for c in changes.ajoutes]),
+        ("Renommés", [f"{r.liste:<22} {r.codes[0]} → {r.vers[0]}" for r in changes.renommes]),
+        (
+            "Fusionnés",
+            [f"{r.liste:<22} {' + '.join(r.codes)} → {r.vers[0]}" for r in changes.fusionnes],
+        ),
+        (
+            "Scindés",
+            [f"{r.liste:<22} {r.codes[0]} → {' | '.join(r.vers)}" for r in changes.scindes],
+        ),
+        ("Dépréciés", [_replaced(c) for c in changes.deprecies]),
+        ("Retirés", [_replaced(c) for c in changes.retires]),
+    ]
+    for title, lines in sections:
+        if lines:
+            typer.echo(f"{title} ({len(lines)}) :")
+            for line in lines:
+                typer.echo(f"  {line}")
+
+
+def _replaced(change: Any) -> str:
+    then = f" → {', '.join(change.remplace_par)}" if change.remplace_par else " (sans remplacement)"
+    return f"{change.liste:<22} {change.code}{then}"
 
 
 def main() -> None:

@@ -17,14 +17,18 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Answers 413 when the declared or the streamed body exceeds ``limit`` bytes."""
+    """Answers 413 when the declared or the streamed body exceeds ``limit`` bytes.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    Paths under an ``exempt`` prefix read their bodies themselves, with their own limits.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
         self.limit = limit
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.exempt and scope["path"].startswith(self.exempt)):
             await self.app(scope, receive, send)
             return
         declared = False

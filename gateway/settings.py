@@ -70,6 +70,22 @@ class Settings(BaseSettings):
         ge=0,
         description="Même délai après « introuvable », « ambigu » ou « identité non certifiée ».",
     )
+    validation_max_lines: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Lines of one NDJSON batch sent to POST /v1/validation/{kind} (each line at most max_body_bytes).",
+    )
+    validation_anonymous_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Validation requests per minute and client address without a token (0: anonymous "
+            "validation is off). Counted per process: a token bucket per address."
+        ),
+    )
+    validation_anonymous_max_lines: int = Field(
+        default=1000, ge=1, description="Lines of one NDJSON batch validated without a token."
+    )
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:

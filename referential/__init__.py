@@ -3,6 +3,9 @@
 Import from here: the rest of the package is private.
 """
 
+from referential._batch import BatchReport, FindingGroup, LineSplitter, TooLong
+from referential._diff import CodeChange, Replacement, VersionDiff, VersionOrderError
+from referential._findings import Finding, Report, pointer
 from referential._referential import (
     CATEGORIES,
     CODE_PATTERN,
@@ -14,13 +17,15 @@ from referential._referential import (
     PublishedVersion,
     Referential,
     ReferentialDataError,
+    Translation,
     current_referential,
     load_referential,
     normalise_label,
+    version_key,
 )
 from referential._schema import dumps_stable, export_schemas, payload_schema, schema_id
 from referential._types import check_nir, nir_key, normalise_phone, siret_is_valid
-from referential._validation import Finding, Report, Validator, default_validator, pointer
+from referential._validation import Validator, default_validator
 from referential.models import PAYLOAD_KINDS, Carnet, Payload
 
 __all__ = [
@@ -28,18 +33,27 @@ __all__ = [
     "CODE_PATTERN",
     "PAYLOAD_KINDS",
     "SENSITIVE_CATEGORIES",
+    "BatchReport",
     "Carnet",
+    "CodeChange",
     "CodeList",
     "CrosswalkRow",
     "CrosswalkTable",
     "Entry",
     "Finding",
+    "FindingGroup",
+    "LineSplitter",
     "Payload",
     "PublishedVersion",
     "Referential",
     "ReferentialDataError",
+    "Replacement",
     "Report",
+    "TooLong",
+    "Translation",
     "Validator",
+    "VersionDiff",
+    "VersionOrderError",
     "check_nir",
     "current_referential",
     "default_validator",
@@ -53,4 +67,5 @@ __all__ = [
     "pointer",
     "schema_id",
     "siret_is_valid",
+    "version_key",
 ]

@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from rapidfuzz import fuzz, process
+
+if TYPE_CHECKING:
+    from referential._diff import VersionDiff
 
 #: A code is lower-case ASCII words joined by ``_``, in dot-separated segments
 #: (``logement``, ``logement.heberge_chez_tiers``, ``rsa_droit_ouvert_versable``).
@@ -139,12 +142,51 @@ class CrosswalkTable:
         return None
 
 
+#: The statuses of a published version: the current one, the older ones still accepted
+#: (``supportee``: their codes are translated into the current version), the ones past their
+#: end of support (``retiree``) and the ones announced ahead (``a_venir``): payloads declaring
+#: those two are refused.
+VERSION_STATUSES = ("courante", "supportee", "retiree", "a_venir")
+
+
 @dataclass(frozen=True, slots=True)
 class PublishedVersion:
     version: str
     publiee_le: str
     statut: str
     notes: str
+    #: The announced (or past) end of support of a version other than the current one.
+    fin_support: str | None = None
+
+    @property
+    def supported(self) -> bool:
+        return self.statut in ("courante", "supportee")
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """What becomes of a code of one version in a later one (the crosswalk between versions).
+
+    ``vers`` are the codes that replace it in the later version, found by following
+    ``remplace_par`` through every intermediate deprecation; ``depuis`` is the version in which
+    the code was deprecated (or retired); ``retire_en``, when it is no longer published, the
+    version that retired it.
+    """
+
+    liste: str
+    code: str
+    vers: tuple[str, ...]
+    depuis: str
+    retire_en: str | None = None
+
+    @property
+    def retire(self) -> bool:
+        return self.retire_en is not None
+
+    @property
+    def single(self) -> str | None:
+        """The one replacement, when the code translates mechanically."""
+        return self.vers[0] if len(self.vers) == 1 else None
 
 
 @dataclass(slots=True)
@@ -249,6 +291,64 @@ class Referential:
                 return Suggestion(alias, "alias")
         return _closest(value, tuple(self._by_code))
 
+    # -- versions --------------------------------------------------------------------------
+
+    def supported_versions(self) -> tuple[str, ...]:
+        """The versions payloads may declare, oldest first."""
+        return tuple(
+            sorted((v.version for v in self.versions.values() if v.supported), key=version_key)
+        )
+
+    def diff(self, de: str, a: str) -> VersionDiff:
+        """What changes from version ``de`` to the later (or same) version ``a``
+        (:class:`~referential._diff.VersionOrderError` when they are unknown or out of order)."""
+        from referential._diff import diff
+
+        return diff(self, de, a)
+
+    def schema_versions(self) -> tuple[str, ...]:
+        """The versions whose schemas are published (every one but the retired), oldest first."""
+        return tuple(
+            sorted(
+                (v.version for v in self.versions.values() if v.statut != "retiree"),
+                key=version_key,
+            )
+        )
+
+    def translation(self, liste: str, code: str, version: str) -> Translation | None:
+        """What ``code`` of ``liste`` becomes in ``version``: None when it is published there
+        and not deprecated (nothing to translate)."""
+        entry = self._entries.get((liste, code))
+        if entry is None:
+            return None
+        retired = not entry.published_in(version)
+        if not retired and not entry.deprecated_in(version):
+            return None
+        targets: list[str] = []
+        seen = {code}
+
+        def follow(current: Entry) -> None:
+            for target in current.remplace_par:
+                if target in seen:
+                    continue
+                seen.add(target)
+                replacement = self._entries.get((liste, target))
+                if replacement is None or not replacement.published_in(version):
+                    continue
+                if replacement.deprecated_in(version) and replacement.remplace_par:
+                    follow(replacement)
+                else:
+                    targets.append(target)
+
+        follow(entry)
+        return Translation(
+            liste=liste,
+            code=code,
+            vers=tuple(targets),
+            depuis=entry.deprecie_en or entry.retire_en or version,
+            retire_en=entry.retire_en if retired else None,
+        )
+
     def axis_objective_themes(self, axe: str) -> tuple[str, ...]:
         """The themes whose objectives are offered under the focus theme ``axe``."""
         return self._axis_themes.get(axe, (axe,))
@@ -299,6 +399,7 @@ class Referential:
                         problems.append(f"{entry.code}: remplacement inconnu {target!r}")
                 if entry.deprecie_en and not entry.remplace_par:
                     problems.append(f"{entry.code}: code déprécié sans remplacement")
+                problems.extend(self._lifecycle_problems(liste, entry))
                 label_key = (entry.theme, normalise_label(entry.libelle))
                 if label_key in labels and entry.retire_en is None:
                     problems.append(
@@ -320,10 +421,56 @@ class Referential:
                     problems.append(
                         f"correspondance {xwalk.table} {row.code_partenaire}: code inconnu {row.code}"
                     )
-        if self.current not in self.versions:
-            problems.append(f"version courante inconnue {self.current!r}")
+        problems.extend(self._version_problems())
         if problems:
             raise ReferentialDataError("; ".join(problems))
+
+    def _lifecycle_problems(self, liste: CodeList, entry: Entry) -> list[str]:
+        """An entry's versions in order, and its replacements published when it is replaced."""
+        problems: list[str] = []
+        known = [v for v in (entry.introduit_en, entry.deprecie_en, entry.retire_en) if v]
+        if any(v not in self.versions for v in known):
+            return problems  # reported as an unknown version
+        introduced = version_key(entry.introduit_en)
+        if entry.deprecie_en and version_key(entry.deprecie_en) <= introduced:
+            problems.append(f"{entry.code}: déprécié avant ou dès son introduction")
+        if entry.retire_en and version_key(entry.retire_en) <= introduced:
+            problems.append(f"{entry.code}: retiré avant ou dès son introduction")
+        if (
+            entry.deprecie_en
+            and entry.retire_en
+            and version_key(entry.retire_en) < version_key(entry.deprecie_en)
+        ):
+            problems.append(f"{entry.code}: retiré avant d'être déprécié")
+        replaced_in = entry.deprecie_en or entry.retire_en
+        for target in entry.remplace_par:
+            if target == entry.code:
+                problems.append(f"{entry.code}: se remplace lui-même")
+            replacement = self._entries.get((liste.nom, target))
+            if replaced_in and replacement and not replacement.published_in(replaced_in):
+                problems.append(
+                    f"{entry.code}: remplacement {target!r} non publié en {replaced_in}"
+                )
+        return problems
+
+    def _version_problems(self) -> list[str]:
+        problems = []
+        if self.current not in self.versions:
+            return [f"version courante inconnue {self.current!r}"]
+        for version in self.versions.values():
+            if not VERSION_PATTERN.match(version.version):
+                problems.append(f"version mal formée {version.version!r}")
+                continue
+            if version.statut not in VERSION_STATUSES:
+                problems.append(f"version {version.version}: statut inconnu {version.statut!r}")
+            if (version.statut == "courante") != (version.version == self.current):
+                problems.append(f"version {version.version}: seule la version courante l'est")
+            later = version_key(version.version) > version_key(self.current)
+            if later != (version.statut == "a_venir"):
+                problems.append(
+                    f"version {version.version}: seules les versions à venir suivent la courante"
+                )
+        return problems
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -408,6 +555,7 @@ def load_referential(directory: Path | None = None) -> Referential:
             publiee_le=str(v["publiee_le"]),
             statut=str(v["statut"]),
             notes=str(v.get("notes", "")),
+            fin_support=str(v["fin_support"]) if v.get("fin_support") else None,
         )
         for v in meta["versions"]
     ]

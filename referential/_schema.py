@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from referential._referential import Referential
-from referential._types import CODE_LIST_KEY, CodeRef
+from referential._types import CODE_LIST_KEY, CodeRef, building
 from referential._validation import Validator
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -56,7 +56,12 @@ def _replace_code_lists(node: Any, used: dict[str, CodeRef]) -> Any:
 def payload_schema(validator: Validator, kind: str) -> dict[str, Any]:
     """The JSON Schema of one payload kind, as published."""
     model = validator.models.kinds[kind]
-    raw = model.model_json_schema(mode="validation")
+    # Fields that publish the referential's data (the versions) read it from the build context.
+    token = building.set((validator.referential, validator.version))
+    try:
+        raw = model.model_json_schema(mode="validation")
+    finally:
+        building.reset(token)
     used: dict[str, CodeRef] = {}
     schema = _replace_code_lists(raw, used)
     defs = schema.setdefault("$defs", {})

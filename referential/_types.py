@@ -84,7 +84,7 @@ class PublishedVersionRef:
         bound = building.get()
         referential = bound[0] if bound else current_referential()
         json_schema = handler(schema)
-        json_schema["enum"] = sorted(referential.versions)
+        json_schema["enum"] = list(referential.supported_versions())
         return json_schema
 
 
@@ -220,15 +220,15 @@ _SIRET = re.compile(SIRET_PATTERN)
 _LA_POSTE_SIREN = "356000000"
 
 
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # digit × 2, digits summed (Luhn)
+#: A digit → the digit doubled, its digits summed (Luhn).
+_DOUBLED = dict(zip("0123456789", (0, 2, 4, 6, 8, 1, 3, 5, 7, 9), strict=True))
 
 
 def siret_is_valid(siret: str) -> bool:
     """Luhn checksum; La Poste's establishments use a sum of digits divisible by 5 instead."""
-    digits = [ord(c) - 48 for c in siret]
     if siret.startswith(_LA_POSTE_SIREN) and siret != _LA_POSTE_SIREN + "00048":
-        return sum(digits) % 5 == 0
-    total = sum(digits[-1::-2]) + sum(_DOUBLED[d] for d in digits[-2::-2])
+        return sum(map(int, siret)) % 5 == 0
+    total = sum(map(int, siret[-1::-2])) + sum(map(_DOUBLED.__getitem__, siret[-2::-2]))
     return total % 10 == 0
 
 

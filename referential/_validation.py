@@ -7,70 +7,31 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from referential._build import BoundModels, build_models
-from referential._referential import Referential, current_referential
+from referential._findings import Finding, Report, pointer
+from referential._referential import Referential, Translation, current_referential
 from referential._types import (
     EMAIL_PATTERN,
     FREE_TEXT,
     ONE_LINE,
     CodeRef,
 )
+from referential._versions import (
+    declared_hint,
+    retired_error,
+    translated_warning,
+    version_error,
+    version_status,
+)
 from referential.models import Axe, Payload
-
-Level = Literal["erreur", "avertissement"]
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One error or warning about a payload."""
-
-    pointer: str
-    code: str
-    message: str
-    niveau: Level = "erreur"
-    attendu: str | None = None
-    suggestion: str | None = None
-    ligne: int | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {"pointer": self.pointer, "code": self.code, "message": self.message}
-        if self.ligne is not None:
-            wire["ligne"] = self.ligne
-        if self.attendu is not None:
-            wire["attendu"] = self.attendu
-        if self.suggestion is not None:
-            wire["suggestion"] = self.suggestion
-        return wire
-
-
-@dataclass(slots=True)
-class Report:
-    """The verdict on one payload: valid when there is no error; warnings never invalidate."""
-
-    kind: str
-    version: str
-    errors: list[Finding] = field(default_factory=list)
-    warnings: list[Finding] = field(default_factory=list)
-    value: Payload | None = None
-
-    @property
-    def valid(self) -> bool:
-        return not self.errors
-
-
-def pointer(loc: Iterable[str | int]) -> str:
-    """An RFC 6901 JSON Pointer from a location path."""
-    parts = (str(p).replace("~", "~0").replace("/", "~1") for p in loc)
-    return "".join("/" + p for p in parts)
-
 
 # -- French messages for pydantic's error types ---------------------------------------------------
 
@@ -232,22 +193,110 @@ class Validator:
         self._deprecated_bytes = tuple(
             {code.encode() for codes in self._deprecated.values() for code in codes}
         )
+        self._others: dict[str, Validator] = {}
+        self._translations: dict[tuple[str, str], Translation | None] = {}
 
     @property
     def kinds(self) -> tuple[str, ...]:
         return tuple(self.models.kinds)
 
+    def for_version(self, version: str) -> Validator:
+        """The validator of another published version of the same referential (built once)."""
+        if version == self.version:
+            return self
+        found = self._others.get(version)
+        if found is None:
+            if version not in self.referential.versions:
+                raise KeyError(version)
+            found = self._others[version] = Validator(self.referential, version)
+        return found
+
     def validate(self, kind: str, body: bytes | str, *, ligne: int | None = None) -> Report:
-        """Every error and warning about one JSON payload of ``kind``."""
+        """Every error and warning about one JSON payload of ``kind``.
+
+        A payload may declare the referential version its codes are expressed in
+        (``version_referentiel``): it is checked against that version, then its codes are
+        translated into this validator's version (a warning per translated code), so that the
+        value is always expressed in this version. A version past its end of support, or
+        unknown, is refused.
+        """
+        raw = body.encode() if isinstance(body, str) else body
+        hinted = declared_hint(raw)
+        report, declared = self._attempt(kind, raw, hinted, ligne)
+        if declared != hinted:
+            # The declaration was not where the hint looks (a key written with escapes).
+            report, _ = self._attempt(kind, raw, declared, ligne)
+        return report
+
+    def _attempt(
+        self, kind: str, raw: bytes, version: str | None, ligne: int | None
+    ) -> tuple[Report, str | None]:
+        """The report of ``raw`` read in ``version`` (None: this one), and the version the
+        payload declares as far as it could be read."""
+        status = version_status(self.referential, self.version, version)
+        engine = self.for_version(version) if status == "supportee" and version else self
+        report = engine._check(kind, raw, ligne)
+        if report.value is None:
+            declared = version
+        else:
+            declared = getattr(report.value, "version_referentiel", None)
+            if declared != version:
+                return report, declared
+        if status in ("inconnue", "retiree", "a_venir") and version is not None:
+            report.errors.append(version_error(self.referential, version, status, ligne))
+            report.value = None
+        elif status == "supportee" and report.value is not None:
+            self._translate(kind, report, raw, ligne)
+        return report, declared
+
+    def _translation(self, liste: str, code: str) -> Translation | None:
+        key = (liste, code)
+        if key not in self._translations:
+            self._translations[key] = self.referential.translation(liste, code, self.version)
+        return self._translations[key]
+
+    def _translate(self, kind: str, report: Report, raw: bytes, ligne: int | None) -> None:
+        """Carry a valid report of an older version into this one: codes with one replacement
+        are replaced (a warning each); a retired code without a single replacement is an error;
+        the warnings are this version's."""
+        assert report.value is not None
+        replaced: list[tuple[tuple[str | int, ...], str]] = []
+        notes: list[Finding] = []
+        errors: list[Finding] = []
+        for loc, code, ref in _walk_codes(report.value, self._code_trees[kind]):
+            found = self._translation(ref.liste, code)
+            if found is None:
+                continue
+            target = found.single
+            if target is not None:
+                replaced.append((loc, target))
+                notes.append(translated_warning(found, report.version, loc, ligne))
+            elif found.retire:
+                errors.append(retired_error(found, loc, ligne))
+        if errors:
+            report.errors, report.warnings, report.value = errors, [], None
+            return
+        if not replaced:
+            report.warnings = list(self._warnings(kind, report.value, raw, ligne))
+            return
+        document = report.value.model_dump(mode="json", exclude_unset=True)
+        for loc, target in replaced:
+            _set(document, loc, target)
+        document["version_referentiel"] = self.version
+        current = self._check(kind, orjson.dumps(document), ligne)
+        report.errors, report.value = current.errors, current.value
+        report.warnings = notes + current.warnings
+
+    def _check(self, kind: str, raw: bytes, ligne: int | None) -> Report:
+        """The findings of ``raw`` in this version alone."""
         model = self.models.kinds[kind]
         report = Report(kind=kind, version=self.version)
         try:
-            report.value = model.model_validate_json(body)
+            report.value = model.model_validate_json(raw)
         except ValidationError as exc:
             report.errors = [self._finding(kind, e, ligne) for e in exc.errors()]
             return report
-        report.warnings = list(self._warnings(kind, report.value, body, ligne))
-        self._check_version(report, ligne)
+        report.warnings = list(self._warnings(kind, report.value, raw, ligne))
         return report
 
     def coded_values(
@@ -341,19 +390,6 @@ class Validator:
                         ligne=ligne,
                     )
 
-    def _check_version(self, report: Report, ligne: int | None) -> None:
-        declared = getattr(report.value, "version_referentiel", None)
-        if declared is not None and declared not in self.referential.versions:
-            report.errors.append(
-                Finding(
-                    pointer="/version_referentiel",
-                    code="version_referentiel_inconnue",
-                    message=f"Version du référentiel inconnue : « {declared} ».",
-                    attendu=", ".join(sorted(self.referential.versions)),
-                    ligne=ligne,
-                )
-            )
-
 
 Located = tuple[tuple[str | int, ...], str, CodeRef]
 #: The coded fields of a kind as a tree of field names; a leaf holds the field's list.
@@ -370,6 +406,14 @@ def _code_tree(code_lists: Mapping[tuple[str, ...], CodeRef]) -> CodeTree:
             node = child
         node[shape[-1]] = ref
     return tree
+
+
+def _set(document: Any, loc: tuple[str | int, ...], value: str) -> None:
+    """Set the value at ``loc`` of a JSON document (every step of ``loc`` exists)."""
+    *parents, last = loc
+    for step in parents:
+        document = document[step]
+    document[last] = value
 
 
 def _walk_codes(value: Any, tree: CodeTree) -> Iterator[Located]:

