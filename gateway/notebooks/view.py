@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.notebooks.merge import COLLECTIONS, iter_items, resolve
+from gateway.notebooks.merge import COLLECTIONS, chronological, iter_items, resolve
 from referential import Validator
 
 
@@ -45,6 +45,8 @@ def render(
     collections: Mapping[str, Any] = state["collections"]
     for path in COLLECTIONS:
         items = list(iter_items(state, collections.get(path, {})))
+        if path in CONSOLIDATED:
+            items = consolidated(items, CONSOLIDATED[path])
         if not items:
             continue
         parts = path.strip("/").split("/")
@@ -66,6 +68,41 @@ def render(
     view["provenance"] = provenance
     view["libelles"] = labels(view, validator)
     return view
+
+
+#: Collections whose items several sources may assert, shown once with every provenance: path
+#: → the fields that make two sources' items one (a situation is its code).
+CONSOLIDATED: dict[str, tuple[str, ...]] = {"/diagnostic/situations": ("code",)}
+
+
+def consolidated(items: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``items`` with those that several sources assert (same ``key``) shown once.
+
+    Each source still holds its own item (it updates or closes it alone); the view shows the
+    values of the latest observation with its ``provenance``, and in ``provenances`` that of
+    every source asserting it, oldest observation first (sources observed at the same time in
+    the order of their keys). An item asserted by one source only
+    is left as it is.
+    """
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for item in items:
+        groups.setdefault(tuple(item.get(name) for name in key), []).append(item)
+    shown = []
+    for group in groups.values():
+        if len(group) == 1:
+            shown.append(group[0])
+            continue
+        # By observation, then by source: the same view whatever order they arrived in.
+        group.sort(
+            key=lambda item: (
+                chronological(item["provenance"]["observe_le"]),
+                item["provenance"]["source"],
+            )
+        )
+        latest = dict(group[-1])
+        latest["provenances"] = [item["provenance"] for item in group]
+        shown.append(latest)
+    return shown
 
 
 def labels(view: Mapping[str, Any], validator: Validator) -> dict[str, dict[str, str]]:

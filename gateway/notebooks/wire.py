@@ -61,7 +61,9 @@ class Masque(BaseModel):
 class CarnetVue(BaseModel):
     """The consolidated notebook as the caller may read it. Sections have the shape of the
     contribution's sections, each collection item carries its ``provenance``, and ``provenance``
-    gives that of every other field by JSON Pointer. ``libelles`` gives the label of every code,
+    gives that of every other field by JSON Pointer. A diagnostic situation several sources
+    assert is shown once, with the values of the latest observation and, in ``provenances``,
+    the provenance of every source asserting it. ``libelles`` gives the label of every code,
     by list. ``masques`` lists the data categories the caller may not read (whether the notebook
     holds some or not). The NIR is never returned."""
 

@@ -114,28 +114,68 @@ async def test_authoritative_source_overrides_a_newer_value_of_another_source(cl
     assert response.json()["resultat"]["appliques"] == ["/droits/rsa"]
 
 
-async def test_two_sources_contributing_to_one_section_keep_both_items(client, partner):
+async def test_two_sources_asserting_one_situation_show_one_item_with_both_provenances(
+    client, partner
+):
+    """Each source holds its own item; the view shows a situation both assert once, with the
+    values of the latest observation and both provenances."""
     departement = await partner("departement")
     structure = await partner("structure_insertion")
     carnet_id = await new_notebook(client, departement)
     await join(client, structure, carnet_id)
-    situations = lambda *codes: {"situations": [{"code": c} for c in codes]}  # noqa: E731
     await contribute(
-        client, departement, carnet_id, {"diagnostic": situations("logement.heberge_chez_tiers")}
+        client,
+        departement,
+        carnet_id,
+        {
+            "observe_le": at("2026-03-01"),
+            "diagnostic": {"situations": [{"code": "logement.heberge_chez_tiers"}]},
+        },
     )
     await contribute(
         client,
         structure,
         carnet_id,
-        {"diagnostic": situations("logement.heberge_chez_tiers", "mobilite.permis_b")},
+        {
+            "observe_le": at("2026-04-01"),
+            "diagnostic": {
+                "situations": [
+                    {"code": "logement.heberge_chez_tiers", "depuis": "2026-02-15"},
+                    {"code": "mobilite.permis_b"},
+                ]
+            },
+        },
     )
     items = (await view(client, departement, carnet_id))["diagnostic"]["situations"]
-    sources = sorted((i["code"], i["provenance"]["type_acteur"]) for i in items)
-    assert sources == [
-        ("logement.heberge_chez_tiers", "departement"),
-        ("logement.heberge_chez_tiers", "structure_insertion"),
-        ("mobilite.permis_b", "structure_insertion"),
+    assert [i["code"] for i in items] == ["logement.heberge_chez_tiers", "mobilite.permis_b"]
+    shared, own = items
+    assert shared["depuis"] == "2026-02-15"
+    assert shared["provenance"]["type_acteur"] == "structure_insertion"
+    assert [p["type_acteur"] for p in shared["provenances"]] == [
+        "departement",
+        "structure_insertion",
     ]
+    assert own["provenance"]["type_acteur"] == "structure_insertion"
+    assert "provenances" not in own
+
+    # The département closes its own assertion: the structure's remains, alone.
+    closed = await contribute(
+        client,
+        departement,
+        carnet_id,
+        {
+            "observe_le": at("2026-05-01"),
+            "diagnostic": {
+                "situations": [{"code": "logement.heberge_chez_tiers", "supprime": True}]
+            },
+        },
+    )
+    assert closed.json()["resultat"]["appliques"] == ["/diagnostic/situations/0"]
+    items = (await view(client, departement, carnet_id))["diagnostic"]["situations"]
+    shared = items[0]
+    assert shared["code"] == "logement.heberge_chez_tiers"
+    assert shared["provenance"]["type_acteur"] == "structure_insertion"
+    assert "provenances" not in shared
 
 
 async def test_a_source_cannot_remove_another_sources_item(client, partner):

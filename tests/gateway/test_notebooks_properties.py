@@ -174,7 +174,11 @@ def _data_and_sources(value):
     """Data with each provenance reduced to its source, and collections in a canonical order."""
     if isinstance(value, dict):
         return {
-            key: item["source"] if key == "provenance" else _data_and_sources(item)
+            key: item["source"]
+            if key == "provenance"
+            else [p["source"] for p in item]
+            if key == "provenances"
+            else _data_and_sources(item)
             for key, item in value.items()
         }
     if isinstance(value, list):
