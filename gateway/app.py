@@ -102,6 +102,9 @@ def create_app(
         description=DESCRIPTION,
         default_response_class=OrjsonResponse,
         lifespan=lifespan,
+        # FastAPI's OpenTelemetry instrumentation looks for the providers of a configured SDK
+        # at every request (a tenth of a notebook read): on when the deployment asks for it.
+        telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": False},
     )
     app.state.settings = settings
     app.state.database = database

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         default="scope", description="Claim of its tokens giving the scopes."
     )
     page_size_max: int = Field(default=100, ge=1, le=1000)
+    telemetry: bool = Field(
+        default=False,
+        description=(
+            "FastAPI's OpenTelemetry traces and request metrics, for the providers of an "
+            "OpenTelemetry SDK configured in the process."
+        ),
+    )
     connecteurs: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description=(
