@@ -419,32 +419,32 @@ def _set(document: Any, loc: tuple[str | int, ...], value: str) -> None:
 def _walk_codes(value: Any, tree: CodeTree) -> Iterator[Located]:
     """(location, code, list) of every coded value of a validated payload or a JSON document.
 
-    Only the branches that lead to a coded field are visited; other keys are ignored.
+    Only the branches that lead to a coded field are visited; other keys are ignored. The
+    values are collected by a plain recursion (nested generators would hand each one up
+    through every level: views are walked at every write).
     """
+    found: list[Located] = []
 
-    def child(node: Any, name: str) -> Any:
-        if isinstance(node, BaseModel):
-            return getattr(node, name, None)
-        if isinstance(node, Mapping):
-            return node.get(name)
-        return None
-
-    def walk(
-        node: Any, loc: tuple[str | int, ...], branch: CodeTree | CodeRef
-    ) -> Iterator[Located]:
+    def walk(node: Any, loc: tuple[str | int, ...], branch: CodeTree | CodeRef) -> None:
         if isinstance(node, list):
             for index, item in enumerate(node):
-                yield from walk(item, (*loc, index), branch)
+                walk(item, (*loc, index), branch)
         elif isinstance(branch, CodeRef):
             if isinstance(node, str):
-                yield loc, node, branch
-        else:
+                found.append((loc, node, branch))
+        elif isinstance(node, BaseModel):
             for name, sub in branch.items():
-                value = child(node, name)
-                if value is not None:
-                    yield from walk(value, (*loc, name), sub)
+                child = getattr(node, name, None)
+                if child is not None:
+                    walk(child, (*loc, name), sub)
+        elif isinstance(node, Mapping):
+            for name, sub in branch.items():
+                child = node.get(name)
+                if child is not None:
+                    walk(child, (*loc, name), sub)
 
-    yield from walk(value, (), tree)
+    walk(value, (), tree)
+    return iter(found)
 
 
 @cache
