@@ -8,6 +8,7 @@ upstream payload itself is never stored: only the hash of its canonical JSON.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,7 @@ from gateway.storage.database import Database
 from gateway.storage.tables import ConnectorPull, NotebookRow
 from referential import Validator
 
+logger = logging.getLogger(__name__)
 ACTION = "synchronisation"
 #: Outcomes that say nothing was found for the person (their own, shorter, freshness window).
 NOT_FOUND = frozenset({PullOutcome.NOT_FOUND, PullOutcome.AMBIGUOUS, PullOutcome.UNCERTIFIED})
@@ -193,6 +195,15 @@ class SyncService:
         except ConnectorError as error:
             await anyio.to_thread.run_sync(self._record_failure, entry, row, state, journal, error)
             raise UpstreamProblem(error) from None
+        except Exception as error:
+            # A defect of the connector: recorded as a failure and answered as the partner's
+            # side failing (502), never a 500; the type says which, never the values it held.
+            logger.error("connecteur %s en défaut : %s", slug, type(error).__name__)
+            failure = ConnectorError("Le connecteur a échoué de façon inattendue.")
+            await anyio.to_thread.run_sync(
+                self._record_failure, entry, row, state, journal, failure
+            )
+            raise UpstreamProblem(failure) from None
         return await anyio.to_thread.run_sync(
             self._apply, entry, row, state, guard, journal, pulled
         )

@@ -491,3 +491,21 @@ async def test_closing_what_the_connector_never_held_changes_nothing(
     result = (await sync(client, departement, notebook)).json()
     assert result["resultat"] == "inchange"
     assert result["version"] == 1
+
+
+async def test_a_connector_defect_is_a_502_recorded_as_a_failure(
+    client, departement, notebook, fake, caplog
+):
+    fake.answer(RuntimeError(NIR_A))  # a defect, whose message holds personal data
+    response = await sync(client, departement, notebook)
+    client.accesses.append("failed pull journaled")
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "erreur_connecteur"
+    assert NIR_A not in caplog.text
+    (item,) = (await client.get("/v1/connecteurs", headers=departement.headers)).json()[
+        "connecteurs"
+    ]
+    assert item["sante"]["compteurs"]["echecs"] == 1
+    assert item["sante"]["dernier_echec"]["code"] == "erreur_connecteur"
+    assert (await view(client, departement, notebook))["version"] == 1

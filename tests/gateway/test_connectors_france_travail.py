@@ -358,3 +358,31 @@ async def test_nothing_of_the_ft_payload_is_stored(client, departement, notebook
     ):
         assert raw not in dump, raw
     assert TRANSPORT in dump  # what it says is stored, as referential codes
+
+
+async def test_an_accented_requester_name_is_sent_folded_to_ascii(
+    client, departement, notebook, ft
+):
+    agent = {"identifiant": "agent-0001", "nom": "Lefèvre", "prenom": "Hélène"}
+    result = await pull(client, departement, notebook, agent=agent)
+    assert result["resultat"] == "applique"
+    for route in ("search", "dossier"):
+        headers = ft[route].calls.last.request.headers
+        assert headers["pa-nom-agent"] == "Lefevre"
+        assert headers["pa-prenom-agent"] == "Helene"
+        assert headers["pa-identifiant-agent"] == "agent-0001"
+
+
+async def test_a_requester_name_with_a_line_break_is_a_located_400(
+    client, departement, notebook, ft
+):
+    agent = {"identifiant": "agent-0001", "nom": "a\r\nb", "prenom": "Agent"}
+    response = await client.post(
+        f"/v1/carnets/{notebook}/synchronisations/france_travail",
+        json={"agent": agent},
+        headers=departement.headers,
+    )
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert (error["in"], error["parameter"]) == ("body", "agent.nom")
+    assert not ft["search"].called
