@@ -359,7 +359,7 @@ class SyncService:
         try:
             with self.database.write() as session:
                 if body is not None:
-                    written = self._write(session, guard, body)
+                    written = self._write(session, guard, row.id, body)
                     result.version = written.row.version
                     result.ecriture = written.outcome.to_wire()
                     result.resultat = APPLIED if written.outcome.changed else UNCHANGED
@@ -399,37 +399,27 @@ class SyncService:
             raise ContributionRefused(f"Refus : {error.code}.", errors=error.errors) from None
         return result
 
-    def _write(self, session: Session, guard: Guard, body: bytes) -> Any:
+    def _write(self, session: Session, guard: Guard, carnet_id: str, body: bytes) -> Any:
         service = NotebookService(
             session,
             self.validator,
-            guard,
+            _Designated(guard),
             lock=self.database.lock,
             states=self.states,
             on_commit=self.database.on_commit,
         )
-        return service.create_or_find(body, with_view=False)
+        return service.contribute(carnet_id, body, None)
 
     @staticmethod
     def _body(
         row: NotebookRow, principal: Principal, contribution: dict[str, Any], now: datetime
     ) -> bytes:
-        """The connector's contribution as a create-or-find payload naming the notebook's
-        person: the connector's client finds the notebook by its NIR (it needs no link before
-        its first write, and gets one only when something is applied)."""
+        """The connector's contribution, written to the notebook by its id: what the partner
+        said, and nothing of the notebook's identity the partner did not say (sending it back
+        would record it, and the identifiers the partner holds authority over, as the
+        partner's own)."""
         view = orjson.loads(row.vue)
-        personne = view.get("personne") or {}
-        identity: dict[str, Any] = {
-            "nom": personne.get("nom"),
-            "prenom": personne.get("prenom"),
-            "date_naissance": row.date_naissance.isoformat(),
-        }
-        if row.nir13:
-            identity["nir"] = row.nir13
-        if personne.get("identifiants"):
-            identity["identifiants"] = personne["identifiants"]
-        body: dict[str, Any] = {"territoire": row.territoire, "personne": identity}
-        body.update(contribution)
+        body: dict[str, Any] = dict(contribution)
         observed = body.get("observe_le")
         stamp = now.isoformat().replace("+00:00", "Z")
         if not observed or _instant(observed) > now:
@@ -444,6 +434,19 @@ class SyncService:
                 if not item.get("supprime") or item["code"] in held
             ]
         return orjson.dumps(body)
+
+
+class _Designated(Guard):
+    """The connector's client writing to the notebook its pull was asked for (by a caller
+    with the need to know it, or by a batch over its territory): like a partner that
+    identified the person, it needs no link before its first write within its territories,
+    and gets one when something is applied."""
+
+    def __init__(self, guard: Guard) -> None:
+        super().__init__(guard.matrix, guard.principal, guard.purpose)
+
+    def may_touch(self, territoire: str, linked: bool) -> bool:
+        return territoire in self.principal.territoires
 
 
 class _Rejected(ConnectorError):

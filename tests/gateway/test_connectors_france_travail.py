@@ -5,6 +5,7 @@ import asyncio
 import copy
 import json
 import logging
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -386,3 +387,35 @@ async def test_a_requester_name_with_a_line_break_is_a_located_400(
     (error,) = response.json()["errors"]
     assert (error["in"], error["parameter"]) == ("body", "agent.nom")
     assert not ft["search"].called
+
+
+async def test_a_pull_records_nothing_of_the_identity_it_was_not_told(client, departement, ft):
+    """The identity only designates the notebook: FT said nothing of it, so its units keep
+    the département's provenance, and FT takes no authority over the FT identifier the
+    département entered (its later correction applies)."""
+    mine = f"organisation:{departement.organisation_id}"
+    identifiants = {"france_travail": {"identifiant": "FT-0000001"}}
+    carnet_id = await new_notebook(
+        client, departement, carnet(personne(nir=NIR_A, identifiants=identifiants))
+    )
+    assert (await pull(client, departement, carnet_id))["resultat"] == "applique"
+    document = await view(client, departement, carnet_id)
+    assert TRANSPORT in situation_codes(document)
+    identity = {p: s for p, s in document["provenance"].items() if p.startswith("/personne/")}
+    assert set(identity) >= {
+        "/personne/nom",
+        "/personne/prenom",
+        "/personne/date_naissance",
+        "/personne/identifiants/france_travail",
+    }
+    assert {s["source"] for s in identity.values()} == {mine}
+    corrected = {
+        "observe_le": datetime.now(UTC).isoformat(),
+        "personne": personne(identifiants={"france_travail": {"identifiant": "FT-0000002"}}),
+    }
+    response = await contribute(client, departement, carnet_id, corrected)
+    assert response.status_code == 200, response.text
+    assert response.json()["resultat"]["refuses"] == []
+    assert "/personne/identifiants/france_travail" in response.json()["resultat"]["appliques"]
+    document = await view(client, departement, carnet_id)
+    assert document["personne"]["identifiants"]["france_travail"]["identifiant"] == "FT-0000002"
