@@ -129,9 +129,10 @@ class FranceTravailClient:
         margin = self.settings.token_margin_seconds
         return token is not None and self._clock() < token.expires_at - margin
 
-    async def token(self, realm: str, scopes: frozenset[str]) -> Token:
+    async def token(self, realm: str, scopes: frozenset[str], *, retry: bool = True) -> Token:
         """A token for ``realm`` and exactly ``scopes``: cached, renewed ahead of expiry, one
-        renewal at a time whatever the number of callers."""
+        renewal at a time whatever the number of callers. Without ``retry``, one request at
+        most: :meth:`call` retries the whole call, token included, within its own bounds."""
         key = self._key(realm, scopes)
         cached = self._tokens.get(key)
         if self._valid(cached):
@@ -143,7 +144,10 @@ class FranceTravailClient:
             if self._valid(cached):
                 assert cached is not None
                 return cached
-            token = await self._attempts(lambda: self._fetch_token(realm, scopes))
+            if retry:
+                token = await self._attempts(lambda: self._fetch_token(realm, scopes))
+            else:
+                token = await self._fetch_token(realm, scopes)
             self._tokens[key] = token
             return token
 
@@ -211,7 +215,8 @@ class FranceTravailClient:
         async def once() -> httpx.Response:
             nonlocal refreshed
             while True:
-                token = await self.token(realm, scopes)
+                # One token request per attempt: this loop's retries are the only ones.
+                token = await self.token(realm, scopes, retry=False)
                 response = await self._send(
                     method,
                     url,

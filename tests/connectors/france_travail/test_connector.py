@@ -449,3 +449,16 @@ async def test_the_v1_identifier_in_the_dossier_url_never_reaches_the_logs(ft_v1
     assert "diagnosticargumente/v1/individus/" in caplog.text
     assert IDENTIFIANT.split("#")[0] not in caplog.text
     assert NIR15[:13] not in caplog.text
+
+
+async def test_a_token_outage_is_retried_by_the_calls_bounds_only(make, v4, sleeps):
+    """Token retries are not nested in call retries: four attempts in all, one token request
+    each, and the total wait within its cap."""
+    ft = make(retry_attempts=4)
+    v4["token"].respond(500)
+    with pytest.raises(UpstreamUnavailable):
+        await ft.pull(request())
+    assert v4["token"].call_count == 4
+    assert len(sleeps) == 3
+    assert sum(sleeps) <= 30
+    assert not v4["search"].called
