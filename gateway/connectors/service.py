@@ -8,6 +8,7 @@ upstream payload itself is never stored: only the hash of its canonical JSON.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -347,8 +348,8 @@ class SyncService:
         body = None
         if pulled.outcome is PullOutcome.DOSSIER:
             vanished = None
-            fingerprint = pulled.fingerprint
-            if pulled.fingerprint is not None and pulled.fingerprint == previous:
+            fingerprint = self._fingerprint(entry, pulled)
+            if fingerprint is not None and fingerprint == previous:
                 result.resultat = UNCHANGED
             else:
                 body = self._body(row, guard.principal, pulled.contribution or {}, now)
@@ -398,6 +399,25 @@ class SyncService:
             self._record_failure(entry, row, state, journal, _Refused(ContributionRefused.title))
             raise ContributionRefused(f"Refus : {error.code}.", errors=error.errors) from None
         return result
+
+    def _fingerprint(self, entry: EnabledConnector, pulled: PullResult) -> str | None:
+        """What makes a pull unchanged: the same upstream dossier, mapped the same way (the
+        connector's version, the referential's, the contribution it makes). A crosswalk or
+        connector update maps an unchanged dossier again. The contribution's ``observe_le``
+        is left out: it may be the time of the fetch."""
+        if pulled.fingerprint is None:
+            return None
+        contribution = {k: v for k, v in (pulled.contribution or {}).items() if k != "observe_le"}
+        canonical = orjson.dumps(
+            {
+                "amont": pulled.fingerprint,
+                "connecteur": entry.connector.version,
+                "referentiel": self.validator.version,
+                "contribution": contribution,
+            },
+            option=orjson.OPT_SORT_KEYS,
+        )
+        return hashlib.sha256(canonical).hexdigest()
 
     def _write(self, session: Session, guard: Guard, carnet_id: str, body: bytes) -> Any:
         service = NotebookService(

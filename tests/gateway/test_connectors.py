@@ -509,3 +509,34 @@ async def test_a_connector_defect_is_a_502_recorded_as_a_failure(
     assert item["sante"]["compteurs"]["echecs"] == 1
     assert item["sante"]["dernier_echec"]["code"] == "erreur_connecteur"
     assert (await view(client, departement, notebook))["version"] == 1
+
+
+async def test_an_unchanged_dossier_mapped_anew_after_a_crosswalk_update_is_applied(
+    client, departement, notebook, fake
+):
+    notice = Notice("/contraintes/0/situations/0/code", "code_inconnu", "Code inconnu.")
+    # The same upstream dossier (same hash): first with a code the crosswalk does not know,
+    # then mapped by an updated crosswalk that knows it.
+    fake.answer(
+        dossier("h1", notices=[notice], unknown_codes=1),
+        dossier("h1", situations=[{"code": MOBILITE, "depuis": "2026-05-02"}]),
+    )
+    first = await sync(client, departement, notebook)
+    assert first.json()["codes_inconnus"] == 1
+    second = await sync(client, departement, notebook, forcer=True)
+    assert second.status_code == 200, second.text
+    assert second.json()["resultat"] == "applique"
+    assert codes(await view(client, departement, notebook)) == [MOBILITE]
+
+
+async def test_a_connector_update_maps_an_unchanged_dossier_again(
+    client, departement, notebook, fake, monkeypatch
+):
+    fake.answer(dossier("h1", situations=[{"code": MOBILITE}]))
+    assert (await sync(client, departement, notebook)).json()["resultat"] == "applique"
+    monkeypatch.setattr(type(fake), "version", "0.0.2")
+    fake.answer(dossier("h1", situations=[{"code": MOBILITE}]))
+    again = await sync(client, departement, notebook, forcer=True)
+    # Mapped again (the merge then finds nothing new: no new version).
+    assert again.json()["resultat"] == "inchange"
+    assert again.json()["ecriture"] is not None
