@@ -208,22 +208,39 @@ async def test_items_of_other_sources_survive_every_dossier(
     client, departement, notebook, ft, ft_client
 ):
     mine = f"organisation:{departement.organisation_id}"
+    # Hand-entered items on the themes FT's dossiers speak of (mobilité, logement, numérique:
+    # some of the very codes FT asserts then closes) and on others (emploi, formation).
+    objectifs = {
+        "mobilite": VEHICULE,
+        "numerique": "numerique.maitriser_fondamentaux_numerique",
+        "emploi": "trouver_un_emploi.faire_candidatures_spontanees",
+        "formation": "se_former.trouver_formation",
+    }
     manual = {
         "observe_le": "2024-01-01T09:00:00Z",
         "diagnostic": {
             "situations": [
                 {"code": AUCUN},
+                {"code": TRANSPORT},
                 {"code": "logement.difficulte_payer_loyer"},
-                {"code": "emploi.recherche_emploi"}
-                if False
-                else {"code": "logement.heberge_chez_tiers"},
+                {"code": "logement.heberge_chez_tiers"},
+                {"code": "emploi.disponible_immediatement"},
+                {"code": "formation.pret_suivre_formation"},
+                {"code": "numerique.dispose_smartphone"},
+                {"code": "numerique.difficulte_demarches_en_ligne"},
             ]
         },
-        "axes": [{"theme": "mobilite", "objectifs": [{"code": VEHICULE, "statut": "en_cours"}]}],
+        "axes": [
+            {"theme": theme, "objectifs": [{"code": code, "statut": "en_cours"}]}
+            for theme, code in objectifs.items()
+        ],
     }
     response = await contribute(client, departement, notebook, manual)
     assert response.status_code == 200, response.text
+    assert response.json()["resultat"]["refuses"] == []
     before = situation_codes(await view(client, departement, notebook), mine)
+    assert len(before) == len(manual["diagnostic"]["situations"])
+    assert {"emploi", "formation", "numerique"} <= {code.split(".")[0] for code in before}
     dossiers = [
         dossier_v4(),
         dossier_v4_of(
@@ -243,13 +260,19 @@ async def test_items_of_other_sources_survive_every_dossier(
         ),
         {"besoinsParDiagnostic": [], "thematiqueContrainte": {"contraintes": []}},
     ]
-    for body in dossiers:
+    ft_source = f"organisation:{ft_client[0]}"
+    for rank, body in enumerate(dossiers):
         serve(ft, copy.deepcopy(body))
         await pull(client, departement, notebook)
         document = await view(client, departement, notebook)
+        if rank == 0:
+            # FT asserts some of the hand-entered codes itself: later dossiers close its own.
+            shared = {TRANSPORT, "numerique.dispose_smartphone"}
+            assert shared <= set(situation_codes(document, ft_source))
         assert situation_codes(document, mine) == before
-        assert statuses(document)[(VEHICULE, mine)] == "en_cours"
-    ft_source = f"organisation:{ft_client[0]}"
+        held = statuses(document)
+        for code in objectifs.values():
+            assert held[(code, mine)] == "en_cours", code
     document = await view(client, departement, notebook)
     assert situation_codes(document, ft_source) == []
     assert statuses(document)[(VEHICULE, ft_source)] == "abandonne"
