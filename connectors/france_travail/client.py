@@ -206,7 +206,7 @@ class FranceTravailClient:
     ) -> httpx.Response:
         """An API call with its token; the response of a status below 500 other than 429 (the
         caller reads what it means). Outages count towards the circuit breaker."""
-        self.breaker.before_call()
+        trial = self.breaker.before_call()
         url = self.settings.api_url.rstrip("/") + path
         content = None if json is None else orjson.dumps(json)
         base = {"Content-Type": "application/json", **headers}
@@ -232,10 +232,13 @@ class FranceTravailClient:
 
         try:
             response = await self._attempts(once)
-        except CircuitOpen:
-            raise
         except UpstreamUnavailable:
             self.breaker.failure()
+            raise
+        except BaseException:
+            # Not an outage (a refusal, a malformed answer, a cancellation): no verdict.
+            if trial:
+                self.breaker.release()
             raise
         self.breaker.success()
         return response
