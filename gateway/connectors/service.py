@@ -179,7 +179,9 @@ class SyncService:
         now = self.clock()
         if not force and self._fresh(state, now):
             assert state is not None
-            return await anyio.to_thread.run_sync(self._record_recent, slug, row, state, journal)
+            return await anyio.to_thread.run_sync(
+                self._record_recent, slug, row, state, journal, agent
+            )
         connector = entry.connector
         assert isinstance(connector, Pull)
         personne = orjson.loads(row.vue).get("personne") or {}
@@ -194,7 +196,9 @@ class SyncService:
         try:
             pulled = await connector.pull(request)
         except ConnectorError as error:
-            await anyio.to_thread.run_sync(self._record_failure, entry, row, state, journal, error)
+            await anyio.to_thread.run_sync(
+                self._record_failure, entry, row, state, journal, agent, error
+            )
             raise UpstreamProblem(error) from None
         except Exception as error:
             # A defect of the connector: recorded as a failure and answered as the partner's
@@ -202,11 +206,11 @@ class SyncService:
             logger.error("connecteur %s en défaut : %s", slug, type(error).__name__)
             failure = ConnectorError("Le connecteur a échoué de façon inattendue.")
             await anyio.to_thread.run_sync(
-                self._record_failure, entry, row, state, journal, failure
+                self._record_failure, entry, row, state, journal, agent, failure
             )
             raise UpstreamProblem(failure) from None
         return await anyio.to_thread.run_sync(
-            self._apply, entry, row, state, guard, journal, pulled
+            self._apply, entry, row, state, guard, journal, agent, pulled
         )
 
     def status(self, slug: str, carnet_id: str, trigger: Guard) -> ConnectorPull | None:
@@ -269,15 +273,20 @@ class SyncService:
         last = _aware(state.derniere_tentative)
         return last is not None and now - last < window
 
-    def _journal(self, session: Session, guard: Guard, carnet_id: str, resultat: str) -> None:
-        # What a pull reads of the notebook and sends upstream: the person's identity.
-        notebooks.record_access(session, guard.entry(ACTION, carnet_id, ["identite"], resultat))
+    def _journal(
+        self, session: Session, guard: Guard, carnet_id: str, resultat: str, agent: Agent
+    ) -> None:
+        # What a pull reads of the notebook and sends upstream: the person's identity, on
+        # behalf of this agent (its identifier, never its name).
+        entry = guard.entry(ACTION, carnet_id, ["identite"], resultat)
+        entry["agent"] = agent.identifiant
+        notebooks.record_access(session, entry)
 
     def _record_recent(
-        self, slug: str, row: NotebookRow, state: ConnectorPull, journal: Guard
+        self, slug: str, row: NotebookRow, state: ConnectorPull, journal: Guard, agent: Agent
     ) -> SyncResult:
         with self.database.write() as session:
-            self._journal(session, journal, row.id, RECENT)
+            self._journal(session, journal, row.id, RECENT, agent)
         return SyncResult(
             slug=slug,
             carnet_id=row.id,
@@ -292,6 +301,7 @@ class SyncService:
         row: NotebookRow,
         state: ConnectorPull | None,
         journal: Guard,
+        agent: Agent,
         error: ConnectorError,
     ) -> None:
         now = self.clock()
@@ -320,7 +330,7 @@ class SyncService:
                     else _aware(state.non_confirme_depuis),
                 ),
             )
-            self._journal(session, journal, row.id, FAILED)
+            self._journal(session, journal, row.id, FAILED, agent)
 
     def _apply(
         self,
@@ -329,6 +339,7 @@ class SyncService:
         state: ConnectorPull | None,
         guard: Guard,
         journal: Guard,
+        agent: Agent,
         pulled: PullResult,
     ) -> SyncResult:
         slug = entry.connector.slug
@@ -388,15 +399,17 @@ class SyncService:
                 )
                 if journal is not guard or pulled.outcome is not PullOutcome.INCOMPLETE:
                     # A batch journals what left the gateway: nothing, for an incomplete identity.
-                    self._journal(session, journal, row.id, result.resultat)
+                    self._journal(session, journal, row.id, result.resultat, agent)
         except InvalidPayload as error:
-            self._record_failure(entry, row, state, journal, _Rejected(ContributionRejected.title))
+            rejected = _Rejected(ContributionRejected.title)
+            self._record_failure(entry, row, state, journal, agent, rejected)
             raise ContributionRejected(errors=error.errors) from None
         except ProblemError as error:
             if error.records:
                 with self.database.write() as session:
                     session.add_all(error.records)
-            self._record_failure(entry, row, state, journal, _Refused(ContributionRefused.title))
+            refused = _Refused(ContributionRefused.title)
+            self._record_failure(entry, row, state, journal, agent, refused)
             raise ContributionRefused(f"Refus : {error.code}.", errors=error.errors) from None
         return result
 

@@ -540,3 +540,31 @@ async def test_a_connector_update_maps_an_unchanged_dossier_again(
     # Mapped again (the merge then finds nothing new: no new version).
     assert again.json()["resultat"] == "inchange"
     assert again.json()["ecriture"] is not None
+
+
+async def test_the_journal_of_a_pull_names_the_agent_by_identifier_only(
+    client, departement, notebook, fake, db
+):
+    agent = {"identifiant": "agent-0042", "nom": "Lefèvre", "prenom": "Hélène"}
+    fake.answer(dossier("h1", situations=[{"code": MOBILITE}]))
+    assert (await sync(client, departement, notebook, agent=agent)).status_code == 200
+    with db.read() as session:
+        entries = list(session.exec(select(JournalEntry).where(JournalEntry.carnet_id == notebook)))
+    (pulled,) = [e for e in entries if e.action == "synchronisation"]
+    assert pulled.client_id == departement.client_id
+    assert pulled.agent == "agent-0042"
+    dump = " ".join(str(value) for e in entries for value in e.model_dump().values())
+    assert "Lefèvre" not in dump
+    assert "Hélène" not in dump
+    journal = await client.get(f"/v1/carnets/{notebook}/journal", headers=departement.headers)
+    assert journal.status_code == 200, journal.text
+    served = [e for e in journal.json()["entrees"] if e["action"] == "synchronisation"]
+    assert [e["agent"] for e in served] == ["agent-0042"]
+
+
+async def test_a_batch_pull_is_journaled_on_behalf_of_batch(client, departement, notebook, fake):
+    fake.answer(PullResult(PullOutcome.NOT_FOUND))
+    assert (await sync(client, departement, notebook)).status_code == 200
+    journal = await client.get(f"/v1/carnets/{notebook}/journal", headers=departement.headers)
+    served = [e for e in journal.json()["entrees"] if e["action"] == "synchronisation"]
+    assert [e["agent"] for e in served] == ["BATCH"]
