@@ -181,6 +181,9 @@ class ConnectorError(Exception):
 
     code: ClassVar[str] = "erreur_connecteur"
     retryable: ClassVar[bool] = False
+    #: Whatever the person, no call can succeed until an operator acts (credentials, scopes,
+    #: subscription): a batch stops at once.
+    needs_operator: ClassVar[bool] = False
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -213,12 +216,14 @@ class UpstreamConfiguration(ConnectorError):
     """Wrong credentials or scopes, missing headers: an operator must act; no retry."""
 
     code = "configuration_amont"
+    needs_operator = True
 
 
 class UpstreamRefused(ConnectorError):
     """The upstream system refuses the access (subscription or habilitation): no retry."""
 
     code = "acces_amont_refuse"
+    needs_operator = True
 
 
 class UpstreamRejected(ConnectorError):

@@ -59,7 +59,9 @@ class RetryPolicy:
 
 class CircuitBreaker:
     """Opens after ``threshold`` consecutive failures; after ``cooldown`` seconds one trial call
-    goes through (half-open): its success closes the circuit, its failure opens it again."""
+    goes through (half-open) while the others are refused: its success closes the circuit,
+    its failure opens it again, and a trial that ends without a verdict (the partner
+    answered, but not with an outage) lets the next caller try."""
 
     def __init__(self, threshold: int = 5, cooldown: float = 60.0, clock: Clock = time.monotonic):
         self.threshold = threshold
@@ -67,6 +69,7 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._opened_at: float | None = None
+        self._trial = False
 
     @property
     def state(self) -> CircuitState:
@@ -76,24 +79,44 @@ class CircuitBreaker:
             return CircuitState.HALF_OPEN
         return CircuitState.OPEN
 
-    def before_call(self) -> None:
-        """Raise :class:`CircuitOpen` while the circuit is open."""
-        if self.state is CircuitState.OPEN:
-            assert self._opened_at is not None
+    def before_call(self) -> bool:
+        """Raise :class:`CircuitOpen` while the circuit is open, or half-open with a trial
+        under way; True when this call is the half-open trial (end it with
+        :meth:`success`, :meth:`failure` or :meth:`release`)."""
+        state = self.state
+        if state is CircuitState.CLOSED:
+            return False
+        assert self._opened_at is not None
+        if state is CircuitState.OPEN:
             remaining = self.cooldown - (self._clock() - self._opened_at)
             raise CircuitOpen(
                 "Le service partenaire a échoué à plusieurs reprises : appels suspendus.",
                 retry_after=max(0.0, remaining),
             )
+        if self._trial:
+            raise CircuitOpen(
+                "Le service partenaire a échoué à plusieurs reprises : un appel d'essai est en "
+                "cours, les autres attendent son issue.",
+                retry_after=1.0,
+            )
+        self._trial = True
+        return True
 
     def success(self) -> None:
         self._failures = 0
         self._opened_at = None
+        self._trial = False
 
     def failure(self) -> None:
         self._failures += 1
         if self.state is CircuitState.HALF_OPEN or self._failures >= self.threshold:
             self._opened_at = self._clock()
+        self._trial = False
+
+    def release(self) -> None:
+        """The trial call ended without saying whether the partner is back: the next caller
+        makes the trial."""
+        self._trial = False
 
 
 class Throttle:

@@ -10,6 +10,7 @@ the generation-neutral diagnostic the mapping reads.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Protocol
@@ -124,11 +125,19 @@ class Generation(Protocol):
     def diagnostic(self, data: dict[str, Any]) -> tuple[Diagnostic, int]: ...
 
 
+def header_value(text: str) -> str:
+    """``text`` as an HTTP header value FT accepts: accents folded to ASCII (« Lefèvre » →
+    « Lefevre »), other non-ASCII and control characters dropped (never a line break)."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    kept = "".join(char for char in folded if char.isprintable()).strip()
+    return kept or "-"
+
+
 def _agent_headers(agent: Agent) -> dict[str, str]:
     return {
-        "pa-identifiant-agent": agent.identifiant,
-        "pa-nom-agent": agent.nom,
-        "pa-prenom-agent": agent.prenom,
+        "pa-identifiant-agent": header_value(agent.identifiant),
+        "pa-nom-agent": header_value(agent.nom),
+        "pa-prenom-agent": header_value(agent.prenom),
     }
 
 

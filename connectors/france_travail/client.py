@@ -129,9 +129,10 @@ class FranceTravailClient:
         margin = self.settings.token_margin_seconds
         return token is not None and self._clock() < token.expires_at - margin
 
-    async def token(self, realm: str, scopes: frozenset[str]) -> Token:
+    async def token(self, realm: str, scopes: frozenset[str], *, retry: bool = True) -> Token:
         """A token for ``realm`` and exactly ``scopes``: cached, renewed ahead of expiry, one
-        renewal at a time whatever the number of callers."""
+        renewal at a time whatever the number of callers. Without ``retry``, one request at
+        most: :meth:`call` retries the whole call, token included, within its own bounds."""
         key = self._key(realm, scopes)
         cached = self._tokens.get(key)
         if self._valid(cached):
@@ -143,7 +144,10 @@ class FranceTravailClient:
             if self._valid(cached):
                 assert cached is not None
                 return cached
-            token = await self._attempts(lambda: self._fetch_token(realm, scopes))
+            if retry:
+                token = await self._attempts(lambda: self._fetch_token(realm, scopes))
+            else:
+                token = await self._fetch_token(realm, scopes)
             self._tokens[key] = token
             return token
 
@@ -202,7 +206,7 @@ class FranceTravailClient:
     ) -> httpx.Response:
         """An API call with its token; the response of a status below 500 other than 429 (the
         caller reads what it means). Outages count towards the circuit breaker."""
-        self.breaker.before_call()
+        trial = self.breaker.before_call()
         url = self.settings.api_url.rstrip("/") + path
         content = None if json is None else orjson.dumps(json)
         base = {"Content-Type": "application/json", **headers}
@@ -211,7 +215,8 @@ class FranceTravailClient:
         async def once() -> httpx.Response:
             nonlocal refreshed
             while True:
-                token = await self.token(realm, scopes)
+                # One token request per attempt: this loop's retries are the only ones.
+                token = await self.token(realm, scopes, retry=False)
                 response = await self._send(
                     method,
                     url,
@@ -227,10 +232,13 @@ class FranceTravailClient:
 
         try:
             response = await self._attempts(once)
-        except CircuitOpen:
-            raise
         except UpstreamUnavailable:
             self.breaker.failure()
+            raise
+        except BaseException:
+            # Not an outage (a refusal, a malformed answer, a cancellation): no verdict.
+            if trial:
+                self.breaker.release()
             raise
         self.breaker.success()
         return response

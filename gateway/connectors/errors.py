@@ -38,6 +38,11 @@ class UpstreamProblem(ProblemError):
             headers = {"Retry-After": str(max(1, round(error.retry_after)))}
         super().__init__(error.message, headers=headers)
         self.code = error.code
+        #: Whether trying again later may help, and after how long (seconds), if said.
+        self.retryable = error.retryable
+        self.retry_after = error.retry_after
+        #: Whether no call can succeed until an operator acts (a batch stops).
+        self.needs_operator = error.needs_operator
         self.title = "Le système partenaire n'a pas répondu comme attendu."
         if isinstance(error, UpstreamTimeout):
             self.status = 504

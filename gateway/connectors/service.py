@@ -8,6 +8,8 @@ upstream payload itself is never stored: only the hash of its canonical JSON.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,6 +55,7 @@ from gateway.storage.database import Database
 from gateway.storage.tables import ConnectorPull, NotebookRow
 from referential import Validator
 
+logger = logging.getLogger(__name__)
 ACTION = "synchronisation"
 #: Outcomes that say nothing was found for the person (their own, shorter, freshness window).
 NOT_FOUND = frozenset({PullOutcome.NOT_FOUND, PullOutcome.AMBIGUOUS, PullOutcome.UNCERTIFIED})
@@ -176,7 +179,9 @@ class SyncService:
         now = self.clock()
         if not force and self._fresh(state, now):
             assert state is not None
-            return await anyio.to_thread.run_sync(self._record_recent, slug, row, state, journal)
+            return await anyio.to_thread.run_sync(
+                self._record_recent, slug, row, state, journal, agent
+            )
         connector = entry.connector
         assert isinstance(connector, Pull)
         personne = orjson.loads(row.vue).get("personne") or {}
@@ -191,10 +196,21 @@ class SyncService:
         try:
             pulled = await connector.pull(request)
         except ConnectorError as error:
-            await anyio.to_thread.run_sync(self._record_failure, entry, row, state, journal, error)
+            await anyio.to_thread.run_sync(
+                self._record_failure, entry, row, state, journal, agent, error
+            )
             raise UpstreamProblem(error) from None
+        except Exception as error:
+            # A defect of the connector: recorded as a failure and answered as the partner's
+            # side failing (502), never a 500; the type says which, never the values it held.
+            logger.error("connecteur %s en défaut : %s", slug, type(error).__name__)
+            failure = ConnectorError("Le connecteur a échoué de façon inattendue.")
+            await anyio.to_thread.run_sync(
+                self._record_failure, entry, row, state, journal, agent, failure
+            )
+            raise UpstreamProblem(failure) from None
         return await anyio.to_thread.run_sync(
-            self._apply, entry, row, state, guard, journal, pulled
+            self._apply, entry, row, state, guard, journal, agent, pulled
         )
 
     def status(self, slug: str, carnet_id: str, trigger: Guard) -> ConnectorPull | None:
@@ -257,15 +273,20 @@ class SyncService:
         last = _aware(state.derniere_tentative)
         return last is not None and now - last < window
 
-    def _journal(self, session: Session, guard: Guard, carnet_id: str, resultat: str) -> None:
-        # What a pull reads of the notebook and sends upstream: the person's identity.
-        notebooks.record_access(session, guard.entry(ACTION, carnet_id, ["identite"], resultat))
+    def _journal(
+        self, session: Session, guard: Guard, carnet_id: str, resultat: str, agent: Agent
+    ) -> None:
+        # What a pull reads of the notebook and sends upstream: the person's identity, on
+        # behalf of this agent (its identifier, never its name).
+        entry = guard.entry(ACTION, carnet_id, ["identite"], resultat)
+        entry["agent"] = agent.identifiant
+        notebooks.record_access(session, entry)
 
     def _record_recent(
-        self, slug: str, row: NotebookRow, state: ConnectorPull, journal: Guard
+        self, slug: str, row: NotebookRow, state: ConnectorPull, journal: Guard, agent: Agent
     ) -> SyncResult:
         with self.database.write() as session:
-            self._journal(session, journal, row.id, RECENT)
+            self._journal(session, journal, row.id, RECENT, agent)
         return SyncResult(
             slug=slug,
             carnet_id=row.id,
@@ -280,6 +301,7 @@ class SyncService:
         row: NotebookRow,
         state: ConnectorPull | None,
         journal: Guard,
+        agent: Agent,
         error: ConnectorError,
     ) -> None:
         now = self.clock()
@@ -308,7 +330,7 @@ class SyncService:
                     else _aware(state.non_confirme_depuis),
                 ),
             )
-            self._journal(session, journal, row.id, FAILED)
+            self._journal(session, journal, row.id, FAILED, agent)
 
     def _apply(
         self,
@@ -317,6 +339,7 @@ class SyncService:
         state: ConnectorPull | None,
         guard: Guard,
         journal: Guard,
+        agent: Agent,
         pulled: PullResult,
     ) -> SyncResult:
         slug = entry.connector.slug
@@ -336,8 +359,8 @@ class SyncService:
         body = None
         if pulled.outcome is PullOutcome.DOSSIER:
             vanished = None
-            fingerprint = pulled.fingerprint
-            if pulled.fingerprint is not None and pulled.fingerprint == previous:
+            fingerprint = self._fingerprint(entry, pulled)
+            if fingerprint is not None and fingerprint == previous:
                 result.resultat = UNCHANGED
             else:
                 body = self._body(row, guard.principal, pulled.contribution or {}, now)
@@ -348,7 +371,7 @@ class SyncService:
         try:
             with self.database.write() as session:
                 if body is not None:
-                    written = self._write(session, guard, body)
+                    written = self._write(session, guard, row.id, body)
                     result.version = written.row.version
                     result.ecriture = written.outcome.to_wire()
                     result.resultat = APPLIED if written.outcome.changed else UNCHANGED
@@ -376,49 +399,60 @@ class SyncService:
                 )
                 if journal is not guard or pulled.outcome is not PullOutcome.INCOMPLETE:
                     # A batch journals what left the gateway: nothing, for an incomplete identity.
-                    self._journal(session, journal, row.id, result.resultat)
+                    self._journal(session, journal, row.id, result.resultat, agent)
         except InvalidPayload as error:
-            self._record_failure(entry, row, state, journal, _Rejected(ContributionRejected.title))
+            rejected = _Rejected(ContributionRejected.title)
+            self._record_failure(entry, row, state, journal, agent, rejected)
             raise ContributionRejected(errors=error.errors) from None
         except ProblemError as error:
             if error.records:
                 with self.database.write() as session:
                     session.add_all(error.records)
-            self._record_failure(entry, row, state, journal, _Refused(ContributionRefused.title))
+            refused = _Refused(ContributionRefused.title)
+            self._record_failure(entry, row, state, journal, agent, refused)
             raise ContributionRefused(f"Refus : {error.code}.", errors=error.errors) from None
         return result
 
-    def _write(self, session: Session, guard: Guard, body: bytes) -> Any:
+    def _fingerprint(self, entry: EnabledConnector, pulled: PullResult) -> str | None:
+        """What makes a pull unchanged: the same upstream dossier, mapped the same way (the
+        connector's version, the referential's, the contribution it makes). A crosswalk or
+        connector update maps an unchanged dossier again. The contribution's ``observe_le``
+        is left out: it may be the time of the fetch."""
+        if pulled.fingerprint is None:
+            return None
+        contribution = {k: v for k, v in (pulled.contribution or {}).items() if k != "observe_le"}
+        canonical = orjson.dumps(
+            {
+                "amont": pulled.fingerprint,
+                "connecteur": entry.connector.version,
+                "referentiel": self.validator.version,
+                "contribution": contribution,
+            },
+            option=orjson.OPT_SORT_KEYS,
+        )
+        return hashlib.sha256(canonical).hexdigest()
+
+    def _write(self, session: Session, guard: Guard, carnet_id: str, body: bytes) -> Any:
         service = NotebookService(
             session,
             self.validator,
-            guard,
+            _Designated(guard),
             lock=self.database.lock,
             states=self.states,
             on_commit=self.database.on_commit,
         )
-        return service.create_or_find(body, with_view=False)
+        return service.contribute(carnet_id, body, None)
 
     @staticmethod
     def _body(
         row: NotebookRow, principal: Principal, contribution: dict[str, Any], now: datetime
     ) -> bytes:
-        """The connector's contribution as a create-or-find payload naming the notebook's
-        person: the connector's client finds the notebook by its NIR (it needs no link before
-        its first write, and gets one only when something is applied)."""
+        """The connector's contribution, written to the notebook by its id: what the partner
+        said, and nothing of the notebook's identity the partner did not say (sending it back
+        would record it, and the identifiers the partner holds authority over, as the
+        partner's own)."""
         view = orjson.loads(row.vue)
-        personne = view.get("personne") or {}
-        identity: dict[str, Any] = {
-            "nom": personne.get("nom"),
-            "prenom": personne.get("prenom"),
-            "date_naissance": row.date_naissance.isoformat(),
-        }
-        if row.nir13:
-            identity["nir"] = row.nir13
-        if personne.get("identifiants"):
-            identity["identifiants"] = personne["identifiants"]
-        body: dict[str, Any] = {"territoire": row.territoire, "personne": identity}
-        body.update(contribution)
+        body: dict[str, Any] = dict(contribution)
         observed = body.get("observe_le")
         stamp = now.isoformat().replace("+00:00", "Z")
         if not observed or _instant(observed) > now:
@@ -433,6 +467,19 @@ class SyncService:
                 if not item.get("supprime") or item["code"] in held
             ]
         return orjson.dumps(body)
+
+
+class _Designated(Guard):
+    """The connector's client writing to the notebook its pull was asked for (by a caller
+    with the need to know it, or by a batch over its territory): like a partner that
+    identified the person, it needs no link before its first write within its territories,
+    and gets one when something is applied."""
+
+    def __init__(self, guard: Guard) -> None:
+        super().__init__(guard.matrix, guard.principal, guard.purpose)
+
+    def may_touch(self, territoire: str, linked: bool) -> bool:
+        return territoire in self.principal.territoires
 
 
 class _Rejected(ConnectorError):

@@ -81,12 +81,16 @@ class ResultatSynchronisation(BaseModel):
     )
 
 
+#: Printable text: no control character (a line break would corrupt the partner's headers).
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+
+
 class AgentDemandeur(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    identifiant: str = Field(min_length=1, max_length=64)
-    nom: str = Field(min_length=1, max_length=100)
-    prenom: str = Field(min_length=1, max_length=100)
+    identifiant: str = Field(min_length=1, max_length=64, pattern=PRINTABLE)
+    nom: str = Field(min_length=1, max_length=100, pattern=PRINTABLE)
+    prenom: str = Field(min_length=1, max_length=100, pattern=PRINTABLE)
 
 
 class DemandeSynchronisation(BaseModel):

@@ -91,6 +91,7 @@ def journal_wire(entry: JournalEntry) -> dict[str, Any]:
         "categories": entry.categories,
         "finalite": entry.finalite,
         "resultat": entry.resultat,
+        "agent": entry.agent,
     }
 
 

@@ -94,6 +94,13 @@ class EntreeJournal(BaseModel):
     categories: list[str]
     finalite: str | None
     resultat: str = Field(description="servi, applique, inchange, hors_besoin.")
+    agent: str | None = Field(
+        default=None,
+        description=(
+            "Synchronisation : l'identifiant du professionnel au nom duquel le partenaire a été "
+            "interrogé (BATCH pour un lot), jamais son nom."
+        ),
+    )
 
 
 class Journal(BaseModel):

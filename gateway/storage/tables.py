@@ -214,6 +214,9 @@ class JournalEntry(SQLModel, table=True):
     categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     finalite: str | None = Field(default=None, max_length=40)
     resultat: str = Field(max_length=40)
+    #: On whose behalf a partner system was asked (a synchronisation): the professional's
+    #: identifier as the caller sent it, or BATCH; never a name.
+    agent: str | None = Field(default=None, max_length=64)
 
 
 class UsedAssertion(SQLModel, table=True):

@@ -5,7 +5,7 @@ from collections import deque
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors import Connector, ConnectorError, PullOutcome, PullRequest, PullResult
+from connectors import Connector, PullOutcome, PullRequest, PullResult
 
 
 class FakeSettings(BaseSettings):
@@ -23,7 +23,7 @@ class FakeConnector(Connector):
 
     def __init__(self, settings):
         super().__init__(settings)
-        self.script: deque[PullResult | ConnectorError] = deque()
+        self.script: deque[PullResult | Exception] = deque()
         self.requests: list[PullRequest] = []
         self.closed = False
 
@@ -37,7 +37,7 @@ class FakeConnector(Connector):
         if not self.script:
             return PullResult(PullOutcome.NOT_FOUND)
         result = self.script.popleft()
-        if isinstance(result, ConnectorError):
+        if isinstance(result, Exception):
             raise result
         return result
 

@@ -8,7 +8,14 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from connectors import PullOutcome, PullResult, Registry, UpstreamUnavailable
+from connectors import (
+    PullOutcome,
+    PullResult,
+    Registry,
+    UpstreamConfiguration,
+    UpstreamRefused,
+    UpstreamUnavailable,
+)
 from gateway import cli as cli_module
 from gateway.cli import app as cli
 from gateway.notebooks.service import NotebookService
@@ -26,10 +33,16 @@ class Scripted(FakeConnector):
     """The batch loads its own connector: the script is set on the class."""
 
     results: ClassVar[list] = []
+    #: The requests of every instance, in order.
+    calls: ClassVar[list] = []
 
     def __init__(self, settings):
         super().__init__(settings)
         self.answer(*type(self).results)
+
+    async def pull(self, request):
+        type(self).calls.append(request)
+        return await super().pull(request)
 
 
 @pytest.fixture
@@ -49,6 +62,7 @@ def territory(tmp_path, monkeypatch):
     registry = Registry()
     registry.register(Scripted)
     monkeypatch.setattr(cli_module, "connector_registry", lambda: registry)
+    monkeypatch.setattr(Scripted, "calls", [])
     yield database, cd_client.client_id, cd.id
     database.dispose()
 
@@ -142,3 +156,45 @@ def test_serve_names_the_missing_settings_of_the_france_travail_connector(territ
     assert result.exit_code == 1
     assert "CARNET_FT_CLIENT_ID" in result.output
     assert "CARNET_FT_CLIENT_SECRET" in result.output
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        UpstreamConfiguration("Jeton refusé : invalid_client."),
+        UpstreamRefused("Accès refusé (R001) : abonnement ou habilitation."),
+    ],
+)
+def test_an_error_only_an_operator_can_fix_stops_the_batch(territory, error):
+    database, cd_client, cd_organisation = territory
+    seed(database, cd_client, cd_organisation, [NIR_A, NIR_B])
+    Scripted.results = [error, dossier("h1", situations=[{"code": SITUATION}])]
+    result = runner.invoke(cli, ["connectors", "run", "faux", "--territoire", "26"])
+    assert result.exit_code == 1
+    assert len(Scripted.calls) == 1
+    assert "Lot arrêté" in result.output
+    assert f"echec:{error.code}=1" in result.output
+    assert "non_parcourus=1" in result.output
+
+
+def test_a_notebook_the_partner_asks_to_come_back_for_is_tried_once_more(territory, monkeypatch):
+    database, cd_client, cd_organisation = territory
+    seed(database, cd_client, cd_organisation, [NIR_A, NIR_B])
+    pauses = []
+
+    async def pause(seconds):
+        pauses.append(seconds)
+
+    monkeypatch.setattr(cli_module, "batch_pause", pause)
+    Scripted.results = [
+        UpstreamUnavailable("Trop de requêtes.", retry_after=5),
+        dossier("h1", situations=[{"code": SITUATION}]),
+        UpstreamUnavailable("Trop de requêtes.", retry_after=3600),
+        UpstreamUnavailable("Trop de requêtes.", retry_after=3600),
+    ]
+    result = runner.invoke(cli, ["connectors", "run", "faux", "--territoire", "26"])
+    assert result.exit_code == 1, result.output
+    assert pauses == [5, cli_module.BATCH_RETRY_AFTER_CAP_SECONDS]
+    assert len(Scripted.calls) == 4
+    assert "applique=1" in result.output
+    assert "echec:amont_indisponible=1" in result.output

@@ -491,3 +491,80 @@ async def test_closing_what_the_connector_never_held_changes_nothing(
     result = (await sync(client, departement, notebook)).json()
     assert result["resultat"] == "inchange"
     assert result["version"] == 1
+
+
+async def test_a_connector_defect_is_a_502_recorded_as_a_failure(
+    client, departement, notebook, fake, caplog
+):
+    fake.answer(RuntimeError(NIR_A))  # a defect, whose message holds personal data
+    response = await sync(client, departement, notebook)
+    client.accesses.append("failed pull journaled")
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "erreur_connecteur"
+    assert NIR_A not in caplog.text
+    (item,) = (await client.get("/v1/connecteurs", headers=departement.headers)).json()[
+        "connecteurs"
+    ]
+    assert item["sante"]["compteurs"]["echecs"] == 1
+    assert item["sante"]["dernier_echec"]["code"] == "erreur_connecteur"
+    assert (await view(client, departement, notebook))["version"] == 1
+
+
+async def test_an_unchanged_dossier_mapped_anew_after_a_crosswalk_update_is_applied(
+    client, departement, notebook, fake
+):
+    notice = Notice("/contraintes/0/situations/0/code", "code_inconnu", "Code inconnu.")
+    # The same upstream dossier (same hash): first with a code the crosswalk does not know,
+    # then mapped by an updated crosswalk that knows it.
+    fake.answer(
+        dossier("h1", notices=[notice], unknown_codes=1),
+        dossier("h1", situations=[{"code": MOBILITE, "depuis": "2026-05-02"}]),
+    )
+    first = await sync(client, departement, notebook)
+    assert first.json()["codes_inconnus"] == 1
+    second = await sync(client, departement, notebook, forcer=True)
+    assert second.status_code == 200, second.text
+    assert second.json()["resultat"] == "applique"
+    assert codes(await view(client, departement, notebook)) == [MOBILITE]
+
+
+async def test_a_connector_update_maps_an_unchanged_dossier_again(
+    client, departement, notebook, fake, monkeypatch
+):
+    fake.answer(dossier("h1", situations=[{"code": MOBILITE}]))
+    assert (await sync(client, departement, notebook)).json()["resultat"] == "applique"
+    monkeypatch.setattr(type(fake), "version", "0.0.2")
+    fake.answer(dossier("h1", situations=[{"code": MOBILITE}]))
+    again = await sync(client, departement, notebook, forcer=True)
+    # Mapped again (the merge then finds nothing new: no new version).
+    assert again.json()["resultat"] == "inchange"
+    assert again.json()["ecriture"] is not None
+
+
+async def test_the_journal_of_a_pull_names_the_agent_by_identifier_only(
+    client, departement, notebook, fake, db
+):
+    agent = {"identifiant": "agent-0042", "nom": "Lefèvre", "prenom": "Hélène"}
+    fake.answer(dossier("h1", situations=[{"code": MOBILITE}]))
+    assert (await sync(client, departement, notebook, agent=agent)).status_code == 200
+    with db.read() as session:
+        entries = list(session.exec(select(JournalEntry).where(JournalEntry.carnet_id == notebook)))
+    (pulled,) = [e for e in entries if e.action == "synchronisation"]
+    assert pulled.client_id == departement.client_id
+    assert pulled.agent == "agent-0042"
+    dump = " ".join(str(value) for e in entries for value in e.model_dump().values())
+    assert "Lefèvre" not in dump
+    assert "Hélène" not in dump
+    journal = await client.get(f"/v1/carnets/{notebook}/journal", headers=departement.headers)
+    assert journal.status_code == 200, journal.text
+    served = [e for e in journal.json()["entrees"] if e["action"] == "synchronisation"]
+    assert [e["agent"] for e in served] == ["agent-0042"]
+
+
+async def test_a_batch_pull_is_journaled_on_behalf_of_batch(client, departement, notebook, fake):
+    fake.answer(PullResult(PullOutcome.NOT_FOUND))
+    assert (await sync(client, departement, notebook)).status_code == 200
+    journal = await client.get(f"/v1/carnets/{notebook}/journal", headers=departement.headers)
+    served = [e for e in journal.json()["entrees"] if e["action"] == "synchronisation"]
+    assert [e["agent"] for e in served] == ["BATCH"]

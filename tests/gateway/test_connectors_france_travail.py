@@ -5,6 +5,7 @@ import asyncio
 import copy
 import json
 import logging
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -207,22 +208,39 @@ async def test_items_of_other_sources_survive_every_dossier(
     client, departement, notebook, ft, ft_client
 ):
     mine = f"organisation:{departement.organisation_id}"
+    # Hand-entered items on the themes FT's dossiers speak of (mobilité, logement, numérique:
+    # some of the very codes FT asserts then closes) and on others (emploi, formation).
+    objectifs = {
+        "mobilite": VEHICULE,
+        "numerique": "numerique.maitriser_fondamentaux_numerique",
+        "emploi": "trouver_un_emploi.faire_candidatures_spontanees",
+        "formation": "se_former.trouver_formation",
+    }
     manual = {
         "observe_le": "2024-01-01T09:00:00Z",
         "diagnostic": {
             "situations": [
                 {"code": AUCUN},
+                {"code": TRANSPORT},
                 {"code": "logement.difficulte_payer_loyer"},
-                {"code": "emploi.recherche_emploi"}
-                if False
-                else {"code": "logement.heberge_chez_tiers"},
+                {"code": "logement.heberge_chez_tiers"},
+                {"code": "emploi.disponible_immediatement"},
+                {"code": "formation.pret_suivre_formation"},
+                {"code": "numerique.dispose_smartphone"},
+                {"code": "numerique.difficulte_demarches_en_ligne"},
             ]
         },
-        "axes": [{"theme": "mobilite", "objectifs": [{"code": VEHICULE, "statut": "en_cours"}]}],
+        "axes": [
+            {"theme": theme, "objectifs": [{"code": code, "statut": "en_cours"}]}
+            for theme, code in objectifs.items()
+        ],
     }
     response = await contribute(client, departement, notebook, manual)
     assert response.status_code == 200, response.text
+    assert response.json()["resultat"]["refuses"] == []
     before = situation_codes(await view(client, departement, notebook), mine)
+    assert len(before) == len(manual["diagnostic"]["situations"])
+    assert {"emploi", "formation", "numerique"} <= {code.split(".")[0] for code in before}
     dossiers = [
         dossier_v4(),
         dossier_v4_of(
@@ -242,13 +260,19 @@ async def test_items_of_other_sources_survive_every_dossier(
         ),
         {"besoinsParDiagnostic": [], "thematiqueContrainte": {"contraintes": []}},
     ]
-    for body in dossiers:
+    ft_source = f"organisation:{ft_client[0]}"
+    for rank, body in enumerate(dossiers):
         serve(ft, copy.deepcopy(body))
         await pull(client, departement, notebook)
         document = await view(client, departement, notebook)
+        if rank == 0:
+            # FT asserts some of the hand-entered codes itself: later dossiers close its own.
+            shared = {TRANSPORT, "numerique.dispose_smartphone"}
+            assert shared <= set(situation_codes(document, ft_source))
         assert situation_codes(document, mine) == before
-        assert statuses(document)[(VEHICULE, mine)] == "en_cours"
-    ft_source = f"organisation:{ft_client[0]}"
+        held = statuses(document)
+        for code in objectifs.values():
+            assert held[(code, mine)] == "en_cours", code
     document = await view(client, departement, notebook)
     assert situation_codes(document, ft_source) == []
     assert statuses(document)[(VEHICULE, ft_source)] == "abandonne"
@@ -358,3 +382,63 @@ async def test_nothing_of_the_ft_payload_is_stored(client, departement, notebook
     ):
         assert raw not in dump, raw
     assert TRANSPORT in dump  # what it says is stored, as referential codes
+
+
+async def test_an_accented_requester_name_is_sent_folded_to_ascii(
+    client, departement, notebook, ft
+):
+    agent = {"identifiant": "agent-0001", "nom": "Lefèvre", "prenom": "Hélène"}
+    result = await pull(client, departement, notebook, agent=agent)
+    assert result["resultat"] == "applique"
+    for route in ("search", "dossier"):
+        headers = ft[route].calls.last.request.headers
+        assert headers["pa-nom-agent"] == "Lefevre"
+        assert headers["pa-prenom-agent"] == "Helene"
+        assert headers["pa-identifiant-agent"] == "agent-0001"
+
+
+async def test_a_requester_name_with_a_line_break_is_a_located_400(
+    client, departement, notebook, ft
+):
+    agent = {"identifiant": "agent-0001", "nom": "a\r\nb", "prenom": "Agent"}
+    response = await client.post(
+        f"/v1/carnets/{notebook}/synchronisations/france_travail",
+        json={"agent": agent},
+        headers=departement.headers,
+    )
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert (error["in"], error["parameter"]) == ("body", "agent.nom")
+    assert not ft["search"].called
+
+
+async def test_a_pull_records_nothing_of_the_identity_it_was_not_told(client, departement, ft):
+    """The identity only designates the notebook: FT said nothing of it, so its units keep
+    the département's provenance, and FT takes no authority over the FT identifier the
+    département entered (its later correction applies)."""
+    mine = f"organisation:{departement.organisation_id}"
+    identifiants = {"france_travail": {"identifiant": "FT-0000001"}}
+    carnet_id = await new_notebook(
+        client, departement, carnet(personne(nir=NIR_A, identifiants=identifiants))
+    )
+    assert (await pull(client, departement, carnet_id))["resultat"] == "applique"
+    document = await view(client, departement, carnet_id)
+    assert TRANSPORT in situation_codes(document)
+    identity = {p: s for p, s in document["provenance"].items() if p.startswith("/personne/")}
+    assert set(identity) >= {
+        "/personne/nom",
+        "/personne/prenom",
+        "/personne/date_naissance",
+        "/personne/identifiants/france_travail",
+    }
+    assert {s["source"] for s in identity.values()} == {mine}
+    corrected = {
+        "observe_le": datetime.now(UTC).isoformat(),
+        "personne": personne(identifiants={"france_travail": {"identifiant": "FT-0000002"}}),
+    }
+    response = await contribute(client, departement, carnet_id, corrected)
+    assert response.status_code == 200, response.text
+    assert response.json()["resultat"]["refuses"] == []
+    assert "/personne/identifiants/france_travail" in response.json()["resultat"]["appliques"]
+    document = await view(client, departement, carnet_id)
+    assert document["personne"]["identifiants"]["france_travail"]["identifiant"] == "FT-0000002"

@@ -1,5 +1,6 @@
 """The France Travail connector through its pull capability, FT mocked with respx."""
 
+import asyncio
 import json
 import logging
 from datetime import date
@@ -9,6 +10,8 @@ import pytest
 
 from connectors import (
     Agent,
+    CircuitOpen,
+    CircuitState,
     PullOutcome,
     PullRequest,
     UpstreamConfiguration,
@@ -449,3 +452,58 @@ async def test_the_v1_identifier_in_the_dossier_url_never_reaches_the_logs(ft_v1
     assert "diagnosticargumente/v1/individus/" in caplog.text
     assert IDENTIFIANT.split("#")[0] not in caplog.text
     assert NIR15[:13] not in caplog.text
+
+
+async def test_a_token_outage_is_retried_by_the_calls_bounds_only(make, v4, sleeps):
+    """Token retries are not nested in call retries: four attempts in all, one token request
+    each, and the total wait within its cap."""
+    ft = make(retry_attempts=4)
+    v4["token"].respond(500)
+    with pytest.raises(UpstreamUnavailable):
+        await ft.pull(request())
+    assert v4["token"].call_count == 4
+    assert len(sleeps) == 3
+    assert sum(sleeps) <= 30
+    assert not v4["search"].called
+
+
+async def test_half_open_lets_one_trial_through_and_refuses_the_others_meanwhile(make, v4, clock):
+    ft = make(retry_attempts=1, circuit_threshold=1, circuit_cooldown_seconds=60)
+    v4["search"].respond(503)
+    with pytest.raises(UpstreamUnavailable):
+        await ft.pull(request())
+    clock.now += 60
+    assert ft.circuit() is CircuitState.HALF_OPEN
+    asked, release = asyncio.Event(), asyncio.Event()
+    searches = []
+
+    async def slow(sent):
+        searches.append(sent)
+        asked.set()
+        await release.wait()
+        return httpx.Response(200, json=found())
+
+    v4["search"].mock(side_effect=slow)
+    trial = asyncio.create_task(ft.pull(request()))
+    await asyncio.wait_for(asked.wait(), 5)
+    with pytest.raises(CircuitOpen):
+        await asyncio.wait_for(ft.pull(request()), 1)
+    assert len(searches) == 1
+    release.set()
+    assert (await asyncio.wait_for(trial, 5)).outcome is PullOutcome.DOSSIER
+    assert ft.circuit() is CircuitState.CLOSED
+    assert (await ft.pull(request())).outcome is PullOutcome.DOSSIER
+
+
+async def test_a_trial_without_verdict_lets_the_next_caller_try(make, v4, clock):
+    ft = make(retry_attempts=1, circuit_threshold=1, circuit_cooldown_seconds=60)
+    v4["search"].respond(503)
+    with pytest.raises(UpstreamUnavailable):
+        await ft.pull(request())
+    clock.now += 60
+    v4["search"].respond(json=R997)
+    with pytest.raises(UpstreamRejected):
+        await ft.pull(request())
+    v4["search"].respond(json=found())
+    assert (await ft.pull(request())).outcome is PullOutcome.DOSSIER
+    assert ft.circuit() is CircuitState.CLOSED
