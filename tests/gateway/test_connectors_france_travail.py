@@ -114,10 +114,13 @@ def statuses(document):
 
 
 def situation_codes(document, source=None):
+    """The codes of the situations ``source`` asserts (a situation several sources assert is
+    shown once, with all their provenances)."""
     return sorted(
         s["code"]
         for s in (document.get("diagnostic") or {}).get("situations", [])
-        if source is None or s["provenance"]["source"] == source
+        if source is None
+        or source in {p["source"] for p in s.get("provenances", [s["provenance"]])}
     )
 
 
@@ -269,6 +272,13 @@ async def test_items_of_other_sources_survive_every_dossier(
             # FT asserts some of the hand-entered codes itself: later dossiers close its own.
             shared = {TRANSPORT, "numerique.dispose_smartphone"}
             assert shared <= set(situation_codes(document, ft_source))
+            # One item each, with the two provenances.
+            for item in document["diagnostic"]["situations"]:
+                if item["code"] in shared:
+                    sources = {p["source"] for p in item["provenances"]}
+                    assert sources == {mine, ft_source}, item
+            codes = [item["code"] for item in document["diagnostic"]["situations"]]
+            assert len(codes) == len(set(codes))
         assert situation_codes(document, mine) == before
         held = statuses(document)
         for code in objectifs.values():
