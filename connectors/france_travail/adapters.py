@@ -141,46 +141,53 @@ def _agent_headers(agent: Agent) -> dict[str, str]:
     }
 
 
-class V4:
-    version_api: ClassVar[str] = "diagnostic_v4"
-    realm: ClassVar[str] = AGENT
+class _Generation:
+    """What both generations share: the client, the scopes, and how their calls are sent."""
+
+    version_api: ClassVar[str]
+    realm: ClassVar[str]
 
     def __init__(self, client: FranceTravailClient, scopes: frozenset[str]) -> None:
         self.client = client
         self.scopes = scopes
 
-    async def search(self, nir13: str, birth: date, agent: Agent) -> Search:
+    async def _search(self, path: str, payload: dict[str, str], headers: dict[str, str]) -> Search:
         response = await self.client.call(
-            "POST",
-            "/partenaire/rechercher-usager/v2/usagers/par-datenaissance-et-nir",
-            realm=self.realm,
-            scopes=self.scopes,
-            headers=_agent_headers(agent),
-            json={"dateNaissance": birth.isoformat(), "nir": nir13},
+            "POST", path, realm=self.realm, scopes=self.scopes, headers=headers, json=payload
         )
         return read_search(response)
+
+    async def _dossier(self, path: str, headers: dict[str, str]) -> bytes | None:
+        response = await self.client.call(
+            "GET", path, realm=self.realm, scopes=self.scopes, headers=headers
+        )
+        return dossier_body(response)
+
+
+class V4(_Generation):
+    version_api: ClassVar[str] = "diagnostic_v4"
+    realm: ClassVar[str] = AGENT
+
+    async def search(self, nir13: str, birth: date, agent: Agent) -> Search:
+        return await self._search(
+            "/partenaire/rechercher-usager/v2/usagers/par-datenaissance-et-nir",
+            {"dateNaissance": birth.isoformat(), "nir": nir13},
+            _agent_headers(agent),
+        )
 
     async def search_by_number(self, number: str, agent: Agent) -> Search:
         """The person by their France Travail number (only this generation has it)."""
-        response = await self.client.call(
-            "POST",
+        return await self._search(
             "/partenaire/rechercher-usager/v2/usagers/par-numero-francetravail",
-            realm=self.realm,
-            scopes=self.scopes,
-            headers=_agent_headers(agent),
-            json={"numeroFranceTravail": number},
+            {"numeroFranceTravail": number},
+            _agent_headers(agent),
         )
-        return read_search(response)
 
     async def dossier(self, handle: str, agent: Agent) -> bytes | None:
-        response = await self.client.call(
-            "GET",
+        return await self._dossier(
             "/partenaire/diagnosticargumente/v4/dossiers",
-            realm=self.realm,
-            scopes=self.scopes,
-            headers={**_agent_headers(agent), "ft-jeton-usager": handle},
+            {**_agent_headers(agent), "ft-jeton-usager": handle},
         )
-        return dossier_body(response)
 
     def diagnostic(self, data: dict[str, Any]) -> tuple[Diagnostic, int]:
         dossier: wire.DossierV4 = validated(wire.DossierV4, data, "Dossier FT v4")
@@ -204,34 +211,21 @@ class V4:
         return diagnostic, dossier.unknown_fields()
 
 
-class V1:
+class V1(_Generation):
     version_api: ClassVar[str] = "diagnostic_v1"
     realm: ClassVar[str] = PARTENAIRE
 
-    def __init__(self, client: FranceTravailClient, scopes: frozenset[str]) -> None:
-        self.client = client
-        self.scopes = scopes
-
     async def search(self, nir13: str, birth: date, agent: Agent) -> Search:
-        response = await self.client.call(
-            "POST",
+        return await self._search(
             "/partenaire/rechercher-usager/v1/usagers/recherche",
-            realm=self.realm,
-            scopes=self.scopes,
-            headers={},
-            json={"nir": nir13, "dateNaissance": birth.isoformat()},
+            {"nir": nir13, "dateNaissance": birth.isoformat()},
+            {},
         )
-        return read_search(response)
 
     async def dossier(self, handle: str, agent: Agent) -> bytes | None:
-        response = await self.client.call(
-            "GET",
-            f"/partenaire/diagnosticargumente/v1/individus/{quote(handle, safe='')}",
-            realm=self.realm,
-            scopes=self.scopes,
-            headers={},
+        return await self._dossier(
+            f"/partenaire/diagnosticargumente/v1/individus/{quote(handle, safe='')}", {}
         )
-        return dossier_body(response)
 
     def diagnostic(self, data: dict[str, Any]) -> tuple[Diagnostic, int]:
         dossier: wire.DossierV1 = validated(wire.DossierV1, data, "Dossier FT v1")
