@@ -196,6 +196,18 @@ async def test_ten_429_in_a_row_give_up_within_the_attempts_and_the_wait_cap(ft,
     assert sum(sleeps) <= 30
 
 
+async def test_ten_429_asking_for_20_s_give_up_once_the_wait_cap_would_be_passed(ft, mock, sleeps):
+    """Two waits of 20 s exceed the 30 s the client may wait: one wait, then the error says
+    when to come back."""
+    tokens(mock)
+    api = mock.get(PING).mock(side_effect=[httpx.Response(429, headers={"Retry-After": "20"})] * 10)
+    with pytest.raises(UpstreamUnavailable) as raised:
+        await call(ft)
+    assert api.call_count == 2
+    assert sleeps == [20.0]
+    assert raised.value.retry_after == 20.0
+
+
 async def test_a_500_with_an_ft_error_body_is_retried_then_reported(ft, mock, sleeps):
     tokens(mock)
     body = {"codeErreur": "JCS0011G", "codeHttp": 500, "message": "La vue service est nulle"}
@@ -236,10 +248,16 @@ async def test_a_connect_error_is_retried(ft, mock):
     assert api.call_count == 2
 
 
-def test_the_client_has_a_short_connect_and_a_long_read_timeout(ft):
-    timeout = ft.client.http.timeout
-    assert timeout.read == 60.0
-    assert timeout.connect == 5.0
+async def test_every_request_carries_a_short_connect_and_a_60_s_read_timeout(ft, mock):
+    """An answer within 60 s is read; one later is a read timeout (retried, then
+    UpstreamTimeout: the test above)."""
+    route = tokens(mock)
+    api = mock.get(PING).respond(200)
+    await call(ft)
+    for request in (route.calls.last.request, api.calls.last.request):
+        timeout = request.extensions["timeout"]
+        assert timeout["read"] == 60.0
+        assert timeout["connect"] == 5.0
 
 
 async def test_one_http_client_serves_every_call(ft, mock):
