@@ -59,6 +59,9 @@ CARNET_ID_PARAMETER = {
     "description": "Identifiant du carnet.",
     "schema": {"type": "string", "maxLength": CARNET_ID_MAX_LENGTH},
 }
+PURPOSE_PARAMETER = header_parameter(
+    PURPOSE_HEADER, "Finalité de l'accès, par exemple accompagnement."
+)
 IDEMPOTENCY_KEY_DOC = ("Idempotency-Key", "Rejouer la même requête rend la même réponse.")
 PREFER_DOC = (
     "Prefer",
@@ -173,7 +176,7 @@ def _wants_representation(prefer: str | None, default: bool) -> bool:
     openapi_extra={
         "parameters": [
             CARNET_ID_PARAMETER,
-            header_parameter(PURPOSE_HEADER, "Finalité de l'accès, par exemple accompagnement."),
+            PURPOSE_PARAMETER,
             header_parameter("If-None-Match", "ETag déjà connu du carnet (réponse 304)."),
         ]
     },
@@ -246,7 +249,7 @@ def create_or_find(
     openapi_extra={
         "parameters": [
             CARNET_ID_PARAMETER,
-            header_parameter(PURPOSE_HEADER, "Finalité de l'accès, par exemple accompagnement."),
+            PURPOSE_PARAMETER,
             header_parameter(*IDEMPOTENCY_KEY_DOC),
             header_parameter(*IF_MATCH_DOC),
             header_parameter(*PREFER_DOC),
