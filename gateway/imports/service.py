@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlmodel import Session
 
 from connectors import Capability, Connector, ConnectorError, Ingest, IngestRecord, Notice
@@ -48,13 +48,26 @@ from gateway.notebooks.service import NotebookService
 from gateway.notebooks.states import StateCache
 from gateway.organisations.repository import ACTIVE_CLIENT
 from gateway.storage.database import Database
-from gateway.storage.tables import ImportJob, ImportState, NotebookRow
+from gateway.storage.tables import ImportJob, ImportState
 from referential import Validator
 
 SLUG = "caf_msa"
 ACTION = "import"
 PURPOSE = "instruction_rsa"
 PENDING, RUNNING, DONE, REJECTED, FAILED = "en_attente", "en_cours", "termine", "rejete", "echec"
+#: Foyers applied per write transaction (whole foyers only; the job's progress with them).
+BATCH_FOYERS = 100
+#: The record kinds the first pass stages for the second.
+STAGED = frozenset({"personne", "personne_rejetee", "foyer_rejete"})
+BY_NIR = text(
+    "SELECT id, date_naissance, vue FROM carnets WHERE nir13 = :nir AND territoire = :territoire"
+    " LIMIT 2"
+)
+STATE = text(
+    "SELECT observation, empreinte FROM imports_suivi"
+    " WHERE connecteur = :connecteur AND carnet_id = :carnet_id"
+)
+PROGRESS = text("UPDATE imports SET foyers_traites = :position, modifie_le = :at WHERE id = :id")
 #: Report entries kept per job (counts go on past it; the report says it was truncated).
 MAX_ENTRIES = 2000
 COUNTERS = (
@@ -113,6 +126,17 @@ class FileTooLarge(ProblemError):
     status = 413
     code = "fichier_trop_volumineux"
     title = "Fichier trop volumineux."
+
+
+@dataclass(frozen=True, slots=True)
+class Matched:
+    """The notebook a person of the file matched."""
+
+    id: str
+    date_naissance: str
+    vue: str
+    territoire: str
+    nir13: str
 
 
 @dataclass(slots=True)
@@ -271,6 +295,10 @@ class ImportService:
     def path(self, job_id: str) -> Path:
         return self.spool / f"{job_id}.xml"
 
+    def staging(self, job_id: str) -> Path:
+        """The records the first pass read, for the second (deleted with the file)."""
+        return self.spool / f"{job_id}.enr"
+
     def get(self, job_id: str, organisation_id: str | None = None) -> ImportJob:
         with self.database.read() as session:
             job = session.get(ImportJob, job_id)
@@ -310,19 +338,27 @@ class ImportService:
             report = self._process(job, path, progress)
         except _Stopped:
             return self.get(job_id)
-        except ProblemError as error:
+        except Exception as error:
+            # What is committed stays (whole foyers); the job says it failed and why, by code.
+            code = error.code if isinstance(error, ProblemError) else "erreur_interne"
+            message = (
+                str(error)
+                if isinstance(error, ProblemError)
+                else f"Import interrompu par une erreur ({type(error).__name__})."
+            )
             result = self._finish(
                 job_id,
                 FAILED,
                 {
                     "fichier": {"sha256": job.sha256, "statut": FAILED},
-                    "erreur": {"code": error.code, "message": str(error)},
+                    "erreur": {"code": code, "message": message},
                 },
             )
         else:
             status = REJECTED if report.erreur is not None else DONE
             result = self._finish(job_id, status, report.to_wire())
         path.unlink(missing_ok=True)
+        self.staging(job_id).unlink(missing_ok=True)
         return result
 
     def _finish(self, job_id: str, status: str, report: dict[str, Any]) -> ImportJob:
@@ -356,9 +392,12 @@ class ImportService:
         seen: set[str] = set()
         duplicates: set[str] = set()
         territories: set[str] = set()
+        staged = self.staging(job.id)
         try:
-            with path.open("rb") as stream:
+            with path.open("rb") as stream, staged.open("wb") as stage:
                 for record in _ingest(connector, stream):
+                    if record.kind in STAGED:
+                        stage.write(_staged(record))
                     if record.kind == "fichier":
                         report.fichier.update(_without_line(record.payload))
                     elif record.kind == "personne":
@@ -390,18 +429,30 @@ class ImportService:
         done = job.foyers_traites
         if done:
             report.fichier["reprise_apres_foyer"] = done
-        with path.open("rb") as stream:
-            for position, records in _foyers(_ingest(connector, stream)):
+        observation = "|".join(
+            str(report.fichier[k]) for k in ("dtref", "dtcreaflux", "heucreaflux")
+        )
+        # Second pass, over the records the first one staged (the XML is not parsed again).
+        with staged.open("rb") as stage:
+            batch: list[tuple[int, list[IngestRecord]]] = []
+            for position, records in _foyers(_unstaged(stage)):
                 if position <= done:
                     continue
-                if self._stopping.is_set():
-                    raise _Stopped()
-                outcomes = self._apply_foyer(
-                    job, entry, uploader, guards, duplicates, records, position, report
+                batch.append((position, records))
+                if len(batch) < BATCH_FOYERS:
+                    continue
+                self._apply_batch(
+                    job, entry, uploader, guards, duplicates, batch, observation, report
                 )
-                self._count(report, records, outcomes)
+                batch = []
                 if progress is not None:
                     progress(position, total)
+            if batch:
+                self._apply_batch(
+                    job, entry, uploader, guards, duplicates, batch, observation, report
+                )
+            if progress is not None:
+                progress(total, total)
         rejected = report.compteurs["foyers_rejetes"] + sum(
             report.compteurs[name]
             for name in (
@@ -449,43 +500,42 @@ class ImportService:
                 guards[territoire] = None
         return guards[territoire]
 
-    def _apply_foyer(
+    def _apply_batch(
         self,
         job: ImportJob,
         entry: EnabledConnector,
         uploader: Principal,
         guards: dict[str, Guard | None],
         duplicates: set[str],
-        records: list[IngestRecord],
-        position: int,
+        batch: list[tuple[int, list[IngestRecord]]],
+        observation: str,
         report: Report,
-    ) -> list[str | None]:
-        """One foyer in one transaction, with the job's progress: outcome per record."""
-        outcomes: list[str | None] = [None] * len(records)
-        observation = "|".join(
-            str(report.fichier[k]) for k in ("dtref", "dtcreaflux", "heucreaflux")
-        )
+    ) -> None:
+        """Whole foyers in one transaction, with the job's progress (never half a foyer)."""
+        if self._stopping.is_set():
+            raise _Stopped()
+        results: list[list[str | None]] = []
         with self.database.write() as session:
-            for index, record in enumerate(records):
-                if record.kind != "personne":
-                    continue
-                assert record.payload is not None
-                territoire = str(record.payload["territoire"])
-                guard = None
-                if territoire in uploader.territoires and territoire in entry.clients:
-                    guard = self._guard(entry, guards, territoire)
-                if guard is None:
-                    outcomes[index] = "hors_territoire"
-                    continue
-                outcomes[index] = self._apply_person(
-                    session, job, guard, duplicates, record.payload, observation
-                )
-            session.execute(
-                update(ImportJob)
-                .where(ImportJob.id == job.id)  # type: ignore[arg-type]
-                .values(foyers_traites=position, modifie_le=_now())
-            )
-        return outcomes
+            for _, records in batch:
+                outcomes: list[str | None] = [None] * len(records)
+                for index, record in enumerate(records):
+                    if record.kind != "personne":
+                        continue
+                    assert record.payload is not None
+                    territoire = str(record.payload["territoire"])
+                    guard = None
+                    if territoire in uploader.territoires and territoire in entry.clients:
+                        guard = self._guard(entry, guards, territoire)
+                    if guard is None:
+                        outcomes[index] = "hors_territoire"
+                        continue
+                    outcomes[index] = self._apply_person(
+                        session, job, guard, duplicates, record.payload, observation
+                    )
+                results.append(outcomes)
+            session.execute(PROGRESS, {"id": job.id, "position": batch[-1][0], "at": _now()})
+        for (_, records), outcomes in zip(batch, results, strict=True):
+            self._count(report, records, outcomes)
 
     def _apply_person(
         self,
@@ -499,35 +549,25 @@ class ImportService:
         nir = str(payload["nir"])
         if nir in duplicates:
             return "personne_ambigue"
-        rows = (
-            session.execute(
-                select(NotebookRow)
-                .where(NotebookRow.nir13 == nir)  # type: ignore[arg-type]
-                .where(NotebookRow.territoire == payload["territoire"])
-                .limit(2)
-            )
-            .scalars()
-            .all()
-        )
+        rows = session.execute(BY_NIR, {"nir": nir, "territoire": payload["territoire"]}).all()
         if not rows:
             return "personne_non_trouvee"
         if len(rows) > 1:
             return "personne_ambigue"
-        (row,) = rows
-        if row.date_naissance.isoformat() != payload["date_naissance"]:
+        (found,) = rows
+        row = Matched(found[0], str(found[1])[:10], found[2], payload["territoire"], nir)
+        if row.date_naissance != payload["date_naissance"]:
             notebooks.record_access(
                 session, guard.entry(ACTION, row.id, ["identite"], "conflit_identite")
             )
             return "conflit_identite"
         contribution = payload["contribution"]
         fingerprint = _canonical_hash(contribution)
-        state = session.get(ImportState, (SLUG, row.id))
+        state = session.execute(STATE, {"connecteur": SLUG, "carnet_id": row.id}).first()
         outcome: str
-        if state is not None and state.observation > observation:
+        if state is not None and state[0] > observation:
             outcome = "obsolete"
-        elif state is not None and (
-            state.empreinte == fingerprint or state.observation == observation
-        ):
+        elif state is not None and (state[1] == fingerprint or state[0] == observation):
             outcome = "inchangee"
         else:
             try:
@@ -538,9 +578,7 @@ class ImportService:
                     session, guard.entry(ACTION, row.id, ["droits", "situation"], "refusee")
                 )
                 return f"refusee:{error.code}"
-        if outcome in ("appliquee", "inchangee") and (
-            state is None or state.observation < observation
-        ):
+        if outcome in ("appliquee", "inchangee") and (state is None or state[0] < observation):
             session.merge(
                 ImportState(
                     connecteur=SLUG,
@@ -556,7 +594,7 @@ class ImportService:
         return outcome
 
     def _write(
-        self, session: Session, guard: Guard, row: NotebookRow, contribution: dict[str, Any]
+        self, session: Session, guard: Guard, row: Matched, contribution: dict[str, Any]
     ) -> str:
         view = orjson.loads(row.vue)
         personne = view.get("personne") or {}
@@ -565,7 +603,7 @@ class ImportService:
             "personne": {
                 "nom": personne.get("nom"),
                 "prenom": personne.get("prenom"),
-                "date_naissance": row.date_naissance.isoformat(),
+                "date_naissance": row.date_naissance,
                 "nir": row.nir13,
             },
             **contribution,
@@ -623,6 +661,17 @@ class ImportService:
 def _ingest(connector: Connector, stream: BinaryIO) -> Iterator[IngestRecord]:
     assert isinstance(connector, Ingest)
     return connector.ingest(stream)
+
+
+def _staged(record: IngestRecord) -> bytes:
+    notices = [[n.pointer, n.code, n.message] for n in record.notices]
+    return orjson.dumps([record.position, record.kind, record.payload, notices]) + b"\n"
+
+
+def _unstaged(stage: BinaryIO) -> Iterator[IngestRecord]:
+    for line in stage:
+        position, kind, payload, notices = orjson.loads(line)
+        yield IngestRecord(position, kind, payload, tuple(Notice(*n) for n in notices))
 
 
 def _without_line(payload: Any) -> dict[str, Any]:
