@@ -67,7 +67,18 @@ STATE = text(
     "SELECT observation, empreinte FROM imports_suivi"
     " WHERE connecteur = :connecteur AND carnet_id = :carnet_id"
 )
-PROGRESS = text("UPDATE imports SET foyers_traites = :position, modifie_le = :at WHERE id = :id")
+PROGRESS = text(
+    "UPDATE imports SET foyers_traites = :position, modifie_le = :at"
+    " WHERE id = :id AND proprietaire = :token"
+)
+#: A job is run by the process that holds its claim (compare-and-set on the previous one):
+#: two processes resuming the same job at start-up never both apply it; one that lost the
+#: claim rolls back its current batch and stops.
+CLAIM = text(
+    "UPDATE imports SET proprietaire = :token, modifie_le = :at WHERE id = :id"
+    " AND statut IN ('en_attente', 'en_cours')"
+    " AND (proprietaire = :previous OR (proprietaire IS NULL AND :previous IS NULL))"
+)
 #: Report entries kept per job (counts go on past it; the report says it was truncated).
 MAX_ENTRIES = 2000
 COUNTERS = (
@@ -321,6 +332,14 @@ class ImportService:
         job = self.get(job_id)
         if job.statut not in (PENDING, RUNNING):
             return job
+        token = str(uuid.uuid4())
+        with self.database.write() as session:
+            claimed = session.execute(
+                CLAIM, {"token": token, "at": _now(), "id": job_id, "previous": job.proprietaire}
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                return self.get(job_id)
+        job.proprietaire = token
         path = self.path(job_id)
         if not path.exists():
             return self._finish(
@@ -533,7 +552,12 @@ class ImportService:
                         session, job, guard, duplicates, record.payload, observation
                     )
                 results.append(outcomes)
-            session.execute(PROGRESS, {"id": job.id, "position": batch[-1][0], "at": _now()})
+            moved = session.execute(
+                PROGRESS,
+                {"id": job.id, "position": batch[-1][0], "at": _now(), "token": job.proprietaire},
+            )
+            if getattr(moved, "rowcount", 0) != 1:
+                raise _Stopped()  # another process took the job over: this batch rolls back
         for (_, records), outcomes in zip(batch, results, strict=True):
             self._count(report, records, outcomes)
 

@@ -278,6 +278,8 @@ class ImportJob(SQLModel, table=True):
     octets: int = Field(sa_column=Column(BigInteger, nullable=False))
     foyers_traites: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     foyers_total: int | None = Field(default=None)
+    #: The claim of the process running the job.
+    proprietaire: str | None = Field(default=None, max_length=36)
     cree_le: datetime = _ts(nullable=False)
     modifie_le: datetime = _ts(nullable=False)
     rapport: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

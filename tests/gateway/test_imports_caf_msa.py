@@ -484,3 +484,50 @@ async def test_jobs_resume_after_a_restart_or_fail_cleanly(db: Database, tmp_pat
             failed = await finished(env, lost.id)
             assert failed["statut"] == "echec"
             assert failed["rapport"]["erreur"]["code"] == "fichier_perdu"
+
+
+async def test_a_process_that_lost_its_claim_stops_and_the_batch_rolls_back(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gateway.imports.service as imports
+
+    monkeypatch.setattr(imports, "BATCH_FOYERS", 1)
+    first = await notebook(env, NIR_1)
+    third = await notebook(env, NIR_3, "1992-11-27")
+    service: ImportService = env.app.state.imports
+    matrix = load_matrix()
+    guard = Guard(
+        matrix,
+        Principal(
+            client_id=env.departement.client_id,
+            organisation_id=env.departement.organisation_id,
+            type_acteur="departement",
+            territoires=("26",),
+            scopes=frozenset(matrix.actor("departement").scopes),
+        ),
+        "instruction_rsa",
+    )
+    job = service.submit(guard, io.BytesIO(sample()))
+
+    def taken_over(position: int, total: int) -> None:
+        # Another process claims the job once the first foyer is committed.
+        with env.db.write() as session:
+            row = session.get(ImportJob, job.id)
+            assert row is not None
+            row.proprietaire = "autre-processus"
+            session.add(row)
+
+    stopped = service.run(job.id, progress=taken_over)
+    assert (stopped.statut, stopped.foyers_traites) == ("en_cours", 1)
+    assert (await rsa_of(env, first))["etat"] == "rsa_droit_ouvert_versement_suspendu"
+    assert "droits" not in await carnet_of(env, third)  # foyer 2 rolled back
+    # The process holding the claim goes on from the last committed foyer.
+    with env.db.write() as session:
+        row = session.get(ImportJob, job.id)
+        assert row is not None
+        row.proprietaire = None
+        session.add(row)
+    done = service.run(job.id)
+    assert done.statut == "termine"
+    assert (await rsa_of(env, third))["etat"] == "rsa_clos"
+    assert (await carnet_of(env, first))["version"] == 2

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("octets", sa.BigInteger(), nullable=False),
         sa.Column("foyers_traites", sa.Integer(), server_default="0", nullable=False),
         sa.Column("foyers_total", sa.Integer(), nullable=True),
+        sa.Column("proprietaire", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
         sa.Column("cree_le", sa.DateTime(timezone=True), nullable=False),
         sa.Column("modifie_le", sa.DateTime(timezone=True), nullable=False),
         sa.Column("rapport", sa.JSON(), nullable=True),
