@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from gateway.app import create_app
 from gateway.auth.principal import Principal
@@ -161,7 +162,10 @@ def counts(job: dict[str, Any]) -> dict[str, int]:
     return {k: v for k, v in job["rapport"]["compteurs"].items() if v}
 
 
-async def test_sample_two_persons_in_a_foyer_one_unknown(env: Env) -> None:
+async def test_sample_two_persons_in_a_foyer_one_unknown(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
     first = await notebook(env, NIR_1, "1990-04-15")
     third = await notebook(env, NIR_3, "1992-11-27")
     job = await upload(env, sample())
@@ -189,7 +193,7 @@ async def test_sample_two_persons_in_a_foyer_one_unknown(env: Env) -> None:
             "message": "Aucun carnet pour ce NIR sur le territoire.",
         }
     ]
-    text = json.dumps(job, ensure_ascii=False)
+    text = json.dumps(job, ensure_ascii=False) + caplog.text
     for secret in (NIR_1, NIR_2, NIR_3, "EXEMPLE", "BASTIEN", "999000000001234"):
         assert secret not in text
     view = await carnet_of(env, first)
@@ -531,3 +535,24 @@ async def test_a_process_that_lost_its_claim_stops_and_the_batch_rolls_back(
     assert done.statut == "termine"
     assert (await rsa_of(env, third))["etat"] == "rsa_clos"
     assert (await carnet_of(env, first))["version"] == 2
+
+
+async def test_an_oversized_upload_is_refused_and_recorded_nowhere(env: Env) -> None:
+    service: ImportService = env.app.state.imports
+    service.max_bytes = 2048
+    response = await env.http.post(
+        "/v1/imports/caf-msa",
+        files={"fichier": ("RSABEM.xml", sample(), "application/xml")},
+        headers=env.departement.headers,
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "fichier_trop_volumineux"
+    assert response.headers["content-type"].startswith("application/problem+json")
+    with env.db.read() as session:
+        assert session.exec(select(ImportJob)).all() == []
+    assert not env.spool.exists() or list(env.spool.iterdir()) == []
+    missing = await env.http.post(
+        "/v1/imports/caf-msa", files={"autre": ("a.xml", b"x")}, headers=env.departement.headers
+    )
+    assert missing.status_code == 400
+    assert missing.headers["content-type"].startswith("application/problem+json")

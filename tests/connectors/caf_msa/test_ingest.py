@@ -240,8 +240,11 @@ def test_sans_domicile_fixe(value: str, expected: bool) -> None:
     assert record.payload["contribution"]["situation"] == {"sans_domicile_fixe": expected}
 
 
-def test_a_wrong_boolean_rejects_the_foyer() -> None:
-    records = ingest(flux(F(sdf="2"), F()))
+@pytest.mark.parametrize(
+    "foyer", [F(sdf="2"), F(sdf="oui"), F(persons=[P(soumis="2")]), F(persons=[P(soumis="X")])]
+)
+def test_a_wrong_boolean_rejects_the_foyer(foyer: F) -> None:
+    records = ingest(flux(foyer, F()))
     assert records[1].kind == "foyer_rejete"
     assert records[1].notices[0].code == "booleen_invalide"
     assert records[2].kind == "personne"
