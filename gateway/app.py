@@ -7,6 +7,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,6 +29,10 @@ from gateway.habilitation.categories import ProjectionCache
 from gateway.habilitation.journal import AccessJournal
 from gateway.habilitation.matrix import SCOPES
 from gateway.habilitation.routes import router as habilitation_router
+from gateway.imports.routes import PREFIX as IMPORTS_PREFIX
+from gateway.imports.routes import router as imports_router
+from gateway.imports.routes import start_job
+from gateway.imports.service import ImportService
 from gateway.limits import BodySizeLimit
 from gateway.notebooks.routes import router as notebooks_router
 from gateway.notebooks.states import StateCache
@@ -83,9 +88,15 @@ def create_app(
         # keep it out of the garbage collector's generations so that collections stay short.
         gc.collect()
         gc.freeze()
+        # Imports left waiting or running by a stopped process resume (or fail cleanly).
+        for job_id in app.state.imports.pending():
+            start_job(app, job_id)
         try:
             yield
         finally:
+            # Running imports stop after their current foyer, to resume at the next start.
+            app.state.imports.stop()
+            await asyncio.gather(*app.state.import_tasks, return_exceptions=True)
             if checkpoints is not None:
                 checkpoints.stop()
             app.state.token_server.remote_keys.close()
@@ -122,6 +133,16 @@ def create_app(
         not_found_interval=timedelta(seconds=settings.connecteur_intervalle_introuvable_secondes),
         states=app.state.states,
     )
+    app.state.imports = ImportService(
+        database,
+        validator,
+        matrix,
+        enabled,
+        spool=Path(settings.imports_dossier),
+        states=app.state.states,
+        max_bytes=settings.imports_max_octets,
+    )
+    app.state.import_tasks = set()
     app.state.journal = AccessJournal(database)
     app.state.projections = ProjectionCache(settings.projection_cache_size)
     app.state.schemas = {}
@@ -172,7 +193,9 @@ def create_app(
     app.state.start = start
     install_error_handlers(app)
     # The validation routes read their bodies themselves: a batch is streamed line by line.
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, exempt=(VALIDATION_PREFIX,))
+    app.add_middleware(
+        BodySizeLimit, limit=settings.max_body_bytes, exempt=(VALIDATION_PREFIX, IMPORTS_PREFIX)
+    )
     # The notebook routes first: routing walks the routes in order, and they are the hot ones.
     app.include_router(notebooks_router)
     app.include_router(validation_router)
@@ -181,6 +204,7 @@ def create_app(
     app.include_router(admin_router)
     app.include_router(journal_router)
     app.include_router(connectors_router)
+    app.include_router(imports_router)
 
     @app.post(
         "/oauth/token",

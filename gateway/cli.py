@@ -34,6 +34,7 @@ keys_app = typer.Typer(no_args_is_help=True, help="Clés de signature des jetons
 sandbox_app = typer.Typer(no_args_is_help=True, help="Bac à sable des éditeurs (territoire SBX).")
 connectors_app = typer.Typer(no_args_is_help=True, help="Connecteurs des systèmes partenaires.")
 referential_app = typer.Typer(no_args_is_help=True, help="Référentiel et ses versions.")
+import_app = typer.Typer(no_args_is_help=True, help="Imports de fichiers des partenaires.")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(db_app, name="db")
@@ -44,6 +45,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(sandbox_app, name="bac-a-sable")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(referential_app, name="referential")
+app.add_typer(import_app, name="import")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
@@ -693,6 +695,84 @@ def connectors_run(
         if count:
             typer.echo(f"  {name}={count}")
     if stopped or any(name.startswith(("echec:", "refus:")) for name in outcomes):
+        raise typer.Exit(1)
+
+
+@import_app.command("caf-msa")
+def import_caf_msa(
+    fichier: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Le fichier XML du flux RSA.")
+    ],
+    client: Annotated[
+        str,
+        typer.Option(help="Le client de l'organisation qui importe (un département habilité)."),
+    ],
+) -> None:
+    """Importe un fichier de flux RSA CAF/MSA comme POST /v1/imports/caf-msa : barre de
+    progression, puis bilan (compteurs, rejets par position, sans donnée personnelle)."""
+    from connectors import ConnectorLoadError
+    from gateway.connectors.loader import Connectors
+    from gateway.errors import ProblemError
+    from gateway.habilitation import load_matrix
+    from gateway.imports.service import ImportService
+    from gateway.settings import Settings
+    from gateway.storage.database import Database
+
+    settings = Settings()
+    matrix = load_matrix()
+    try:
+        enabled = Connectors.load(settings.connecteurs, connector_registry(), matrix)
+    except ConnectorLoadError as error:
+        typer.echo(f"Connecteurs : {error}", err=True)
+        raise typer.Exit(1) from None
+    database = Database(settings.database_url)
+    service = ImportService(
+        database,
+        default_validator(),
+        matrix,
+        enabled,
+        spool=Path(settings.imports_dossier),
+        max_bytes=settings.imports_max_octets,
+    )
+    bars: list[Any] = []
+
+    def progress(position: int, total: int) -> None:
+        if not bars:
+            bars.append(typer.progressbar(length=total, label="Foyers", show_pos=True))
+            bars[0].__enter__()
+        bars[0].update(position - bars[0].pos)
+
+    try:
+        with fichier.open("rb") as source:
+            job = service.submit(service.uploader(client), source)
+        job = service.run(job.id, progress=progress)
+    except ProblemError as error:
+        typer.echo(f"Import refusé : {error}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        if bars:
+            bars[0].__exit__(None, None, None)
+        database.dispose()
+    report = job.rapport or {}
+    head = report.get("fichier", {})
+    typer.echo(f"Import {job.id} : {job.statut} ({head.get('statut', '')})")
+    if report.get("erreur"):
+        refusal = report["erreur"]
+        where = ", ".join(
+            f"{name} {refusal[name]}"
+            for name in ("ligne", "colonne", "octet")
+            if refusal.get(name) is not None
+        )
+        typer.echo(f"  {refusal['code']} : {refusal['message']} {f'({where})' if where else ''}")
+    for name, count in (report.get("compteurs") or {}).items():
+        if count:
+            typer.echo(f"  {name}={count}")
+    for item in (report.get("rejets") or [])[:20]:
+        position = f"foyer {item.get('foyer')}" + (
+            f", personne {item['personne']}" if "personne" in item else ""
+        )
+        typer.echo(f"  rejet {position}, ligne {item.get('ligne')} : {item['code']}")
+    if job.statut != "termine":
         raise typer.Exit(1)
 
 

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
             "le connecteur écrit comme ce client enregistré (son organisation, son type d'acteur)."
         ),
     )
+    imports_dossier: str = Field(
+        default="var/imports",
+        description="Dossier où un fichier importé attend d'être lu (effacé à la fin de l'import).",
+    )
+    imports_max_octets: int = Field(
+        default=512 * 1024 * 1024, ge=1024, description="Taille maximale d'un fichier importé."
+    )
     connecteur_intervalle_secondes: int = Field(
         default=3600,
         ge=0,

@@ -245,25 +245,7 @@ class SyncService:
         return row, state
 
     def _connector_guard(self, entry: EnabledConnector, territoire: str) -> Guard:
-        """The rights of the client the connector writes as in this territory."""
-        connector = entry.connector
-        found = self.database.fetch_one(ACTIVE_CLIENT, {"client_id": entry.clients[territoire]})
-        if found is None:
-            raise ConnectorMisconfigured()
-        organisation_id, type_acteur, territoires, derogations, _ = found
-        held = json_list(territoires)
-        if type_acteur != connector.type_acteur or territoire not in held:
-            raise ConnectorMisconfigured()
-        granted = overrides(derogations)
-        principal = Principal(
-            client_id=entry.clients[territoire],
-            organisation_id=organisation_id,
-            type_acteur=type_acteur,
-            territoires=held,
-            scopes=frozenset(self.matrix.actor(type_acteur, granted).scopes),
-            derogations=granted,
-        )
-        return Guard(self.matrix, principal, connector.finalite)
+        return connector_guard(self.database, self.matrix, entry, territoire)
 
     def _fresh(self, state: ConnectorPull | None, now: datetime) -> bool:
         if state is None or state.dernier_resultat in (FAILED, PullOutcome.INCOMPLETE):
@@ -480,6 +462,30 @@ class _Designated(Guard):
 
     def may_touch(self, territoire: str, linked: bool) -> bool:
         return territoire in self.principal.territoires
+
+
+def connector_guard(
+    database: Database, matrix: Matrix, entry: EnabledConnector, territoire: str
+) -> Guard:
+    """The rights of the client the connector writes as in this territory."""
+    connector = entry.connector
+    found = database.fetch_one(ACTIVE_CLIENT, {"client_id": entry.clients[territoire]})
+    if found is None:
+        raise ConnectorMisconfigured()
+    organisation_id, type_acteur, territoires, derogations, _ = found
+    held = json_list(territoires)
+    if type_acteur != connector.type_acteur or territoire not in held:
+        raise ConnectorMisconfigured()
+    granted = overrides(derogations)
+    principal = Principal(
+        client_id=entry.clients[territoire],
+        organisation_id=organisation_id,
+        type_acteur=type_acteur,
+        territoires=held,
+        scopes=frozenset(matrix.actor(type_acteur, granted).scopes),
+        derogations=granted,
+    )
+    return Guard(matrix, principal, connector.finalite)
 
 
 class _Rejected(ConnectorError):

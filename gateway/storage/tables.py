@@ -262,3 +262,40 @@ class ConnectorPull(SQLModel, table=True):
     empreinte: str | None = Field(default=None, max_length=64)
     #: Since when the upstream system no longer confirms what it said (a dossier vanished).
     non_confirme_depuis: datetime | None = _ts(nullable=True)
+
+
+class ImportJob(SQLModel, table=True):
+    """One file import: who sent it, the SHA-256 of its bytes (never the file), its state, how
+    far it went (the last foyer applied, committed with that foyer) and its report."""
+
+    __tablename__ = "imports"
+    __table_args__ = (Index("ix_imports_empreinte", "connecteur", "sha256"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    connecteur: str = Field(max_length=60)
+    sha256: str = Field(max_length=64)
+    organisation_id: str = Field(max_length=36)
+    client_id: str = Field(max_length=64)
+    #: en_attente, en_cours, termine, rejete, echec.
+    statut: str = Field(max_length=20, index=True)
+    octets: int = Field(sa_column=Column(BigInteger, nullable=False))
+    foyers_traites: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    foyers_total: int | None = Field(default=None)
+    #: The claim of the process running the job.
+    proprietaire: str | None = Field(default=None, max_length=36)
+    cree_le: datetime = _ts(nullable=False)
+    modifie_le: datetime = _ts(nullable=False)
+    rapport: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class ImportState(SQLModel, table=True):
+    """What a file connector last applied to one notebook: the observation key of its file
+    (ordering) and the hash of the person's normalised record (record-level idempotency)."""
+
+    __tablename__ = "imports_suivi"
+
+    connecteur: str = Field(primary_key=True, max_length=60)
+    carnet_id: str = Field(primary_key=True, max_length=36)
+    observation: str = Field(max_length=40)
+    empreinte: str = Field(max_length=64)
+    import_id: str = Field(max_length=36)

@@ -27,6 +27,8 @@ POSTGRES_URL = os.environ.get(
 )
 #: Tables emptied between tests (the signing keys are kept: generating one is slow).
 TABLES = (
+    "imports",
+    "imports_suivi",
     "connecteurs_sante",
     "connecteurs_suivi",
     "journal",
