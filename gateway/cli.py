@@ -578,6 +578,18 @@ def sandbox_seed(
     typer.echo(f"{held} carnet(s) inventé(s) dans le bac à sable")
 
 
+def enabled_connectors(configuration: dict[str, dict[str, str]], matrix: Any) -> Any:
+    """The connectors the configuration enables; exit 1 with the reason when one cannot load."""
+    from connectors import ConnectorLoadError
+    from gateway.connectors.loader import Connectors
+
+    try:
+        return Connectors.load(configuration, connector_registry(), matrix)
+    except ConnectorLoadError as error:
+        typer.echo(f"Connecteurs : {error}", err=True)
+        raise typer.Exit(1) from None
+
+
 def connector_registry() -> Any:
     """The registry the commands load connectors from (the installed entry points)."""
     from connectors import Registry
@@ -612,10 +624,9 @@ def connectors_run(
     from collections import Counter
     from datetime import timedelta
 
-    from connectors import BATCH, ConnectorLoadError
+    from connectors import BATCH
     from gateway.connectors import repository
     from gateway.connectors.errors import UpstreamProblem
-    from gateway.connectors.loader import Connectors
     from gateway.connectors.service import SyncService
     from gateway.errors import ProblemError
     from gateway.habilitation import load_matrix
@@ -624,11 +635,7 @@ def connectors_run(
 
     settings = Settings()
     matrix = load_matrix()
-    try:
-        enabled = Connectors.load(settings.connecteurs, connector_registry(), matrix)
-    except ConnectorLoadError as error:
-        typer.echo(f"Connecteurs : {error}", err=True)
-        raise typer.Exit(1) from None
+    enabled = enabled_connectors(settings.connecteurs, matrix)
     entry = enabled.get(slug)
     if entry is None or territoire not in entry.clients:
         typer.echo(f"Connecteur « {slug} » non activé dans le territoire {territoire}.", err=True)
@@ -710,8 +717,6 @@ def import_caf_msa(
 ) -> None:
     """Importe un fichier de flux RSA CAF/MSA comme POST /v1/imports/caf-msa : barre de
     progression, puis bilan (compteurs, rejets par position, sans donnée personnelle)."""
-    from connectors import ConnectorLoadError
-    from gateway.connectors.loader import Connectors
     from gateway.errors import ProblemError
     from gateway.habilitation import load_matrix
     from gateway.imports.service import ImportService
@@ -720,11 +725,7 @@ def import_caf_msa(
 
     settings = Settings()
     matrix = load_matrix()
-    try:
-        enabled = Connectors.load(settings.connecteurs, connector_registry(), matrix)
-    except ConnectorLoadError as error:
-        typer.echo(f"Connecteurs : {error}", err=True)
-        raise typer.Exit(1) from None
+    enabled = enabled_connectors(settings.connecteurs, matrix)
     database = Database(settings.database_url)
     service = ImportService(
         database,

@@ -198,3 +198,23 @@ def test_a_notebook_the_partner_asks_to_come_back_for_is_tried_once_more(territo
     assert len(Scripted.calls) == 4
     assert "applique=1" in result.output
     assert "echec:amont_indisponible=1" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["connectors", "run", "inconnu", "--territoire", "26"],
+        ["import", "caf-msa", "flux.xml", "--client", "cli_x"],
+    ],
+)
+def test_a_connector_that_cannot_load_stops_the_command_with_its_reason(
+    tmp_path, monkeypatch, command
+):
+    monkeypatch.setenv("CARNET_DATABASE_URL", f"sqlite:///{tmp_path / 'carnet.db'}")
+    monkeypatch.setenv("CARNET_CONNECTEURS", json.dumps({"inconnu": {"26": "cli_x"}}))
+    (tmp_path / "flux.xml").write_bytes(b"<x/>")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli, command)
+    assert result.exit_code == 1, result.output
+    assert "Connecteurs :" in result.output
+    assert "inconnu" in result.output
