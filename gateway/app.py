@@ -23,6 +23,7 @@ from gateway.connectors.loader import Connectors
 from gateway.connectors.routes import router as connectors_router
 from gateway.connectors.service import SyncService
 from gateway.errors import install_error_handlers
+from gateway.feed.routes import router as feed_router
 from gateway.habilitation import load_matrix
 from gateway.habilitation.categories import ProjectionCache
 from gateway.habilitation.journal import AccessJournal
@@ -178,6 +179,7 @@ def create_app(
     app.include_router(admin_router)
     app.include_router(journal_router)
     app.include_router(connectors_router)
+    app.include_router(feed_router)
 
     @app.post(
         "/oauth/token",

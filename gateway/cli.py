@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,6 +35,7 @@ keys_app = typer.Typer(no_args_is_help=True, help="Clés de signature des jetons
 sandbox_app = typer.Typer(no_args_is_help=True, help="Bac à sable des éditeurs (territoire SBX).")
 connectors_app = typer.Typer(no_args_is_help=True, help="Connecteurs des systèmes partenaires.")
 referential_app = typer.Typer(no_args_is_help=True, help="Référentiel et ses versions.")
+changes_app = typer.Typer(no_args_is_help=True, help="Journal des changements (flux).")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(db_app, name="db")
@@ -44,6 +46,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(sandbox_app, name="bac-a-sable")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(referential_app, name="referential")
+app.add_typer(changes_app, name="changements")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
@@ -714,6 +717,24 @@ def referential_diff(
 def _replaced(change: Any) -> str:
     then = f" → {', '.join(change.remplace_par)}" if change.remplace_par else " (sans remplacement)"
     return f"{change.liste:<22} {change.code}{then}"
+
+
+@changes_app.command("purger")
+def changes_purge() -> None:
+    """Oublier les changements plus anciens que la durée de conservation
+    (CARNET_CHANGEMENTS_RETENTION_JOURS) : un curseur du flux qui les précède a expiré (410)."""
+    from gateway.feed import repository as feed
+    from gateway.settings import Settings
+
+    now = datetime.now(UTC)
+    before = now - timedelta(days=Settings().changements_retention_jours)
+    database = _database()
+    try:
+        with database.write() as session:
+            purged = feed.purge(session, before, now)
+    finally:
+        database.dispose()
+    typer.echo(f"{purged} changement(s) oublié(s).")
 
 
 def main() -> None:

@@ -319,8 +319,10 @@ def log_change(
     sections: list[str],
     source: str,
     horodatage: datetime,
+    masque: int = 0,
 ) -> None:
-    """Record one effective change of a notebook (in the transaction of the change)."""
+    """Record one effective change of a notebook (in the transaction of the change), with the
+    data categories it touched as a bit mask (see :func:`gateway.feed.repository.mask`)."""
     _core(session).execute(
         _CHANGE,
         {
@@ -329,6 +331,7 @@ def log_change(
             "sections": sections,
             "source": source,
             "horodatage": horodatage,
+            "masque": masque,
         },
     )
 

@@ -15,7 +15,7 @@ import orjson
 from sqlmodel import Session
 
 from gateway.auth.principal import Principal
-from gateway.habilitation.categories import categories_of
+from gateway.habilitation.categories import categories_of, category_mask, touched
 from gateway.habilitation.guard import IDENTIFYING, Guard
 from gateway.notebooks import repository
 from gateway.notebooks.errors import (
@@ -424,6 +424,9 @@ class NotebookService:
             sections=sorted(outcome.sections | ({"personne"} if created else set())),
             source=source.key,
             horodatage=recu_le,
+            masque=category_mask(
+                touched(contribution, outcome.appliques, self.validator.referential)
+            ),
         )
         return WriteResult(row=row, created=created, outcome=outcome)
 
