@@ -38,6 +38,7 @@ from gateway.referential.routes import router as referential_router
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.subscriptions.routes import router as subscriptions_router
 from gateway.validation.examples import openapi_examples
 from gateway.validation.limiter import TokenBuckets
 from gateway.validation.routes import PREFIX as VALIDATION_PREFIX
@@ -180,6 +181,7 @@ def create_app(
     app.include_router(journal_router)
     app.include_router(connectors_router)
     app.include_router(feed_router)
+    app.include_router(subscriptions_router)
 
     @app.post(
         "/oauth/token",
