@@ -719,6 +719,33 @@ def _replaced(change: Any) -> str:
     return f"{change.liste:<22} {change.code}{then}"
 
 
+@app.command()
+def worker(
+    une_fois: Annotated[
+        bool, typer.Option("--une-fois", help="Une seule passe sur les livraisons dues.")
+    ] = False,
+    attente: Annotated[
+        float, typer.Option(help="Secondes d'attente quand rien n'est dû.", min=0.05)
+    ] = 1.0,
+) -> None:
+    """Livrer les événements aux abonnés (webhooks signés) ; plusieurs workers partagent la
+    file sur PostgreSQL."""
+    from gateway.subscriptions.worker import Worker
+
+    database = _database()
+    deliverer = Worker(database)
+    try:
+        if une_fois:
+            typer.echo(f"{deliverer.run_once()} livraison(s) tentée(s).")
+        else:
+            deliverer.run(attente)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        deliverer.close()
+        database.dispose()
+
+
 @changes_app.command("purger")
 def changes_purge() -> None:
     """Oublier les changements plus anciens que la durée de conservation

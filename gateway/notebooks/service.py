@@ -33,6 +33,7 @@ from gateway.notebooks.repository import StoredNotebook
 from gateway.notebooks.states import StateCache
 from gateway.notebooks.view import render
 from gateway.storage.tables import IdentityConflict, NotebookRow
+from gateway.subscriptions import outbox
 from referential import Finding, Report, Validator
 
 
@@ -417,16 +418,27 @@ class NotebookService:
         repository.record_access(
             self.session, self.guard.entry(action, row.id, categories, "applique")
         )
+        sections = sorted(outcome.sections | ({"personne"} if created else set()))
+        changed_categories = touched(contribution, outcome.appliques, self.validator.referential)
         repository.log_change(
             self.session,
             carnet_id=row.id,
             version=row.version,
-            sections=sorted(outcome.sections | ({"personne"} if created else set())),
+            sections=sections,
             source=source.key,
             horodatage=recu_le,
-            masque=category_mask(
-                touched(contribution, outcome.appliques, self.validator.referential)
-            ),
+            masque=category_mask(changed_categories),
+        )
+        outbox.enqueue(
+            self.session,
+            self.guard.matrix,
+            carnet_id=row.id,
+            territoire=row.territoire,
+            version=row.version,
+            sections=sections,
+            categories=changed_categories,
+            created=created,
+            at=recu_le,
         )
         return WriteResult(row=row, created=created, outcome=outcome)
 

@@ -200,6 +200,38 @@ class Subscription(SQLModel, table=True):
     modifie_le: datetime = _ts(nullable=False)
 
 
+class Delivery(SQLModel, table=True):
+    """One event to deliver to one subscription (the outbox), written in the transaction of
+    the change; claimed by a worker for a lease (``bail``), then delivered, retried or given up
+    (dead letter)."""
+
+    __tablename__ = "livraisons"
+    __table_args__ = (
+        Index("ix_livraisons_a_faire", "statut", "prochaine_tentative"),
+        Index("ix_livraisons_abonnement", "abonnement_id", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrement, primary_key=True))
+    abonnement_id: str = Field(max_length=36)
+    #: The ``webhook-id``: the same for every attempt, so that receivers deduplicate.
+    evenement_id: str = Field(max_length=40)
+    type: str = Field(max_length=40)
+    carnet_id: str | None = Field(default=None, max_length=36)
+    version: int | None = None
+    territoire: str | None = Field(default=None, max_length=3)
+    sections: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    horodatage: datetime = _ts(nullable=False)
+    #: en_attente, livre, echec (dead letter: every attempt failed), abandonne (410).
+    statut: str = Field(max_length=20)
+    tentatives: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    prochaine_tentative: datetime = _ts(nullable=False)
+    bail: str | None = Field(default=None, max_length=36)
+    dernier_statut_http: int | None = None
+    derniere_erreur: str | None = Field(default=None, max_length=60)
+    livre_le: datetime | None = _ts(nullable=True)
+    cree_le: datetime = _ts(nullable=False)
+
+
 class IdempotencyRecord(SQLModel, table=True):
     __tablename__ = "idempotence"
 

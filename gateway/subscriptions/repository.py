@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from gateway.storage.tables import Subscription
+from gateway.storage.tables import Delivery, Subscription
 
 
 def of_organisation(session: Session, organisation_id: str) -> list[Subscription]:
@@ -27,4 +28,23 @@ def add(session: Session, subscription: Subscription) -> None:
 
 
 def remove(session: Session, subscription: Subscription) -> None:
+    """Forget a subscription and its deliveries."""
+    session.execute(delete(Delivery).where(col(Delivery.abonnement_id) == subscription.id))
     session.delete(subscription)
+
+
+def deliveries(
+    session: Session, subscription_id: str, *, after: int | None, limit: int, statut: str | None
+) -> list[Delivery]:
+    """A subscription's deliveries, newest first, before the delivery ``after``."""
+    statement = select(Delivery).where(Delivery.abonnement_id == subscription_id)
+    if statut is not None:
+        statement = statement.where(Delivery.statut == statut)
+    if after is not None:
+        statement = statement.where(col(Delivery.id) < after)
+    return list(session.exec(statement.order_by(col(Delivery.id).desc()).limit(limit)))
+
+
+def delivery(session: Session, subscription_id: str, delivery_id: int) -> Delivery | None:
+    found = session.get(Delivery, delivery_id)
+    return found if found is not None and found.abonnement_id == subscription_id else None

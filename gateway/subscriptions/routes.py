@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +15,9 @@ from gateway.errors import NotFound
 from gateway.habilitation.guard import InsufficientScope
 from gateway.habilitation.matrix import SCOPE_PREFIX
 from gateway.settings import Settings
+from gateway.storage.tables import Delivery
 from gateway.subscriptions import repository, service
+from gateway.subscriptions.outbox import PENDING
 from gateway.subscriptions.service import InvalidSubscription
 
 router = APIRouter(prefix="/v1/abonnements", tags=["abonnements"])
@@ -238,6 +240,102 @@ def rotate_secret(
             raise _not_found()
         secret = service.rotate(found, now)
         return {"secret": secret, "precedent_expire_le": found.precedent_expire_le}
+
+
+class Livraison(BaseModel):
+    id: int
+    evenement_id: str = Field(description="L'en-tête webhook-id, le même à chaque tentative.")
+    type: str
+    carnet_id: str | None
+    version: int | None
+    statut: str = Field(
+        description="en_attente, livre, echec (toutes les tentatives ont échoué), abandonne (410)."
+    )
+    tentatives: int
+    prochaine_tentative: datetime | None
+    dernier_statut_http: int | None
+    derniere_erreur: str | None
+    livre_le: datetime | None
+    cree_le: datetime
+
+
+class Livraisons(BaseModel):
+    livraisons: list[Livraison]
+    suivant: int | None = Field(description="À passer dans « apres » pour la page suivante.")
+
+
+def _delivery_wire(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "evenement_id": delivery.evenement_id,
+        "type": delivery.type,
+        "carnet_id": delivery.carnet_id,
+        "version": delivery.version,
+        "statut": delivery.statut,
+        "tentatives": delivery.tentatives,
+        "prochaine_tentative": delivery.prochaine_tentative if delivery.statut == PENDING else None,
+        "dernier_statut_http": delivery.dernier_statut_http,
+        "derniere_erreur": delivery.derniere_erreur,
+        "livre_le": delivery.livre_le,
+        "cree_le": delivery.cree_le,
+    }
+
+
+@router.get(
+    "/{abonnement_id}/livraisons",
+    response_model=Livraisons,
+    summary="Les livraisons d'un abonnement, les plus récentes d'abord (échecs compris)",
+    responses=_ONE,
+)
+def list_deliveries(
+    abonnement_id: SubscriptionId,
+    database: DatabaseDep,
+    principal: SubscriberDep,
+    statut: Annotated[
+        Literal["en_attente", "livre", "echec", "abandonne"] | None,
+        Query(description="Seulement les livraisons de ce statut."),
+    ] = None,
+    apres: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Dernière livraison lue.")
+    ] = None,
+    limite: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    with database.read() as session:
+        if repository.get(session, abonnement_id, principal.organisation_id) is None:
+            raise _not_found()
+        found = repository.deliveries(
+            session, abonnement_id, after=apres, limit=limite + 1, statut=statut
+        )
+    page = found[:limite]
+    return {
+        "livraisons": [_delivery_wire(d) for d in page],
+        "suivant": page[-1].id if len(found) > limite else None,
+    }
+
+
+@router.post(
+    "/{abonnement_id}/livraisons/{livraison_id}/relivrer",
+    status_code=202,
+    response_model=Livraison,
+    summary="Relivrer un événement (même webhook-id), tout de suite",
+    responses=_ONE,
+)
+def redeliver(
+    abonnement_id: SubscriptionId,
+    livraison_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    database: DatabaseDep,
+    principal: SubscriberDep,
+) -> Any:
+    now = _now()
+    with database.write() as session:
+        if repository.get(session, abonnement_id, principal.organisation_id) is None:
+            raise _not_found()
+        found = repository.delivery(session, abonnement_id, livraison_id)
+        if found is None:
+            raise NotFound("Livraison introuvable pour cet abonnement.")
+        found.statut, found.tentatives, found.bail = PENDING, 0, None
+        found.prochaine_tentative = now
+        return _delivery_wire(found)
 
 
 def _now() -> datetime:

@@ -35,6 +35,7 @@ TABLES = (
     "changements",
     "changements_horizon",
     "abonnements",
+    "livraisons",
     "conflits_identite",
     "identifiants",
     "carnets",

@@ -1,4 +1,5 @@
-"""feed: the change log in commit order, its retention horizon, webhook subscriptions
+"""feed: the change log in commit order, its retention horizon, webhook subscriptions and
+their outbox of deliveries
 
 Revision ID: 0007
 Revises: 0006
@@ -65,9 +66,35 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_abonnements_organisation_id", "abonnements", ["organisation_id"])
+    op.create_table(
+        "livraisons",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("abonnement_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+        sa.Column("evenement_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("type", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("carnet_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=True),
+        sa.Column("territoire", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True),
+        sa.Column("sections", sa.JSON(), nullable=False),
+        sa.Column("horodatage", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("statut", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("tentatives", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("prochaine_tentative", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("bail", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
+        sa.Column("dernier_statut_http", sa.Integer(), nullable=True),
+        sa.Column("derniere_erreur", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
+        sa.Column("livre_le", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("cree_le", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_livraisons_a_faire", "livraisons", ["statut", "prochaine_tentative"])
+    op.create_index("ix_livraisons_abonnement", "livraisons", ["abonnement_id", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_livraisons_abonnement", table_name="livraisons")
+    op.drop_index("ix_livraisons_a_faire", table_name="livraisons")
+    op.drop_table("livraisons")
     op.drop_index("ix_abonnements_organisation_id", table_name="abonnements")
     op.drop_table("abonnements")
     op.drop_table("changements_horizon")
