@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -39,6 +40,7 @@ from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
 from gateway.storage.database import Database
 from gateway.subscriptions.routes import router as subscriptions_router
+from gateway.subscriptions.worker import Worker
 from gateway.validation.examples import openapi_examples
 from gateway.validation.limiter import TokenBuckets
 from gateway.validation.routes import PREFIX as VALIDATION_PREFIX
@@ -85,9 +87,18 @@ def create_app(
         # keep it out of the garbage collector's generations so that collections stay short.
         gc.collect()
         gc.freeze()
+        deliverer, delivering = None, None
+        if settings.livraisons_integrees:
+            deliverer = Worker(database, heartbeat=timedelta(minutes=settings.battement_minutes))
+            delivering = threading.Thread(target=deliverer.run, name="livraisons", daemon=True)
+            delivering.start()
         try:
             yield
         finally:
+            if deliverer is not None and delivering is not None:
+                deliverer.stop()
+                await asyncio.to_thread(delivering.join, 30)
+                deliverer.close()
             if checkpoints is not None:
                 checkpoints.stop()
             app.state.token_server.remote_keys.close()

@@ -730,10 +730,11 @@ def worker(
 ) -> None:
     """Livrer les événements aux abonnés (webhooks signés) ; plusieurs workers partagent la
     file sur PostgreSQL."""
+    from gateway.settings import Settings
     from gateway.subscriptions.worker import Worker
 
     database = _database()
-    deliverer = Worker(database)
+    deliverer = Worker(database, heartbeat=timedelta(minutes=Settings().battement_minutes))
     try:
         if une_fois:
             typer.echo(f"{deliverer.run_once()} livraison(s) tentée(s).")

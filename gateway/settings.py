@@ -93,6 +93,16 @@ class Settings(BaseSettings):
         description="Durée de conservation du journal des changements (et validité d'un curseur du flux).",
     )
 
+    livraisons_integrees: bool = Field(
+        default=False,
+        description="Livrer les webhooks depuis le processus du serveur (sinon : carnet worker).",
+    )
+    battement_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="Intervalle des événements « battement » des abonnements qui les demandent.",
+    )
+
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:
         if self.environment == "production":

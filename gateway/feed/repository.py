@@ -6,9 +6,10 @@ id (``seq``) is assigned inside its transaction, so ``seq`` is the commit order.
 ``seq`` comes from a sequence drawn at insert time: a transaction that drew 7 may commit after
 the one that drew 8. Each row therefore carries the id of the transaction that wrote it (``xid``,
 an ``xid8`` set by the server: ``pg_current_xact_id()``), and a reader only takes the rows of
-transactions older than the oldest still running — ``pg_snapshot_xmin(pg_current_snapshot())``:
-every transaction below it has ended, committed or not, and no later transaction can get an id
-below it. The feed is ordered by ``(xid, seq)`` and a cursor is such a pair. The write path pays
+transactions older than the oldest one still running in this database (see
+:data:`_BOUND_POSTGRESQL`; ``pg_snapshot_xmin`` alone would also wait for the write
+transactions of the cluster's other databases): every transaction below it has ended,
+committed or not, and no later transaction can get an id below it. The feed is ordered by ``(xid, seq)`` and a cursor is such a pair. The write path pays
 nothing for this (no lock, no extra statement); a long transaction delays the feed, it never
 makes it skip.
 """
@@ -73,14 +74,43 @@ def _xid(dialect: str, name: str) -> str:
     return f"CAST(:{name} AS xid8)" if dialect == "postgresql" else f":{name}"
 
 
+#: The oldest transaction still running *in this database* (or, when none, the first one not
+#: started yet), from one snapshot: its in-progress list, matched to the sessions of this
+#: database by their 32-bit transaction id (pg_stat_activity, read live, has no epoch). A
+#: transaction of the snapshot that ended before the sessions were read has committed or
+#: aborted before the page query's own snapshot, which sees it; one that starts after the
+#: snapshot gets an id at or above its xmax. Transactions of the cluster's other databases
+#: never write this table and do not hold the feed back.
+_BOUND_POSTGRESQL = text(
+    "SELECT coalesce("
+    " (SELECT min(x) FROM pg_snapshot_xip(s.snap) AS x"
+    "  WHERE (x::text::bigint % 4294967296) IN"
+    "  (SELECT a.backend_xid::text::bigint FROM pg_stat_activity a"
+    "   WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL)),"
+    " pg_snapshot_xmax(s.snap))::text"
+    " FROM (SELECT pg_current_snapshot() AS snap) s"
+)
+
+
 def _bound(session: Session, dialect: str) -> Any:
-    """What a reader may take now: PostgreSQL, the transactions below the oldest running one;
-    SQLite, the rows committed when the read began."""
+    """What a reader may take now: PostgreSQL, the rows of the transactions below the oldest
+    one still running in this database; SQLite, the rows committed when the read began."""
     if dialect == "postgresql":
-        return session.execute(
-            text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
-        ).scalar_one()
+        return session.execute(_BOUND_POSTGRESQL).scalar_one()
     return session.execute(text("SELECT coalesce(max(seq), 0) FROM changements")).scalar_one()
+
+
+def _after_clause(dialect: str) -> str:
+    """After the cursor. On SQLite ``xid`` is always 0: the row id alone keeps the index
+    range tight (SQLite's planner uses only the first column of a row-value range)."""
+    if dialect == "postgresql":
+        return f"(ch.xid, ch.seq) > ({_xid(dialect, 'xid')}, :seq)"
+    return "ch.seq > :seq"
+
+
+def _order(dialect: str, *, descending: bool = False) -> str:
+    way = " DESC" if descending else ""
+    return f"ch.xid{way}, ch.seq{way}" if dialect == "postgresql" else f"ch.seq{way}"
 
 
 def _visible_clause(dialect: str) -> str:
@@ -99,7 +129,7 @@ def page(
     dialect = session.get_bind().dialect.name
     bound = _bound(session, dialect)
     where = [
-        f"(ch.xid, ch.seq) > ({_xid(dialect, 'xid')}, :seq)",
+        _after_clause(dialect),
         _visible_clause(dialect),
         "c.territoire IN :territoires",
         # A change that touched only categories the caller may not read is not shown; rows
@@ -119,9 +149,11 @@ def page(
     xid_text = "ch.xid::text" if dialect == "postgresql" else "ch.xid"
     statement = text(
         f"SELECT {xid_text}, ch.seq, ch.carnet_id, ch.version, ch.sections, ch.horodatage"
-        " FROM changements ch JOIN carnets c ON c.id = ch.carnet_id"
-        f" WHERE {' AND '.join(where)}"
-        " ORDER BY ch.xid, ch.seq LIMIT :limite"
+        # The change log drives the join, in its (xid, seq) order (CROSS JOIN keeps SQLite's
+        # planner from scanning the notebooks first and sorting their whole history).
+        " FROM changements ch CROSS JOIN carnets c"
+        f" WHERE c.id = ch.carnet_id AND {' AND '.join(where)}"
+        f" ORDER BY {_order(dialect)} LIMIT :limite"
     ).bindparams(bindparam("territoires", expanding=True))
     parameters = {
         "xid": str(after[0]) if dialect == "postgresql" else after[0],
@@ -145,7 +177,7 @@ def _last(session: Session, dialect: str, bound: Any) -> tuple[int, int]:
     found = session.execute(
         text(
             f"SELECT {xid_text}, ch.seq FROM changements ch WHERE {_visible_clause(dialect)}"
-            " ORDER BY ch.xid DESC, ch.seq DESC LIMIT 1"
+            f" ORDER BY {_order(dialect, descending=True)} LIMIT 1"
         ),
         {"borne": bound},
     ).one_or_none()
@@ -194,7 +226,7 @@ def purge(session: Session, before: datetime, now: datetime) -> int:
         text(
             f"SELECT {xid_text}, ch.seq FROM changements ch"
             f" WHERE ch.horodatage < :avant AND {_visible_clause(dialect)}{_keep_last(dialect)}"
-            " ORDER BY ch.xid DESC, ch.seq DESC LIMIT 1"
+            f" ORDER BY {_order(dialect, descending=True)} LIMIT 1"
         ),
         {"avant": before, "borne": bound},
     ).one_or_none()
@@ -202,7 +234,14 @@ def purge(session: Session, before: datetime, now: datetime) -> int:
         return 0
     position = (int(last[0]), int(last[1]))
     result: Any = session.execute(
-        text(f"DELETE FROM changements WHERE (xid, seq) <= ({_xid(dialect, 'xid')}, :seq)"),
+        text(
+            "DELETE FROM changements WHERE "
+            + (
+                f"(xid, seq) <= ({_xid(dialect, 'xid')}, :seq)"
+                if dialect == "postgresql"
+                else "seq <= :seq"
+            )
+        ),
         {"xid": str(position[0]) if dialect == "postgresql" else position[0], "seq": position[1]},
     )
     current = session.get(FeedHorizon, _HORIZON)

@@ -27,13 +27,14 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import Session
 
+from gateway.deps import json_list
 from gateway.storage.database import Database
 from gateway.storage.tables import Delivery, Subscription
 from gateway.subscriptions import service
-from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, PENDING
+from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING, new_event_id
 from gateway.subscriptions.signing import headers as signed_headers
 
 logger = logging.getLogger(__name__)
@@ -99,12 +100,15 @@ class Worker:
         transport: httpx.BaseTransport | None = None,
         batch: int = 50,
         lease: timedelta = LEASE,
+        heartbeat: timedelta | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.database = database
         self.http = httpx.Client(timeout=TIMEOUT, transport=transport, follow_redirects=False)
         self.batch = batch
         self.lease = lease
+        #: Every subscription asking for ``battement`` gets one event at least this often.
+        self.heartbeat = heartbeat
         self.now = now
         self._stop = threading.Event()
 
@@ -126,6 +130,8 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim the due deliveries, push them, record the outcomes; how many were tried."""
+        if self.heartbeat is not None:
+            self._queue_heartbeats()
         token = str(uuid.uuid4())
         claimed = self._claim(token)
         for item in claimed:
@@ -168,6 +174,38 @@ class Worker:
             for item in claimed:
                 session.expunge(item.delivery)
         return claimed
+
+    def _queue_heartbeats(self) -> None:
+        """Queue a heartbeat for the subscriptions asking for one whose last heartbeat is older
+        than the interval (two workers may both queue one: a subscriber sees one more)."""
+        assert self.heartbeat is not None
+        now = self.now()
+        with self.database.write() as session:
+            due = session.execute(
+                text(
+                    "SELECT a.id, a.types FROM abonnements a WHERE a.actif AND NOT EXISTS"
+                    " (SELECT 1 FROM livraisons l WHERE l.abonnement_id = a.id"
+                    " AND l.type = :type AND l.cree_le > :depuis)"
+                ),
+                {"type": HEARTBEAT, "depuis": now - self.heartbeat},
+            ).all()
+            rows = [
+                {
+                    "abonnement_id": subscription_id,
+                    "evenement_id": new_event_id(),
+                    "type": HEARTBEAT,
+                    "sections": [],
+                    "horodatage": now,
+                    "statut": PENDING,
+                    "tentatives": 0,
+                    "prochaine_tentative": now,
+                    "cree_le": now,
+                }
+                for subscription_id, types in due
+                if HEARTBEAT in json_list(types)
+            ]
+            if rows:
+                session.execute(insert(Delivery.__table__), rows)  # type: ignore[attr-defined]
 
     def _deliver(self, item: Claimed, token: str) -> None:
         delivery = item.delivery

@@ -255,3 +255,42 @@ async def test_an_event_held_by_a_killed_worker_is_delivered_later_by_another(
     ids = receiver.ids()
     assert len(ids) == 2
     assert len(set(ids)) == 1  # the same event, delivered again
+
+
+async def test_heartbeats_reach_the_subscriptions_that_ask_for_them(
+    client, partner, receiver, db, clock
+):
+    p = await partner()
+    await subscribe(client, p, receiver.url, types=["battement"])
+    await subscribe(client, p, receiver.url + "/sans")
+    deliverer = Worker(db, heartbeat=timedelta(hours=1), now=clock)
+    try:
+        assert await run(deliverer) == 1
+        assert await run(deliverer) == 0
+        clock.advance(timedelta(minutes=61))
+        assert await run(deliverer) == 1
+    finally:
+        deliverer.close()
+    bodies = [json.loads(r.body) for r in receiver.received]
+    assert [b["type"] for b in bodies] == ["battement", "battement"]
+    assert bodies[0]["donnees"] == {}
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 2
+
+
+async def test_the_server_delivers_in_process_when_told_to(client, partner, receiver, db):
+    from gateway.app import create_app
+    from gateway.settings import Settings
+    from tests.gateway.conftest import BASE_URL
+
+    p = await partner()
+    await subscribe(client, p, receiver.url)
+    settings = Settings(environment="test", issuer=BASE_URL, livraisons_integrees=True)
+    application = create_app(settings, database=db)
+    async with application.router.lifespan_context(application):
+        await new_notebook(client, p)
+        for _ in range(100):
+            if receiver.received:
+                break
+            await asyncio.sleep(0.05)
+    assert len(receiver.received) == 1
+    assert json.loads(receiver.received[0].body)["type"] == "carnet.cree"
