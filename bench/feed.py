@@ -6,9 +6,10 @@
     each. The ratio should stay at or under 1.5: a page costs the same whatever the history.
 (b) Delivery throughput: ``--events`` queued deliveries pushed to a local receiver on the
     loopback (answers 204) by 1 worker, then by 2 workers (threads of this process), events/s.
-(c) The outbox's cost on the write path: contributions (one event each, through the notebook
-    service, one transaction each) with no subscription, then with 10 matching subscriptions
-    (10 outbox rows per write, one multi-row insert), alternated in blocks; writes/s and ratio.
+(c) The outbox's cost on the write path: contributions (one changed value each, through the
+    notebook service, one transaction each) with no subscription, then with 10 matching
+    subscriptions (10 outbox rows per write, one multi-row insert), alternated in blocks in both
+    orders; median writes/s and ratio.
 
 Made-up data: ids and codes only. The database is a SQLite file in a temporary folder, or the
 PostgreSQL database named by ``--url`` (emptied of the tables it fills: use a scratch one).
@@ -31,7 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -87,6 +88,7 @@ def _grow(database: Database, ids: list[str], start: int, stop: int) -> None:
                 "source": "bench",
                 "horodatage": NOW,
                 "masque": mask,
+                "territoire": "26",
             }
             for n in range(low, min(stop, low + BATCH))
         ]
@@ -184,8 +186,8 @@ def _throughput(database: Database, workers: int, events: int) -> float:
     return events / elapsed
 
 
-def _write_cost(database: Database, target: str, writes: int) -> tuple[float, float]:
-    """Writes/s without and with 10 matching subscriptions, alternated in 4 blocks each."""
+def _write_cost(database: Database, target: str, writes: int) -> dict[int, float]:
+    """Writes/s with 0, 1 and 10 matching subscriptions, alternated in 4 blocks each."""
     from gateway.auth.principal import Principal
     from gateway.habilitation import load_matrix
     from gateway.habilitation.guard import Guard
@@ -210,18 +212,22 @@ def _write_cost(database: Database, target: str, writes: int) -> tuple[float, fl
         started = time.perf_counter()
         for _ in range(writes):
             n = next(counter)
-            event = {"id": f"e{n}", "type": "autre", "date": "2026-11-30T10:00:00Z", "libelle": "E"}
-            body = orjson.dumps({"observe_le": "2026-11-30T12:00:00Z", "evenements": [event]})
+            # A value that changes at each write, observed later each time: a new version,
+            # a notebook that does not grow.
+            observed = (NOW + timedelta(seconds=n)).isoformat().replace("+00:00", "Z")
+            body = orjson.dumps({"observe_le": observed, "droits": {"are": n % 2 == 0}})
             with database.write() as session:
                 NotebookService(session, validator, guard).contribute(carnet_id, body, None)
         return writes / (time.perf_counter() - started)
 
-    def subscriptions(active: bool) -> None:
+    def subscriptions(count: int) -> None:
+        """Activate the first ``count`` of the 10 subscriptions."""
         with database.write() as session:
-            session.execute(
-                text("UPDATE abonnements SET actif = :actif WHERE id LIKE 'bench-%'"),
-                {"actif": active},
-            )
+            for n in range(10):
+                session.execute(
+                    text("UPDATE abonnements SET actif = :actif WHERE id = :id"),
+                    {"actif": n < count, "id": f"bench-{n}"},
+                )
 
     with database.write() as session:
         for n in range(10):
@@ -242,19 +248,19 @@ def _write_cost(database: Database, target: str, writes: int) -> tuple[float, fl
                 )
             )
         session.execute(text("UPDATE abonnements SET actif = false WHERE id = 'bench'"))
-    without, with_outbox = [], []
+    rates: dict[int, list[float]] = {0: [], 1: [], 10: []}
     block()  # warm-up
-    for _ in range(4):
-        subscriptions(False)
-        without.append(block())
-        subscriptions(True)
-        with_outbox.append(block())
+    for turn in range(4):
+        # Alternated, in both orders, so that a drift of the machine favours none.
+        for count in (0, 1, 10) if turn % 2 == 0 else (10, 1, 0):
+            subscriptions(count)
+            rates[count].append(block())
     with database.read() as session:
         queued = session.execute(
             text("SELECT count(*) FROM livraisons WHERE abonnement_id LIKE 'bench-%'")
         ).scalar_one()
-    assert queued == 10 * 4 * writes, queued
-    return statistics.median(without), statistics.median(with_outbox)
+    assert queued == (1 + 10) * 4 * writes, queued
+    return {count: statistics.median(values) for count, values in rates.items()}
 
 
 def main() -> None:
@@ -313,10 +319,10 @@ def main() -> None:
         print(f"(b) delivery, {workers} worker(s): {rates[-1]:8.0f} events/s")
     print(f"    ratio 2 workers / 1 worker: {rates[1] / rates[0]:.2f}")
 
-    plain, queued = _write_cost(database, target, args.writes)
-    print(f"(c) contributions, no subscription:       {plain:8.0f} writes/s")
-    print(f"    contributions, 10 subscriptions:      {queued:8.0f} writes/s")
-    print(f"    ratio with / without the outbox: {queued / plain:.2f}")
+    rates_by_count = _write_cost(database, target, args.writes)
+    for count, rate in rates_by_count.items():
+        ratio = rate / rates_by_count[0]
+        print(f"(c) contributions, {count:2d} subscription(s): {rate:8.0f} writes/s  ({ratio:.2f})")
     server.shutdown()
     database.dispose()
     folder.cleanup()

@@ -320,6 +320,7 @@ def log_change(
     source: str,
     horodatage: datetime,
     masque: int = 0,
+    territoire: str | None = None,
 ) -> None:
     """Record one effective change of a notebook (in the transaction of the change), with the
     data categories it touched as a bit mask (see :func:`gateway.feed.repository.mask`)."""
@@ -332,6 +333,7 @@ def log_change(
             "source": source,
             "horodatage": horodatage,
             "masque": masque,
+            "territoire": territoire,
         },
     )
 

@@ -428,6 +428,7 @@ class NotebookService:
             source=source.key,
             horodatage=recu_le,
             masque=category_mask(changed_categories),
+            territoire=row.territoire,
         )
         outbox.enqueue(
             self.session,

@@ -159,6 +159,8 @@ class Change(SQLModel, table=True):
     sections: list[str] = Field(sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=80)
     horodatage: datetime = _ts(nullable=False)
+    #: The notebook's territory (the feed filters on it without a join).
+    territoire: str | None = Field(default=None, max_length=3)
     #: The data categories the change touched, one bit each (see gateway/feed/repository.py).
     masque: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 

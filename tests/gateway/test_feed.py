@@ -232,6 +232,7 @@ async def test_a_change_committed_after_a_later_one_is_not_skipped(client, partn
             sections=["evenements"],
             source="test",
             horodatage=datetime.now(UTC),
+            territoire="26",
         )
 
     def slow():

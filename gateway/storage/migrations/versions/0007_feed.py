@@ -34,6 +34,15 @@ def upgrade() -> None:
     op.add_column(
         "changements", sa.Column("masque", sa.Integer(), server_default="0", nullable=False)
     )
+    # The notebook's territory, so that a page reads the change log alone, in its order.
+    op.add_column(
+        "changements",
+        sa.Column("territoire", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True),
+    )
+    op.execute(
+        "UPDATE changements SET territoire ="
+        " (SELECT c.territoire FROM carnets c WHERE c.id = changements.carnet_id)"
+    )
     op.create_index("ix_changements_flux", "changements", ["xid", "seq"])
     op.create_index("ix_changements_horodatage", "changements", ["horodatage"])
     op.create_table(
@@ -101,5 +110,6 @@ def downgrade() -> None:
     op.drop_index("ix_changements_horodatage", table_name="changements")
     op.drop_index("ix_changements_flux", table_name="changements")
     with op.batch_alter_table("changements") as batch:
+        batch.drop_column("territoire")
         batch.drop_column("masque")
         batch.drop_column("xid")
