@@ -39,6 +39,7 @@ from gateway.referential.routes import router as referential_router
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.subscriptions.routes import admin_router as deliveries_admin_router
 from gateway.subscriptions.routes import router as subscriptions_router
 from gateway.subscriptions.worker import Worker
 from gateway.validation.examples import openapi_examples
@@ -193,6 +194,7 @@ def create_app(
     app.include_router(connectors_router)
     app.include_router(feed_router)
     app.include_router(subscriptions_router)
+    app.include_router(deliveries_admin_router)
 
     @app.post(
         "/oauth/token",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from gateway.storage.tables import Delivery, Subscription
+from gateway.storage.tables import Delivery, Organisation, Subscription
 
 
 def of_organisation(session: Session, organisation_id: str) -> list[Subscription]:
@@ -48,3 +48,34 @@ def deliveries(
 def delivery(session: Session, subscription_id: str, delivery_id: int) -> Delivery | None:
     found = session.get(Delivery, delivery_id)
     return found if found is not None and found.abonnement_id == subscription_id else None
+
+
+def deliveries_of_territories(
+    session: Session,
+    territoires: tuple[str, ...],
+    *,
+    after: int | None,
+    limit: int,
+    statut: str | None,
+) -> list[tuple[Delivery, str]]:
+    """Deliveries to the subscriptions of the organisations whose territories are all among
+    ``territoires`` (an operator's), newest first, with their organisation."""
+    statement = (
+        select(Delivery, Organisation)
+        .join(Subscription, col(Subscription.id) == col(Delivery.abonnement_id))
+        .join(Organisation, col(Organisation.id) == col(Subscription.organisation_id))
+    )
+    if statut is not None:
+        statement = statement.where(Delivery.statut == statut)
+    if after is not None:
+        statement = statement.where(col(Delivery.id) < after)
+    statement = statement.order_by(col(Delivery.id).desc())
+    found = []
+    # Territories are a JSON list: the rows outside the operator's are skipped here, in id
+    # order, until the page is full.
+    for delivery, organisation in session.exec(statement):
+        if organisation.territoires and set(organisation.territoires) <= set(territoires):
+            found.append((delivery, organisation.id))
+            if len(found) == limit:
+                break
+    return found

@@ -14,6 +14,7 @@ from gateway.deps import DatabaseDep, PrincipalDep
 from gateway.errors import NotFound
 from gateway.habilitation.guard import InsufficientScope
 from gateway.habilitation.matrix import SCOPE_PREFIX
+from gateway.organisations.routes import OperatorDep
 from gateway.settings import Settings
 from gateway.storage.tables import Delivery
 from gateway.subscriptions import repository, service
@@ -21,6 +22,7 @@ from gateway.subscriptions.outbox import PENDING
 from gateway.subscriptions.service import InvalidSubscription
 
 router = APIRouter(prefix="/v1/abonnements", tags=["abonnements"])
+admin_router = APIRouter(prefix="/v1/admin/livraisons", tags=["administration"])
 
 READ_SCOPE = SCOPE_PREFIX + "lecture"
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -340,3 +342,48 @@ def redeliver(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class LivraisonOperateur(Livraison):
+    abonnement_id: str
+    organisation_id: str
+
+
+class LivraisonsOperateur(BaseModel):
+    livraisons: list[LivraisonOperateur]
+    suivant: int | None = Field(description="À passer dans « apres » pour la page suivante.")
+
+
+@admin_router.get(
+    "",
+    response_model=LivraisonsOperateur,
+    summary="Les livraisons aux abonnés des organisations de vos territoires (échecs compris)",
+    responses={
+        401: {"description": "Jeton absent ou invalide."},
+        403: {"description": "Pas un opérateur."},
+    },
+)
+def operator_deliveries(
+    database: DatabaseDep,
+    principal: OperatorDep,
+    statut: Annotated[
+        Literal["en_attente", "livre", "echec", "abandonne"] | None,
+        Query(description="Seulement les livraisons de ce statut."),
+    ] = None,
+    apres: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Dernière livraison lue.")
+    ] = None,
+    limite: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    with database.read() as session:
+        found = repository.deliveries_of_territories(
+            session, principal.territoires, after=apres, limit=limite + 1, statut=statut
+        )
+    page = found[:limite]
+    return {
+        "livraisons": [
+            _delivery_wire(d) | {"abonnement_id": d.abonnement_id, "organisation_id": o}
+            for d, o in page
+        ],
+        "suivant": page[-1][0].id if len(found) > limite else None,
+    }

@@ -16,6 +16,7 @@ from standardwebhooks import Webhook
 from gateway.subscriptions.worker import JITTER, LEASE, SCHEDULE, Worker
 from tests.gateway.payloads import at, carnet, contribute, join, new_notebook, personne
 from tests.gateway.receiver import serve
+from tests.gateway.test_admin import operator
 
 URL = "/v1/abonnements"
 
@@ -294,3 +295,29 @@ async def test_the_server_delivers_in_process_when_told_to(client, partner, rece
             await asyncio.sleep(0.05)
     assert len(receiver.received) == 1
     assert json.loads(receiver.received[0].body)["type"] == "carnet.cree"
+
+
+async def test_an_operator_lists_the_failed_deliveries_of_its_territories(
+    client, partner, receiver, worker, db
+):
+    receiver.then = 500
+    association = await partner("structure_insertion", ["26"])
+    elsewhere = await partner("departement", ["07"])
+    here = await subscribe(client, association, receiver.url)
+    await subscribe(client, elsewhere, receiver.url)
+    await new_notebook(client, association)
+    await new_notebook(client, elsewhere)
+    assert await run(worker) == 2
+    admin = await operator(client, db, ("26",))
+    response = await client.get("/v1/admin/livraisons", headers=admin.headers)
+    assert response.status_code == 200, response.text
+    [seen] = response.json()["livraisons"]
+    assert seen["abonnement_id"] == here["id"]
+    assert seen["organisation_id"] == association.organisation_id
+    assert seen["dernier_statut_http"] == 500
+    failed = await client.get(
+        "/v1/admin/livraisons", params={"statut": "livre"}, headers=admin.headers
+    )
+    assert failed.json()["livraisons"] == []
+    refused = await client.get("/v1/admin/livraisons", headers=association.headers)
+    assert refused.status_code == 403
