@@ -6,7 +6,7 @@ id (``seq``) is assigned inside its transaction, so ``seq`` is the commit order.
 ``seq`` comes from a sequence drawn at insert time: a transaction that drew 7 may commit after
 the one that drew 8. Each row therefore carries the id of the transaction that wrote it (``xid``,
 an ``xid8`` set by the server: ``pg_current_xact_id()``), and a reader only takes the rows of
-transactions older than the oldest one still running in this database (see
+transactions older than the oldest one still running that may write here (see
 :data:`_BOUND_POSTGRESQL`; ``pg_snapshot_xmin`` alone would also wait for the write
 transactions of the cluster's other databases): every transaction below it has ended,
 committed or not, and no later transaction can get an id below it. The feed is ordered by ``(xid, seq)`` and a cursor is such a pair. The write path pays
@@ -74,19 +74,20 @@ def _xid(dialect: str, name: str) -> str:
     return f"CAST(:{name} AS xid8)" if dialect == "postgresql" else f":{name}"
 
 
-#: The oldest transaction still running *in this database* (or, when none, the first one not
-#: started yet), from one snapshot: its in-progress list, matched to the sessions of this
-#: database by their 32-bit transaction id (pg_stat_activity, read live, has no epoch). A
-#: transaction of the snapshot that ended before the sessions were read has committed or
-#: aborted before the page query's own snapshot, which sees it; one that starts after the
-#: snapshot gets an id at or above its xmax. Transactions of the cluster's other databases
-#: never write this table and do not hold the feed back.
+#: The oldest transaction of one snapshot still running, leaving out those known to run in
+#: another database of the cluster (they never write this table); when none, the first one
+#: not started yet (the snapshot's xmax). The snapshot's in-progress ids are matched to the
+#: sessions of the other databases by their 32-bit id (pg_stat_activity has no epoch). Only a
+#: positive match leaves a transaction out: one whose session is not visible to this role, or
+#: that ended before the sessions were read, holds the feed back a little, never makes it
+#: skip (one that ended has committed or aborted before the page query's own snapshot, which
+#: sees it; one that starts after the snapshot gets an id at or above its xmax).
 _BOUND_POSTGRESQL = text(
     "SELECT coalesce("
     " (SELECT min(x) FROM pg_snapshot_xip(s.snap) AS x"
-    "  WHERE (x::text::bigint % 4294967296) IN"
+    "  WHERE (x::text::bigint % 4294967296) NOT IN"
     "  (SELECT a.backend_xid::text::bigint FROM pg_stat_activity a"
-    "   WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL)),"
+    "   WHERE a.datname IS DISTINCT FROM current_database() AND a.backend_xid IS NOT NULL)),"
     " pg_snapshot_xmax(s.snap))::text"
     " FROM (SELECT pg_current_snapshot() AS snap) s"
 )
@@ -94,7 +95,7 @@ _BOUND_POSTGRESQL = text(
 
 def _bound(session: Session, dialect: str) -> Any:
     """What a reader may take now: PostgreSQL, the rows of the transactions below the oldest
-    one still running in this database; SQLite, the rows committed when the read began."""
+    one still running that may write here; SQLite, the rows committed when the read began."""
     if dialect == "postgresql":
         return session.execute(_BOUND_POSTGRESQL).scalar_one()
     return session.execute(text("SELECT coalesce(max(seq), 0) FROM changements")).scalar_one()
