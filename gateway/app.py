@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -24,6 +25,7 @@ from gateway.connectors.loader import Connectors
 from gateway.connectors.routes import router as connectors_router
 from gateway.connectors.service import SyncService
 from gateway.errors import install_error_handlers
+from gateway.feed.routes import router as feed_router
 from gateway.habilitation import load_matrix
 from gateway.habilitation.categories import ProjectionCache
 from gateway.habilitation.journal import AccessJournal
@@ -42,6 +44,9 @@ from gateway.referential.routes import router as referential_router
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.subscriptions.routes import admin_router as deliveries_admin_router
+from gateway.subscriptions.routes import router as subscriptions_router
+from gateway.subscriptions.worker import Worker
 from gateway.validation.examples import openapi_examples
 from gateway.validation.limiter import TokenBuckets
 from gateway.validation.routes import PREFIX as VALIDATION_PREFIX
@@ -91,12 +96,21 @@ def create_app(
         # Imports left waiting or running by a stopped process resume (or fail cleanly).
         for job_id in app.state.imports.pending():
             start_job(app, job_id)
+        deliverer, delivering = None, None
+        if settings.livraisons_integrees:
+            deliverer = Worker(database, heartbeat=timedelta(minutes=settings.battement_minutes))
+            delivering = threading.Thread(target=deliverer.run, name="livraisons", daemon=True)
+            delivering.start()
         try:
             yield
         finally:
             # Running imports stop after their current foyer, to resume at the next start.
             app.state.imports.stop()
             await asyncio.gather(*app.state.import_tasks, return_exceptions=True)
+            if deliverer is not None and delivering is not None:
+                deliverer.stop()
+                await asyncio.to_thread(delivering.join, 30)
+                deliverer.close()
             if checkpoints is not None:
                 checkpoints.stop()
             app.state.token_server.remote_keys.close()
@@ -205,6 +219,9 @@ def create_app(
     app.include_router(journal_router)
     app.include_router(connectors_router)
     app.include_router(imports_router)
+    app.include_router(feed_router)
+    app.include_router(subscriptions_router)
+    app.include_router(deliveries_admin_router)
 
     @app.post(
         "/oauth/token",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,6 +36,7 @@ sandbox_app = typer.Typer(no_args_is_help=True, help="Bac à sable des éditeurs
 connectors_app = typer.Typer(no_args_is_help=True, help="Connecteurs des systèmes partenaires.")
 referential_app = typer.Typer(no_args_is_help=True, help="Référentiel et ses versions.")
 import_app = typer.Typer(no_args_is_help=True, help="Imports de fichiers des partenaires.")
+changes_app = typer.Typer(no_args_is_help=True, help="Journal des changements (flux).")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(db_app, name="db")
@@ -46,6 +48,7 @@ app.add_typer(sandbox_app, name="bac-a-sable")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(referential_app, name="referential")
 app.add_typer(import_app, name="import")
+app.add_typer(changes_app, name="changements")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
@@ -832,6 +835,52 @@ def referential_diff(
 def _replaced(change: Any) -> str:
     then = f" → {', '.join(change.remplace_par)}" if change.remplace_par else " (sans remplacement)"
     return f"{change.liste:<22} {change.code}{then}"
+
+
+@app.command()
+def worker(
+    une_fois: Annotated[
+        bool, typer.Option("--une-fois", help="Une seule passe sur les livraisons dues.")
+    ] = False,
+    attente: Annotated[
+        float, typer.Option(help="Secondes d'attente quand rien n'est dû.", min=0.05)
+    ] = 1.0,
+) -> None:
+    """Livrer les événements aux abonnés (webhooks signés) ; plusieurs workers partagent la
+    file sur PostgreSQL."""
+    from gateway.settings import Settings
+    from gateway.subscriptions.worker import Worker
+
+    database = _database()
+    deliverer = Worker(database, heartbeat=timedelta(minutes=Settings().battement_minutes))
+    try:
+        if une_fois:
+            typer.echo(f"{deliverer.run_once()} livraison(s) tentée(s).")
+        else:
+            deliverer.run(attente)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        deliverer.close()
+        database.dispose()
+
+
+@changes_app.command("purger")
+def changes_purge() -> None:
+    """Oublier les changements plus anciens que la durée de conservation
+    (CARNET_CHANGEMENTS_RETENTION_JOURS) : un curseur du flux qui les précède a expiré (410)."""
+    from gateway.feed import repository as feed
+    from gateway.settings import Settings
+
+    now = datetime.now(UTC)
+    before = now - timedelta(days=Settings().changements_retention_jours)
+    database = _database()
+    try:
+        with database.write() as session:
+            purged = feed.purge(session, before, now)
+    finally:
+        database.dispose()
+    typer.echo(f"{purged} changement(s) oublié(s).")
 
 
 def main() -> None:

@@ -101,6 +101,22 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="Lines of one NDJSON batch validated without a token."
     )
 
+    changements_retention_jours: float = Field(
+        default=30,
+        gt=0,
+        description="Durée de conservation du journal des changements (et validité d'un curseur du flux).",
+    )
+
+    livraisons_integrees: bool = Field(
+        default=False,
+        description="Livrer les webhooks depuis le processus du serveur (sinon : carnet worker).",
+    )
+    battement_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="Intervalle des événements « battement » des abonnements qui les demandent.",
+    )
+
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:
         if self.environment == "production":

@@ -106,6 +106,52 @@ def categories_of(document: Mapping[str, Any], referential: Referential) -> list
     return sorted({category for _, category in classify(document, referential)})
 
 
+#: One bit per category, for the change log (``changements.masque``): fixed values, stored.
+CATEGORY_BITS = {
+    "identite": 1,
+    "coordonnees": 2,
+    "droits": 4,
+    "situation": 8,
+    "accompagnement": 16,
+    "parcours": 32,
+    "sante_handicap": 64,
+    "justice": 128,
+}
+
+
+def category_mask(categories: Iterable[str]) -> int:
+    """The bits of ``categories`` (see :data:`CATEGORY_BITS`)."""
+    mask = 0
+    for category in categories:
+        mask |= CATEGORY_BITS[category]
+    return mask
+
+
+def touched(
+    contribution: Mapping[str, Any], applied: Iterable[str], referential: Referential
+) -> set[str]:
+    """The categories of the parts of ``contribution`` a merge applied (``applied``: pointers
+    into the contribution, at a part or inside one)."""
+    parts = dict(classify(contribution, referential))
+    found = set()
+    for pointer in applied:
+        category = parts.get(pointer)
+        if category is None:
+            category = next(
+                (
+                    c
+                    for p, c in parts.items()
+                    if pointer.startswith(p + "/") or p.startswith(pointer + "/")
+                ),
+                None,
+            )
+        if category is None:
+            # A part the classification does not name: every category the contribution holds.
+            return set(parts.values())
+        found.add(category)
+    return found
+
+
 def project(view: dict[str, Any], readable: frozenset[str], validator: Validator) -> dict[str, Any]:
     """``view`` without the parts of a category outside ``readable`` (changed in place).
 

@@ -319,8 +319,11 @@ def log_change(
     sections: list[str],
     source: str,
     horodatage: datetime,
+    masque: int = 0,
+    territoire: str | None = None,
 ) -> None:
-    """Record one effective change of a notebook (in the transaction of the change)."""
+    """Record one effective change of a notebook (in the transaction of the change), with the
+    data categories it touched as a bit mask (see :func:`gateway.feed.repository.mask`)."""
     _core(session).execute(
         _CHANGE,
         {
@@ -329,6 +332,8 @@ def log_change(
             "sections": sections,
             "source": source,
             "horodatage": horodatage,
+            "masque": masque,
+            "territoire": territoire,
         },
     )
 

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from fastapi_pagination.cursor import CursorPage
 from fastapi_pagination.customization import CustomizedPage, UseIncludeTotal, UseParamsFields
 from fastapi_pagination.ext.sqlmodel import paginate
+from sqlakeyset import InvalidPage
 
 from gateway.deps import (
     ClaimsDep,
@@ -379,7 +380,19 @@ def _search(
         modifie_depuis=modifie_depuis,
     )
     with database.read() as session:
-        page = paginate(session, statement, params, transformer=_summaries)
+        try:
+            page = paginate(session, statement, params, transformer=_summaries)
+        except InvalidPage:
+            raise InvalidParameters(
+                errors=[
+                    {
+                        "parameter": "cursor",
+                        "in": "query",
+                        "code": "parametre_invalide",
+                        "message": "Paramètre « cursor » invalide : reprenez celui d'une page précédente.",
+                    }
+                ]
+            ) from None
     with database.write() as session:
         repository.record_access(session, guard.entry("recherche", None, ["identite"], "servi"))
     return page

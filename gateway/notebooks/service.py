@@ -15,7 +15,7 @@ import orjson
 from sqlmodel import Session
 
 from gateway.auth.principal import Principal
-from gateway.habilitation.categories import categories_of
+from gateway.habilitation.categories import categories_of, category_mask, touched
 from gateway.habilitation.guard import IDENTIFYING, Guard
 from gateway.notebooks import repository
 from gateway.notebooks.errors import (
@@ -33,6 +33,7 @@ from gateway.notebooks.repository import StoredNotebook
 from gateway.notebooks.states import StateCache
 from gateway.notebooks.view import render
 from gateway.storage.tables import IdentityConflict, NotebookRow
+from gateway.subscriptions import outbox
 from referential import Finding, Report, Validator
 
 
@@ -417,13 +418,28 @@ class NotebookService:
         repository.record_access(
             self.session, self.guard.entry(action, row.id, categories, "applique")
         )
+        sections = sorted(outcome.sections | ({"personne"} if created else set()))
+        changed_categories = touched(contribution, outcome.appliques, self.validator.referential)
         repository.log_change(
             self.session,
             carnet_id=row.id,
             version=row.version,
-            sections=sorted(outcome.sections | ({"personne"} if created else set())),
+            sections=sections,
             source=source.key,
             horodatage=recu_le,
+            masque=category_mask(changed_categories),
+            territoire=row.territoire,
+        )
+        outbox.enqueue(
+            self.session,
+            self.guard.matrix,
+            carnet_id=row.id,
+            territoire=row.territoire,
+            version=row.version,
+            sections=sections,
+            categories=changed_categories,
+            created=created,
+            at=recu_le,
         )
         return WriteResult(row=row, created=created, outcome=outcome)
 

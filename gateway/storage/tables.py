@@ -144,7 +144,11 @@ class PartnerIdentifier(SQLModel, table=True):
 
 
 class Change(SQLModel, table=True):
-    """One effective change of a notebook, in the same transaction as the notebook."""
+    """One effective change of a notebook, in the same transaction as the notebook.
+
+    The table also has an ``xid`` column, filled by the server (the writing transaction's id on
+    PostgreSQL, 0 on SQLite) and read by the feed only (gateway/feed/repository.py).
+    """
 
     __tablename__ = "changements"
     __table_args__ = (UniqueConstraint("carnet_id", "version"),)
@@ -155,6 +159,79 @@ class Change(SQLModel, table=True):
     sections: list[str] = Field(sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=80)
     horodatage: datetime = _ts(nullable=False)
+    #: The notebook's territory (the feed filters on it without a join).
+    territoire: str | None = Field(default=None, max_length=3)
+    #: The data categories the change touched, one bit each (see gateway/feed/repository.py).
+    masque: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class FeedHorizon(SQLModel, table=True):
+    """How far the change log was purged: a feed cursor before this point has expired."""
+
+    __tablename__ = "changements_horizon"
+
+    nom: str = Field(primary_key=True, max_length=20)
+    xid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    purge_le: datetime = _ts(nullable=False)
+
+
+class Subscription(SQLModel, table=True):
+    """A webhook subscription of an organisation: where to push, which events, how to sign.
+
+    The signing secrets are kept as issued: the gateway signs with them (HMAC), so it needs
+    them; during a rotation the previous one stays valid until ``precedent_expire_le``.
+    """
+
+    __tablename__ = "abonnements"
+
+    id: str = Field(primary_key=True, max_length=36)
+    organisation_id: str = Field(index=True, max_length=36)
+    client_id: str = Field(max_length=64)
+    url: str = Field(max_length=2000)
+    territoires: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    sections: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    types: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    secret: str = Field(max_length=100)
+    secret_precedent: str | None = Field(default=None, max_length=100)
+    precedent_expire_le: datetime | None = _ts(nullable=True)
+    actif: bool = True
+    motif_desactivation: str | None = Field(default=None, max_length=60)
+    cree_le: datetime = _ts(nullable=False)
+    modifie_le: datetime = _ts(nullable=False)
+
+
+class Delivery(SQLModel, table=True):
+    """One event to deliver to one subscription (the outbox), written in the transaction of
+    the change; claimed by a worker for a lease (``bail``), then delivered, retried or given up
+    (dead letter)."""
+
+    __tablename__ = "livraisons"
+    __table_args__ = (
+        Index("ix_livraisons_a_faire", "statut", "prochaine_tentative"),
+        Index("ix_livraisons_abonnement", "abonnement_id", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrement, primary_key=True))
+    abonnement_id: str = Field(max_length=36)
+    #: The ``webhook-id``: the same for every attempt, so that receivers deduplicate.
+    evenement_id: str = Field(max_length=40)
+    type: str = Field(max_length=40)
+    carnet_id: str | None = Field(default=None, max_length=36)
+    version: int | None = None
+    territoire: str | None = Field(default=None, max_length=3)
+    sections: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    horodatage: datetime = _ts(nullable=False)
+    #: en_attente, livre, echec (dead letter: every attempt failed), abandonne (410).
+    statut: str = Field(max_length=20)
+    tentatives: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    prochaine_tentative: datetime = _ts(nullable=False)
+    bail: str | None = Field(default=None, max_length=36)
+    dernier_statut_http: int | None = None
+    derniere_erreur: str | None = Field(default=None, max_length=60)
+    livre_le: datetime | None = _ts(nullable=True)
+    cree_le: datetime = _ts(nullable=False)
 
 
 class IdempotencyRecord(SQLModel, table=True):

@@ -35,6 +35,9 @@ TABLES = (
     "liens",
     "idempotence",
     "changements",
+    "changements_horizon",
+    "abonnements",
+    "livraisons",
     "conflits_identite",
     "identifiants",
     "carnets",
@@ -102,7 +105,7 @@ async def app(settings: Settings, db: Database) -> AsyncIterator[object]:
 
 
 #: Routes that touch personal data: every successful call must leave one journal entry.
-PERSONAL_DATA = re.compile(r"^/v1/carnets(/|$)")
+PERSONAL_DATA = re.compile(r"^/v1/(carnets|changements)(/|$)")
 
 
 @pytest.fixture

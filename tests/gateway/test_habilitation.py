@@ -373,8 +373,10 @@ def test_every_route_touching_notebooks_requires_a_purpose(settings, db):
     document = create_app(settings, database=db).openapi()
     # Declared: public data, the operators' administration, the connectors' list and health
     # (no data of persons), and the validate-only API (it checks what it is sent, reads and
-    # stores no notebook).
+    # stores no notebook), and the webhook subscriptions (a target and filters; their
+    # deliveries name notebooks by id, as the events the need to know let through).
     public = (
+        "/v1/abonnements",
         "/v1/habilitations",
         "/v1/referentiel",
         "/v1/schemas",

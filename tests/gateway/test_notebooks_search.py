@@ -354,3 +354,12 @@ async def test_a_search_body_needs_no_content_type(client, partner):
         headers=p.headers | {"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert [item["id"] for item in response.json()["items"]] == [target["id"]]
+
+
+async def test_a_malformed_search_cursor_is_a_located_400(client, partner):
+    p = await partner()
+    response = await client.post(
+        "/v1/carnets/recherche", json={}, params={"cursor": "HEAD"}, headers=p.headers
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["parameter"] == "cursor"

@@ -1,0 +1,112 @@
+"""``GET /v1/changements``: the change feed, in commit order, without gaps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from gateway.deps import DatabaseDep, GuardDep
+from gateway.errors import InvalidParameters, ProblemError
+from gateway.feed import repository
+from gateway.feed.repository import Visibility
+from gateway.notebooks import repository as notebooks
+
+router = APIRouter(prefix="/v1/changements", tags=["changements"])
+
+CURSOR_DOC = (
+    "Curseur opaque rendu dans « suivant » par la page précédente (absent : depuis le début de "
+    "l'historique conservé)."
+)
+
+
+class CursorExpired(ProblemError):
+    status = 410
+    code = "curseur_expire"
+    title = "Ce curseur a expiré : les changements qui le suivaient ne sont plus conservés."
+
+
+class Changement(BaseModel):
+    carnet_id: str
+    version: int
+    sections: list[str] = Field(description="Les volets du carnet que ce changement a modifiés.")
+    horodatage: datetime
+
+
+class Changements(BaseModel):
+    changements: list[Changement]
+    suivant: str = Field(description="À passer dans « depuis » pour lire la suite.")
+    fin: bool = Field(
+        description="Vrai quand la page atteint le dernier changement enregistré à cet instant."
+    )
+
+
+def _invalid_cursor() -> InvalidParameters:
+    return InvalidParameters(
+        errors=[
+            {
+                "parameter": "depuis",
+                "in": "query",
+                "code": "curseur_invalide",
+                "message": "Curseur « depuis » invalide : reprenez celui d'une page précédente.",
+            }
+        ]
+    )
+
+
+@router.get(
+    "",
+    summary="Les changements des carnets que vous pouvez voir, dans l'ordre où ils ont eu lieu",
+    response_model=Changements,
+    responses={
+        400: {"description": "Finalité absente ou curseur invalide."},
+        401: {"description": "Jeton absent ou invalide."},
+        403: {"description": "Finalité non autorisée ou jeton sans droit de lecture."},
+        410: {"description": "Curseur expiré (au-delà de la durée de conservation)."},
+    },
+)
+def changes(
+    database: DatabaseDep,
+    guard: GuardDep,
+    depuis: Annotated[str | None, Query(max_length=40, description=CURSOR_DOC)] = None,
+    limite: Annotated[int, Query(ge=1, le=1000, description="Taille de la page.")] = 100,
+) -> Any:
+    """Each change gives the notebook, its new version, the sections it modified and when; the
+    data itself is read from the notebook (habilitation and journal apply there). Only the
+    notebooks within the caller's need to know are listed, and a change that touched only
+    categories its actor kind may not read is left out. The cursor ``suivant`` stays valid for
+    the retention of the change log (``CARNET_CHANGEMENTS_RETENTION_JOURS``, 30 days by default);
+    an expired one answers 410."""
+    guard.require("lecture")
+    after = repository.START if depuis is None else repository.parse_cursor(depuis)
+    if after is None:
+        raise _invalid_cursor()
+    principal = guard.principal
+    visibility = Visibility(
+        territoires=principal.territoires,
+        portee=guard.actor.portee,
+        organisation_id=principal.organisation_id,
+        categories=guard.readable,
+    )
+    with database.read() as session:
+        if depuis is not None and after < repository.horizon(session):
+            raise CursorExpired()
+        entries, position, end = repository.page(session, visibility, after, limite)
+    with database.write() as session:
+        entry = guard.entry("changements", None, sorted(guard.readable), "servi")
+        notebooks.record_access(session, entry)
+    return {
+        "changements": [
+            {
+                "carnet_id": e.carnet_id,
+                "version": e.version,
+                "sections": e.sections,
+                "horodatage": e.horodatage.astimezone(UTC),
+            }
+            for e in entries
+        ],
+        "suivant": repository.format_cursor(position),
+        "fin": end,
+    }

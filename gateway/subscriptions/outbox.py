@@ -1,0 +1,115 @@
+"""The outbox: one delivery row per change and matching subscription, in the transaction of
+the change (one query for the candidates, one multi-row insert)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlmodel import Session
+
+from gateway.deps import json_list, overrides
+from gateway.habilitation.matrix import SANDBOX, Matrix
+from gateway.storage.tables import Delivery
+
+PENDING, DELIVERED, FAILED, GONE = "en_attente", "livre", "echec", "abandonne"
+CREATED, CHANGED, HEARTBEAT = "carnet.cree", "carnet.modifie", "battement"
+
+#: The active subscriptions, with what decides whether their organisation may see the notebook.
+_CANDIDATES = text(
+    "SELECT s.id, s.territoires, s.sections, s.categories, s.types,"
+    " o.type_acteur, o.territoires, o.derogations,"
+    " EXISTS (SELECT 1 FROM liens l WHERE l.carnet_id = :carnet_id AND l.organisation_id = o.id)"
+    " FROM abonnements s JOIN organisations o ON o.id = s.organisation_id"
+    " WHERE s.actif AND o.actif"
+)
+_INSERT = insert(Delivery.__table__)  # type: ignore[attr-defined]
+
+
+def new_event_id() -> str:
+    return "msg_" + uuid.uuid4().hex
+
+
+def enqueue(
+    session: Session,
+    matrix: Matrix,
+    *,
+    carnet_id: str,
+    territoire: str,
+    version: int,
+    sections: Iterable[str],
+    categories: Iterable[str],
+    created: bool,
+    at: datetime,
+) -> int:
+    """Queue the change for every active subscription that wants it and whose organisation
+    may see it (need to know, categories); the number of deliveries queued."""
+    connection = session.connection()
+    candidates = connection.execute(_CANDIDATES, {"carnet_id": carnet_id}).all()
+    if not candidates:
+        return 0
+    kind = CREATED if created else CHANGED
+    changed, touched = set(sections), set(categories)
+    rows: list[dict[str, Any]] = []
+    for (
+        sid,
+        s_territoires,
+        s_sections,
+        s_categories,
+        s_types,
+        type_acteur,
+        o_territoires,
+        derogations,
+        linked,
+    ) in candidates:
+        if kind not in json_list(s_types):
+            continue
+        wanted_territories = json_list(s_territoires)
+        if wanted_territories and territoire not in wanted_territories:
+            continue
+        wanted_sections = set(json_list(s_sections))
+        if wanted_sections and not wanted_sections & changed:
+            continue
+        actor = matrix.actor(type_acteur, overrides(derogations))
+        if not _may_see(actor.portee, territoire, json_list(o_territoires), bool(linked)):
+            continue
+        visible = touched & actor.readable
+        wanted_categories = set(json_list(s_categories))
+        if touched and not visible:
+            continue
+        if wanted_categories and not wanted_categories & visible:
+            continue
+        rows.append(
+            {
+                "abonnement_id": sid,
+                "evenement_id": new_event_id(),
+                "type": kind,
+                "carnet_id": carnet_id,
+                "version": version,
+                "territoire": territoire,
+                "sections": sorted(changed),
+                "horodatage": at,
+                "statut": PENDING,
+                "tentatives": 0,
+                "prochaine_tentative": at,
+                "cree_le": at,
+            }
+        )
+    if rows:
+        connection.execute(_INSERT, rows)
+    return len(rows)
+
+
+def _may_see(portee: str, territoire: str, territoires: tuple[str, ...], linked: bool) -> bool:
+    """The need to know of :meth:`gateway.habilitation.guard.Guard.may_touch`, for an
+    organisation rather than a caller."""
+    if territoire not in territoires:
+        return False
+    if portee == "territoire":
+        return True
+    if portee == "bac_a_sable":
+        return territoire == SANDBOX
+    return portee == "relation" and linked

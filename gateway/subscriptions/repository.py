@@ -1,0 +1,81 @@
+"""Every query on subscriptions."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from gateway.storage.tables import Delivery, Organisation, Subscription
+
+
+def of_organisation(session: Session, organisation_id: str) -> list[Subscription]:
+    statement = (
+        select(Subscription)
+        .where(Subscription.organisation_id == organisation_id)
+        .order_by(col(Subscription.cree_le), col(Subscription.id))
+    )
+    return list(session.exec(statement))
+
+
+def get(session: Session, subscription_id: str, organisation_id: str) -> Subscription | None:
+    """An organisation's subscription (another organisation's does not exist for it)."""
+    found = session.get(Subscription, subscription_id)
+    return found if found is not None and found.organisation_id == organisation_id else None
+
+
+def add(session: Session, subscription: Subscription) -> None:
+    session.add(subscription)
+
+
+def remove(session: Session, subscription: Subscription) -> None:
+    """Forget a subscription and its deliveries."""
+    session.execute(delete(Delivery).where(col(Delivery.abonnement_id) == subscription.id))
+    session.delete(subscription)
+
+
+def deliveries(
+    session: Session, subscription_id: str, *, after: int | None, limit: int, statut: str | None
+) -> list[Delivery]:
+    """A subscription's deliveries, newest first, before the delivery ``after``."""
+    statement = select(Delivery).where(Delivery.abonnement_id == subscription_id)
+    if statut is not None:
+        statement = statement.where(Delivery.statut == statut)
+    if after is not None:
+        statement = statement.where(col(Delivery.id) < after)
+    return list(session.exec(statement.order_by(col(Delivery.id).desc()).limit(limit)))
+
+
+def delivery(session: Session, subscription_id: str, delivery_id: int) -> Delivery | None:
+    found = session.get(Delivery, delivery_id)
+    return found if found is not None and found.abonnement_id == subscription_id else None
+
+
+def deliveries_of_territories(
+    session: Session,
+    territoires: tuple[str, ...],
+    *,
+    after: int | None,
+    limit: int,
+    statut: str | None,
+) -> list[tuple[Delivery, str]]:
+    """Deliveries to the subscriptions of the organisations whose territories are all among
+    ``territoires`` (an operator's), newest first, with their organisation."""
+    statement = (
+        select(Delivery, Organisation)
+        .join(Subscription, col(Subscription.id) == col(Delivery.abonnement_id))
+        .join(Organisation, col(Organisation.id) == col(Subscription.organisation_id))
+    )
+    if statut is not None:
+        statement = statement.where(Delivery.statut == statut)
+    if after is not None:
+        statement = statement.where(col(Delivery.id) < after)
+    statement = statement.order_by(col(Delivery.id).desc())
+    found = []
+    # Territories are a JSON list: the rows outside the operator's are skipped here, in id
+    # order, until the page is full.
+    for delivery, organisation in session.exec(statement):
+        if organisation.territoires and set(organisation.territoires) <= set(territoires):
+            found.append((delivery, organisation.id))
+            if len(found) == limit:
+                break
+    return found

@@ -1,0 +1,157 @@
+"""The rules of subscriptions: a target the gateway may call, filters within the caller's
+reach, a secret shown once and rotated with an overlap."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from gateway.auth.principal import Principal
+from gateway.errors import ProblemError
+from gateway.storage.tables import Subscription
+from gateway.subscriptions import signing
+from referential import CATEGORIES
+from referential.models import SECTIONS
+
+#: The events a subscription may ask for: a notebook created, a notebook changed, and the
+#: heartbeat that lets a subscriber tell silence from a broken pipe.
+EVENT_TYPES = ("carnet.cree", "carnet.modifie", "battement")
+#: How long the previous secret stays valid once a new one is issued.
+ROTATION_OVERLAP = timedelta(hours=24)
+LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+class InvalidSubscription(ProblemError):
+    status = 422
+    code = "abonnement_invalide"
+    title = "Abonnement invalide : voir les erreurs par pointeur."
+
+
+def _error(pointer: str, code: str, message: str) -> dict[str, str]:
+    return {"pointer": pointer, "code": code, "message": message}
+
+
+def _loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check(
+    changes: dict[str, Any], principal: Principal, *, allow_loopback_http: bool
+) -> list[dict[str, str]]:
+    """What is wrong with the fields of a subscription being created or changed."""
+    errors = []
+    url = changes.get("url")
+    if url is not None:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.username or parts.password:
+            errors.append(
+                _error("/url", "url_invalide", "L'URL ne doit pas porter d'identifiants.")
+            )
+        elif not host:
+            errors.append(_error("/url", "url_invalide", "URL sans hôte."))
+        elif parts.scheme == "http" and _loopback(host) and allow_loopback_http:
+            pass
+        elif parts.scheme != "https":
+            errors.append(
+                _error("/url", "url_non_https", "L'URL de destination doit être en https.")
+            )
+    for name, allowed in (
+        ("territoires", principal.territoires),
+        ("sections", SECTIONS),
+        ("categories", CATEGORIES),
+        ("types", EVENT_TYPES),
+    ):
+        for index, value in enumerate(changes.get(name) or ()):
+            if value not in allowed:
+                errors.append(
+                    _error(
+                        f"/{name}/{index}",
+                        "valeur_non_autorisee",
+                        f"Valeur non autorisée. Valeurs possibles : {', '.join(allowed)}.",
+                    )
+                )
+    return errors
+
+
+def create(principal: Principal, fields: dict[str, Any], now: datetime) -> Subscription:
+    return Subscription(
+        id=str(uuid.uuid4()),
+        organisation_id=principal.organisation_id,
+        client_id=principal.client_id,
+        url=fields["url"],
+        territoires=_unique(fields.get("territoires") or ()),
+        sections=_unique(fields.get("sections") or ()),
+        categories=_unique(fields.get("categories") or ()),
+        types=_unique(fields.get("types") or ("carnet.cree", "carnet.modifie")),
+        secret=signing.new_secret(),
+        actif=True,
+        cree_le=now,
+        modifie_le=now,
+    )
+
+
+def update(subscription: Subscription, changes: dict[str, Any], now: datetime) -> None:
+    for name in ("territoires", "sections", "categories", "types"):
+        if name in changes:
+            setattr(subscription, name, _unique(changes[name] or ()))
+    if "url" in changes:
+        subscription.url = changes["url"]
+    if "actif" in changes:
+        subscription.actif = bool(changes["actif"])
+        # Enabled again by its owner: the reason it was disabled no longer holds.
+        subscription.motif_desactivation = None if subscription.actif else "desactive"
+    subscription.modifie_le = now
+
+
+def rotate(subscription: Subscription, now: datetime) -> str:
+    """Issue a new secret; the current one stays valid for :data:`ROTATION_OVERLAP`."""
+    subscription.secret_precedent = subscription.secret
+    subscription.precedent_expire_le = now + ROTATION_OVERLAP
+    subscription.secret = signing.new_secret()
+    subscription.modifie_le = now
+    return subscription.secret
+
+
+def valid_secrets(subscription: Subscription, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with now: the current one, and the previous one
+    during a rotation."""
+    found = [subscription.secret]
+    expires = subscription.precedent_expire_le
+    if subscription.secret_precedent and expires is not None and expires > now:
+        found.append(subscription.secret_precedent)
+    return found
+
+
+def wire(subscription: Subscription, now: datetime | None = None) -> dict[str, Any]:
+    """A subscription as the API gives it: never its secrets."""
+    now = now or datetime.now(UTC)
+    expires = subscription.precedent_expire_le
+    rotating = bool(subscription.secret_precedent) and expires is not None and expires > now
+    return {
+        "id": subscription.id,
+        "url": subscription.url,
+        "territoires": subscription.territoires,
+        "sections": subscription.sections,
+        "categories": subscription.categories,
+        "types": subscription.types,
+        "actif": subscription.actif,
+        "motif_desactivation": subscription.motif_desactivation,
+        "secrets_valides": 2 if rotating else 1,
+        "precedent_expire_le": expires if rotating else None,
+        "cree_le": subscription.cree_le,
+        "modifie_le": subscription.modifie_le,
+    }
+
+
+def _unique(values: Sequence[str]) -> list[str]:
+    return sorted(set(values))

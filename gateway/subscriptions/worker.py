@@ -1,0 +1,259 @@
+"""The delivery worker: claims due deliveries from the outbox, pushes them signed (Standard
+Webhooks), and records what came of it.
+
+Several workers, on several machines, share one outbox. A claim is a short transaction: on
+PostgreSQL ``SELECT … FOR UPDATE SKIP LOCKED`` (two workers never claim the same row), then
+the rows get a lease — a token and a next attempt one lease later — and the claim commits
+before any HTTP call. A worker killed mid-delivery leaves its rows to be claimed again when the
+lease ends: delivery is at least once (receivers deduplicate on ``webhook-id``). The outcome is
+written only while the lease is still the worker's own.
+
+Retries follow the schedule of the Standard Webhooks reference implementations (5 s, 5 min,
+30 min, 2 h, 5 h, 10 h, 10 h) with one more 10 h step, so that with ±20 % jitter on each delay
+they still span more than 24 hours (30 to 45 hours); then the delivery is a dead letter (``echec``), listed and redeliverable. A 2xx acknowledges; a 410 Gone
+disables the subscription; any other answer, a timeout or a refused connection retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import insert, text
+from sqlmodel import Session
+
+from gateway.deps import json_list
+from gateway.storage.database import Database
+from gateway.storage.tables import Delivery, Subscription
+from gateway.subscriptions import service
+from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING, new_event_id
+from gateway.subscriptions.signing import headers as signed_headers
+
+logger = logging.getLogger(__name__)
+
+#: Delays before each retry (the first attempt is immediate).
+SCHEDULE = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+    timedelta(hours=10),
+)
+JITTER = 0.2
+LEASE = timedelta(seconds=60)
+TIMEOUT = httpx.Timeout(10.0)
+
+
+def retry_delay(attempts: int, rng: Callable[[], float] = random.random) -> timedelta | None:
+    """The delay before the next attempt after ``attempts`` failed ones (None: give up)."""
+    if attempts > len(SCHEDULE):
+        return None
+    base = SCHEDULE[attempts - 1]
+    return base * (1 + JITTER * (2 * rng() - 1))
+
+
+def body_of(delivery: Delivery) -> bytes:
+    """The webhook body: what changed, never the personal data (the receiver reads the
+    notebook with its own token)."""
+    data: dict[str, Any] = {}
+    if delivery.carnet_id is not None:
+        data = {
+            "carnet_id": delivery.carnet_id,
+            "version": delivery.version,
+            "territoire": delivery.territoire,
+            "sections": delivery.sections,
+        }
+    return orjson.dumps(
+        {
+            "type": delivery.type,
+            "horodatage": delivery.horodatage.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "donnees": data,
+        }
+    )
+
+
+@dataclass(slots=True)
+class Claimed:
+    delivery: Delivery
+    url: str
+    secrets: list[str]
+
+
+class Worker:
+    """Delivers the outbox; :meth:`run_once` is one pass, :meth:`run` loops until stopped."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        batch: int = 50,
+        lease: timedelta = LEASE,
+        heartbeat: timedelta | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.database = database
+        self.http = httpx.Client(timeout=TIMEOUT, transport=transport, follow_redirects=False)
+        self.batch = batch
+        self.lease = lease
+        #: Every subscription asking for ``battement`` gets one event at least this often.
+        self.heartbeat = heartbeat
+        self.now = now
+        self._stop = threading.Event()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, idle_seconds: float = 1.0) -> None:
+        while not self._stop.is_set():
+            try:
+                done = self.run_once()
+            except Exception:  # a pass that fails is retried; the rows keep their lease
+                logger.exception("livraisons : passe en échec")
+                done = 0
+            if not done:
+                self._stop.wait(idle_seconds)
+
+    def run_once(self) -> int:
+        """Claim the due deliveries, push them, record the outcomes; how many were tried."""
+        if self.heartbeat is not None:
+            self._queue_heartbeats()
+        token = str(uuid.uuid4())
+        claimed = self._claim(token)
+        for item in claimed:
+            self._deliver(item, token)
+        return len(claimed)
+
+    def _claim(self, token: str) -> list[Claimed]:
+        now = self.now()
+        with self.database.write() as session:
+            skip_locked = (
+                " FOR UPDATE OF l SKIP LOCKED" if self.database.dialect == "postgresql" else ""
+            )
+            ids = list(
+                session.execute(
+                    text(
+                        "SELECT l.id FROM livraisons l"
+                        " JOIN abonnements a ON a.id = l.abonnement_id AND a.actif"
+                        " WHERE l.statut = :statut AND l.prochaine_tentative <= :now"
+                        " ORDER BY l.prochaine_tentative, l.id LIMIT :limite" + skip_locked
+                    ),
+                    {"statut": PENDING, "now": now, "limite": self.batch},
+                ).scalars()
+            )
+            if not ids:
+                return []
+            claimed = []
+            for delivery_id in ids:
+                delivery = session.get(Delivery, delivery_id)
+                subscription = (
+                    session.get(Subscription, delivery.abonnement_id) if delivery else None
+                )
+                if delivery is None or subscription is None:
+                    continue
+                delivery.bail = token
+                delivery.prochaine_tentative = now + self.lease
+                claimed.append(
+                    Claimed(delivery, subscription.url, service.valid_secrets(subscription, now))
+                )
+            session.flush()
+            for item in claimed:
+                session.expunge(item.delivery)
+        return claimed
+
+    def _queue_heartbeats(self) -> None:
+        """Queue a heartbeat for the subscriptions asking for one whose last heartbeat is older
+        than the interval (two workers may both queue one: a subscriber sees one more)."""
+        assert self.heartbeat is not None
+        now = self.now()
+        with self.database.write() as session:
+            due = session.execute(
+                text(
+                    "SELECT a.id, a.types FROM abonnements a WHERE a.actif AND NOT EXISTS"
+                    " (SELECT 1 FROM livraisons l WHERE l.abonnement_id = a.id"
+                    " AND l.type = :type AND l.cree_le > :depuis)"
+                ),
+                {"type": HEARTBEAT, "depuis": now - self.heartbeat},
+            ).all()
+            rows = [
+                {
+                    "abonnement_id": subscription_id,
+                    "evenement_id": new_event_id(),
+                    "type": HEARTBEAT,
+                    "sections": [],
+                    "horodatage": now,
+                    "statut": PENDING,
+                    "tentatives": 0,
+                    "prochaine_tentative": now,
+                    "cree_le": now,
+                }
+                for subscription_id, types in due
+                if HEARTBEAT in json_list(types)
+            ]
+            if rows:
+                session.execute(insert(Delivery.__table__), rows)  # type: ignore[attr-defined]
+
+    def _deliver(self, item: Claimed, token: str) -> None:
+        delivery = item.delivery
+        body = body_of(delivery)
+        now = self.now()
+        headers = signed_headers(item.secrets, delivery.evenement_id, int(now.timestamp()), body)
+        headers["content-type"] = "application/json"
+        status: int | None = None
+        error: str | None = None
+        try:
+            response = self.http.post(item.url, content=body, headers=headers)
+            status = response.status_code
+        except httpx.TimeoutException:
+            error = "delai_depasse"
+        except httpx.HTTPError:
+            error = "connexion_impossible"
+        self._record(delivery, token, status, error)
+
+    def _record(
+        self, delivery: Delivery, token: str, status: int | None, error: str | None
+    ) -> None:
+        now = self.now()
+        with self.database.write() as session:
+            current = session.get(Delivery, delivery.id)
+            if current is None or current.bail != token or current.statut != PENDING:
+                return  # the lease ended and another worker took over
+            current.tentatives += 1
+            current.dernier_statut_http = status
+            current.derniere_erreur = error
+            current.bail = None
+            if status is not None and 200 <= status < 300:
+                current.statut, current.livre_le = DELIVERED, now
+            elif status == 410:
+                current.statut, current.derniere_erreur = GONE, "destinataire_disparu"
+                _disable(session, current.abonnement_id, now)
+            else:
+                if error is None:
+                    current.derniere_erreur = f"statut_{status}"
+                delay = retry_delay(current.tentatives)
+                if delay is None:
+                    current.statut = FAILED
+                else:
+                    current.prochaine_tentative = now + delay
+
+
+def _disable(session: Session, subscription_id: str, now: datetime) -> None:
+    subscription = session.get(Subscription, subscription_id)
+    if subscription is not None:
+        subscription.actif = False
+        subscription.motif_desactivation = "destinataire_disparu"
+        subscription.modifie_le = now

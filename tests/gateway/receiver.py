@@ -1,0 +1,69 @@
+"""A webhook receiver on the loopback, scripted by the tests: answers, delays, records."""
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    url: str
+    #: Statuses to answer, in order; then ``then``.
+    script: list[int] = field(default_factory=list)
+    then: int = 204
+    #: Seconds to wait before answering the first request (a slow receiver).
+    first_delay: float = 0.0
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    first_arrived: threading.Event = field(default_factory=threading.Event)
+
+    def answer(self, received: Received) -> tuple[int, float]:
+        with self.lock:
+            self.received.append(received)
+            first = len(self.received) == 1
+            status = self.script.pop(0) if self.script else self.then
+        if first:
+            self.first_arrived.set()
+        return status, self.first_delay if first else 0.0
+
+    def ids(self) -> list[str]:
+        with self.lock:
+            return [r.headers["webhook-id"] for r in self.received]
+
+
+def serve() -> Iterator[Receiver]:
+    receiver: Receiver
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            body = self.rfile.read(length)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, delay = receiver.answer(Received(headers, body))
+            if delay:
+                time.sleep(delay)
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/webhooks")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()

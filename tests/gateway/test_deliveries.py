@@ -1,0 +1,323 @@
+"""The outbox and its worker: signed deliveries, filters, retries, dead letter, 410,
+redelivery, workers racing, a worker killed mid-delivery."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from standardwebhooks import Webhook
+
+from gateway.subscriptions.worker import JITTER, LEASE, SCHEDULE, Worker
+from tests.gateway.payloads import at, carnet, contribute, join, new_notebook, personne
+from tests.gateway.receiver import serve
+from tests.gateway.test_admin import operator
+
+URL = "/v1/abonnements"
+
+
+@pytest.fixture
+def receiver():
+    yield from serve()
+
+
+class Clock:
+    """The time, moved forward by the tests."""
+
+    def __init__(self):
+        self.offset = timedelta()
+
+    def __call__(self):
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta):
+        self.offset += delta
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def worker(db, clock):
+    deliverer = Worker(db, now=clock)
+    yield deliverer
+    deliverer.close()
+
+
+async def subscribe(client, p, url, **fields):
+    response = await client.post(URL, json={"url": url} | fields, headers=p.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def run(worker):
+    return await asyncio.to_thread(worker.run_once)
+
+
+async def deliveries(client, p, subscription_id, **params):
+    response = await client.get(
+        f"{URL}/{subscription_id}/livraisons", params=params, headers=p.headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["livraisons"]
+
+
+def event(number):
+    return {
+        "evenements": [
+            {"id": f"evt-{number}", "type": "autre", "date": at("2026-01-02"), "libelle": "É"}
+        ]
+    }
+
+
+async def test_a_change_is_delivered_signed_without_personal_data(
+    client, partner, receiver, worker
+):
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)
+    carnet_id = await new_notebook(client, p, carnet(personne(nom="Discrete")))
+    assert await run(worker) == 1
+    [received] = receiver.received
+    Webhook(subscription["secret"]).verify(received.body, received.headers)
+    body = json.loads(received.body)
+    assert body["type"] == "carnet.cree"
+    assert body["donnees"] == {
+        "carnet_id": carnet_id,
+        "version": 1,
+        "territoire": "26",
+        "sections": ["personne"],
+    }
+    assert b"Discrete" not in received.body
+    [delivery] = await deliveries(client, p, subscription["id"])
+    assert delivery["statut"] == "livre"
+    assert delivery["evenement_id"] == received.headers["webhook-id"]
+    assert await run(worker) == 0
+
+
+async def test_only_the_matching_subscriptions_visible_to_their_organisation_get_a_change(
+    client, partner, receiver, worker
+):
+    departement = await partner("departement", ["26"])
+    other_territory = await partner("departement", ["07"])
+    caf = await partner("caf_msa", ["26"])  # reads the rights only
+    everything = await subscribe(client, departement, receiver.url)
+    orientation = await subscribe(client, departement, receiver.url, sections=["orientation"])
+    elsewhere = await subscribe(client, other_territory, receiver.url)
+    carnet_id = await new_notebook(client, departement)
+    await join(client, caf, carnet_id)
+    rights = await subscribe(client, caf, receiver.url)
+    health = {"observe_le": at("2026-02-01"), "situation": {"rqth": True}}
+    assert (await contribute(client, departement, carnet_id, health)).status_code == 200
+    await run(worker)
+    assert len(await deliveries(client, departement, everything["id"])) == 3
+    assert await deliveries(client, departement, orientation["id"]) == []
+    assert await deliveries(client, other_territory, elsewhere["id"]) == []
+    # The CAF subscribed after it joined: the health change is not for it.
+    assert await deliveries(client, caf, rights["id"]) == []
+    droits = {"observe_le": at("2026-02-02"), "droits": {"are": True}}
+    assert (await contribute(client, departement, carnet_id, droits)).status_code == 200
+    await run(worker)
+    assert [d["version"] for d in await deliveries(client, caf, rights["id"])] == [4]
+
+
+async def test_a_failing_receiver_is_retried_with_the_same_id_until_it_acknowledges(
+    client, partner, receiver, worker, clock
+):
+    receiver.script = [500, 503, 429]
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)
+    await new_notebook(client, p)
+    await run(worker)
+    [pending] = await deliveries(client, p, subscription["id"])
+    assert pending["statut"] == "en_attente"
+    assert pending["dernier_statut_http"] == 500
+    assert await run(worker) == 0  # not due yet
+    for delay in SCHEDULE[:3]:
+        clock.advance(delay * (1 + JITTER))
+        assert await run(worker) == 1
+    [delivered] = await deliveries(client, p, subscription["id"])
+    assert delivered["statut"] == "livre"
+    assert delivered["tentatives"] == 4
+    assert len(set(receiver.ids())) == 1
+    assert len(receiver.received) == 4
+
+
+def test_the_retries_span_more_than_a_day_even_with_jitter():
+    assert sum(SCHEDULE, timedelta()) * (1 - JITTER) >= timedelta(hours=24)
+
+
+async def test_a_receiver_failing_every_attempt_leaves_a_dead_letter_that_can_be_redelivered(
+    client, partner, receiver, worker, clock
+):
+    receiver.then = 500
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)
+    await new_notebook(client, p)
+    await run(worker)
+    for delay in SCHEDULE:
+        clock.advance(delay * (1 + JITTER))
+        assert await run(worker) == 1
+    clock.advance(timedelta(days=2))
+    assert await run(worker) == 0
+    [dead] = await deliveries(client, p, subscription["id"], statut="echec")
+    assert dead["tentatives"] == len(SCHEDULE) + 1
+    assert dead["derniere_erreur"] == "statut_500"
+    receiver.then = 200
+    response = await client.post(
+        f"{URL}/{subscription['id']}/livraisons/{dead['id']}/relivrer", headers=p.headers
+    )
+    assert response.status_code == 202, response.text
+    assert await run(worker) == 1
+    [delivered] = await deliveries(client, p, subscription["id"])
+    assert delivered["statut"] == "livre"
+    assert len(set(receiver.ids())) == 1
+
+
+async def test_a_410_disables_the_subscription(client, partner, receiver, worker):
+    receiver.script = [410]
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)
+    carnet_id = await new_notebook(client, p)
+    await run(worker)
+    read = (await client.get(f"{URL}/{subscription['id']}", headers=p.headers)).json()
+    assert read["actif"] is False
+    assert read["motif_desactivation"] == "destinataire_disparu"
+    assert (await contribute(client, p, carnet_id, event(1))).status_code == 200
+    assert await run(worker) == 0
+    assert len(receiver.received) == 1
+
+
+async def test_redelivering_an_unknown_delivery_is_a_404(client, partner, receiver):
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)
+    response = await client.post(
+        f"{URL}/{subscription['id']}/livraisons/999/relivrer", headers=p.headers
+    )
+    assert response.status_code == 404
+
+
+async def test_two_workers_racing_on_one_outbox_deliver_each_event_once(
+    client, partner, receiver, db
+):
+    p = await partner()
+    await subscribe(client, p, receiver.url)
+    for n in range(30):
+        await new_notebook(client, p, carnet(personne(nom=f"Course{n}")))
+    workers = [Worker(db, batch=5) for _ in range(2)]
+
+    def drain(deliverer):
+        while deliverer.run_once():
+            pass
+
+    threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for deliverer in workers:
+        deliverer.close()
+    ids = receiver.ids()
+    assert len(ids) == 30
+    assert len(set(ids)) == 30
+
+
+async def test_an_event_held_by_a_killed_worker_is_delivered_later_by_another(
+    client, partner, receiver, db
+):
+    receiver.first_delay = 30  # the first delivery hangs: the worker is killed meanwhile
+    p = await partner()
+    await subscribe(client, p, receiver.url)
+    await new_notebook(client, p)
+    environment = os.environ | {"CARNET_DATABASE_URL": db.engine.url.render_as_string(False)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from gateway.cli import main; main()", "worker"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert await asyncio.to_thread(receiver.first_arrived.wait, 60)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    receiver.first_delay = 0
+    later = Worker(db, now=lambda: datetime.now(UTC) + LEASE * 2)
+    try:
+        assert await asyncio.to_thread(later.run_once) == 1
+    finally:
+        later.close()
+    ids = receiver.ids()
+    assert len(ids) == 2
+    assert len(set(ids)) == 1  # the same event, delivered again
+
+
+async def test_heartbeats_reach_the_subscriptions_that_ask_for_them(
+    client, partner, receiver, db, clock
+):
+    p = await partner()
+    await subscribe(client, p, receiver.url, types=["battement"])
+    await subscribe(client, p, receiver.url + "/sans")
+    deliverer = Worker(db, heartbeat=timedelta(hours=1), now=clock)
+    try:
+        assert await run(deliverer) == 1
+        assert await run(deliverer) == 0
+        clock.advance(timedelta(minutes=61))
+        assert await run(deliverer) == 1
+    finally:
+        deliverer.close()
+    bodies = [json.loads(r.body) for r in receiver.received]
+    assert [b["type"] for b in bodies] == ["battement", "battement"]
+    assert bodies[0]["donnees"] == {}
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 2
+
+
+async def test_the_server_delivers_in_process_when_told_to(client, partner, receiver, db):
+    from gateway.app import create_app
+    from gateway.settings import Settings
+    from tests.gateway.conftest import BASE_URL
+
+    p = await partner()
+    await subscribe(client, p, receiver.url)
+    settings = Settings(environment="test", issuer=BASE_URL, livraisons_integrees=True)
+    application = create_app(settings, database=db)
+    async with application.router.lifespan_context(application):
+        await new_notebook(client, p)
+        for _ in range(100):
+            if receiver.received:
+                break
+            await asyncio.sleep(0.05)
+    assert len(receiver.received) == 1
+    assert json.loads(receiver.received[0].body)["type"] == "carnet.cree"
+
+
+async def test_an_operator_lists_the_failed_deliveries_of_its_territories(
+    client, partner, receiver, worker, db
+):
+    receiver.then = 500
+    association = await partner("structure_insertion", ["26"])
+    elsewhere = await partner("departement", ["07"])
+    here = await subscribe(client, association, receiver.url)
+    await subscribe(client, elsewhere, receiver.url)
+    await new_notebook(client, association)
+    await new_notebook(client, elsewhere)
+    assert await run(worker) == 2
+    admin = await operator(client, db, ("26",))
+    response = await client.get("/v1/admin/livraisons", headers=admin.headers)
+    assert response.status_code == 200, response.text
+    [seen] = response.json()["livraisons"]
+    assert seen["abonnement_id"] == here["id"]
+    assert seen["organisation_id"] == association.organisation_id
+    assert seen["dernier_statut_http"] == 500
+    failed = await client.get(
+        "/v1/admin/livraisons", params={"statut": "livre"}, headers=admin.headers
+    )
+    assert failed.json()["livraisons"] == []
+    refused = await client.get("/v1/admin/livraisons", headers=association.headers)
+    assert refused.status_code == 403
