@@ -44,6 +44,17 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _internal(host: str) -> bool:
+    """An address of a private, link-local (cloud metadata), loopback or reserved network:
+    the gateway must not be made to call into the networks it runs in."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return False  # a name: resolved by the worker when it delivers
+
+
 def check(
     changes: dict[str, Any], principal: Principal, *, allow_loopback_http: bool
 ) -> list[dict[str, str]]:
@@ -59,11 +70,19 @@ def check(
             )
         elif not host:
             errors.append(_error("/url", "url_invalide", "URL sans hôte."))
-        elif parts.scheme == "http" and _loopback(host) and allow_loopback_http:
-            pass
+        elif parts.scheme in ("http", "https") and _loopback(host) and allow_loopback_http:
+            pass  # a receiver on this machine, outside production (tests, a developer's)
         elif parts.scheme != "https":
             errors.append(
                 _error("/url", "url_non_https", "L'URL de destination doit être en https.")
+            )
+        elif _internal(host):
+            errors.append(
+                _error(
+                    "/url",
+                    "url_reseau_interne",
+                    "L'URL de destination doit être une adresse publique.",
+                )
             )
     for name, allowed in (
         ("territoires", principal.territoires),
