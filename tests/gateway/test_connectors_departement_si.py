@@ -198,7 +198,9 @@ async def test_a_5xx_is_retried_through_the_outbox_then_delivered(
     assert item["sante"]["dernier_echec"]["code"] == "amont_indisponible"
 
 
-async def test_a_rejected_event_is_a_dead_letter_at_once(client, departement, worker, si):
+async def test_a_rejected_event_is_a_dead_letter_at_once_and_redeliverable(
+    client, departement, worker, si
+):
     si["events"].respond(422, json={"erreur": "schema"})
     subscription = await subscribe(client, departement)
     await new_notebook(client, departement)
@@ -208,6 +210,17 @@ async def test_a_rejected_event_is_a_dead_letter_at_once(client, departement, wo
     assert delivery["derniere_erreur"] == "requete_amont_rejetee"
     item = await health(client, departement)
     assert item["sante"]["dernier_echec"]["code"] == "requete_amont_rejetee"
+    # Once the IS is fixed, an operator or the subscriber redelivers the dead letter.
+    si["events"].respond(202)
+    response = await client.post(
+        f"/v1/abonnements/{subscription['id']}/livraisons/{delivery['id']}/relivrer",
+        headers=departement.headers,
+    )
+    assert response.status_code == 202, response.text
+    assert await run(worker) == 1
+    [delivery] = await deliveries(client, departement, subscription["id"])
+    assert delivery["statut"] == "livre"
+    assert si["events"].call_count == 2
 
 
 async def test_a_refused_token_is_a_dead_letter_and_no_event_is_sent(
