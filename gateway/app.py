@@ -98,7 +98,11 @@ def create_app(
             start_job(app, job_id)
         deliverer, delivering = None, None
         if settings.livraisons_integrees:
-            deliverer = Worker(database, heartbeat=timedelta(minutes=settings.battement_minutes))
+            deliverer = Worker(
+                database,
+                heartbeat=timedelta(minutes=settings.battement_minutes),
+                connectors=enabled,
+            )
             delivering = threading.Thread(target=deliverer.run, name="livraisons", daemon=True)
             delivering.start()
         try:

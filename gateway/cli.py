@@ -848,11 +848,19 @@ def worker(
 ) -> None:
     """Livrer les événements aux abonnés (webhooks signés) ; plusieurs workers partagent la
     file sur PostgreSQL."""
+    from gateway.habilitation import load_matrix
     from gateway.settings import Settings
     from gateway.subscriptions.worker import Worker
 
+    settings = Settings()
+    # The deliver connectors (the département IS) serve the ``connecteur:<slug>`` targets.
+    enabled = enabled_connectors(settings.connecteurs, load_matrix())
     database = _database()
-    deliverer = Worker(database, heartbeat=timedelta(minutes=Settings().battement_minutes))
+    deliverer = Worker(
+        database,
+        heartbeat=timedelta(minutes=settings.battement_minutes),
+        connectors=enabled,
+    )
     try:
         if une_fois:
             typer.echo(f"{deliverer.run_once()} livraison(s) tentée(s).")

@@ -4,6 +4,7 @@ reach, a secret shown once and rotated with an overlap."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,8 @@ EVENT_TYPES = ("carnet.cree", "carnet.modifie", "battement")
 #: How long the previous secret stays valid once a new one is issued.
 ROTATION_OVERLAP = timedelta(hours=24)
 LOOPBACK_NAMES = frozenset({"localhost"})
+#: ``connecteur:<slug>``: a target delivered through a ``deliver`` connector.
+CONNECTOR_SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 class InvalidSubscription(ProblemError):
@@ -64,7 +67,11 @@ def check(
     if url is not None:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        if parts.username or parts.password:
+        if parts.scheme == "connecteur":
+            # Delivered by the worker through a ``deliver`` connector (the département IS).
+            if not CONNECTOR_SLUG.fullmatch(parts.path):
+                errors.append(_error("/url", "url_invalide", "Connecteur de destination invalide."))
+        elif parts.username or parts.password:
             errors.append(
                 _error("/url", "url_invalide", "L'URL ne doit pas porter d'identifiants.")
             )

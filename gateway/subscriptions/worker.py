@@ -12,10 +12,21 @@ Retries follow the schedule of the Standard Webhooks reference implementations (
 30 min, 2 h, 5 h, 10 h, 10 h) with one more 10 h step, so that with ±20 % jitter on each delay
 they still span more than 24 hours (30 to 45 hours); then the delivery is a dead letter (``echec``), listed and redeliverable. A 2xx acknowledges; a 410 Gone
 disables the subscription; any other answer, a timeout or a refused connection retries.
+
+A subscription may target a ``deliver`` connector instead of a URL (``connecteur:<slug>``,
+e.g. the département IS): the worker then calls the connector's ``deliver`` in place of the
+webhook POST, on the same outbox with the same lease, retries and dead letter. The
+subscription must be one of the client ``CARNET_CONNECTEURS`` names for the connector in the
+notebook's territory (so the habilitation of that client filters what the connector receives);
+any other is a dead letter (``connecteur_non_active``). A connector
+error that retrying cannot cure (``retryable`` false) is a dead letter at once; each call counts
+in the connector's health (``GET /v1/connecteurs``). Heartbeats are for webhook receivers: a
+connector's are acknowledged without a call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import threading
@@ -23,13 +34,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 from sqlalchemy import insert, text
 from sqlmodel import Session
 
+from connectors import ChangeEvent, ConnectorError, Deliver
+from gateway.connectors import repository as connector_repository
 from gateway.deps import json_list
 from gateway.storage.database import Database
 from gateway.storage.tables import Delivery, Subscription
@@ -37,7 +50,12 @@ from gateway.subscriptions import service
 from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING, new_event_id
 from gateway.subscriptions.signing import headers as signed_headers
 
+if TYPE_CHECKING:
+    from gateway.connectors.loader import Connectors
+
 logger = logging.getLogger(__name__)
+#: The target of a subscription delivered by a connector: ``connecteur:<slug>``.
+CONNECTOR_SCHEME = "connecteur:"
 
 #: Delays before each retry (the first attempt is immediate).
 SCHEDULE = (
@@ -66,6 +84,10 @@ def retry_delay(attempts: int, rng: Callable[[], float] = random.random) -> time
 def body_of(delivery: Delivery) -> bytes:
     """The webhook body: what changed, never the personal data (the receiver reads the
     notebook with its own token)."""
+    return orjson.dumps(_event(delivery))
+
+
+def _event(delivery: Delivery) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if delivery.carnet_id is not None:
         data = {
@@ -74,12 +96,28 @@ def body_of(delivery: Delivery) -> bytes:
             "territoire": delivery.territoire,
             "sections": delivery.sections,
         }
-    return orjson.dumps(
-        {
+    return {
+        "type": delivery.type,
+        "horodatage": delivery.horodatage.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "donnees": data,
+    }
+
+
+def change_event(delivery: Delivery) -> ChangeEvent:
+    """The event handed to a ``deliver`` connector: the webhook's fields, the same id."""
+    assert delivery.carnet_id is not None
+    assert delivery.version is not None
+    event = _event(delivery)
+    return ChangeEvent(
+        carnet_id=delivery.carnet_id,
+        version=delivery.version,
+        sections=tuple(delivery.sections),
+        body={
+            "evenement_id": delivery.evenement_id,
             "type": delivery.type,
-            "horodatage": delivery.horodatage.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "donnees": data,
-        }
+            "horodatage": event["horodatage"],
+            "territoire": delivery.territoire,
+        },
     )
 
 
@@ -88,6 +126,8 @@ class Claimed:
     delivery: Delivery
     url: str
     secrets: list[str]
+    #: The client owning the subscription (a connector target must be the connector's own).
+    client_id: str = ""
 
 
 class Worker:
@@ -102,8 +142,13 @@ class Worker:
         lease: timedelta = LEASE,
         heartbeat: timedelta | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        connectors: Connectors | None = None,
     ) -> None:
         self.database = database
+        #: The enabled connectors; those with ``deliver`` serve ``connecteur:<slug>`` targets.
+        self.connectors = connectors
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._used: dict[str, Deliver] = {}
         self.http = httpx.Client(timeout=TIMEOUT, transport=transport, follow_redirects=False)
         self.batch = batch
         self.lease = lease
@@ -114,6 +159,15 @@ class Worker:
 
     def close(self) -> None:
         self.http.close()
+        if self._loop is not None:
+            # The connectors this worker called hold their HTTP client on its loop.
+            for slug, connector in self._used.items():
+                try:
+                    self._loop.run_until_complete(connector.aclose())  # type: ignore[attr-defined]
+                except Exception:
+                    logger.exception("livraisons : fermeture du connecteur %s", slug)
+            self._loop.close()
+            self._loop = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -168,7 +222,12 @@ class Worker:
                 delivery.bail = token
                 delivery.prochaine_tentative = now + self.lease
                 claimed.append(
-                    Claimed(delivery, subscription.url, service.valid_secrets(subscription, now))
+                    Claimed(
+                        delivery,
+                        subscription.url,
+                        service.valid_secrets(subscription, now),
+                        subscription.client_id,
+                    )
                 )
             session.flush()
             for item in claimed:
@@ -209,6 +268,9 @@ class Worker:
 
     def _deliver(self, item: Claimed, token: str) -> None:
         delivery = item.delivery
+        if item.url.startswith(CONNECTOR_SCHEME):
+            self._deliver_by_connector(item, token, item.url.removeprefix(CONNECTOR_SCHEME))
+            return
         body = body_of(delivery)
         now = self.now()
         headers = signed_headers(item.secrets, delivery.evenement_id, int(now.timestamp()), body)
@@ -224,11 +286,74 @@ class Worker:
             error = "connexion_impossible"
         self._record(delivery, token, status, error)
 
+    def _deliver_by_connector(self, item: Claimed, token: str, slug: str) -> None:
+        """Hand the event to the connector: no error acknowledges, a retryable error (or an
+        unexpected one) retries, another error is a dead letter at once."""
+        delivery = item.delivery
+        entry = self.connectors.get(slug) if self.connectors is not None else None
+        connector = entry.connector if entry is not None else None
+        if delivery.carnet_id is None:  # a heartbeat: for webhook receivers only
+            self._record(delivery, token, None, None, delivered=True)
+            return
+        if connector is None or not isinstance(connector, Deliver):
+            self._record(delivery, token, None, "connecteur_absent")
+            return
+        assert entry is not None
+        if entry.clients.get(delivery.territoire or "") != item.client_id:
+            # Enabled in this territory (CARNET_CONNECTEURS) and subscribed as its own client.
+            self._record(delivery, token, None, "connecteur_non_active", permanent=True)
+            return
+        error: str | None = None
+        permanent = False
+        self._used[slug] = connector
+        try:
+            self._run(connector.deliver(change_event(delivery)))
+        except ConnectorError as failure:
+            error, permanent = failure.code, not failure.retryable
+        except Exception:
+            logger.exception("livraisons : connecteur %s en échec", slug)
+            error = "erreur_connecteur"
+        self._record(
+            delivery,
+            token,
+            None,
+            error,
+            delivered=error is None,
+            permanent=permanent,
+            connector=(slug, connector.circuit().value),
+        )
+
+    def _run(self, awaitable: Any) -> None:
+        """Run a connector's coroutine on the worker's own event loop (one per worker, so that
+        the connector's HTTP client lives on one loop)."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(awaitable)
+
     def _record(
-        self, delivery: Delivery, token: str, status: int | None, error: str | None
+        self,
+        delivery: Delivery,
+        token: str,
+        status: int | None,
+        error: str | None,
+        *,
+        delivered: bool = False,
+        permanent: bool = False,
+        connector: tuple[str, str] | None = None,
     ) -> None:
         now = self.now()
         with self.database.write() as session:
+            if connector is not None:
+                slug, circuit = connector
+                connector_repository.record_call(
+                    session,
+                    slug,
+                    at=now,
+                    error=error,
+                    unchanged=False,
+                    unknown_codes=0,
+                    circuit=circuit,
+                )
             current = session.get(Delivery, delivery.id)
             if current is None or current.bail != token or current.statut != PENDING:
                 return  # the lease ended and another worker took over
@@ -236,7 +361,7 @@ class Worker:
             current.dernier_statut_http = status
             current.derniere_erreur = error
             current.bail = None
-            if status is not None and 200 <= status < 300:
+            if delivered or (status is not None and 200 <= status < 300):
                 current.statut, current.livre_le = DELIVERED, now
             elif status == 410:
                 current.statut, current.derniere_erreur = GONE, "destinataire_disparu"
@@ -244,7 +369,7 @@ class Worker:
             else:
                 if error is None:
                     current.derniere_erreur = f"statut_{status}"
-                delay = retry_delay(current.tentatives)
+                delay = None if permanent else retry_delay(current.tentatives)
                 if delay is None:
                     current.statut = FAILED
                 else:
