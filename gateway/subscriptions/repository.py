@@ -50,6 +50,24 @@ def delivery(session: Session, subscription_id: str, delivery_id: int) -> Delive
     return found if found is not None and found.abonnement_id == subscription_id else None
 
 
+def delivery_of_territories(
+    session: Session, delivery_id: int, territoires: tuple[str, ...]
+) -> Delivery | None:
+    """A delivery to a subscription of an organisation whose territories are all among
+    ``territoires`` (an operator's, as :func:`deliveries_of_territories` lists them)."""
+    found = session.exec(
+        select(Delivery, Organisation)
+        .join(Subscription, col(Subscription.id) == col(Delivery.abonnement_id))
+        .join(Organisation, col(Organisation.id) == col(Subscription.organisation_id))
+        .where(col(Delivery.id) == delivery_id)
+    ).first()
+    if found is None:
+        return None
+    delivery, organisation = found
+    held = organisation.territoires
+    return delivery if held and set(held) <= set(territoires) else None
+
+
 def deliveries_of_territories(
     session: Session,
     territoires: tuple[str, ...],

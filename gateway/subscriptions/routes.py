@@ -335,9 +335,14 @@ def redeliver(
         found = repository.delivery(session, abonnement_id, livraison_id)
         if found is None:
             raise NotFound("Livraison introuvable pour cet abonnement.")
-        found.statut, found.tentatives, found.bail = PENDING, 0, None
-        found.prochaine_tentative = now
-        return _delivery_wire(found)
+        return _requeued(found, now)
+
+
+def _requeued(delivery: Any, now: datetime) -> dict[str, Any]:
+    """Queue a delivery again at once, with its attempts reset (same webhook-id)."""
+    delivery.statut, delivery.tentatives, delivery.bail = PENDING, 0, None
+    delivery.prochaine_tentative = now
+    return _delivery_wire(delivery)
 
 
 def _now() -> datetime:
@@ -387,3 +392,27 @@ def operator_deliveries(
         ],
         "suivant": page[-1][0].id if len(found) > limite else None,
     }
+
+
+@admin_router.post(
+    "/{livraison_id}/relivrer",
+    status_code=202,
+    response_model=Livraison,
+    summary="Relivrer un événement à un abonné d'une organisation de vos territoires",
+    responses={
+        401: {"description": "Jeton absent ou invalide."},
+        403: {"description": "Pas un opérateur."},
+        404: {"description": "Livraison introuvable dans vos territoires."},
+    },
+)
+def operator_redeliver(
+    livraison_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    database: DatabaseDep,
+    principal: OperatorDep,
+) -> Any:
+    now = _now()
+    with database.write() as session:
+        found = repository.delivery_of_territories(session, livraison_id, principal.territoires)
+        if found is None:
+            raise NotFound("Livraison introuvable dans vos territoires.")
+        return _requeued(found, now)

@@ -321,3 +321,40 @@ async def test_an_operator_lists_the_failed_deliveries_of_its_territories(
     assert failed.json()["livraisons"] == []
     refused = await client.get("/v1/admin/livraisons", headers=association.headers)
     assert refused.status_code == 403
+
+
+async def test_an_operator_redelivers_a_failed_delivery_of_its_territories_only(
+    client, partner, receiver, worker, db
+):
+    receiver.then = 500
+    association = await partner("structure_insertion", ["26"])
+    elsewhere = await partner("departement", ["07"])
+    await subscribe(client, association, receiver.url)
+    await subscribe(client, elsewhere, receiver.url)
+    await new_notebook(client, association)
+    await new_notebook(client, elsewhere)
+    assert await run(worker) == 2
+    admin = await operator(client, db, ("26",))
+    [here] = (await client.get("/v1/admin/livraisons", headers=admin.headers)).json()["livraisons"]
+    other = await operator(client, db, ("07",))
+    [there] = (await client.get("/v1/admin/livraisons", headers=other.headers)).json()["livraisons"]
+    outside = await client.post(
+        f"/v1/admin/livraisons/{there['id']}/relivrer", headers=admin.headers
+    )
+    assert outside.status_code == 404
+    refused = await client.post(
+        f"/v1/admin/livraisons/{here['id']}/relivrer", headers=association.headers
+    )
+    assert refused.status_code == 403
+    receiver.then = 200
+    again = await client.post(f"/v1/admin/livraisons/{here['id']}/relivrer", headers=admin.headers)
+    assert again.status_code == 202, again.text
+    assert again.json()["statut"] == "en_attente"
+    assert again.json()["tentatives"] == 0
+    received = len(receiver.received)
+    assert await run(worker) == 1
+    assert len(receiver.received) == received + 1
+    [done] = (
+        await client.get("/v1/admin/livraisons", params={"statut": "livre"}, headers=admin.headers)
+    ).json()["livraisons"]
+    assert done["id"] == here["id"]
