@@ -283,6 +283,14 @@ def _delivery_wire(delivery: Delivery) -> dict[str, Any]:
     }
 
 
+DeliveryStatus = Annotated[
+    Literal["en_attente", "livre", "echec", "abandonne"] | None,
+    Query(description="Seulement les livraisons de ce statut."),
+]
+After = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="Dernière livraison lue.")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
 @router.get(
     "/{abonnement_id}/livraisons",
     response_model=Livraisons,
@@ -293,14 +301,9 @@ def list_deliveries(
     abonnement_id: SubscriptionId,
     database: DatabaseDep,
     principal: SubscriberDep,
-    statut: Annotated[
-        Literal["en_attente", "livre", "echec", "abandonne"] | None,
-        Query(description="Seulement les livraisons de ce statut."),
-    ] = None,
-    apres: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="Dernière livraison lue.")
-    ] = None,
-    limite: Annotated[int, Query(ge=1, le=200)] = 50,
+    statut: DeliveryStatus = None,
+    apres: After = None,
+    limite: Limit = 50,
 ) -> Any:
     with database.read() as session:
         if repository.get(session, abonnement_id, principal.organisation_id) is None:
@@ -371,14 +374,9 @@ class LivraisonsOperateur(BaseModel):
 def operator_deliveries(
     database: DatabaseDep,
     principal: OperatorDep,
-    statut: Annotated[
-        Literal["en_attente", "livre", "echec", "abandonne"] | None,
-        Query(description="Seulement les livraisons de ce statut."),
-    ] = None,
-    apres: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="Dernière livraison lue.")
-    ] = None,
-    limite: Annotated[int, Query(ge=1, le=200)] = 50,
+    statut: DeliveryStatus = None,
+    apres: After = None,
+    limite: Limit = 50,
 ) -> Any:
     with database.read() as session:
         found = repository.deliveries_of_territories(
