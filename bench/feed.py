@@ -53,6 +53,24 @@ BATCH = 20_000
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
+def bench_subscription(subscription_id: str, target: str, *, actif: bool = True) -> Subscription:
+    """A subscription of the bench's organisation to every change, delivered to ``target``."""
+    return Subscription(
+        id=subscription_id,
+        organisation_id="bench",
+        client_id="bench",
+        url=target,
+        territoires=[],
+        sections=[],
+        categories=[],
+        types=["carnet.modifie"],
+        secret=signing.new_secret(),
+        actif=actif,
+        cree_le=NOW,
+        modifie_le=NOW,
+    )
+
+
 def _notebooks(database: Database) -> list[str]:
     ids = [str(uuid.uuid4()) for _ in range(NOTEBOOKS)]
     rows = [
@@ -231,22 +249,7 @@ def _write_cost(database: Database, target: str, writes: int) -> dict[int, float
 
     with database.write() as session:
         for n in range(10):
-            session.add(
-                Subscription(
-                    id=f"bench-{n}",
-                    organisation_id="bench",
-                    client_id="bench",
-                    url=target,
-                    territoires=[],
-                    sections=[],
-                    categories=[],
-                    types=["carnet.modifie"],
-                    secret=signing.new_secret(),
-                    actif=False,
-                    cree_le=NOW,
-                    modifie_le=NOW,
-                )
-            )
+            session.add(bench_subscription(f"bench-{n}", target, actif=False))
         session.execute(text("UPDATE abonnements SET actif = false WHERE id = 'bench'"))
     rates: dict[int, list[float]] = {0: [], 1: [], 10: []}
     block()  # warm-up
@@ -297,21 +300,7 @@ def main() -> None:
                 id="bench", nom="bench", type_acteur="departement", territoires=["26"], cree_le=NOW
             )
         )
-        session.add(
-            Subscription(
-                id="bench",
-                organisation_id="bench",
-                client_id="bench",
-                url=target,
-                territoires=[],
-                sections=[],
-                categories=[],
-                types=["carnet.modifie"],
-                secret=signing.new_secret(),
-                cree_le=NOW,
-                modifie_le=NOW,
-            )
-        )
+        session.add(bench_subscription("bench", target))
     rates = []
     for workers in (1, 2):
         _queue(database, "bench", ids[0], args.events)
