@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, text, update
+from sqlalchemy import bindparam, delete, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from gateway.storage import driver
 from gateway.storage.tables import (
     Change,
     IdempotencyRecord,
@@ -70,14 +71,14 @@ _DOCUMENT = sa_select(_COLUMNS.document).where(_COLUMNS.id == bindparam("carnet_
 def by_id_for_update(session: Session, carnet_id: str) -> StoredNotebook | None:
     """The notebook's columns, locked for the transaction, without its state (see
     :func:`document`); written back by :func:`save_version`."""
-    found = _core(session).execute(_LOCKED, {"carnet_id": carnet_id}).one_or_none()
-    return None if found is None else StoredNotebook(*found)
+    found = driver.fetch(session, _LOCKED, {"carnet_id": carnet_id})
+    return StoredNotebook(*found[0]) if found else None
 
 
 def document(session: Session, carnet_id: str) -> dict[str, Any]:
     """The stored state of a notebook."""
-    state: dict[str, Any] = _core(session).execute(_DOCUMENT, {"carnet_id": carnet_id}).scalar_one()
-    return state
+    ((state,),) = driver.fetch(session, _DOCUMENT, {"carnet_id": carnet_id})
+    return state  # type: ignore[no-any-return]
 
 
 def insert_notebook(session: Session, notebook: StoredNotebook) -> None:
@@ -108,12 +109,6 @@ def stored_view(session: Session, carnet_id: str) -> tuple[str, list[str]]:
 
 
 # -- need to know -------------------------------------------------------------------------------
-
-
-def _core(session: Session) -> Connection:
-    """The transaction's connection: Core statements run there without the ORM's execution
-    machinery (a third of their cost on the write path)."""
-    return session.connection()
 
 
 _LINK_NATURES = sa_select(_LINKS.nature).where(
@@ -147,7 +142,7 @@ _SAVE_VERSION = (
 def links(session: Session, carnet_id: str, organisation_id: str) -> set[str]:
     """The natures of the organisation's links with the notebook (see :class:`Link`)."""
     parameters = {"carnet_id": carnet_id, "organisation": organisation_id}
-    return set(_core(session).execute(_LINK_NATURES, parameters).scalars())
+    return {nature for (nature,) in driver.fetch(session, _LINK_NATURES, parameters)}
 
 
 def linked(session: Session, carnet_id: str, organisation_id: str) -> bool:
@@ -159,7 +154,8 @@ def add_link(
     session: Session, carnet_id: str, organisation_id: str, nature: str, at: datetime
 ) -> None:
     """Record a link the notebook does not have yet (see :func:`links`)."""
-    _core(session).execute(
+    driver.run(
+        session,
         _ADD_LINK,
         {
             "carnet_id": carnet_id,
@@ -202,7 +198,7 @@ def set_group_links(session: Session, carnet_id: str, sirets: set[str], at: date
 
 def record_access(session: Session, entry: dict[str, Any]) -> None:
     """Journal an access (see :meth:`gateway.habilitation.guard.Guard.entry`)."""
-    _core(session).execute(_JOURNAL, entry)
+    driver.run(session, _JOURNAL, entry)
 
 
 def territory_of(session: Session, carnet_id: str) -> str | None:
@@ -292,7 +288,8 @@ def add_identifiers(session: Session, carnet_id: str, identifiers: dict[str, str
 
 def save_version(session: Session, row: StoredNotebook, expected_version: int) -> bool:
     """Store ``row`` as its new version if the stored one is still ``expected_version``."""
-    result = _core(session).execute(
+    touched = driver.run(
+        session,
         _SAVE_VERSION,
         {
             "row_id": row.id,
@@ -308,7 +305,7 @@ def save_version(session: Session, row: StoredNotebook, expected_version: int) -
             "modifie_le": row.modifie_le,
         },
     )
-    return result.rowcount == 1
+    return touched == 1
 
 
 def log_change(
@@ -324,7 +321,8 @@ def log_change(
 ) -> None:
     """Record one effective change of a notebook (in the transaction of the change), with the
     data categories it touched as a bit mask (see :func:`gateway.feed.repository.mask`)."""
-    _core(session).execute(
+    driver.run(
+        session,
         _CHANGE,
         {
             "carnet_id": carnet_id,

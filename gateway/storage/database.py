@@ -85,18 +85,29 @@ def _sqlite_transactions(engine: Engine) -> None:
         options = connection.get_execution_options()
         if options.get("carnet_single_statement"):
             return  # one SELECT is consistent by itself: no transaction round trips
+        # Straight on the driver: these statements return nothing, and SQLAlchemy's execution
+        # of each would cost more than SQLite's.
+        driver = connection.connection.dbapi_connection
         if not options.get("carnet_write"):
-            connection.exec_driver_sql("BEGIN")
+            driver.execute("BEGIN")
         elif options.get("carnet_nowait"):
             # A writer that must not block (the event loop's) does not wait for another
             # process's write lock either: SQLite answers "database is locked" at once.
-            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            driver.execute("PRAGMA busy_timeout=0")
             try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                _begin_immediate(driver)
             finally:
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin_immediate(driver)
+
+
+def _begin_immediate(connection: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE; a failure raised as SQLAlchemy raises the driver's errors."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        raise OperationalError("BEGIN IMMEDIATE", None, error) from error
 
 
 #: Idle connections kept for :meth:`Database.fetch_one` (it runs to completion on one thread:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from gateway.deps import json_list, overrides
 from gateway.habilitation.matrix import SANDBOX, Matrix
+from gateway.storage import driver
 from gateway.storage.tables import Delivery
 
 PENDING, DELIVERED, FAILED, GONE = "en_attente", "livre", "echec", "abandonne"
@@ -47,8 +48,7 @@ def enqueue(
 ) -> int:
     """Queue the change for every active subscription that wants it and whose organisation
     may see it (need to know, categories); the number of deliveries queued."""
-    connection = session.connection()
-    candidates = connection.execute(_CANDIDATES, {"carnet_id": carnet_id}).all()
+    candidates = driver.fetch(session, _CANDIDATES, {"carnet_id": carnet_id})
     if not candidates:
         return 0
     kind = CREATED if created else CHANGED
@@ -98,8 +98,7 @@ def enqueue(
                 "cree_le": at,
             }
         )
-    if rows:
-        connection.execute(_INSERT, rows)
+    driver.run_many(session, _INSERT, rows)
     return len(rows)
 
 
