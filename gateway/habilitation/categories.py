@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from gateway.notebooks.view import labels
+from gateway.notebooks.labels import labels
 from referential import SENSITIVE_CATEGORIES, Referential, Validator
 from referential.models import SECTIONS
 
@@ -99,11 +99,6 @@ def classify(document: Mapping[str, Any], referential: Referential) -> Iterator[
     for section in ("rendez_vous", "evenements"):
         for index in range(len(document.get(section) or ())):
             yield f"/{section}/{index}", SECTION_CATEGORIES[section]
-
-
-def categories_of(document: Mapping[str, Any], referential: Referential) -> list[str]:
-    """The categories a notebook holds, sorted."""
-    return sorted({category for _, category in classify(document, referential)})
 
 
 #: One bit per category, for the change log (``changements.masque``): fixed values, stored.

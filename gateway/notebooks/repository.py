@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -48,6 +48,9 @@ class StoredNotebook:
     categories: list[str] = field(default_factory=list)
     #: The natures of the calling organisation's links with the notebook.
     liens: set[str] = field(default_factory=set)
+    #: The rendered sections of the view of ``document``, when known (see
+    #: :class:`gateway.notebooks.view.Fragment`).
+    fragments: Mapping[str, Any] | None = None
 
 
 _LOCKED = (

@@ -15,7 +15,7 @@ import orjson
 from sqlmodel import Session
 
 from gateway.auth.principal import Principal
-from gateway.habilitation.categories import categories_of, category_mask, touched
+from gateway.habilitation.categories import category_mask, touched
 from gateway.habilitation.guard import IDENTIFYING, Guard
 from gateway.notebooks import repository
 from gateway.notebooks.errors import (
@@ -348,16 +348,20 @@ class NotebookService:
             error = NotebookNotFound()
             error.records.append(self.guard.refusal("ecriture", carnet_id))
             raise error
-        state = None if self._states is None else self._states.take(row.id, row.version)
-        row.document = repository.document(self.session, row.id) if state is None else state
+        cached = None if self._states is None else self._states.take(row.id, row.version)
+        if cached is None:
+            row.document = repository.document(self.session, row.id)
+        else:
+            row.document, row.fragments = cached
         return row
 
     def _keep_state(self, row: StoredNotebook) -> None:
         """Cache the state of ``row`` once its transaction has committed."""
         if self._states is None or self._on_commit is None:
             return
-        states, carnet_id, version, state = self._states, row.id, row.version, row.document
-        self._on_commit(self.session, lambda: states.keep(carnet_id, version, state))
+        states, carnet_id, version = self._states, row.id, row.version
+        state, fragments = row.document, row.fragments
+        self._on_commit(self.session, lambda: states.keep(carnet_id, version, state, fragments))
 
     def _apply(
         self,
@@ -386,7 +390,7 @@ class NotebookService:
         row.document = state
         row.modifie_le = recu_le
         self._identity_columns(row, state)
-        view = render(
+        rendered = render(
             carnet_id=row.id,
             version=row.version,
             territoire=row.territoire,
@@ -394,9 +398,13 @@ class NotebookService:
             modifie_le=row.modifie_le,
             state=state,
             validator=self.validator,
+            previous=row.fragments,
+            changed=outcome.sections,
         )
+        view = rendered.view
         row.vue = orjson.dumps(view).decode()
-        row.categories = categories_of(view, self.validator.referential)
+        row.categories = rendered.categories
+        row.fragments = rendered.fragments
         if created:
             repository.insert_notebook(self.session, row)
             repository.add_link(

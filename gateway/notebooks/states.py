@@ -8,38 +8,53 @@ version read under the row lock is the truth, so a state written meanwhile by an
 committed.
 
 A writer *takes* the state out of the cache (merging changes it in place), so two transactions
-never share one; it is put back, under its new version, after the commit.
+never share one; it is put back, under its new version, after the commit. The rendered sections
+of the view go with it: a write renders again only the sections it changed.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
+
+from gateway.notebooks.view import Fragment
+
+#: A committed state and the rendered sections of its view.
+Entry = tuple[dict[str, Any], Mapping[str, Fragment] | None]
 
 
 class StateCache:
-    """A bounded, thread-safe LRU of ``carnet_id → (version, state)``."""
+    """A bounded, thread-safe LRU of ``carnet_id → (version, state, rendered sections)``."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[int, Entry]] = OrderedDict()
         self._mutex = threading.Lock()
 
-    def take(self, carnet_id: str, version: int) -> dict[str, Any] | None:
-        """The state of ``carnet_id`` at ``version``, removed from the cache; None otherwise."""
+    def take(self, carnet_id: str, version: int) -> Entry | None:
+        """The state of ``carnet_id`` at ``version`` and its rendered sections, removed from
+        the cache; None otherwise."""
         with self._mutex:
             entry = self._entries.pop(carnet_id, None)
         if entry is None or entry[0] != version:
             return None
         return entry[1]
 
-    def keep(self, carnet_id: str, version: int, state: dict[str, Any]) -> None:
-        """Remember ``state`` as the committed ``version`` of ``carnet_id``."""
+    def keep(
+        self,
+        carnet_id: str,
+        version: int,
+        state: dict[str, Any],
+        fragments: Mapping[str, Fragment] | None,
+    ) -> None:
+        """Remember ``state``, rendered as ``fragments``, as the committed ``version`` of
+        ``carnet_id``."""
         if self.capacity <= 0:
             return
         with self._mutex:
-            self._entries[carnet_id] = (version, state)
+            self._entries[carnet_id] = (version, (state, fragments))
             self._entries.move_to_end(carnet_id)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)

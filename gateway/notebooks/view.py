@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.habilitation.categories import classify
+from gateway.notebooks.labels import labels
 from gateway.notebooks.merge import COLLECTIONS, chronological, iter_items, resolve
 from referential import Validator
+from referential.models import SECTIONS
+
+#: The collections of each section.
+SECTION_COLLECTIONS: dict[str, tuple[str, ...]] = {
+    section: tuple(path for path in COLLECTIONS if path.split("/")[1] == section)
+    for section in SECTIONS
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """One section of a view, rendered: its value (None when empty), the provenance of its
+    units, the labels of its codes and the data categories it holds."""
+
+    value: Any
+    provenance: dict[str, Any]
+    labels: dict[str, dict[str, str]]
+    categories: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A view, the data categories it holds, and the sections it was assembled from."""
+
+    view: dict[str, Any]
+    categories: list[str]
+    fragments: Mapping[str, Fragment]
 
 
 def render(
@@ -19,11 +49,26 @@ def render(
     modifie_le: datetime,
     state: Mapping[str, Any],
     validator: Validator,
-) -> dict[str, Any]:
+    previous: Mapping[str, Fragment] | None = None,
+    changed: Iterable[str] = (),
+) -> Rendered:
     """The notebook as partners read it: the data, the provenance of each unit, code labels.
 
-    The NIR is a restricted field: it is used to recognise the person, never returned.
+    Each section is rendered on its own: its data, provenance, labels and categories depend on
+    its part of the state alone. Given the ``previous`` rendering of the state, only the
+    sections ``changed`` since are rendered again. The NIR is a restricted field: it is used
+    to recognise the person, never returned.
     """
+    again = set(SECTIONS) if previous is None else set(changed)
+    units = _units_by_section(state["unites"]) if again else {}
+    fragments = {
+        section: (
+            _fragment(section, units.get(section, ()), state, validator)
+            if previous is None or section in again
+            else previous[section]
+        )
+        for section in SECTIONS
+    }
     view: dict[str, Any] = {
         "id": carnet_id,
         "version": version,
@@ -33,41 +78,77 @@ def render(
         "modifie_le": _iso(modifie_le),
     }
     provenance: dict[str, Any] = {}
-    for pointer, unit in state["unites"].items():
-        if pointer == "/personne/nir":
+    found: dict[str, dict[str, str]] = {}
+    categories: set[str] = set()
+    for section, fragment in fragments.items():
+        if fragment.value is None:
             continue
-        parts = pointer.strip("/").split("/")
-        node = view
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = unit["v"]
+        view[section] = fragment.value
+        provenance.update(fragment.provenance)
+        for liste, codes in fragment.labels.items():
+            found.setdefault(liste, {}).update(codes)
+        categories |= fragment.categories
+    view["provenance"] = provenance
+    view["libelles"] = found
+    return Rendered(view=view, categories=sorted(categories), fragments=fragments)
+
+
+def _units_by_section(units: Mapping[str, Any]) -> dict[str, list[tuple[str, Any]]]:
+    grouped: dict[str, list[tuple[str, Any]]] = {}
+    for pointer, unit in units.items():
+        if pointer != "/personne/nir":
+            grouped.setdefault(pointer.split("/", 2)[1], []).append((pointer, unit))
+    return grouped
+
+
+def _fragment(
+    section: str,
+    units: Iterable[tuple[str, Any]],
+    state: Mapping[str, Any],
+    validator: Validator,
+) -> Fragment:
+    """One section of the view, from the state."""
+    holder: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
+    for pointer, unit in units:
+        _place(holder, pointer, unit["v"])
         provenance[pointer] = resolve(state, unit["p"])
     collections: Mapping[str, Any] = state["collections"]
-    for path in COLLECTIONS:
+    for path in SECTION_COLLECTIONS[section]:
         items = list(iter_items(state, collections.get(path, {})))
         if path in CONSOLIDATED:
             items = consolidated(items, CONSOLIDATED[path])
-        if not items:
-            continue
-        parts = path.strip("/").split("/")
-        node = view
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = items
-    axes = []
-    for path, records in collections.items():
-        if path.startswith("/axes/"):
-            objectifs = list(iter_items(state, records))
-            if objectifs:
-                axes.append({"theme": path.split("/")[2], "objectifs": objectifs})
-    if axes:
-        view["axes"] = axes
-    if "evenements" in view:
+        if items:
+            _place(holder, path, items)
+    if section == "axes":
+        axes = []
+        for path, records in collections.items():
+            if path.startswith("/axes/"):
+                objectifs = list(iter_items(state, records))
+                if objectifs:
+                    axes.append({"theme": path.split("/")[2], "objectifs": objectifs})
+        if axes:
+            holder["axes"] = axes
+    if section == "evenements" and "evenements" in holder:
         # In time order: the timestamps may carry different offsets.
-        view["evenements"].sort(key=lambda event: (_instant(event["date"]), event["id"]))
-    view["provenance"] = provenance
-    view["libelles"] = labels(view, validator)
-    return view
+        holder["evenements"].sort(key=lambda event: (_instant(event["date"]), event["id"]))
+    if section not in holder:
+        return Fragment(None, {}, {}, frozenset())
+    return Fragment(
+        value=holder[section],
+        provenance=provenance,
+        labels=labels(holder, validator),
+        categories=frozenset(category for _, category in classify(holder, validator.referential)),
+    )
+
+
+def _place(holder: dict[str, Any], pointer: str, value: Any) -> None:
+    """Set ``value`` at ``pointer`` of ``holder``, making the objects on the way."""
+    parts = pointer.strip("/").split("/")
+    node = holder
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
 
 
 #: Collections whose items several sources may assert, shown once with every provenance: path
@@ -103,16 +184,6 @@ def consolidated(items: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict
         latest["provenances"] = [item["provenance"] for item in group]
         shown.append(latest)
     return shown
-
-
-def labels(view: Mapping[str, Any], validator: Validator) -> dict[str, dict[str, str]]:
-    """Label of every code in the view, by list."""
-    found: dict[str, dict[str, str]] = {}
-    for code, liste in validator.codes_in("carnet", view):
-        label = validator.referential.label(liste, code)
-        if label is not None:
-            found.setdefault(liste, {})[code] = label
-    return found
 
 
 def _instant(timestamp: str) -> datetime:
