@@ -122,12 +122,10 @@ def category_mask(categories: Iterable[str]) -> int:
     return mask
 
 
-def touched(
-    contribution: Mapping[str, Any], applied: Iterable[str], referential: Referential
-) -> set[str]:
-    """The categories of the parts of ``contribution`` a merge applied (``applied``: pointers
-    into the contribution, at a part or inside one)."""
-    parts = dict(classify(contribution, referential))
+def touched(parts: Mapping[str, str], applied: Iterable[str]) -> set[str]:
+    """The categories of the parts of a contribution a merge applied (``parts``: pointer →
+    category, as :meth:`gateway.habilitation.guard.Guard.check_write` classified them;
+    ``applied``: pointers into the contribution, at a part or inside one)."""
     found = set()
     for pointer in applied:
         category = parts.get(pointer)

@@ -120,16 +120,17 @@ class Guard:
         referential: Referential,
         *,
         identifying: bool = False,
-    ) -> list[str]:
-        """The categories a contribution writes; refuses it whole if one part is not writable.
+    ) -> dict[str, str]:
+        """The parts of a contribution with their categories (pointer → category); refuses it
+        whole if one part is not writable.
 
         With ``identifying``, the identity fields that find the notebook need only the
         ``identification`` right.
         """
         refused = []
-        categories = set()
+        parts = {}
         for pointer, category in classify(contribution, referential):
-            categories.add(category)
+            parts[pointer] = category
             if self.actor.may_write(category, pointer):
                 continue
             if (
@@ -148,7 +149,7 @@ class Guard:
             )
         if refused:
             raise CategoryNotWritable(errors=refused)
-        return sorted(categories)
+        return parts
 
     def may_record_identity(self) -> bool:
         return self.actor.may("ecriture", "identite") and "identite" not in self.actor.limites

@@ -147,6 +147,8 @@ class Merger:
         self._prov_id: str | None = None
         self.outcome = Outcome()
         self._seen: set[tuple[int, str]] = set()
+        #: Observation times of the provenances met, by id, in chronological form.
+        self._observations: dict[str, str] = {}
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -238,7 +240,11 @@ class Merger:
             return None
         self._seen.add((id(target), key))
         existing: dict[str, Any] | None = target.get(key)
-        value = {k: v for k, v in item.items() if k not in ("supprime", "actions")}
+        value = (
+            {k: v for k, v in item.items() if k not in ("supprime", "actions")}
+            if "supprime" in item or "actions" in item
+            else item
+        )
         deleted = bool(item.get("supprime"))
         if existing is not None:
             if path in APPEND_ONLY:
@@ -275,7 +281,14 @@ class Merger:
     # -- helpers -------------------------------------------------------------------------------
 
     def _older_than(self, existing: Mapping[str, Any]) -> bool:
-        return self._observed < chronological(self._of(existing)["observe_le"])
+        reference = existing["p"]
+        if not isinstance(reference, str):
+            return self._observed < chronological(reference["observe_le"])
+        observed = self._observations.get(reference)
+        if observed is None:
+            observed = chronological(self.state["provenances"][reference]["observe_le"])
+            self._observations[reference] = observed
+        return self._observed < observed
 
     @property
     def prov(self) -> str:

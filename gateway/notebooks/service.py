@@ -139,9 +139,7 @@ class NotebookService:
         territoire = self._territory(value.territoire)
         recu_le = _now()
         contribution = _contribution(report, recu_le)
-        categories = self.guard.check_write(
-            contribution, self.validator.referential, identifying=True
-        )
+        parts = self.guard.check_write(contribution, self.validator.referential, identifying=True)
         personne = contribution["personne"]
         self._lock_identity(personne, territoire)
         found = self._resolve(personne, territoire)
@@ -162,7 +160,7 @@ class NotebookService:
                 modifie_le=recu_le,
                 document=empty_state(),
             )
-        result = self._apply(row, contribution, recu_le, categories, created=created)
+        result = self._apply(row, contribution, recu_le, parts, created=created)
         result.visible = created or self.guard.may_touch(row.territoire, bool(row.liens))
         if with_view and result.visible and not result.row.vue:
             result.row.vue, result.row.categories = repository.stored_view(self.session, row.id)
@@ -311,9 +309,7 @@ class NotebookService:
         report = validated(self.validator, "contribution", body)
         recu_le = _now()
         contribution = _contribution(report, recu_le)
-        categories = self.guard.check_write(
-            contribution, self.validator.referential, identifying=True
-        )
+        parts = self.guard.check_write(contribution, self.validator.referential, identifying=True)
         row = self._locked(carnet_id)
         if if_match is not None and if_match != row.version:
             raise StaleVersion(headers={"ETag": etag(row.version)})
@@ -324,7 +320,7 @@ class NotebookService:
             if personne["date_naissance"] != row.date_naissance.isoformat():
                 self._conflict(row, "date_naissance_differente", "/personne/date_naissance")
             self._identify_only(contribution)
-        result = self._apply(row, contribution, recu_le, categories, created=False)
+        result = self._apply(row, contribution, recu_le, parts, created=False)
         if with_view and not result.row.vue:
             result.row.vue, result.row.categories = repository.stored_view(self.session, row.id)
         result.warnings = report.warnings
@@ -368,10 +364,13 @@ class NotebookService:
         row: StoredNotebook,
         contribution: dict[str, Any],
         recu_le: datetime,
-        categories: list[str],
+        parts: Mapping[str, str],
         *,
         created: bool,
     ) -> WriteResult:
+        """Merge ``contribution`` (whose ``parts`` are classified by category) into ``row``
+        and record what changed."""
+        categories = sorted(set(parts.values()))
         source = source_of(self.principal)
         state = row.document
         outcome = merge(state, contribution, source, _iso(recu_le))
@@ -427,7 +426,7 @@ class NotebookService:
             self.session, self.guard.entry(action, row.id, categories, "applique")
         )
         sections = sorted(outcome.sections | ({"personne"} if created else set()))
-        changed_categories = touched(contribution, outcome.appliques, self.validator.referential)
+        changed_categories = touched(parts, outcome.appliques)
         repository.log_change(
             self.session,
             carnet_id=row.id,
