@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
+
+from gateway.storage import driver
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: How long a SQLite writer waits for another process's write lock.
@@ -108,6 +111,12 @@ def _begin_immediate(connection: sqlite3.Connection) -> None:
         connection.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as error:
         raise OperationalError("BEGIN IMMEDIATE", None, error) from error
+
+
+@cache
+def _insert_of(table: Any) -> Any:
+    """One INSERT statement per table (the driver's compiled statements are kept by statement)."""
+    return insert(table)
 
 
 #: Idle connections kept for :meth:`Database.fetch_one` (it runs to completion on one thread:
@@ -325,7 +334,7 @@ class Database:
                 except OperationalError as error:
                     raise self._busy(error, wait) from error
                 with transaction:
-                    connection.execute(insert(table), rows)
+                    driver.run_many(connection, _insert_of(table), rows)
         finally:
             self._writers.release()
 

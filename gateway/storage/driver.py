@@ -95,8 +95,9 @@ def prepare(statement: ClauseElement, keys: Sequence[str], dialect: Dialect) -> 
     return found
 
 
-def _connection(session: Session) -> Connection:
-    return session.connection()
+def _connection(holder: Session | Connection) -> Connection:
+    """The connection of a session's transaction, or the connection itself."""
+    return holder if isinstance(holder, Connection) else holder.connection()
 
 
 def fetch(
@@ -126,11 +127,14 @@ def run(session: Session, statement: ClauseElement, parameters: Mapping[str, Any
         cursor.close()
 
 
-def run_many(session: Session, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Run ``statement`` once per row of ``rows`` (same keys in every row), in one call."""
+def run_many(
+    holder: Session | Connection, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Run ``statement`` once per row of ``rows`` (same keys in every row), in one call, in
+    the transaction of a session or of a connection."""
     if not rows:
         return
-    connection = _connection(session)
+    connection = _connection(holder)
     prepared = prepare(statement, tuple(rows[0]), connection.dialect)
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
