@@ -360,6 +360,53 @@ def test_impossible_timestamp_is_refused_as_a_timestamp_error():
     assert (error.pointer, error.code) == ("/rendez_vous/0/date", "horodatage_invalide")
 
 
+def test_timestamp_that_is_not_a_string_is_a_type_error_naming_rfc_3339():
+    error = only_error(validate(carnet_with("rendez_vous", rendez_vous(1767600000))))
+    assert (error.pointer, error.code, error.attendu) == (
+        "/rendez_vous/0/date",
+        "type_invalide",
+        None,
+    )
+    assert error.message == "Type invalide : la valeur doit être un horodatage RFC 3339 (chaîne)."
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "pointer"),
+    [
+        ("coordonnees/telephones", [612345678], "/coordonnees/telephones/0"),
+        (
+            "accompagnement/groupe_suivi",
+            [
+                {
+                    "organisation": {"nom": "CCAS", "siret": 12345678901234},
+                    "role": "referent",
+                    "actif": True,
+                }
+            ],
+            "/accompagnement/groupe_suivi/0/organisation/siret",
+        ),
+    ],
+)
+def test_phone_or_siret_that_is_not_a_string_is_a_string_type_error(path, value, pointer):
+    error = only_error(validate(carnet_with(path, value)))
+    assert (error.pointer, error.code, error.attendu) == (
+        pointer,
+        "type_invalide",
+        "une chaîne de caractères",
+    )
+
+
+def test_bound_models_carry_each_rule_of_their_fields_once():
+    """Models bound to a version re-declare only the fields holding payloads, with the
+    metadata of the field once (twice, a validator would run twice)."""
+    for model in referential.default_validator().models.kinds.values():
+        for cls in model.__mro__[1:]:
+            if issubclass(cls, referential.Payload) and cls.model_fields:
+                break
+        for name, field in model.model_fields.items():
+            assert field.metadata == cls.model_fields[name].metadata, (model, name)
+
+
 def test_period_ending_before_it_starts_is_refused():
     contrat = {"type": "cer", "date_debut": "2026-02-01", "date_fin": "2026-01-01"}
     error = only_error(validate(carnet_with("contrat", contrat)))
