@@ -243,15 +243,18 @@ SIRET_PATTERN = r"^[0-9]{14}$"
 _LA_POSTE_SIREN = "356000000"
 
 
-#: A digit → the digit doubled, its digits summed (Luhn).
-_DOUBLED = dict(zip("0123456789", (0, 2, 4, 6, 8, 1, 3, 5, 7, 9), strict=True))
+#: The ASCII code of a digit → that of the digit doubled, its digits summed (Luhn).
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 
 
 def siret_is_valid(siret: str) -> bool:
-    """Luhn checksum; La Poste's establishments use a sum of digits divisible by 5 instead."""
+    """Luhn checksum of a SIRET (14 digits); La Poste's establishments use a sum of digits
+    divisible by 5 instead."""
+    digits = siret.encode()
     if siret.startswith(_LA_POSTE_SIREN) and siret != _LA_POSTE_SIREN + "00048":
-        return sum(map(int, siret)) % 5 == 0
-    total = sum(map(int, siret[-1::-2])) + sum(map(_DOUBLED.__getitem__, siret[-2::-2]))
+        return (sum(digits) - 48 * len(digits)) % 5 == 0
+    # The digits' sum is that of their ASCII codes less 48 each.
+    total = sum(digits[-1::-2]) + sum(digits[-2::-2].translate(_DOUBLED)) - 48 * len(digits)
     return total % 10 == 0
 
 
@@ -337,7 +340,6 @@ _OVERSEAS_COUNTRY_CODES = {
     "594": "594", "694": "594",
     "596": "596", "696": "596", "697": "596",
 }  # fmt: skip
-_SEPARATORS = str.maketrans("", "", " .-")
 
 
 def normalise_phone(value: str) -> str:
@@ -353,7 +355,7 @@ def normalise_phone(value: str) -> str:
 
 def _e164(value: str) -> str:
     """The E.164 form of a writing that matches ``PHONE_PATTERN``."""
-    digits = value.translate(_SEPARATORS)
+    digits = value.replace(" ", "").replace(".", "").replace("-", "")
     if digits.startswith("+"):
         return digits
     return "+" + _OVERSEAS_COUNTRY_CODES.get(digits[1:4], "33") + digits[1:]

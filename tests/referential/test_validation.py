@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import referential
 
@@ -276,6 +278,27 @@ def orientation(siret):
 def test_made_up_siret_is_luhn_valid():
     assert MADE_UP_SIRET == "12345678901237"
     assert referential.siret_is_valid(MADE_UP_SIRET)
+
+
+def _luhn_reference(siret):
+    """Luhn as written in the SIRET's definition: every second digit from the right doubled,
+    9 taken off when over 9, the sum a multiple of 10 (La Poste: the digit sum, of 5)."""
+    if siret.startswith("356000000") and siret != "35600000000048":
+        return sum(int(d) for d in siret) % 5 == 0
+    total = 0
+    for position, digit in enumerate(reversed(siret)):
+        value = int(digit) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+@settings(max_examples=2_000)
+@given(
+    st.text(alphabet="0123456789", min_size=14, max_size=14)
+    | st.text(alphabet="0123456789", min_size=5, max_size=5).map(lambda s: "356000000" + s)
+)
+def test_siret_key_is_the_luhn_rule(siret):
+    assert referential.siret_is_valid(siret) == _luhn_reference(siret)
 
 
 def test_siret_with_a_valid_luhn_key_is_accepted_in_the_follow_up_group():
