@@ -356,7 +356,7 @@ def validate(
         max_line_bytes = Settings().max_body_bytes
         reports = (batch.add_line(validator, n, line) for n, line in _lines(file, max_line_bytes))
     else:
-        reports = iter([validator.validate(kind, file.read_bytes())])
+        reports = iter([validator.check(kind, file.read_bytes())])
     total = invalid = warnings = 0
     for report in reports:
         total += 1

@@ -164,7 +164,7 @@ class BatchReport:
                 )
             )
         else:
-            report = validator.validate(self.kind, line, ligne=ligne)
+            report = validator.check(self.kind, line, ligne=ligne)
         self.add(report, ligne)
         return report
 

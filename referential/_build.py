@@ -37,16 +37,24 @@ class BoundModels:
 
 
 def _substitute(annotation: Any, bound: Mapping[type[Payload], type[Payload]]) -> Any:
+    """``annotation`` with its payload classes replaced by the bound ones; the very same
+    object when it holds none (a field re-declared with its own annotation would get its
+    metadata twice: validators run twice, constraints that cannot repeat fail)."""
     if isinstance(annotation, type) and annotation in bound:
         return bound[annotation]
     origin = get_origin(annotation)
+    args = get_args(annotation)
     if origin is Annotated:
-        base, *metadata = get_args(annotation)
-        return Annotated[(_substitute(base, bound), *metadata)]
+        base = _substitute(args[0], bound)
+        return annotation if base is args[0] else Annotated[(base, *args[1:])]
     if origin is list:
-        return list[_substitute(get_args(annotation)[0], bound)]  # type: ignore[misc]
+        item = _substitute(args[0], bound)
+        return annotation if item is args[0] else list[item]  # type: ignore[valid-type]
     if origin in (Union, types.UnionType):
-        return Union[tuple(_substitute(arg, bound) for arg in get_args(annotation))]  # noqa: UP007
+        members = tuple(_substitute(arg, bound) for arg in args)
+        if all(new is old for new, old in zip(members, args, strict=True)):
+            return annotation
+        return Union[members]  # noqa: UP007
     return annotation
 
 
@@ -96,6 +104,9 @@ def build_models(referential: Referential, version: str) -> BoundModels:
             for name, info in cls.model_fields.items():
                 annotation = _substitute(hints[name], bound)
                 if annotation is not hints[name]:
+                    # The field's own metadata (the outer Annotated) is already in ``info``.
+                    if get_origin(annotation) is Annotated:
+                        annotation = get_args(annotation)[0]
                     namespace["__annotations__"][name] = annotation
                     namespace[name] = info
             bound[cls] = type(cls.__name__, (cls,), namespace)

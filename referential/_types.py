@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BeforeValidator,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
@@ -136,20 +135,40 @@ RFC3339 = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
     r"(?:Z|[+-][0-9]{2}:[0-9]{2})$"
 )
-_RFC3339 = re.compile(RFC3339)
 
 
-def _check_rfc3339(value: object) -> object:
-    if not isinstance(value, str):
-        raise PydanticCustomError(
-            "type_invalide", "Type invalide : la valeur doit être un horodatage RFC 3339 (chaîne)."
+@dataclass(frozen=True, slots=True)
+class TextPattern:
+    """The text must match ``pattern``, else the error ``code`` with ``message``.
+
+    The pattern is checked by pydantic-core (in Rust, no Python call per value); the
+    annotations written after this one (a checksum, a normalisation) only see matching text.
+    With ``type_message``, the value must first be a string (else the error ``type_invalide``
+    with that message), and the matching text is then validated as the annotated type (a lax
+    datetime parses it).
+    """
+
+    pattern: str
+    code: str
+    message: str
+    type_message: str | None = None
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        matching = core_schema.custom_error_schema(
+            core_schema.str_schema(pattern=self.pattern),
+            custom_error_type=self.code,
+            custom_error_message=self.message,
         )
-    if not _RFC3339.fullmatch(value):
-        raise PydanticCustomError(
-            "horodatage_invalide",
-            "Horodatage invalide : format AAAA-MM-JJTHH:MM:SS avec fuseau (Z ou ±HH:MM).",
+        if self.type_message is None:
+            return core_schema.chain_schema([handler(source), matching])
+        text = core_schema.custom_error_schema(
+            core_schema.str_schema(strict=True),
+            custom_error_type="type_invalide",
+            custom_error_message=self.type_message,
         )
-    return value
+        return core_schema.chain_schema([text, matching, handler(source)])
 
 
 # The text is checked against RFC 3339 first, then parsed in lax mode: a strict datetime would
@@ -157,7 +176,12 @@ def _check_rfc3339(value: object) -> object:
 Horodatage = Annotated[
     AwareDatetime,
     Strict(False),
-    BeforeValidator(_check_rfc3339),
+    TextPattern(
+        RFC3339,
+        "horodatage_invalide",
+        "Horodatage invalide : format AAAA-MM-JJTHH:MM:SS avec fuseau (Z ou ±HH:MM).",
+        type_message="Type invalide : la valeur doit être un horodatage RFC 3339 (chaîne).",
+    ),
     WithJsonSchema(
         {
             "type": "string",
@@ -216,25 +240,25 @@ Nir = Annotated[
 # -- SIRET -------------------------------------------------------------------------------------
 
 SIRET_PATTERN = r"^[0-9]{14}$"
-_SIRET = re.compile(SIRET_PATTERN)
 _LA_POSTE_SIREN = "356000000"
 
 
-#: A digit → the digit doubled, its digits summed (Luhn).
-_DOUBLED = dict(zip("0123456789", (0, 2, 4, 6, 8, 1, 3, 5, 7, 9), strict=True))
+#: The ASCII code of a digit → that of the digit doubled, its digits summed (Luhn).
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 
 
 def siret_is_valid(siret: str) -> bool:
-    """Luhn checksum; La Poste's establishments use a sum of digits divisible by 5 instead."""
+    """Luhn checksum of a SIRET (14 digits); La Poste's establishments use a sum of digits
+    divisible by 5 instead."""
+    digits = siret.encode()
     if siret.startswith(_LA_POSTE_SIREN) and siret != _LA_POSTE_SIREN + "00048":
-        return sum(map(int, siret)) % 5 == 0
-    total = sum(map(int, siret[-1::-2])) + sum(map(_DOUBLED.__getitem__, siret[-2::-2]))
+        return (sum(digits) - 48 * len(digits)) % 5 == 0
+    # The digits' sum is that of their ASCII codes less 48 each.
+    total = sum(digits[-1::-2]) + sum(digits[-2::-2].translate(_DOUBLED)) - 48 * len(digits)
     return total % 10 == 0
 
 
 def _check_siret(value: str) -> str:
-    if not _SIRET.fullmatch(value):
-        raise PydanticCustomError("siret_format", "Le SIRET doit compter 14 chiffres.")
     if not siret_is_valid(value):
         raise PydanticCustomError("siret_invalide", "Le SIRET est invalide (clé de Luhn).")
     return value
@@ -243,6 +267,7 @@ def _check_siret(value: str) -> str:
 Siret = Annotated[
     str,
     Strict(),
+    TextPattern(SIRET_PATTERN, "siret_format", "Le SIRET doit compter 14 chiffres."),
     AfterValidator(_check_siret),
     WithJsonSchema(
         {
@@ -315,7 +340,6 @@ _OVERSEAS_COUNTRY_CODES = {
     "594": "594", "694": "594",
     "596": "596", "696": "596", "697": "596",
 }  # fmt: skip
-_SEPARATORS = str.maketrans("", "", " .-")
 
 
 def normalise_phone(value: str) -> str:
@@ -326,27 +350,27 @@ def normalise_phone(value: str) -> str:
     """
     if not _PHONE.fullmatch(value):
         raise ValueError(value)
-    digits = value.translate(_SEPARATORS)
+    return _e164(value)
+
+
+def _e164(value: str) -> str:
+    """The E.164 form of a writing that matches ``PHONE_PATTERN``."""
+    digits = value.replace(" ", "").replace(".", "").replace("-", "")
     if digits.startswith("+"):
         return digits
     return "+" + _OVERSEAS_COUNTRY_CODES.get(digits[1:4], "33") + digits[1:]
 
 
-def _check_phone(value: str) -> str:
-    try:
-        return normalise_phone(value)
-    except ValueError:
-        raise PydanticCustomError(
-            "telephone_invalide",
-            "Numéro de téléphone invalide : 10 chiffres commençant par 0, ou format "
-            "international (+33…, +262…).",
-        ) from None
-
-
 Telephone = Annotated[
     str,
     Strict(),
-    AfterValidator(_check_phone),
+    TextPattern(
+        PHONE_PATTERN,
+        "telephone_invalide",
+        "Numéro de téléphone invalide : 10 chiffres commençant par 0, ou format "
+        "international (+33…, +262…).",
+    ),
+    AfterValidator(_e164),
     WithJsonSchema(
         {
             "type": "string",

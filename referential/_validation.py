@@ -13,10 +13,11 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, SchemaValidator
 
 from referential._build import BoundModels, build_models
 from referential._findings import Finding, Report, pointer
+from referential._plain import plain_validator
 from referential._referential import Referential, Translation, current_referential
 from referential._types import (
     EMAIL_PATTERN,
@@ -31,7 +32,7 @@ from referential._versions import (
     version_error,
     version_status,
 )
-from referential.models import Axe, Payload
+from referential.models import Payload
 
 # -- French messages for pydantic's error types ---------------------------------------------------
 
@@ -195,6 +196,7 @@ class Validator:
         )
         self._others: dict[str, Validator] = {}
         self._translations: dict[tuple[str, str], Translation | None] = {}
+        self._plain: dict[str, SchemaValidator] = {}
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -212,7 +214,7 @@ class Validator:
         return found
 
     def validate(self, kind: str, body: bytes | str, *, ligne: int | None = None) -> Report:
-        """Every error and warning about one JSON payload of ``kind``.
+        """Every error and warning about one JSON payload of ``kind``, and its typed value.
 
         A payload may declare the referential version its codes are expressed in
         (``version_referentiel``): it is checked against that version, then its codes are
@@ -220,26 +222,44 @@ class Validator:
         value is always expressed in this version. A version past its end of support, or
         unknown, is refused.
         """
+        return self._validate(kind, body, ligne, typed=True)
+
+    def check(self, kind: str, body: bytes | str, *, ligne: int | None = None) -> Report:
+        """The findings of :meth:`validate`, without the typed value (``report.value`` stays
+        None): for the callers that only report them (the validation API, ``carnet
+        validate``).
+
+        The payload is validated by the same rules compiled to produce plain dicts
+        (:mod:`referential._plain`): instantiating the models is about half of pydantic-core's
+        time on a large notebook. A payload declaring an older version, whose codes are
+        translated from the typed value, takes the path of :meth:`validate`.
+        """
+        report = self._validate(kind, body, ligne, typed=False)
+        report.value = None
+        return report
+
+    def _validate(self, kind: str, body: bytes | str, ligne: int | None, typed: bool) -> Report:
         raw = body.encode() if isinstance(body, str) else body
         hinted = declared_hint(raw)
-        report, declared = self._attempt(kind, raw, hinted, ligne)
+        report, declared = self._attempt(kind, raw, hinted, ligne, typed)
         if declared != hinted:
             # The declaration was not where the hint looks (a key written with escapes).
-            report, _ = self._attempt(kind, raw, declared, ligne)
+            report, _ = self._attempt(kind, raw, declared, ligne, typed)
         return report
 
     def _attempt(
-        self, kind: str, raw: bytes, version: str | None, ligne: int | None
+        self, kind: str, raw: bytes, version: str | None, ligne: int | None, typed: bool
     ) -> tuple[Report, str | None]:
         """The report of ``raw`` read in ``version`` (None: this one), and the version the
         payload declares as far as it could be read."""
         status = version_status(self.referential, self.version, version)
         engine = self.for_version(version) if status == "supportee" and version else self
-        report = engine._check(kind, raw, ligne)
-        if report.value is None:
+        # Codes are translated from the typed value.
+        report, value = engine._check(kind, raw, ligne, typed or status == "supportee")
+        if value is None:
             declared = version
         else:
-            declared = getattr(report.value, "version_referentiel", None)
+            declared = _field(value, "version_referentiel")
             if declared != version:
                 return report, declared
         if status in ("inconnue", "retiree", "a_venir") and version is not None:
@@ -283,21 +303,36 @@ class Validator:
         for loc, target in replaced:
             _set(document, loc, target)
         document["version_referentiel"] = self.version
-        current = self._check(kind, orjson.dumps(document), ligne)
+        current, _ = self._check(kind, orjson.dumps(document), ligne, typed=True)
         report.errors, report.value = current.errors, current.value
         report.warnings = notes + current.warnings
 
-    def _check(self, kind: str, raw: bytes, ligne: int | None) -> Report:
-        """The findings of ``raw`` in this version alone."""
-        model = self.models.kinds[kind]
+    def _check(self, kind: str, raw: bytes, ligne: int | None, typed: bool) -> tuple[Report, Any]:
+        """The findings of ``raw`` in this version alone, and the validated value (None when
+        invalid): the model, also kept in the report, when ``typed``; a plain dict otherwise."""
         report = Report(kind=kind, version=self.version)
+        value: Any
         try:
-            report.value = model.model_validate_json(raw)
+            if typed:
+                value = report.value = self.models.kinds[kind].model_validate_json(raw)
+            else:
+                value = self._plain_validator(kind).validate_json(raw)
         except ValidationError as exc:
-            report.errors = [self._finding(kind, e, ligne) for e in exc.errors()]
-            return report
-        report.warnings = list(self._warnings(kind, report.value, raw, ligne))
-        return report
+            details = exc.errors()
+            if not typed and any(e["type"] == "extra_forbidden" for e in details):
+                # A key repeated in an object is one unknown field to a model, one per
+                # occurrence to a typed dict: the model's findings are the reference.
+                return self._check(kind, raw, ligne, typed=True)
+            report.errors = [self._finding(kind, e, ligne) for e in details]
+            return report, None
+        report.warnings = list(self._warnings(kind, value, raw, ligne))
+        return report, value
+
+    def _plain_validator(self, kind: str) -> SchemaValidator:
+        found = self._plain.get(kind)
+        if found is None:
+            found = self._plain[kind] = plain_validator(self.models.kinds[kind])
+        return found
 
     def coded_values(
         self, kind: str, document: Mapping[str, Any]
@@ -341,9 +376,8 @@ class Validator:
         )
 
     def _warnings(
-        self, kind: str, value: Payload, body: bytes | str, ligne: int | None
+        self, kind: str, value: Payload | dict[str, Any], raw: bytes, ligne: int | None
     ) -> Iterator[Finding]:
-        raw = body.encode() if isinstance(body, str) else body
         # Cheap pre-filter: walk the payload only when a deprecated code (or an escape that
         # could spell one) appears in the raw body.
         if self._deprecated_bytes and (
@@ -364,31 +398,40 @@ class Validator:
                         suggestion=entry.remplace_par[0],
                         ligne=ligne,
                     )
-        yield from self._objective_themes(value, ligne)
+        yield from self._objective_themes(kind, value, ligne)
 
-    def _objective_themes(self, value: Payload, ligne: int | None) -> Iterator[Finding]:
-        axes: list[Axe] = []
+    def _objective_themes(
+        self, kind: str, value: Payload | dict[str, Any], ligne: int | None
+    ) -> Iterator[Finding]:
+        """A warning per objective offered under another focus theme than its axis's."""
         prefix: tuple[str | int, ...] = ()
-        if isinstance(value, Axe):
+        if kind == "axes":
             axes = [value]
-        elif isinstance(axes_value := getattr(value, "axes", None), list):
-            axes, prefix = axes_value, ("axes",)
+        else:
+            axes, prefix = _field(value, "axes") or [], ("axes",)
         for index, axe in enumerate(axes):
-            themes = self.referential.axis_objective_themes(axe.theme)
-            base = (*prefix, index) if prefix else ()
-            for position, objectif in enumerate(axe.objectifs):
-                entry = self.referential.entry(objectif.code)
+            theme = _field(axe, "theme")
+            themes = self.referential.axis_objective_themes(theme)
+            base: tuple[str | int, ...] = (*prefix, index) if prefix else ()
+            for position, objectif in enumerate(_field(axe, "objectifs") or ()):
+                code = _field(objectif, "code")
+                entry = self.referential.entry(code)
                 if entry is not None and entry.theme not in themes:
                     yield Finding(
                         pointer=pointer((*base, "objectifs", position, "code")),
                         code="objectif_hors_axe",
                         message=(
-                            f"L'objectif « {objectif.code} » n'appartient pas aux objectifs "
-                            f"proposés sous l'axe « {axe.theme} »."
+                            f"L'objectif « {code} » n'appartient pas aux objectifs "
+                            f"proposés sous l'axe « {theme} »."
                         ),
                         niveau="avertissement",
                         ligne=ligne,
                     )
+
+
+def _field(value: Any, name: str) -> Any:
+    """A field of a validated value, model or plain dict (None when absent from a dict)."""
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
 
 
 Located = tuple[tuple[str | int, ...], str, CodeRef]

@@ -131,7 +131,7 @@ async def validate(request: Request, kind: str, caller: CallerDep) -> OrjsonResp
         return OrjsonResponse(batch.to_wire())
     # Any other declared type: the body is read as one JSON payload (as the other routes do).
     body = await _body(request, settings.max_body_bytes)
-    return OrjsonResponse(validator.validate(kind, body).to_wire())
+    return OrjsonResponse(validator.check(kind, body).to_wire())
 
 
 async def _body(request: Request, limit: int) -> bytes:

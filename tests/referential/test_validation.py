@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import referential
 
@@ -278,6 +280,27 @@ def test_made_up_siret_is_luhn_valid():
     assert referential.siret_is_valid(MADE_UP_SIRET)
 
 
+def _luhn_reference(siret):
+    """Luhn as written in the SIRET's definition: every second digit from the right doubled,
+    9 taken off when over 9, the sum a multiple of 10 (La Poste: the digit sum, of 5)."""
+    if siret.startswith("356000000") and siret != "35600000000048":
+        return sum(int(d) for d in siret) % 5 == 0
+    total = 0
+    for position, digit in enumerate(reversed(siret)):
+        value = int(digit) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+@settings(max_examples=2_000)
+@given(
+    st.text(alphabet="0123456789", min_size=14, max_size=14)
+    | st.text(alphabet="0123456789", min_size=5, max_size=5).map(lambda s: "356000000" + s)
+)
+def test_siret_key_is_the_luhn_rule(siret):
+    assert referential.siret_is_valid(siret) == _luhn_reference(siret)
+
+
 def test_siret_with_a_valid_luhn_key_is_accepted_in_the_follow_up_group():
     assert validate(carnet_with("accompagnement", groupe_suivi(MADE_UP_SIRET))).valid
 
@@ -358,6 +381,53 @@ def test_invalid_event_timestamp_is_located():
 def test_impossible_timestamp_is_refused_as_a_timestamp_error():
     error = only_error(validate(carnet_with("rendez_vous", rendez_vous("2026-02-30T10:00:00Z"))))
     assert (error.pointer, error.code) == ("/rendez_vous/0/date", "horodatage_invalide")
+
+
+def test_timestamp_that_is_not_a_string_is_a_type_error_naming_rfc_3339():
+    error = only_error(validate(carnet_with("rendez_vous", rendez_vous(1767600000))))
+    assert (error.pointer, error.code, error.attendu) == (
+        "/rendez_vous/0/date",
+        "type_invalide",
+        None,
+    )
+    assert error.message == "Type invalide : la valeur doit être un horodatage RFC 3339 (chaîne)."
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "pointer"),
+    [
+        ("coordonnees/telephones", [612345678], "/coordonnees/telephones/0"),
+        (
+            "accompagnement/groupe_suivi",
+            [
+                {
+                    "organisation": {"nom": "CCAS", "siret": 12345678901234},
+                    "role": "referent",
+                    "actif": True,
+                }
+            ],
+            "/accompagnement/groupe_suivi/0/organisation/siret",
+        ),
+    ],
+)
+def test_phone_or_siret_that_is_not_a_string_is_a_string_type_error(path, value, pointer):
+    error = only_error(validate(carnet_with(path, value)))
+    assert (error.pointer, error.code, error.attendu) == (
+        pointer,
+        "type_invalide",
+        "une chaîne de caractères",
+    )
+
+
+def test_bound_models_carry_each_rule_of_their_fields_once():
+    """Models bound to a version re-declare only the fields holding payloads, with the
+    metadata of the field once (twice, a validator would run twice)."""
+    for model in referential.default_validator().models.kinds.values():
+        for cls in model.__mro__[1:]:
+            if issubclass(cls, referential.Payload) and cls.model_fields:
+                break
+        for name, field in model.model_fields.items():
+            assert field.metadata == cls.model_fields[name].metadata, (model, name)
 
 
 def test_period_ending_before_it_starts_is_refused():
