@@ -403,11 +403,19 @@ def schemas_export(
         bool, typer.Option(help="Vérifier sans écrire ; code 1 en cas d'écart.")
     ] = False,
 ) -> None:
-    """Écrit openapi/schemas/<version>/<type>.json pour chaque version servie (triés, stables)."""
-    from referential import payload_schema
+    """Écrit openapi/schemas/<version>/<type>.json pour chaque version servie du référentiel,
+    et openapi/schemas/sortants-1/<type>.json pour les corps qui sortent de la passerelle
+    (webhooks, connecteurs de livraison, flux des changements) ; triés, stables."""
+    from referential import OUTGOING_VERSION, payload_schema
 
     current = default_validator()
     stale = []
+    for body in outgoing_bodies():
+        path = directory / OUTGOING_VERSION / f"{body.kind}.json"
+        if not _write_or_check(path, dumps_stable(body.schema()), check):
+            stale.append(f"{OUTGOING_VERSION}/{body.kind}")
+        elif not check:
+            typer.echo(str(path))
     for version in current.referential.schema_versions():
         validator = current.for_version(version)
         if not check:
@@ -426,6 +434,19 @@ def schemas_export(
     if stale:
         typer.echo(f"Schémas à régénérer (carnet schemas export) : {', '.join(stale)}", err=True)
         raise typer.Exit(1)
+
+
+def outgoing_bodies() -> list[Any]:
+    """The bodies that leave the gateway: the change feed's, the webhook's, and those of every
+    installed connector (its ``published``), by kind."""
+    from gateway.feed.routes import CHANGEMENT, CHANGEMENTS
+    from gateway.subscriptions.wire import WEBHOOK
+
+    bodies = [CHANGEMENT, CHANGEMENTS, WEBHOOK]
+    registry = connector_registry()
+    for slug in registry.slugs():
+        bodies += registry.load(slug).published
+    return sorted(bodies, key=lambda body: body.kind)
 
 
 def openapi_document() -> str:

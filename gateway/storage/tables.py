@@ -230,6 +230,11 @@ class Delivery(SQLModel, table=True):
     bail: str | None = Field(default=None, max_length=36)
     dernier_statut_http: int | None = None
     derniere_erreur: str | None = Field(default=None, max_length=60)
+    #: Where the last body departed from its published schema (``corps_non_conforme``):
+    #: pointers and codes, never a value.
+    erreurs: list[dict[str, str]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     livre_le: datetime | None = _ts(nullable=True)
     cree_le: datetime = _ts(nullable=False)
 

@@ -244,6 +244,11 @@ def rotate_secret(
         return {"secret": secret, "precedent_expire_le": found.precedent_expire_le}
 
 
+class EcartSchema(BaseModel):
+    pointer: str = Field(description="Pointeur JSON dans le corps qui aurait été envoyé.")
+    code: str = Field(description="Code stable de l'écart (champ_obligatoire, type_invalide…).")
+
+
 class Livraison(BaseModel):
     id: int
     evenement_id: str = Field(description="L'en-tête webhook-id, le même à chaque tentative.")
@@ -256,7 +261,19 @@ class Livraison(BaseModel):
     tentatives: int
     prochaine_tentative: datetime | None
     dernier_statut_http: int | None
-    derniere_erreur: str | None
+    derniere_erreur: str | None = Field(
+        description=(
+            "Code de la dernière erreur : statut_<code HTTP>, delai_depasse, "
+            "connexion_impossible, corps_non_conforme (corps non envoyé : voir « erreurs »), "
+            "ou le code d'erreur du connecteur."
+        )
+    )
+    erreurs: list[EcartSchema] = Field(
+        description=(
+            "Avec corps_non_conforme : où le corps s'écartait de son schéma publié "
+            "(openapi/schemas/sortants-1) ; il n'a pas été envoyé."
+        )
+    )
     livre_le: datetime | None
     cree_le: datetime
 
@@ -278,6 +295,7 @@ def _delivery_wire(delivery: Delivery) -> dict[str, Any]:
         "prochaine_tentative": delivery.prochaine_tentative if delivery.statut == PENDING else None,
         "dernier_statut_http": delivery.dernier_statut_http,
         "derniere_erreur": delivery.derniere_erreur,
+        "erreurs": delivery.erreurs or [],
         "livre_le": delivery.livre_le,
         "cree_le": delivery.cree_le,
     }

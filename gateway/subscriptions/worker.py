@@ -13,6 +13,11 @@ Retries follow the schedule of the Standard Webhooks reference implementations (
 they still span more than 24 hours (30 to 45 hours); then the delivery is a dead letter (``echec``), listed and redeliverable. A 2xx acknowledges; a 410 Gone
 disables the subscription; any other answer, a timeout or a refused connection retries.
 
+Every body is checked against its published schema before it leaves (``WEBHOOK`` here, the
+connector's own in its ``deliver``): one that departs from it is never sent, and the delivery
+is a dead letter at once (``corps_non_conforme``) with the departures, pointer and code, in its
+``erreurs``.
+
 A subscription may target a ``deliver`` connector instead of a URL (``connecteur:<slug>``,
 e.g. the département IS): the worker then calls the connector's ``deliver`` in place of the
 webhook POST, on the same outbox with the same lease, retries and dead letter. The
@@ -31,7 +36,7 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -41,7 +46,7 @@ import orjson
 from sqlalchemy import insert, text
 from sqlmodel import Session
 
-from connectors import ChangeEvent, ConnectorError, Deliver
+from connectors import ChangeEvent, ConnectorError, Deliver, NonConformingBody
 from gateway.connectors import repository as connector_repository
 from gateway.deps import json_list
 from gateway.storage.database import Database
@@ -49,6 +54,8 @@ from gateway.storage.tables import Delivery, Subscription
 from gateway.subscriptions import service
 from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING, new_event_id
 from gateway.subscriptions.signing import headers as signed_headers
+from gateway.subscriptions.wire import WEBHOOK
+from referential import Violation
 
 if TYPE_CHECKING:
     from gateway.connectors.loader import Connectors
@@ -69,6 +76,8 @@ SCHEDULE = (
     timedelta(hours=10),
 )
 JITTER = 0.2
+#: A body that is not an instance of its published schema: never sent, a dead letter at once.
+NONCONFORMING = "corps_non_conforme"
 LEASE = timedelta(seconds=60)
 TIMEOUT = httpx.Timeout(10.0)
 
@@ -272,6 +281,13 @@ class Worker:
             self._deliver_by_connector(item, token, item.url.removeprefix(CONNECTOR_SCHEME))
             return
         body = body_of(delivery)
+        violations = WEBHOOK.violations(body)
+        if violations:
+            # Never sent: receivers are promised instances of the published schema.
+            self._record(
+                delivery, token, None, NONCONFORMING, permanent=True, violations=violations
+            )
+            return
         now = self.now()
         headers = signed_headers(item.secrets, delivery.evenement_id, int(now.timestamp()), body)
         headers["content-type"] = "application/json"
@@ -305,11 +321,14 @@ class Worker:
             return
         error: str | None = None
         permanent = False
+        violations: tuple[Violation, ...] = ()
         self._used[slug] = connector
         try:
             self._run(connector.deliver(change_event(delivery)))
         except ConnectorError as failure:
             error, permanent = failure.code, not failure.retryable
+            if isinstance(failure, NonConformingBody):
+                violations = failure.violations
         except Exception:
             logger.exception("livraisons : connecteur %s en échec", slug)
             error = "erreur_connecteur"
@@ -321,6 +340,7 @@ class Worker:
             delivered=error is None,
             permanent=permanent,
             connector=(slug, connector.circuit().value),
+            violations=violations,
         )
 
     def _run(self, awaitable: Any) -> None:
@@ -340,6 +360,7 @@ class Worker:
         delivered: bool = False,
         permanent: bool = False,
         connector: tuple[str, str] | None = None,
+        violations: Sequence[Violation] = (),
     ) -> None:
         now = self.now()
         with self.database.write() as session:
@@ -360,6 +381,7 @@ class Worker:
             current.tentatives += 1
             current.dernier_statut_http = status
             current.derniere_erreur = error
+            current.erreurs = [v.to_wire() for v in violations] or None
             current.bail = None
             if delivered or (status is not None and 200 <= status < 300):
                 current.statut, current.livre_le = DELIVERED, now

@@ -1,10 +1,31 @@
-"""A webhook receiver on the loopback, scripted by the tests: answers, delays, records."""
+"""A webhook receiver on the loopback, scripted by the tests: answers, delays, records, and
+checks every body it receives against the published schema (with ``jsonschema``, an
+implementation independent of the gateway's check)."""
 
+import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import jsonschema
+
+from gateway.cli import SCHEMAS_DIR
+from referential import OUTGOING_VERSION
+
+
+def published(kind: str) -> jsonschema.Draft202012Validator:
+    """The validator of a published outgoing schema, formats asserted."""
+    path = Path(SCHEMAS_DIR) / OUTGOING_VERSION / f"{kind}.json"
+    return jsonschema.Draft202012Validator(
+        json.loads(path.read_text(encoding="utf-8")),
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+WEBHOOK = published("webhook")
 
 
 @dataclass
@@ -67,3 +88,6 @@ def serve() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+    # Whatever the test was about, every body that arrived is an instance of the schema.
+    for received in receiver.received:
+        WEBHOOK.validate(json.loads(received.body))

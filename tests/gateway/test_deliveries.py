@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook
 
+from gateway.habilitation import load_matrix
+from gateway.subscriptions.outbox import enqueue
 from gateway.subscriptions.worker import JITTER, LEASE, SCHEDULE, Worker
 from tests.gateway.payloads import at, carnet, contribute, join, new_notebook, personne
 from tests.gateway.receiver import serve
@@ -358,3 +360,54 @@ async def test_an_operator_redelivers_a_failed_delivery_of_its_territories_only(
         await client.get("/v1/admin/livraisons", params={"statut": "livre"}, headers=admin.headers)
     ).json()["livraisons"]
     assert done["id"] == here["id"]
+
+
+def queue_change(db, carnet_id, sections):
+    """Queue a change as a notebook write does (the outbox's own function): here with a
+    section the published schema does not know, as rows queued by an older gateway would."""
+    with db.write() as session:
+        return enqueue(
+            session,
+            load_matrix(),
+            carnet_id=carnet_id,
+            territoire="26",
+            version=2,
+            sections=sections,
+            categories=[],
+            created=False,
+            at=datetime.now(UTC),
+        )
+
+
+async def test_a_body_outside_its_published_schema_is_never_sent_and_is_a_located_dead_letter(
+    client, partner, receiver, worker, db
+):
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)
+    carnet_id = await new_notebook(client, p)
+    assert await run(worker) == 1
+    assert queue_change(db, carnet_id, ["volet_retire"]) == 1
+    assert await run(worker) == 1
+    assert len(receiver.received) == 1  # the creation only
+    dead, delivered = await deliveries(client, p, subscription["id"])
+    assert delivered["statut"] == "livre"
+    assert delivered["erreurs"] == []
+    assert dead["statut"] == "echec"
+    assert dead["tentatives"] == 1
+    assert dead["derniere_erreur"] == "corps_non_conforme"
+    assert dead["erreurs"] == [{"pointer": "/donnees/sections/0", "code": "valeur_invalide"}]
+    assert dead["dernier_statut_http"] is None
+    admin = await operator(client, db, ("26",))
+    listed = await client.get(
+        "/v1/admin/livraisons", params={"statut": "echec"}, headers=admin.headers
+    )
+    assert [d["erreurs"] for d in listed.json()["livraisons"]] == [dead["erreurs"]]
+    # Redelivered, it is checked again: still not sent.
+    response = await client.post(
+        f"{URL}/{subscription['id']}/livraisons/{dead['id']}/relivrer", headers=p.headers
+    )
+    assert response.status_code == 202, response.text
+    assert await run(worker) == 1
+    assert len(receiver.received) == 1
+    [again] = await deliveries(client, p, subscription["id"], statut="echec")
+    assert again["derniere_erreur"] == "corps_non_conforme"

@@ -1,0 +1,67 @@
+"""The body of a webhook, as published (``openapi/schemas/sortants-1/webhook.json``) and as
+the worker checks it before it is sent: what changed, never the personal data."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from referential import CodeDepartement, Horodatage, OutgoingBody
+from referential.models import Section
+
+CarnetId = Annotated[
+    str, Field(min_length=1, max_length=36, description="Identifiant du carnet dans la passerelle.")
+]
+Version = Annotated[int, Field(ge=1, description="Version du carnet après le changement.")]
+Sections = Annotated[
+    list[Section], Field(description="Les volets du carnet que le changement a modifiés (triés).")
+]
+
+
+class DonneesChangement(BaseModel):
+    """Ce qui a changé : le carnet, sa version, ses volets modifiés."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    carnet_id: CarnetId
+    version: Version
+    territoire: CodeDepartement
+    sections: Sections
+
+
+class DonneesBattement(BaseModel):
+    """Un battement ne porte rien."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class WebhookChangement(BaseModel):
+    """Un carnet créé ou modifié : le destinataire lit le carnet avec son propre jeton."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["carnet.cree", "carnet.modifie"]
+    horodatage: Horodatage
+    donnees: DonneesChangement
+
+
+class WebhookBattement(BaseModel):
+    """Un signe de vie, au moins à l'intervalle réglé, pour distinguer le silence d'une panne."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["battement"]
+    horodatage: Horodatage
+    donnees: DonneesBattement
+
+
+WEBHOOK = OutgoingBody(
+    "webhook",
+    Annotated[WebhookChangement | WebhookBattement, Field(discriminator="type")],
+    description=(
+        "Corps d'un webhook (POST signé selon Standard Webhooks : en-têtes webhook-id, "
+        "webhook-timestamp, webhook-signature). Aucune donnée personnelle : le destinataire lit "
+        "le carnet avec son propre jeton. Vérifié par la passerelle avant chaque envoi."
+    ),
+)
