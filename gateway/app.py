@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
 from connectors import Registry
-from gateway import __version__
+from gateway import __version__, sealing
 from gateway.auth import keys
 from gateway.auth.server import ASSERTION_ALGORITHMS, AUTH_METHODS, TokenServer
 from gateway.auth.tokens import ExternalIssuer, TokenService
@@ -102,6 +102,7 @@ def create_app(
                 database,
                 heartbeat=timedelta(minutes=settings.battement_minutes),
                 connectors=enabled,
+                keyring=app.state.keyring,
             )
             delivering = threading.Thread(target=deliverer.run, name="livraisons", daemon=True)
             delivering.start()
@@ -136,6 +137,8 @@ def create_app(
         telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": False},
     )
     app.state.settings = settings
+    #: Seals the subscriptions' signing secrets at rest.
+    app.state.keyring = sealing.keyring(settings)
     app.state.database = database
     app.state.validator = validator
     app.state.states = StateCache(settings.state_cache_size)

@@ -37,6 +37,7 @@ connectors_app = typer.Typer(no_args_is_help=True, help="Connecteurs des systèm
 referential_app = typer.Typer(no_args_is_help=True, help="Référentiel et ses versions.")
 import_app = typer.Typer(no_args_is_help=True, help="Imports de fichiers des partenaires.")
 changes_app = typer.Typer(no_args_is_help=True, help="Journal des changements (flux).")
+subscriptions_app = typer.Typer(no_args_is_help=True, help="Abonnements aux événements.")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(db_app, name="db")
@@ -49,6 +50,7 @@ app.add_typer(connectors_app, name="connectors")
 app.add_typer(referential_app, name="referential")
 app.add_typer(import_app, name="import")
 app.add_typer(changes_app, name="changements")
+app.add_typer(subscriptions_app, name="abonnements")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
@@ -450,10 +452,16 @@ def outgoing_bodies() -> list[Any]:
 
 
 def openapi_document() -> str:
+    from pydantic import SecretStr
+
     from gateway.app import create_app
+    from gateway.sealing import new_key
+    from gateway.settings import Settings
     from gateway.storage.database import Database
 
-    return dumps_stable(create_app(database=Database("sqlite://")).openapi())
+    # A key of its own: describing the API seals nothing (and writes no key file).
+    settings = Settings(cles_secrets=SecretStr(new_key()))
+    return dumps_stable(create_app(settings, database=Database("sqlite://")).openapi())
 
 
 @openapi_app.command("export")
@@ -869,6 +877,7 @@ def worker(
 ) -> None:
     """Livrer les événements aux abonnés (webhooks signés) ; plusieurs workers partagent la
     file sur PostgreSQL."""
+    from gateway import sealing
     from gateway.habilitation import load_matrix
     from gateway.settings import Settings
     from gateway.subscriptions.worker import Worker
@@ -881,6 +890,7 @@ def worker(
         database,
         heartbeat=timedelta(minutes=settings.battement_minutes),
         connectors=enabled,
+        keyring=sealing.keyring(settings),
     )
     try:
         if une_fois:
@@ -910,6 +920,33 @@ def changes_purge() -> None:
     finally:
         database.dispose()
     typer.echo(f"{purged} changement(s) oublié(s).")
+
+
+@subscriptions_app.command("resceller")
+def subscriptions_reseal() -> None:
+    """Sceller de nouveau les secrets de signature sous la première clé de CARNET_CLES_SECRETS
+    (après l'ajout d'une clé en tête) : l'ancienne clé peut ensuite être retirée. Code 1 si un
+    secret ne s'ouvre avec aucune des clés."""
+    from gateway import sealing
+    from gateway.settings import Settings
+    from gateway.subscriptions import repository, service
+
+    keyring = sealing.keyring(Settings())
+    resealed, unreadable = 0, 0
+    database = _database()
+    try:
+        with database.write() as session:
+            for subscription in repository.every(session):
+                try:
+                    resealed += service.reseal(subscription, keyring)
+                except sealing.SealError as error:
+                    unreadable += 1
+                    typer.echo(f"abonnement {subscription.id} : {error.code}", err=True)
+    finally:
+        database.dispose()
+    typer.echo(f"{resealed} abonnement(s) scellé(s) de nouveau sous la clé « {keyring.kid} ».")
+    if unreadable:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -17,6 +17,10 @@ def of_organisation(session: Session, organisation_id: str) -> list[Subscription
     return list(session.exec(statement))
 
 
+def every(session: Session) -> list[Subscription]:
+    return list(session.exec(select(Subscription).order_by(col(Subscription.id))))
+
+
 def get(session: Session, subscription_id: str, organisation_id: str) -> Subscription | None:
     """An organisation's subscription (another organisation's does not exist for it)."""
     found = session.get(Subscription, subscription_id)

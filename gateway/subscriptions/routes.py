@@ -157,10 +157,10 @@ def create_subscription(
     fields = body.model_dump()
     _check(request, principal, fields)
     now = datetime.now(UTC)
-    subscription = service.create(principal, fields, now)
+    subscription, secret = service.create(principal, fields, now, request.app.state.keyring)
     with database.write() as session:
         repository.add(session, subscription)
-        answer = service.wire(subscription, now) | {"secret": subscription.secret}
+        answer = service.wire(subscription, now) | {"secret": secret}
     return answer
 
 
@@ -233,14 +233,14 @@ def delete_subscription(
     responses=_ONE,
 )
 def rotate_secret(
-    abonnement_id: SubscriptionId, database: DatabaseDep, principal: SubscriberDep
+    request: Request, abonnement_id: SubscriptionId, database: DatabaseDep, principal: SubscriberDep
 ) -> Any:
     now = _now()
     with database.write() as session:
         found = repository.get(session, abonnement_id, principal.organisation_id)
         if found is None:
             raise _not_found()
-        secret = service.rotate(found, now)
+        secret = service.rotate(found, now, request.app.state.keyring)
         return {"secret": secret, "precedent_expire_le": found.precedent_expire_le}
 
 

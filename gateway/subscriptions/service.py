@@ -1,5 +1,5 @@
 """The rules of subscriptions: a target the gateway may call, filters within the caller's
-reach, a secret shown once and rotated with an overlap."""
+reach, a secret shown once and rotated with an overlap, kept sealed (:mod:`gateway.sealing`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway import sealing
 from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
+from gateway.sealing import Keyring
 from gateway.storage.tables import Subscription
 from gateway.subscriptions import signing
 from referential import CATEGORIES
@@ -109,9 +111,14 @@ def check(
     return errors
 
 
-def create(principal: Principal, fields: dict[str, Any], now: datetime) -> Subscription:
-    return Subscription(
-        id=str(uuid.uuid4()),
+def create(
+    principal: Principal, fields: dict[str, Any], now: datetime, keyring: Keyring
+) -> tuple[Subscription, str]:
+    """A new subscription, and its signing secret in clear (shown once, stored sealed)."""
+    subscription_id = str(uuid.uuid4())
+    secret = signing.new_secret()
+    subscription = Subscription(
+        id=subscription_id,
         organisation_id=principal.organisation_id,
         client_id=principal.client_id,
         url=fields["url"],
@@ -119,11 +126,12 @@ def create(principal: Principal, fields: dict[str, Any], now: datetime) -> Subsc
         sections=_unique(fields.get("sections") or ()),
         categories=_unique(fields.get("categories") or ()),
         types=_unique(fields.get("types") or ("carnet.cree", "carnet.modifie")),
-        secret=signing.new_secret(),
+        secret=keyring.seal(secret, seal_context(subscription_id)),
         actif=True,
         cree_le=now,
         modifie_le=now,
     )
+    return subscription, secret
 
 
 def update(subscription: Subscription, changes: dict[str, Any], now: datetime) -> None:
@@ -139,23 +147,45 @@ def update(subscription: Subscription, changes: dict[str, Any], now: datetime) -
     subscription.modifie_le = now
 
 
-def rotate(subscription: Subscription, now: datetime) -> str:
-    """Issue a new secret; the current one stays valid for :data:`ROTATION_OVERLAP`."""
+def rotate(subscription: Subscription, now: datetime, keyring: Keyring) -> str:
+    """Issue a new secret (returned in clear, stored sealed); the current one stays valid for
+    :data:`ROTATION_OVERLAP`."""
+    secret = signing.new_secret()
     subscription.secret_precedent = subscription.secret
     subscription.precedent_expire_le = now + ROTATION_OVERLAP
-    subscription.secret = signing.new_secret()
+    subscription.secret = keyring.seal(secret, seal_context(subscription.id))
     subscription.modifie_le = now
-    return subscription.secret
+    return secret
 
 
-def valid_secrets(subscription: Subscription, now: datetime) -> list[str]:
-    """The secrets a delivery is signed with now: the current one, and the previous one
-    during a rotation."""
-    found = [subscription.secret]
+def valid_secrets(subscription: Subscription, now: datetime, keyring: Keyring) -> list[str]:
+    """The secrets a delivery is signed with now, in clear: the current one, and the previous
+    one during a rotation (:class:`gateway.sealing.SealError` when the keys cannot open them)."""
+    sealed = [subscription.secret]
     expires = subscription.precedent_expire_le
     if subscription.secret_precedent and expires is not None and expires > now:
-        found.append(subscription.secret_precedent)
-    return found
+        sealed.append(subscription.secret_precedent)
+    return [keyring.open(value, seal_context(subscription.id)) for value in sealed]
+
+
+def reseal(subscription: Subscription, keyring: Keyring) -> bool:
+    """Seal the secrets again under the sealing key (after a key rotation, or a secret left in
+    clear by an older gateway); whether anything changed."""
+    changed = False
+    context = seal_context(subscription.id)
+    for name in ("secret", "secret_precedent"):
+        value: str | None = getattr(subscription, name)
+        if value is None or keyring.current(value):
+            continue
+        clear = keyring.open(value, context) if sealing.sealed(value) else value
+        setattr(subscription, name, keyring.seal(clear, context))
+        changed = True
+    return changed
+
+
+def seal_context(subscription_id: str) -> str:
+    """What a sealed secret is bound to: its subscription."""
+    return f"abonnements:{subscription_id}"
 
 
 def wire(subscription: Subscription, now: datetime | None = None) -> dict[str, Any]:

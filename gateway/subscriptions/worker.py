@@ -47,8 +47,11 @@ from sqlalchemy import insert, text
 from sqlmodel import Session
 
 from connectors import ChangeEvent, ConnectorError, Deliver, NonConformingBody
+from gateway import sealing
 from gateway.connectors import repository as connector_repository
 from gateway.deps import json_list
+from gateway.sealing import Keyring, SealError
+from gateway.settings import Settings
 from gateway.storage.database import Database
 from gateway.storage.tables import Delivery, Subscription
 from gateway.subscriptions import service
@@ -137,6 +140,8 @@ class Claimed:
     secrets: list[str]
     #: The client owning the subscription (a connector target must be the connector's own).
     client_id: str = ""
+    #: Why the signing secrets could not be opened (the keys of the settings).
+    unreadable: str | None = None
 
 
 class Worker:
@@ -152,8 +157,11 @@ class Worker:
         heartbeat: timedelta | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         connectors: Connectors | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self.database = database
+        #: Opens the sealed signing secrets (default: the keys of the settings).
+        self.keyring = keyring or sealing.keyring(Settings())
         #: The enabled connectors; those with ``deliver`` serve ``connecteur:<slug>`` targets.
         self.connectors = connectors
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -230,14 +238,18 @@ class Worker:
                     continue
                 delivery.bail = token
                 delivery.prochaine_tentative = now + self.lease
-                claimed.append(
-                    Claimed(
-                        delivery,
-                        subscription.url,
-                        service.valid_secrets(subscription, now),
-                        subscription.client_id,
-                    )
-                )
+                item = Claimed(delivery, subscription.url, [], subscription.client_id)
+                if not subscription.url.startswith(CONNECTOR_SCHEME):  # a webhook is signed
+                    try:
+                        item.secrets = service.valid_secrets(subscription, now, self.keyring)
+                    except SealError as error:
+                        # Keys missing from CARNET_CLES_SECRETS: retried until an operator
+                        # restores them, then a dead letter (redeliverable).
+                        logger.warning(
+                            "livraisons : secret d'abonnement illisible (%s)", error.code
+                        )
+                        item.unreadable = error.code
+                claimed.append(item)
             session.flush()
             for item in claimed:
                 session.expunge(item.delivery)
@@ -279,6 +291,9 @@ class Worker:
         delivery = item.delivery
         if item.url.startswith(CONNECTOR_SCHEME):
             self._deliver_by_connector(item, token, item.url.removeprefix(CONNECTOR_SCHEME))
+            return
+        if item.unreadable is not None:
+            self._record(delivery, token, None, item.unreadable)
             return
         body = body_of(delivery)
         violations = WEBHOOK.violations(body)
