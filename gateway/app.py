@@ -102,6 +102,7 @@ def create_app(
                 database,
                 heartbeat=timedelta(minutes=settings.battement_minutes),
                 connectors=enabled,
+                settings=settings,
                 keyring=app.state.keyring,
             )
             delivering = threading.Thread(target=deliverer.run, name="livraisons", daemon=True)

@@ -877,7 +877,6 @@ def worker(
 ) -> None:
     """Livrer les événements aux abonnés (webhooks signés) ; plusieurs workers partagent la
     file sur PostgreSQL."""
-    from gateway import sealing
     from gateway.habilitation import load_matrix
     from gateway.settings import Settings
     from gateway.subscriptions.worker import Worker
@@ -890,7 +889,7 @@ def worker(
         database,
         heartbeat=timedelta(minutes=settings.battement_minutes),
         connectors=enabled,
-        keyring=sealing.keyring(settings),
+        settings=settings,
     )
     try:
         if une_fois:

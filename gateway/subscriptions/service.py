@@ -16,7 +16,7 @@ from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
 from gateway.sealing import Keyring
 from gateway.storage.tables import Subscription
-from gateway.subscriptions import signing
+from gateway.subscriptions import addresses, signing
 from referential import CATEGORIES
 from referential.models import SECTIONS
 
@@ -55,9 +55,10 @@ def _internal(host: str) -> bool:
     if host in LOOPBACK_NAMES:
         return True
     try:
-        return not ipaddress.ip_address(host).is_global
+        address = ipaddress.ip_address(host)
     except ValueError:
-        return False  # a name: resolved by the worker when it delivers
+        return False  # a name: resolved and checked by the worker at each delivery
+    return not addresses.allowed(address, allow_loopback=False)
 
 
 def check(

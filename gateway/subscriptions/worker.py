@@ -13,6 +13,11 @@ Retries follow the schedule of the Standard Webhooks reference implementations (
 they still span more than 24 hours (30 to 45 hours); then the delivery is a dead letter (``echec``), listed and redeliverable. A 2xx acknowledges; a 410 Gone
 disables the subscription; any other answer, a timeout or a refused connection retries.
 
+The target's host is resolved at each delivery and the request goes to the address checked
+(:mod:`gateway.subscriptions.addresses`): a name resolving to an internal address is refused
+(``adresse_interne``, or ``nom_introuvable`` when it does not resolve) and retried like a
+failed attempt.
+
 Every body is checked against its published schema before it leaves (``WEBHOOK`` here, the
 connector's own in its ``deliver``): one that departs from it is never sent, and the delivery
 is a dead letter at once (``corps_non_conforme``) with the departures, pointer and code, in its
@@ -54,7 +59,7 @@ from gateway.sealing import Keyring, SealError
 from gateway.settings import Settings
 from gateway.storage.database import Database
 from gateway.storage.tables import Delivery, Subscription
-from gateway.subscriptions import service
+from gateway.subscriptions import addresses, service
 from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING, new_event_id
 from gateway.subscriptions.signing import headers as signed_headers
 from gateway.subscriptions.wire import WEBHOOK
@@ -157,11 +162,15 @@ class Worker:
         heartbeat: timedelta | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         connectors: Connectors | None = None,
+        settings: Settings | None = None,
         keyring: Keyring | None = None,
     ) -> None:
         self.database = database
+        settings = settings or Settings()
         #: Opens the sealed signing secrets (default: the keys of the settings).
-        self.keyring = keyring or sealing.keyring(Settings())
+        self.keyring = keyring or sealing.keyring(settings)
+        #: Receivers on this machine, outside production only.
+        self.allow_loopback = settings.environment != "production"
         #: The enabled connectors; those with ``deliver`` serve ``connecteur:<slug>`` targets.
         self.connectors = connectors
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -303,13 +312,24 @@ class Worker:
                 delivery, token, None, NONCONFORMING, permanent=True, violations=violations
             )
             return
+        try:
+            # Resolved and checked now, sent to the address checked (DNS rebinding).
+            target = addresses.pin(item.url, allow_loopback=self.allow_loopback)
+        except addresses.AddressRefused as refused:
+            self._record(delivery, token, None, refused.code)
+            return
         now = self.now()
         headers = signed_headers(item.secrets, delivery.evenement_id, int(now.timestamp()), body)
         headers["content-type"] = "application/json"
         status: int | None = None
         error: str | None = None
         try:
-            response = self.http.post(item.url, content=body, headers=headers)
+            response = self.http.post(
+                target.url,
+                content=body,
+                headers=headers | target.headers,
+                extensions=target.extensions,
+            )
             status = response.status_code
         except httpx.TimeoutException:
             error = "delai_depasse"

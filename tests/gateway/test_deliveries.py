@@ -2,21 +2,28 @@
 redelivery, workers racing, a worker killed mid-delivery."""
 
 import asyncio
+import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from standardwebhooks import Webhook
 
 from gateway.habilitation import load_matrix
+from gateway.settings import Settings
+from gateway.subscriptions import addresses
 from gateway.subscriptions.outbox import enqueue
 from gateway.subscriptions.worker import JITTER, LEASE, SCHEDULE, Worker
+from tests.gateway.conftest import TEST_KEYS
 from tests.gateway.payloads import at, carnet, contribute, join, new_notebook, personne
+from tests.gateway.receiver import WEBHOOK as WEBHOOK_SCHEMA
 from tests.gateway.receiver import serve
 from tests.gateway.test_admin import operator
 
@@ -411,3 +418,145 @@ async def test_a_body_outside_its_published_schema_is_never_sent_and_is_a_locate
     assert len(receiver.received) == 1
     [again] = await deliveries(client, p, subscription["id"], statut="echec")
     assert again["derniere_erreur"] == "corps_non_conforme"
+
+
+class Resolver:
+    """The resolution of the worker, answered by the test: ``answers[host]`` (a list of
+    addresses, or an exception)."""
+
+    def __init__(self):
+        self.answers = {}
+        self.asked = []
+
+    def __call__(self, host, port):
+        self.asked.append(host)
+        answer = self.answers[host]
+        if isinstance(answer, Exception):
+            raise answer
+        return [ipaddress.ip_address(a) for a in answer]
+
+
+@pytest.fixture
+def resolver(monkeypatch):
+    resolve = Resolver()
+    monkeypatch.setattr(addresses, "resolve", resolve)
+    return resolve
+
+
+class Recorder:
+    """A transport standing for the network: what was sent, and where."""
+
+    def __init__(self):
+        self.requests = []
+
+    def __call__(self, request):
+        WEBHOOK_SCHEMA.validate(json.loads(request.content))
+        self.requests.append(request)
+        return httpx.Response(204)
+
+
+async def test_a_name_is_resolved_at_each_delivery_and_the_address_checked_is_the_one_called(
+    client, partner, receiver, worker, resolver
+):
+    resolver.answers["localhost"] = ["127.0.0.1"]
+    port = receiver.url.split(":")[2].split("/")[0]
+    p = await partner()
+    subscription = await subscribe(client, p, f"http://localhost:{port}/webhooks")
+    await new_notebook(client, p)
+    assert await run(worker) == 1
+    [received] = receiver.received
+    assert received.headers["host"] == f"localhost:{port}"  # sent to 127.0.0.1, under its name
+    assert resolver.asked == ["localhost"]
+    # The name now resolves into the private network (DNS rebinding): refused, retried.
+    resolver.answers["localhost"] = ["10.0.0.7"]
+    await new_notebook(client, p, carnet(personne(nom="Rebond")))
+    assert await run(worker) == 1
+    assert len(receiver.received) == 1
+    refused, delivered = await deliveries(client, p, subscription["id"])
+    assert delivered["statut"] == "livre"
+    assert refused["statut"] == "en_attente"
+    assert refused["derniere_erreur"] == "adresse_interne"
+
+
+async def test_https_goes_to_the_checked_address_with_the_name_as_host_and_tls_server_name(
+    client, partner, db, clock, resolver
+):
+    resolver.answers["recepteur.example"] = ["93.184.215.14"]
+    network = Recorder()
+    p = await partner()
+    subscription = await subscribe(client, p, "https://recepteur.example/crochets?x=1")
+    await new_notebook(client, p)
+    deliverer = Worker(db, now=clock, transport=httpx.MockTransport(network))
+    try:
+        assert await run(deliverer) == 1
+    finally:
+        deliverer.close()
+    [request] = network.requests
+    assert str(request.url) == "https://93.184.215.14/crochets?x=1"
+    assert request.headers["host"] == "recepteur.example"
+    assert request.extensions["sni_hostname"] == "recepteur.example"
+    Webhook(subscription["secret"]).verify(request.content, dict(request.headers))
+    [delivery] = await deliveries(client, p, subscription["id"])
+    assert delivery["statut"] == "livre"
+
+
+async def test_a_name_with_one_internal_address_is_refused_until_a_dead_letter(
+    client, partner, db, clock, resolver
+):
+    resolver.answers["recepteur.example"] = ["93.184.215.14", "169.254.169.254"]
+    network = Recorder()
+    p = await partner()
+    subscription = await subscribe(client, p, "https://recepteur.example/crochets")
+    await new_notebook(client, p)
+    deliverer = Worker(db, now=clock, transport=httpx.MockTransport(network))
+    try:
+        assert await run(deliverer) == 1
+        for delay in SCHEDULE:
+            clock.advance(delay * (1 + JITTER))
+            assert await run(deliverer) == 1
+    finally:
+        deliverer.close()
+    assert network.requests == []
+    [dead] = await deliveries(client, p, subscription["id"])
+    assert dead["statut"] == "echec"
+    assert dead["derniere_erreur"] == "adresse_interne"
+    assert dead["tentatives"] == len(SCHEDULE) + 1
+
+
+async def test_a_name_that_does_not_resolve_is_retried_with_its_code(
+    client, partner, db, clock, resolver
+):
+    resolver.answers["absent.example"] = socket.gaierror(socket.EAI_NONAME, "inconnu")
+    p = await partner()
+    subscription = await subscribe(client, p, "https://absent.example/crochets")
+    await new_notebook(client, p)
+    deliverer = Worker(db, now=clock, transport=httpx.MockTransport(Recorder()))
+    try:
+        assert await run(deliverer) == 1
+    finally:
+        deliverer.close()
+    [pending] = await deliveries(client, p, subscription["id"])
+    assert pending["statut"] == "en_attente"
+    assert pending["derniere_erreur"] == "nom_introuvable"
+
+
+async def test_in_production_a_loopback_receiver_is_refused_at_delivery(
+    client, partner, receiver, db
+):
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)  # accepted outside production
+    await new_notebook(client, p)
+    production = Settings(
+        environment="production",
+        database_url="postgresql+psycopg://carnet@db.example/carnet",
+        issuer="https://carnet.example",
+        cles_secrets=TEST_KEYS,
+    )
+    deliverer = Worker(db, settings=production)
+    try:
+        assert await run(deliverer) == 1
+    finally:
+        deliverer.close()
+    assert receiver.received == []
+    [refused] = await deliveries(client, p, subscription["id"])
+    assert refused["derniere_erreur"] == "adresse_interne"

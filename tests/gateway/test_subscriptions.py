@@ -71,6 +71,7 @@ async def test_another_organisation_does_not_see_a_subscription(client, partner)
         ({"url": "https://10.1.2.3/hook"}, "/url", "url_reseau_interne"),
         ({"url": "https://[fd00::1]/hook"}, "/url", "url_reseau_interne"),
         ({"url": "https://192.168.0.10:8443/hook"}, "/url", "url_reseau_interne"),
+        ({"url": "https://[::ffff:10.0.0.1]/hook"}, "/url", "url_reseau_interne"),
         ({"territoires": ["75"]}, "/territoires/0", "valeur_non_autorisee"),
         ({"sections": ["diagnostic", "inconnu"]}, "/sections/1", "valeur_non_autorisee"),
         ({"categories": ["secret_defense"]}, "/categories/0", "valeur_non_autorisee"),
