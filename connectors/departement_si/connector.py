@@ -36,6 +36,7 @@ from connectors._interface import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from connectors._resilience import retry_after_seconds
 from connectors.departement_si.settings import DepartementSiSettings
 from connectors.departement_si.wire import EVENEMENT, SCHEMA
 
@@ -177,7 +178,8 @@ class DepartementSiConnector(Connector):
         if status == 403:
             raise UpstreamRefused("SI : accès refusé (403).")
         if status == 408 or status == 429 or status >= 500:
-            raise UpstreamUnavailable(f"SI : erreur {status}.")
+            wait = retry_after_seconds(response.headers.get("retry-after"))
+            raise UpstreamUnavailable(f"SI : erreur {status}.", retry_after=wait)
         raise UpstreamRejected(f"SI : événement rejeté ({status}).")
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -11,7 +11,10 @@ written only while the lease is still the worker's own.
 Retries follow the schedule of the Standard Webhooks reference implementations (5 s, 5 min,
 30 min, 2 h, 5 h, 10 h, 10 h) with one more 10 h step, so that with ±20 % jitter on each delay
 they still span more than 24 hours (30 to 45 hours); then the delivery is a dead letter (``echec``), listed and redeliverable. A 2xx acknowledges; a 410 Gone
-disables the subscription; any other answer, a timeout or a refused connection retries.
+disables the subscription; any other answer, a timeout or a refused connection retries. A 429
+or 503 with ``Retry-After`` (seconds or an HTTP date) puts the next attempt no earlier than it
+asks, within :data:`RETRY_AFTER_CAP` (a connector says it through its error's
+``retry_after``).
 
 The target's host is resolved at each delivery and the request goes to the address checked
 (:mod:`gateway.subscriptions.addresses`): a name resolving to an internal address is refused
@@ -51,7 +54,13 @@ import orjson
 from sqlalchemy import insert, text
 from sqlmodel import Session
 
-from connectors import ChangeEvent, ConnectorError, Deliver, NonConformingBody
+from connectors import (
+    ChangeEvent,
+    ConnectorError,
+    Deliver,
+    NonConformingBody,
+    retry_after_seconds,
+)
 from gateway import sealing
 from gateway.connectors import repository as connector_repository
 from gateway.deps import json_list
@@ -87,6 +96,8 @@ JITTER = 0.2
 #: A body that is not an instance of its published schema: never sent, a dead letter at once.
 NONCONFORMING = "corps_non_conforme"
 LEASE = timedelta(seconds=60)
+#: The longest wait a receiver's ``Retry-After`` (429, 503) imposes before the next attempt.
+RETRY_AFTER_CAP = timedelta(hours=24)
 TIMEOUT = httpx.Timeout(10.0)
 
 
@@ -323,6 +334,7 @@ class Worker:
         headers["content-type"] = "application/json"
         status: int | None = None
         error: str | None = None
+        wait: float | None = None
         try:
             response = self.http.post(
                 target.url,
@@ -331,11 +343,13 @@ class Worker:
                 extensions=target.extensions,
             )
             status = response.status_code
+            if status in (429, 503):
+                wait = retry_after_seconds(response.headers.get("retry-after"), self.now())
         except httpx.TimeoutException:
             error = "delai_depasse"
         except httpx.HTTPError:
             error = "connexion_impossible"
-        self._record(delivery, token, status, error)
+        self._record(delivery, token, status, error, retry_after=wait)
 
     def _deliver_by_connector(self, item: Claimed, token: str, slug: str) -> None:
         """Hand the event to the connector: no error acknowledges, a retryable error (or an
@@ -356,12 +370,14 @@ class Worker:
             return
         error: str | None = None
         permanent = False
+        wait: float | None = None
         violations: tuple[Violation, ...] = ()
         self._used[slug] = connector
         try:
             self._run(connector.deliver(change_event(delivery)))
         except ConnectorError as failure:
             error, permanent = failure.code, not failure.retryable
+            wait = failure.retry_after
             if isinstance(failure, NonConformingBody):
                 violations = failure.violations
         except Exception:
@@ -376,6 +392,7 @@ class Worker:
             permanent=permanent,
             connector=(slug, connector.circuit().value),
             violations=violations,
+            retry_after=wait,
         )
 
     def _run(self, awaitable: Any) -> None:
@@ -396,7 +413,10 @@ class Worker:
         permanent: bool = False,
         connector: tuple[str, str] | None = None,
         violations: Sequence[Violation] = (),
+        retry_after: float | None = None,
     ) -> None:
+        """Write the outcome of an attempt; ``retry_after``: the seconds the receiver asked
+        to wait (``Retry-After``), honoured up to :data:`RETRY_AFTER_CAP`."""
         now = self.now()
         with self.database.write() as session:
             if connector is not None:
@@ -430,6 +450,8 @@ class Worker:
                 if delay is None:
                     current.statut = FAILED
                 else:
+                    if retry_after is not None:
+                        delay = max(delay, min(timedelta(seconds=retry_after), RETRY_AFTER_CAP))
                     current.prochaine_tentative = now + delay
 
 

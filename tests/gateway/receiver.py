@@ -37,8 +37,8 @@ class Received:
 @dataclass
 class Receiver:
     url: str
-    #: Statuses to answer, in order; then ``then``.
-    script: list[int] = field(default_factory=list)
+    #: Statuses to answer, in order (or ``(status, headers)``); then ``then``.
+    script: list[int | tuple[int, dict[str, str]]] = field(default_factory=list)
     then: int = 204
     #: Seconds to wait before answering the first request (a slow receiver).
     first_delay: float = 0.0
@@ -46,14 +46,15 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     first_arrived: threading.Event = field(default_factory=threading.Event)
 
-    def answer(self, received: Received) -> tuple[int, float]:
+    def answer(self, received: Received) -> tuple[int, dict[str, str], float]:
         with self.lock:
             self.received.append(received)
             first = len(self.received) == 1
-            status = self.script.pop(0) if self.script else self.then
+            step = self.script.pop(0) if self.script else self.then
         if first:
             self.first_arrived.set()
-        return status, self.first_delay if first else 0.0
+        status, headers = step if isinstance(step, tuple) else (step, {})
+        return status, headers, self.first_delay if first else 0.0
 
     def ids(self) -> list[str]:
         with self.lock:
@@ -68,10 +69,12 @@ def serve() -> Iterator[Receiver]:
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, delay = receiver.answer(Received(headers, body))
+            status, answer_headers, delay = receiver.answer(Received(headers, body))
             if delay:
                 time.sleep(delay)
             self.send_response(status)
+            for name, value in answer_headers.items():
+                self.send_header(name, value)
             self.send_header("content-length", "0")
             self.end_headers()
 

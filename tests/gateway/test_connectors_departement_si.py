@@ -371,3 +371,23 @@ async def test_a_queued_event_outside_the_schema_is_a_located_dead_letter(
     assert dead["erreurs"] == [{"pointer": "/sections/0", "code": "valeur_invalide"}]
     item = await health(client, departement)
     assert item["sante"]["dernier_echec"]["code"] == "corps_non_conforme"
+
+
+async def test_the_is_retry_after_defers_the_next_attempt(client, departement, worker, si, clock):
+    si["events"].side_effect = [
+        httpx.Response(429, headers={"Retry-After": "600"}),
+        httpx.Response(202),
+    ]
+    subscription = await subscribe(client, departement)
+    await new_notebook(client, departement)
+    before = clock()
+    assert await run(worker) == 1
+    [delivery] = await deliveries(client, departement, subscription["id"])
+    moment = datetime.fromisoformat(delivery["prochaine_tentative"].replace("Z", "+00:00"))
+    assert moment >= before + timedelta(seconds=600)
+    clock.advance(timedelta(seconds=60))
+    assert await run(worker) == 0
+    clock.advance(timedelta(seconds=600))
+    assert await run(worker) == 1
+    [delivery] = await deliveries(client, departement, subscription["id"])
+    assert delivery["statut"] == "livre"

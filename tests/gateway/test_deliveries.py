@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from gateway.habilitation import load_matrix
 from gateway.settings import Settings
 from gateway.subscriptions import addresses
 from gateway.subscriptions.outbox import enqueue
-from gateway.subscriptions.worker import JITTER, LEASE, SCHEDULE, Worker
+from gateway.subscriptions.worker import JITTER, LEASE, RETRY_AFTER_CAP, SCHEDULE, Worker
 from tests.gateway.conftest import TEST_KEYS
 from tests.gateway.payloads import at, carnet, contribute, join, new_notebook, personne
 from tests.gateway.receiver import WEBHOOK as WEBHOOK_SCHEMA
@@ -560,3 +561,60 @@ async def test_in_production_a_loopback_receiver_is_refused_at_delivery(
     assert receiver.received == []
     [refused] = await deliveries(client, p, subscription["id"])
     assert refused["derniere_erreur"] == "adresse_interne"
+
+
+def parse(moment):
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+async def test_a_429_with_retry_after_in_seconds_is_not_retried_before_it(
+    client, partner, receiver, worker, clock
+):
+    receiver.script = [(429, {"Retry-After": "120"})]
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)
+    await new_notebook(client, p)
+    before = clock()
+    assert await run(worker) == 1
+    [pending] = await deliveries(client, p, subscription["id"])
+    assert parse(pending["prochaine_tentative"]) >= before + timedelta(seconds=120)
+    clock.advance(SCHEDULE[0] * (1 + JITTER))  # the backoff alone would retry now
+    assert await run(worker) == 0
+    clock.advance(timedelta(seconds=120))
+    assert await run(worker) == 1
+    [delivered] = await deliveries(client, p, subscription["id"])
+    assert delivered["statut"] == "livre"
+
+
+async def test_a_503_with_retry_after_as_an_http_date_is_not_retried_before_it(
+    client, partner, receiver, worker, clock
+):
+    later = clock() + timedelta(hours=3)
+    receiver.script = [(503, {"Retry-After": format_datetime(later, usegmt=True)})]
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)
+    await new_notebook(client, p)
+    assert await run(worker) == 1
+    [pending] = await deliveries(client, p, subscription["id"])
+    assert parse(pending["prochaine_tentative"]) >= later.replace(microsecond=0)
+    assert parse(pending["prochaine_tentative"]) <= later + timedelta(seconds=1)
+    clock.advance(timedelta(hours=2))
+    assert await run(worker) == 0
+
+
+async def test_a_retry_after_beyond_a_day_is_capped_and_one_on_another_status_ignored(
+    client, partner, receiver, worker, clock
+):
+    receiver.script = [(429, {"Retry-After": str(10**9)}), (500, {"Retry-After": "86400"})]
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)
+    await new_notebook(client, p)
+    before = clock()
+    assert await run(worker) == 1
+    [pending] = await deliveries(client, p, subscription["id"])
+    assert parse(pending["prochaine_tentative"]) <= before + RETRY_AFTER_CAP + timedelta(seconds=5)
+    clock.advance(RETRY_AFTER_CAP + timedelta(seconds=5))
+    assert await run(worker) == 1
+    [pending] = await deliveries(client, p, subscription["id"])
+    # A 500 is retried on the backoff schedule, whatever it says.
+    assert parse(pending["prochaine_tentative"]) <= clock() + SCHEDULE[1] * (1 + JITTER)
