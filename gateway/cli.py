@@ -38,6 +38,7 @@ referential_app = typer.Typer(no_args_is_help=True, help="Référentiel et ses v
 import_app = typer.Typer(no_args_is_help=True, help="Imports de fichiers des partenaires.")
 changes_app = typer.Typer(no_args_is_help=True, help="Journal des changements (flux).")
 subscriptions_app = typer.Typer(no_args_is_help=True, help="Abonnements aux événements.")
+deliveries_app = typer.Typer(no_args_is_help=True, help="Livraisons des événements (la file).")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(db_app, name="db")
@@ -51,6 +52,7 @@ app.add_typer(referential_app, name="referential")
 app.add_typer(import_app, name="import")
 app.add_typer(changes_app, name="changements")
 app.add_typer(subscriptions_app, name="abonnements")
+app.add_typer(deliveries_app, name="livraisons")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
@@ -919,6 +921,33 @@ def changes_purge() -> None:
     finally:
         database.dispose()
     typer.echo(f"{purged} changement(s) oublié(s).")
+
+
+@deliveries_app.command("purger")
+def deliveries_purge() -> None:
+    """Oublier les livraisons livrées depuis plus de CARNET_LIVRAISONS_RETENTION_JOURS (7), les
+    battements de plus de CARNET_BATTEMENTS_RETENTION_JOURS (1), et les lettres mortes de plus
+    de CARNET_CHANGEMENTS_RETENTION_JOURS (30) ; jamais une livraison en attente."""
+    from gateway.settings import Settings
+    from gateway.subscriptions import repository
+
+    settings = Settings()
+    now = datetime.now(UTC)
+    database = _database()
+    try:
+        with database.write() as session:
+            purged = repository.purge_deliveries(
+                session,
+                delivered_before=now - timedelta(days=settings.livraisons_retention_jours),
+                heartbeats_before=now - timedelta(days=settings.battements_retention_jours),
+                dead_before=now - timedelta(days=settings.changements_retention_jours),
+            )
+    finally:
+        database.dispose()
+    typer.echo(
+        f"{purged.delivered} livraison(s) livrée(s), {purged.heartbeats} battement(s), "
+        f"{purged.dead} lettre(s) morte(s) oubliée(s)."
+    )
 
 
 @subscriptions_app.command("resceller")

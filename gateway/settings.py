@@ -110,6 +110,16 @@ class Settings(BaseSettings):
         description="Durée de conservation du journal des changements (et validité d'un curseur du flux).",
     )
 
+    livraisons_retention_jours: float = Field(
+        default=7,
+        gt=0,
+        description="Durée de conservation des livraisons livrées (carnet livraisons purger).",
+    )
+    battements_retention_jours: float = Field(
+        default=1,
+        gt=0,
+        description="Durée de conservation des battements, livrés ou non (carnet livraisons purger).",
+    )
     livraisons_integrees: bool = Field(
         default=False,
         description="Livrer les webhooks depuis le processus du serveur (sinon : carnet worker).",

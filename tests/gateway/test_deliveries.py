@@ -16,7 +16,9 @@ from email.utils import format_datetime
 import httpx
 import pytest
 from standardwebhooks import Webhook
+from typer.testing import CliRunner
 
+from gateway.cli import app as cli
 from gateway.habilitation import load_matrix
 from gateway.settings import Settings
 from gateway.subscriptions import addresses
@@ -618,3 +620,72 @@ async def test_a_retry_after_beyond_a_day_is_capped_and_one_on_another_status_ig
     [pending] = await deliveries(client, p, subscription["id"])
     # A 500 is retried on the backoff schedule, whatever it says.
     assert parse(pending["prochaine_tentative"]) <= clock() + SCHEDULE[1] * (1 + JITTER)
+
+
+def purge(monkeypatch, db, **retentions):
+    monkeypatch.setenv("CARNET_DATABASE_URL", db.engine.url.render_as_string(False))
+    for name in ("livraisons", "battements", "changements"):
+        monkeypatch.setenv(
+            f"CARNET_{name.upper()}_RETENTION_JOURS", str(retentions.get(name, 1000))
+        )
+    result = CliRunner().invoke(cli, ["livraisons", "purger"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+async def test_delivered_events_heartbeats_and_dead_letters_are_purged_each_after_its_retention(
+    client, partner, receiver, db, clock, monkeypatch
+):
+    instant = "0.0000001"  # days: everything already written is older
+    p = await partner()
+    subscription = await subscribe(
+        client, p, receiver.url, types=["carnet.cree", "carnet.modifie", "battement"]
+    )
+    beating = Worker(db, heartbeat=timedelta(microseconds=1))  # a heartbeat at each pass
+    try:
+        await new_notebook(client, p)
+        assert await run(beating) == 2  # the change and a heartbeat, delivered
+        receiver.then = 500
+        await new_notebook(client, p, carnet(personne(nom="Echec")))
+        await new_notebook(client, p, carnet(personne(nom="Attente")))
+        assert await run(beating) == 3  # two changes and a heartbeat, failed
+    finally:
+        beating.close()
+    retrying = Worker(db, now=clock)
+    try:
+        for delay in SCHEDULE:
+            clock.advance(delay * (1 + JITTER))
+            assert await run(retrying) == 3
+    finally:
+        retrying.close()
+    dead = await deliveries(client, p, subscription["id"], statut="echec")
+    assert sorted(d["type"] for d in dead) == ["battement", "carnet.cree", "carnet.cree"]
+    redelivered = next(d for d in dead if d["type"] == "carnet.cree")
+    response = await client.post(
+        f"{URL}/{subscription['id']}/livraisons/{redelivered['id']}/relivrer", headers=p.headers
+    )
+    assert response.status_code == 202
+
+    assert purge(monkeypatch, db) == (
+        "0 livraison(s) livrée(s), 0 battement(s), 0 lettre(s) morte(s) oubliée(s)."
+    )
+    assert purge(monkeypatch, db, livraisons=instant) == (
+        "1 livraison(s) livrée(s), 0 battement(s), 0 lettre(s) morte(s) oubliée(s)."
+    )
+    assert purge(monkeypatch, db, battements=instant) == (
+        "0 livraison(s) livrée(s), 2 battement(s), 0 lettre(s) morte(s) oubliée(s)."
+    )
+    assert purge(monkeypatch, db, changements=instant) == (
+        "0 livraison(s) livrée(s), 0 battement(s), 1 lettre(s) morte(s) oubliée(s)."
+    )
+    # What is left: the redelivered event, still to deliver.
+    [pending] = await deliveries(client, p, subscription["id"])
+    assert pending["id"] == redelivered["id"]
+    assert pending["statut"] == "en_attente"
+
+
+def test_the_retentions_default_to_a_week_a_day_and_the_feed_s():
+    settings = Settings()
+    assert settings.livraisons_retention_jours == 7
+    assert settings.battements_retention_jours == 1
+    assert settings.changements_retention_jours == 30
