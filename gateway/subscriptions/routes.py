@@ -62,7 +62,12 @@ Url = Annotated[
     Field(
         min_length=8,
         max_length=2000,
-        description="Destination des événements, en https (http sur la boucle locale hors production).",
+        description=(
+            "Destination des événements : une URL https d'une adresse publique (sans "
+            "identifiants ; son nom est résolu et vérifié à chaque livraison) ; "
+            "« connecteur:<slug> » pour un connecteur de livraison (connecteur:departement_si) ; "
+            "hors production, http ou https sur la boucle locale (localhost, 127.0.0.1, [::1])."
+        ),
     ),
 ]
 
