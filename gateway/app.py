@@ -40,6 +40,7 @@ from gateway.notebooks.routes import router as notebooks_router
 from gateway.notebooks.states import StateCache
 from gateway.organisations.routes import journal_router
 from gateway.organisations.routes import router as admin_router
+from gateway.outgoing import outgoing_bodies
 from gateway.referential.routes import router as referential_router
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
@@ -81,7 +82,8 @@ def create_app(
     database = database or Database(settings.database_url)
     validator = validator or default_validator()
     matrix = load_matrix()
-    enabled = Connectors.load(settings.connecteurs, registry or Registry.discover(), matrix)
+    registry = registry or Registry.discover()
+    enabled = Connectors.load(settings.connecteurs, registry, matrix)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -145,6 +147,10 @@ def create_app(
     app.state.states = StateCache(settings.state_cache_size)
     app.state.matrix = matrix
     app.state.connectors = enabled
+    #: The published schemas of the bodies that leave the gateway, by kind.
+    app.state.outgoing = {
+        body.kind: body for body in outgoing_bodies(registry, skip_unloadable=True)
+    }
     app.state.pulls = set()
     app.state.sync = SyncService(
         database,

@@ -441,16 +441,10 @@ def schemas_export(
 
 
 def outgoing_bodies() -> list[Any]:
-    """The bodies that leave the gateway: the change feed's, the webhook's, and those of every
-    installed connector (its ``published``), by kind."""
-    from gateway.feed.routes import CHANGEMENT, CHANGEMENTS
-    from gateway.subscriptions.wire import WEBHOOK
+    """The bodies that leave the gateway (those of the installed connectors included)."""
+    from gateway.outgoing import outgoing_bodies as bodies
 
-    bodies = [CHANGEMENT, CHANGEMENTS, WEBHOOK]
-    registry = connector_registry()
-    for slug in registry.slugs():
-        bodies += registry.load(slug).published
-    return sorted(bodies, key=lambda body: body.kind)
+    return bodies(connector_registry())
 
 
 def openapi_document() -> str:
