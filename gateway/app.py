@@ -106,6 +106,8 @@ def create_app(
                 connectors=enabled,
                 settings=settings,
                 keyring=app.state.keyring,
+                matrix=matrix,
+                validator=validator,
             )
             delivering = threading.Thread(target=deliverer.run, name="livraisons", daemon=True)
             delivering.start()

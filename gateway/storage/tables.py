@@ -199,6 +199,10 @@ class Subscription(SQLModel, table=True):
     precedent_expire_le: datetime | None = _ts(nullable=True)
     actif: bool = True
     motif_desactivation: str | None = Field(default=None, max_length=60)
+    #: Embed the changed sections, projected on the categories the organisation may export.
+    inclure_sections: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    #: The purpose those embeddings are journaled with (one of its actor kind's).
+    finalite: str | None = Field(default=None, max_length=40)
     cree_le: datetime = _ts(nullable=False)
     modifie_le: datetime = _ts(nullable=False)
 

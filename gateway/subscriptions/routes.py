@@ -13,7 +13,7 @@ from gateway.auth.principal import Principal
 from gateway.deps import DatabaseDep, PrincipalDep
 from gateway.errors import NotFound
 from gateway.habilitation.guard import InsufficientScope
-from gateway.habilitation.matrix import SCOPE_PREFIX
+from gateway.habilitation.matrix import SCOPE_PREFIX, Matrix
 from gateway.organisations.routes import OperatorDep
 from gateway.settings import Settings
 from gateway.storage.tables import Delivery
@@ -86,6 +86,25 @@ def subscriber(principal: PrincipalDep) -> Principal:
 SubscriberDep = Annotated[Principal, Depends(subscriber)]
 
 
+InclureSections = Annotated[
+    bool,
+    Field(
+        description=(
+            "Joindre à chaque événement les volets modifiés, projetés sur les catégories que "
+            "votre habilitation permet d'exporter (lus à la livraison, journalisés avec la "
+            "finalité). Sans cela, l'événement ne porte que des identifiants."
+        )
+    ),
+]
+Finalite = Annotated[
+    str,
+    Field(
+        max_length=40,
+        description="Finalité des volets joints, au journal (obligatoire avec inclure_sections).",
+    ),
+]
+
+
 class NouvelAbonnement(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -94,6 +113,8 @@ class NouvelAbonnement(BaseModel):
     sections: Sections = []
     categories: Categories = []
     types: Types = ["carnet.cree", "carnet.modifie"]
+    inclure_sections: InclureSections = False
+    finalite: Finalite | None = None
 
 
 class ModificationAbonnement(BaseModel):
@@ -105,6 +126,8 @@ class ModificationAbonnement(BaseModel):
     categories: Categories | None = None
     types: Types | None = None
     actif: bool | None = None
+    inclure_sections: InclureSections | None = None
+    finalite: Finalite | None = None
 
 
 class Abonnement(BaseModel):
@@ -118,6 +141,8 @@ class Abonnement(BaseModel):
     motif_desactivation: str | None = Field(
         description="Pourquoi il ne reçoit plus rien : desactive (par vous), destinataire_disparu (410)."
     )
+    inclure_sections: bool = Field(description="Les volets modifiés sont joints aux événements.")
+    finalite: str | None = Field(description="Finalité des volets joints.")
     secrets_valides: int = Field(description="2 pendant une rotation du secret, 1 sinon.")
     precedent_expire_le: datetime | None = Field(
         description="Fin de validité du secret précédent (pendant une rotation)."
@@ -145,6 +170,16 @@ def _check(request: Request, principal: Principal, fields: dict[str, Any]) -> No
         raise InvalidSubscription(errors=errors)
 
 
+def _check_inclusion(request: Request, principal: Principal, fields: dict[str, Any]) -> None:
+    """Embedding sections: the caller's rights, with its organisation's overrides, within its
+    token's scopes."""
+    matrix: Matrix = request.app.state.matrix
+    actor = matrix.effective(principal.type_acteur, principal.derogations, principal.scopes)
+    errors = service.check_inclusion(fields, actor)
+    if errors:
+        raise InvalidSubscription(errors=errors)
+
+
 def _not_found() -> NotFound:
     return NotFound("Abonnement introuvable pour votre organisation.")
 
@@ -161,6 +196,7 @@ def create_subscription(
 ) -> Any:
     fields = body.model_dump()
     _check(request, principal, fields)
+    _check_inclusion(request, principal, fields)
     now = datetime.now(UTC)
     subscription, secret = service.create(principal, fields, now, request.app.state.keyring)
     with database.write() as session:
@@ -215,7 +251,15 @@ def update_subscription(
         found = repository.get(session, abonnement_id, principal.organisation_id)
         if found is None:
             raise _not_found()
-        service.update(found, {k: v for k, v in changes.items() if v is not None}, _now())
+        changes = {k: v for k, v in changes.items() if v is not None}
+        current = {
+            "url": found.url,
+            "inclure_sections": found.inclure_sections,
+            "finalite": found.finalite,
+        }
+        if set(current) & set(changes):  # (turning it off stays possible whatever the rights)
+            _check_inclusion(request, principal, current | changes)
+        service.update(found, changes, _now())
         return service.wire(found)
 
 

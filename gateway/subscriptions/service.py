@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from gateway import sealing
 from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
+from gateway.habilitation.matrix import ActorRights
 from gateway.sealing import Keyring
 from gateway.storage.tables import Subscription
 from gateway.subscriptions import addresses, signing
@@ -112,6 +113,54 @@ def check(
     return errors
 
 
+def check_inclusion(fields: dict[str, Any], actor: ActorRights) -> list[dict[str, str]]:
+    """What is wrong with embedding the changed sections, for a subscription whose target,
+    ``inclure_sections`` and ``finalite`` would be ``fields`` (``actor``: the caller's rights,
+    within its token's scopes)."""
+    if not fields.get("inclure_sections"):
+        return []
+    errors = []
+    if str(fields.get("url") or "").startswith("connecteur:"):
+        errors.append(
+            _error(
+                "/inclure_sections",
+                "inclusion_non_prise_en_charge",
+                "Un connecteur de livraison reçoit la forme qu'il documente, sans les volets.",
+            )
+        )
+    if not exportable(actor):
+        errors.append(
+            _error(
+                "/inclure_sections",
+                "export_non_autorise",
+                "Votre habilitation n'autorise l'export d'aucune catégorie de données.",
+            )
+        )
+    purpose = fields.get("finalite")
+    if purpose is None:
+        errors.append(
+            _error(
+                "/finalite",
+                "finalite_requise",
+                "Finalités possibles : " + ", ".join(actor.finalites) + ".",
+            )
+        )
+    elif purpose not in actor.finalites:
+        errors.append(
+            _error(
+                "/finalite",
+                "finalite_non_autorisee",
+                "Finalités possibles : " + ", ".join(actor.finalites) + ".",
+            )
+        )
+    return errors
+
+
+def exportable(actor: ActorRights) -> frozenset[str]:
+    """The categories an actor may read and export into its own system."""
+    return frozenset(c for c in actor.readable if actor.may("export", c))
+
+
 def create(
     principal: Principal, fields: dict[str, Any], now: datetime, keyring: Keyring
 ) -> tuple[Subscription, str]:
@@ -127,6 +176,8 @@ def create(
         sections=_unique(fields.get("sections") or ()),
         categories=_unique(fields.get("categories") or ()),
         types=_unique(fields.get("types") or ("carnet.cree", "carnet.modifie")),
+        inclure_sections=bool(fields.get("inclure_sections")),
+        finalite=fields.get("finalite"),
         secret=keyring.seal(secret, seal_context(subscription_id)),
         actif=True,
         cree_le=now,
@@ -141,6 +192,10 @@ def update(subscription: Subscription, changes: dict[str, Any], now: datetime) -
             setattr(subscription, name, _unique(changes[name] or ()))
     if "url" in changes:
         subscription.url = changes["url"]
+    if "inclure_sections" in changes:
+        subscription.inclure_sections = bool(changes["inclure_sections"])
+    if "finalite" in changes:
+        subscription.finalite = changes["finalite"]
     if "actif" in changes:
         subscription.actif = bool(changes["actif"])
         # Enabled again by its owner: the reason it was disabled no longer holds.
@@ -203,6 +258,8 @@ def wire(subscription: Subscription, now: datetime | None = None) -> dict[str, A
         "types": subscription.types,
         "actif": subscription.actif,
         "motif_desactivation": subscription.motif_desactivation,
+        "inclure_sections": subscription.inclure_sections,
+        "finalite": subscription.finalite,
         "secrets_valides": 2 if rotating else 1,
         "precedent_expire_le": expires if rotating else None,
         "cree_le": subscription.cree_le,

@@ -3,9 +3,11 @@ the worker checks it before it is sent: what changed, never the personal data.""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 from referential import CodeDepartement, Horodatage, OutgoingBody
 from referential.models import Section
@@ -19,6 +21,26 @@ Sections = Annotated[
 ]
 
 
+class CarnetInclus(BaseModel):
+    """Les volets modifiés, tels que le carnet les tient à la livraison, projetés sur les
+    catégories que l'organisation abonnée peut exporter (abonnement avec inclure_sections) ;
+    un volet dont rien n'est exportable est absent."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    version: Annotated[int, Field(ge=1, description="Version du carnet lue pour ces volets.")]
+    version_referentiel: Annotated[
+        str,
+        Field(
+            pattern=r"^[0-9]{4}\.[0-9]+$",
+            description="Version du référentiel de ces volets : chacun est une instance du schéma publié urn:carnet-de-bord:schemas:<version_referentiel>:<volet>.",
+        ),
+    ]
+    sections: Annotated[
+        dict[Section, Any], Field(description="Chaque volet joint, sous son nom (personne, …).")
+    ]
+
+
 class DonneesChangement(BaseModel):
     """Ce qui a changé : le carnet, sa version, ses volets modifiés."""
 
@@ -28,6 +50,17 @@ class DonneesChangement(BaseModel):
     version: Version
     territoire: CodeDepartement
     sections: Sections
+    # Absent rather than null: the schema does not allow null, nor does the check.
+    carnet: CarnetInclus | SkipJsonSchema[None] = Field(
+        default=None, description="Seulement pour un abonnement avec inclure_sections."
+    )
+
+    @field_validator("carnet")
+    @classmethod
+    def _absent_not_null(cls, value: CarnetInclus | None) -> CarnetInclus:
+        if value is None:
+            raise PydanticCustomError("type_invalide", "carnet : absent ou un objet, pas null.")
+        return value
 
 
 class DonneesBattement(BaseModel):

@@ -64,15 +64,18 @@ from connectors import (
 from gateway import sealing
 from gateway.connectors import repository as connector_repository
 from gateway.deps import json_list
+from gateway.habilitation import load_matrix
+from gateway.habilitation.matrix import Matrix
+from gateway.notebooks import repository as notebooks
 from gateway.sealing import Keyring, SealError
 from gateway.settings import Settings
 from gateway.storage.database import Database
 from gateway.storage.tables import Delivery, Subscription
-from gateway.subscriptions import addresses, service
+from gateway.subscriptions import addresses, embedding, service
 from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING, new_event_id
 from gateway.subscriptions.signing import headers as signed_headers
 from gateway.subscriptions.wire import WEBHOOK
-from referential import Violation
+from referential import Validator, Violation, default_validator
 
 if TYPE_CHECKING:
     from gateway.connectors.loader import Connectors
@@ -109,10 +112,13 @@ def retry_delay(attempts: int, rng: Callable[[], float] = random.random) -> time
     return base * (1 + JITTER * (2 * rng() - 1))
 
 
-def body_of(delivery: Delivery) -> bytes:
-    """The webhook body: what changed, never the personal data (the receiver reads the
-    notebook with its own token)."""
-    return orjson.dumps(_event(delivery))
+def body_of(delivery: Delivery, carnet: dict[str, Any] | None = None) -> bytes:
+    """The webhook body: what changed; no personal data (the receiver reads the notebook with
+    its own token), unless the subscription embeds the changed sections (``carnet``)."""
+    event = _event(delivery)
+    if carnet is not None:
+        event["donnees"]["carnet"] = carnet
+    return orjson.dumps(event)
 
 
 def _event(delivery: Delivery) -> dict[str, Any]:
@@ -158,6 +164,8 @@ class Claimed:
     client_id: str = ""
     #: Why the signing secrets could not be opened (the keys of the settings).
     unreadable: str | None = None
+    #: The subscription embeds the changed sections.
+    embed: bool = False
 
 
 class Worker:
@@ -175,6 +183,8 @@ class Worker:
         connectors: Connectors | None = None,
         settings: Settings | None = None,
         keyring: Keyring | None = None,
+        matrix: Matrix | None = None,
+        validator: Validator | None = None,
     ) -> None:
         self.database = database
         settings = settings or Settings()
@@ -182,6 +192,9 @@ class Worker:
         self.keyring = keyring or sealing.keyring(settings)
         #: Receivers on this machine, outside production only.
         self.allow_loopback = settings.environment != "production"
+        #: For the subscriptions that embed the changed sections.
+        self.matrix = matrix or load_matrix()
+        self.validator = validator or default_validator()
         #: The enabled connectors; those with ``deliver`` serve ``connecteur:<slug>`` targets.
         self.connectors = connectors
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -258,7 +271,13 @@ class Worker:
                     continue
                 delivery.bail = token
                 delivery.prochaine_tentative = now + self.lease
-                item = Claimed(delivery, subscription.url, [], subscription.client_id)
+                item = Claimed(
+                    delivery,
+                    subscription.url,
+                    [],
+                    subscription.client_id,
+                    embed=subscription.inclure_sections,
+                )
                 if not subscription.url.startswith(CONNECTOR_SCHEME):  # a webhook is signed
                     try:
                         item.secrets = service.valid_secrets(subscription, now, self.keyring)
@@ -315,8 +334,11 @@ class Worker:
         if item.unreadable is not None:
             self._record(delivery, token, None, item.unreadable)
             return
-        body = body_of(delivery)
+        inclusion = self._embedded(delivery) if item.embed else None
+        body = body_of(delivery, inclusion.carnet if inclusion is not None else None)
         violations = WEBHOOK.violations(body)
+        if inclusion is not None:
+            violations += embedding.violations(inclusion.carnet, self.validator)
         if violations:
             # Never sent: receivers are promised instances of the published schema.
             self._record(
@@ -329,6 +351,10 @@ class Worker:
         except addresses.AddressRefused as refused:
             self._record(delivery, token, None, refused.code)
             return
+        if inclusion is not None:
+            # Journaled before it leaves: once sent, the data may be kept whatever the answer.
+            with self.database.write() as session:
+                notebooks.record_access(session, inclusion.entry)
         now = self.now()
         headers = signed_headers(item.secrets, delivery.evenement_id, int(now.timestamp()), body)
         headers["content-type"] = "application/json"
@@ -350,6 +376,15 @@ class Worker:
         except httpx.HTTPError:
             error = "connexion_impossible"
         self._record(delivery, token, status, error, retry_after=wait)
+
+    def _embedded(self, delivery: Delivery) -> embedding.Embedded | None:
+        with self.database.read() as session:
+            subscription = session.get(Subscription, delivery.abonnement_id)
+            if subscription is None:
+                return None
+            return embedding.embedded(
+                session, self.matrix, subscription, delivery, self.validator, self.now()
+            )
 
     def _deliver_by_connector(self, item: Claimed, token: str, slug: str) -> None:
         """Hand the event to the connector: no error acknowledges, a retryable error (or an

@@ -93,4 +93,18 @@ def serve() -> Iterator[Receiver]:
         server.server_close()
     # Whatever the test was about, every body that arrived is an instance of the schema.
     for received in receiver.received:
-        WEBHOOK.validate(json.loads(received.body))
+        check_webhook(json.loads(received.body))
+
+
+def check_webhook(body: dict) -> None:
+    """A webhook body against its published schema; embedded sections against the published
+    schemas of the referential."""
+    WEBHOOK.validate(body)
+    carnet = body["donnees"].get("carnet")
+    if carnet is not None:
+        for name, value in carnet["sections"].items():
+            path = Path(SCHEMAS_DIR) / carnet["version_referentiel"] / f"{name}.json"
+            jsonschema.Draft202012Validator(
+                json.loads(path.read_text(encoding="utf-8")),
+                format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+            ).validate(value)

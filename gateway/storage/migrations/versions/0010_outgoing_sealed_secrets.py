@@ -1,5 +1,6 @@
 """outgoing bodies and sealed secrets: where a delivery's body departed from its published
-schema; the signing secrets of subscriptions sealed at rest (AES-256-GCM)
+schema; the signing secrets of subscriptions sealed at rest (AES-256-GCM); subscriptions
+that embed the changed sections, and the purpose they are journaled with
 
 The secrets found in clear are sealed here, under the keyring handed over by
 Database.migrate (default: the keys of the settings, CARNET_CLES_SECRETS or the key file);
@@ -56,6 +57,14 @@ def _rewrite(sealed: bool) -> None:
 
 def upgrade() -> None:
     op.add_column("livraisons", sa.Column("erreurs", sa.JSON(), nullable=True))
+    op.add_column(
+        "abonnements",
+        sa.Column("inclure_sections", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
+    op.add_column(
+        "abonnements",
+        sa.Column("finalite", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    )
     with op.batch_alter_table("abonnements") as batch:
         for name, nullable in (("secret", False), ("secret_precedent", True)):
             batch.alter_column(
@@ -77,5 +86,8 @@ def downgrade() -> None:
                 existing_type=sqlmodel.sql.sqltypes.AutoString(length=200),
                 existing_nullable=nullable,
             )
+    with op.batch_alter_table("abonnements") as batch:
+        batch.drop_column("finalite")
+        batch.drop_column("inclure_sections")
     with op.batch_alter_table("livraisons") as batch:
         batch.drop_column("erreurs")
