@@ -107,9 +107,16 @@ def violations(carnet: dict[str, Any], validator: Validator) -> list[Violation]:
     checked = validator.for_version(carnet["version_referentiel"])
     found = []
     for name, value in carnet["sections"].items():
-        report = checked.validate(name, orjson.dumps(value))
-        found += [
-            Violation(f"/donnees/carnet/sections/{name}{error.pointer}", error.code)
-            for error in report.errors
-        ]
+        # A list section (axes, evenements…): each item is an instance of the section's kind.
+        located = (
+            [(f"/{i}", item) for i, item in enumerate(value)]
+            if isinstance(value, list)
+            else [("", value)]
+        )
+        for where, instance in located:
+            report = checked.validate(name, orjson.dumps(instance))
+            found += [
+                Violation(f"/donnees/carnet/sections/{name}{where}{error.pointer}", error.code)
+                for error in report.errors
+            ]
     return found

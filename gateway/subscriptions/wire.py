@@ -1,14 +1,20 @@
-"""The body of a webhook, as published (``openapi/schemas/sortants-1/webhook.json``) and as
-the worker checks it before it is sent: what changed, never the personal data."""
+"""The body of a webhook, as built from an outbox row, as published
+(``openapi/schemas/sortants-1/webhook.json``) and as the worker checks it before it is sent:
+what changed, and the changed sections only for a subscription that embeds them; and the
+event handed to a ``deliver`` connector."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
+from connectors import ChangeEvent
+from gateway.storage.tables import Delivery
 from referential import CodeDepartement, Horodatage, OutgoingBody
 from referential.models import Section
 
@@ -33,7 +39,11 @@ class CarnetInclus(BaseModel):
         str,
         Field(
             pattern=r"^[0-9]{4}\.[0-9]+$",
-            description="Version du référentiel de ces volets : chacun est une instance du schéma publié urn:carnet-de-bord:schemas:<version_referentiel>:<volet>.",
+            description=(
+                "Version du référentiel de ces volets : chacun est une instance du schéma publié "
+                "urn:carnet-de-bord:schemas:<version_referentiel>:<volet> (pour un volet en liste "
+                "— axes, evenements, rendez_vous — chaque élément)."
+            ),
         ),
     ]
     sections: Annotated[
@@ -98,3 +108,46 @@ WEBHOOK = OutgoingBody(
         "le carnet avec son propre jeton. Vérifié par la passerelle avant chaque envoi."
     ),
 )
+
+
+def body_of(delivery: Delivery, carnet: dict[str, Any] | None = None) -> bytes:
+    """The webhook body: what changed; no personal data (the receiver reads the notebook with
+    its own token), unless the subscription embeds the changed sections (``carnet``)."""
+    event = _event(delivery)
+    if carnet is not None:
+        event["donnees"]["carnet"] = carnet
+    return orjson.dumps(event)
+
+
+def _event(delivery: Delivery) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if delivery.carnet_id is not None:
+        data = {
+            "carnet_id": delivery.carnet_id,
+            "version": delivery.version,
+            "territoire": delivery.territoire,
+            "sections": delivery.sections,
+        }
+    return {
+        "type": delivery.type,
+        "horodatage": delivery.horodatage.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "donnees": data,
+    }
+
+
+def change_event(delivery: Delivery) -> ChangeEvent:
+    """The event handed to a ``deliver`` connector: the webhook's fields, the same id."""
+    assert delivery.carnet_id is not None
+    assert delivery.version is not None
+    event = _event(delivery)
+    return ChangeEvent(
+        carnet_id=delivery.carnet_id,
+        version=delivery.version,
+        sections=tuple(delivery.sections),
+        body={
+            "evenement_id": delivery.evenement_id,
+            "type": delivery.type,
+            "horodatage": event["horodatage"],
+            "territoire": delivery.territoire,
+        },
+    )

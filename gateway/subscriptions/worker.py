@@ -50,12 +50,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import orjson
 from sqlalchemy import insert, text
 from sqlmodel import Session
 
 from connectors import (
-    ChangeEvent,
     ConnectorError,
     Deliver,
     NonConformingBody,
@@ -74,7 +72,7 @@ from gateway.storage.tables import Delivery, Subscription
 from gateway.subscriptions import addresses, embedding, service
 from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING, new_event_id
 from gateway.subscriptions.signing import headers as signed_headers
-from gateway.subscriptions.wire import WEBHOOK
+from gateway.subscriptions.wire import WEBHOOK, body_of, change_event
 from referential import Validator, Violation, default_validator
 
 if TYPE_CHECKING:
@@ -110,49 +108,6 @@ def retry_delay(attempts: int, rng: Callable[[], float] = random.random) -> time
         return None
     base = SCHEDULE[attempts - 1]
     return base * (1 + JITTER * (2 * rng() - 1))
-
-
-def body_of(delivery: Delivery, carnet: dict[str, Any] | None = None) -> bytes:
-    """The webhook body: what changed; no personal data (the receiver reads the notebook with
-    its own token), unless the subscription embeds the changed sections (``carnet``)."""
-    event = _event(delivery)
-    if carnet is not None:
-        event["donnees"]["carnet"] = carnet
-    return orjson.dumps(event)
-
-
-def _event(delivery: Delivery) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    if delivery.carnet_id is not None:
-        data = {
-            "carnet_id": delivery.carnet_id,
-            "version": delivery.version,
-            "territoire": delivery.territoire,
-            "sections": delivery.sections,
-        }
-    return {
-        "type": delivery.type,
-        "horodatage": delivery.horodatage.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "donnees": data,
-    }
-
-
-def change_event(delivery: Delivery) -> ChangeEvent:
-    """The event handed to a ``deliver`` connector: the webhook's fields, the same id."""
-    assert delivery.carnet_id is not None
-    assert delivery.version is not None
-    event = _event(delivery)
-    return ChangeEvent(
-        carnet_id=delivery.carnet_id,
-        version=delivery.version,
-        sections=tuple(delivery.sections),
-        body={
-            "evenement_id": delivery.evenement_id,
-            "type": delivery.type,
-            "horodatage": event["horodatage"],
-            "territoire": delivery.territoire,
-        },
-    )
 
 
 @dataclass(slots=True)

@@ -104,7 +104,9 @@ def check_webhook(body: dict) -> None:
     if carnet is not None:
         for name, value in carnet["sections"].items():
             path = Path(SCHEMAS_DIR) / carnet["version_referentiel"] / f"{name}.json"
-            jsonschema.Draft202012Validator(
+            schema = jsonschema.Draft202012Validator(
                 json.loads(path.read_text(encoding="utf-8")),
                 format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
-            ).validate(value)
+            )
+            for instance in value if isinstance(value, list) else [value]:
+                schema.validate(instance)

@@ -458,6 +458,15 @@ class Recorder:
         return httpx.Response(204)
 
 
+@pytest.fixture
+def network(db, clock):
+    """The network as a :class:`Recorder`, and a worker (``network.worker``) sending there."""
+    recorder = Recorder()
+    recorder.worker = Worker(db, now=clock, transport=httpx.MockTransport(recorder))
+    yield recorder
+    recorder.worker.close()
+
+
 async def test_a_name_is_resolved_at_each_delivery_and_the_address_checked_is_the_one_called(
     client, partner, receiver, worker, resolver
 ):
@@ -482,18 +491,13 @@ async def test_a_name_is_resolved_at_each_delivery_and_the_address_checked_is_th
 
 
 async def test_https_goes_to_the_checked_address_with_the_name_as_host_and_tls_server_name(
-    client, partner, db, clock, resolver
+    client, partner, network, resolver
 ):
     resolver.answers["recepteur.example"] = ["93.184.215.14"]
-    network = Recorder()
     p = await partner()
     subscription = await subscribe(client, p, "https://recepteur.example/crochets?x=1")
     await new_notebook(client, p)
-    deliverer = Worker(db, now=clock, transport=httpx.MockTransport(network))
-    try:
-        assert await run(deliverer) == 1
-    finally:
-        deliverer.close()
+    assert await run(network.worker) == 1
     [request] = network.requests
     assert str(request.url) == "https://93.184.215.14/crochets?x=1"
     assert request.headers["host"] == "recepteur.example"
@@ -504,21 +508,16 @@ async def test_https_goes_to_the_checked_address_with_the_name_as_host_and_tls_s
 
 
 async def test_a_name_with_one_internal_address_is_refused_until_a_dead_letter(
-    client, partner, db, clock, resolver
+    client, partner, network, clock, resolver
 ):
     resolver.answers["recepteur.example"] = ["93.184.215.14", "169.254.169.254"]
-    network = Recorder()
     p = await partner()
     subscription = await subscribe(client, p, "https://recepteur.example/crochets")
     await new_notebook(client, p)
-    deliverer = Worker(db, now=clock, transport=httpx.MockTransport(network))
-    try:
-        assert await run(deliverer) == 1
-        for delay in SCHEDULE:
-            clock.advance(delay * (1 + JITTER))
-            assert await run(deliverer) == 1
-    finally:
-        deliverer.close()
+    assert await run(network.worker) == 1
+    for delay in SCHEDULE:
+        clock.advance(delay * (1 + JITTER))
+        assert await run(network.worker) == 1
     assert network.requests == []
     [dead] = await deliveries(client, p, subscription["id"])
     assert dead["statut"] == "echec"
@@ -527,17 +526,14 @@ async def test_a_name_with_one_internal_address_is_refused_until_a_dead_letter(
 
 
 async def test_a_name_that_does_not_resolve_is_retried_with_its_code(
-    client, partner, db, clock, resolver
+    client, partner, network, resolver
 ):
     resolver.answers["absent.example"] = socket.gaierror(socket.EAI_NONAME, "inconnu")
     p = await partner()
     subscription = await subscribe(client, p, "https://absent.example/crochets")
     await new_notebook(client, p)
-    deliverer = Worker(db, now=clock, transport=httpx.MockTransport(Recorder()))
-    try:
-        assert await run(deliverer) == 1
-    finally:
-        deliverer.close()
+    assert await run(network.worker) == 1
+    assert network.requests == []
     [pending] = await deliveries(client, p, subscription["id"])
     assert pending["statut"] == "en_attente"
     assert pending["derniere_erreur"] == "nom_introuvable"
@@ -569,16 +565,25 @@ def parse(moment):
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
-async def test_a_429_with_retry_after_in_seconds_is_not_retried_before_it(
-    client, partner, receiver, worker, clock
-):
-    receiver.script = [(429, {"Retry-After": "120"})]
+async def refused_once(client, partner, receiver, worker, *answers):
+    """A change delivered once to a receiver answering ``answers`` in turn: the partner, its
+    subscription, and the delivery after that first attempt."""
+    receiver.script = list(answers)
     p = await partner()
     subscription = await subscribe(client, p, receiver.url)
     await new_notebook(client, p)
-    before = clock()
     assert await run(worker) == 1
     [pending] = await deliveries(client, p, subscription["id"])
+    return p, subscription, pending
+
+
+async def test_a_429_with_retry_after_in_seconds_is_not_retried_before_it(
+    client, partner, receiver, worker, clock
+):
+    before = clock()
+    p, subscription, pending = await refused_once(
+        client, partner, receiver, worker, (429, {"Retry-After": "120"})
+    )
     assert parse(pending["prochaine_tentative"]) >= before + timedelta(seconds=120)
     clock.advance(SCHEDULE[0] * (1 + JITTER))  # the backoff alone would retry now
     assert await run(worker) == 0
@@ -592,12 +597,8 @@ async def test_a_503_with_retry_after_as_an_http_date_is_not_retried_before_it(
     client, partner, receiver, worker, clock
 ):
     later = clock() + timedelta(hours=3)
-    receiver.script = [(503, {"Retry-After": format_datetime(later, usegmt=True)})]
-    p = await partner()
-    subscription = await subscribe(client, p, receiver.url)
-    await new_notebook(client, p)
-    assert await run(worker) == 1
-    [pending] = await deliveries(client, p, subscription["id"])
+    answer = (503, {"Retry-After": format_datetime(later, usegmt=True)})
+    _, _, pending = await refused_once(client, partner, receiver, worker, answer)
     assert parse(pending["prochaine_tentative"]) >= later.replace(microsecond=0)
     assert parse(pending["prochaine_tentative"]) <= later + timedelta(seconds=1)
     clock.advance(timedelta(hours=2))
@@ -607,13 +608,15 @@ async def test_a_503_with_retry_after_as_an_http_date_is_not_retried_before_it(
 async def test_a_retry_after_beyond_a_day_is_capped_and_one_on_another_status_ignored(
     client, partner, receiver, worker, clock
 ):
-    receiver.script = [(429, {"Retry-After": str(10**9)}), (500, {"Retry-After": "86400"})]
-    p = await partner()
-    subscription = await subscribe(client, p, receiver.url)
-    await new_notebook(client, p)
     before = clock()
-    assert await run(worker) == 1
-    [pending] = await deliveries(client, p, subscription["id"])
+    p, subscription, pending = await refused_once(
+        client,
+        partner,
+        receiver,
+        worker,
+        (429, {"Retry-After": str(10**9)}),
+        (500, {"Retry-After": "86400"}),
+    )
     assert parse(pending["prochaine_tentative"]) <= before + RETRY_AFTER_CAP + timedelta(seconds=5)
     clock.advance(RETRY_AFTER_CAP + timedelta(seconds=5))
     assert await run(worker) == 1

@@ -11,21 +11,13 @@ from standardwebhooks import Webhook
 from gateway.habilitation import load_matrix
 from gateway.habilitation.overrides import decide
 from gateway.subscriptions.worker import Worker
-from tests.gateway.payloads import carnet, new_notebook, personne
+from tests.gateway.payloads import new_notebook
 from tests.gateway.receiver import serve
+from tests.gateway.test_habilitation import FULL
 
 URL = "/v1/abonnements"
-DOCUMENT = carnet(
-    personne(nom="Discrete"),
-    situation={"niveau_formation": "afs", "rqth": True},
-    diagnostic={
-        "situations": [
-            {"code": "difficulte_administrative.difficulte_ordre_juridique"},
-            {"code": "sante.couverture_sociale_a_mettre_a_jour"},
-            {"code": "logement.heberge_chez_tiers"},
-        ]
-    },
-)
+#: A notebook of every category: health and justice among them (its diagnostic too).
+DOCUMENT = FULL
 
 
 @pytest.fixture
@@ -76,7 +68,9 @@ async def test_the_changed_sections_are_embedded_as_far_as_the_organisation_may_
     assert data["carnet"]["version"] == 1
     assert data["carnet"]["version_referentiel"] == "2026.1"
     sections = data["carnet"]["sections"]
-    assert sections["personne"]["nom"] == "Discrete"
+    assert sections["personne"]["nom_naissance"] == "Autrement"
+    assert {"coordonnees", "droits", "axes", "evenements"} <= set(sections)
+    assert all("provenance" not in item for item in sections["evenements"])
     # Health and justice are read by a département, never exported (the matrix).
     assert sections["situation"] == {"niveau_formation": "afs"}
     assert [s["code"] for s in sections["diagnostic"]["situations"]] == [
@@ -101,7 +95,7 @@ async def test_without_embedding_nothing_personal_leaves_and_nothing_is_journale
     carnet_id = await new_notebook(client, departement, DOCUMENT)
     assert await deliver(db) == 1
     [received] = receiver.received
-    assert b"Discrete" not in received.body
+    assert b"Autrement" not in received.body
     assert "carnet" not in json.loads(received.body)["donnees"]
     assert journaled(db, carnet_id) == []
 
@@ -162,22 +156,20 @@ async def test_embedding_is_refused_with_located_errors(
     assert [(e["pointer"], e["code"]) for e in response.json()["errors"]] == errors
 
 
-async def test_turning_embedding_on_later_is_checked_too(client, partner, receiver):
-    association = await partner("structure_insertion")
-    created = (await subscribe(client, association, receiver.url)).json()
-    refused = await client.patch(
+async def turn_on(client, p, receiver, finalite):
+    """Subscribe ``p`` without embedding, then ask for it."""
+    created = (await subscribe(client, p, receiver.url)).json()
+    return await client.patch(
         f"{URL}/{created['id']}",
-        json={"inclure_sections": True, "finalite": "partage"},
-        headers=association.headers,
+        json={"inclure_sections": True, "finalite": finalite},
+        headers=p.headers,
     )
+
+
+async def test_turning_embedding_on_later_is_checked_too(client, partner, receiver):
+    refused = await turn_on(client, await partner("structure_insertion"), receiver, "partage")
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["code"] == "export_non_autorise"
-    departement = await partner("departement")
-    created = (await subscribe(client, departement, receiver.url)).json()
-    accepted = await client.patch(
-        f"{URL}/{created['id']}",
-        json={"inclure_sections": True, "finalite": "orientation"},
-        headers=departement.headers,
-    )
+    accepted = await turn_on(client, await partner("departement"), receiver, "orientation")
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["inclure_sections"] is True

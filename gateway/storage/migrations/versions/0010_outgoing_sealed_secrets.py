@@ -55,6 +55,18 @@ def _rewrite(sealed: bool) -> None:
             bind.execute(_UPDATE, {"id": subscription_id, **values, **changed})
 
 
+def _resize_secrets(length: int, new_length: int) -> None:
+    """A sealed secret is longer than the secret as issued."""
+    with op.batch_alter_table("abonnements") as batch:
+        for name, nullable in (("secret", False), ("secret_precedent", True)):
+            batch.alter_column(
+                name,
+                type_=sqlmodel.sql.sqltypes.AutoString(length=new_length),
+                existing_type=sqlmodel.sql.sqltypes.AutoString(length=length),
+                existing_nullable=nullable,
+            )
+
+
 def upgrade() -> None:
     op.add_column("livraisons", sa.Column("erreurs", sa.JSON(), nullable=True))
     op.add_column(
@@ -65,27 +77,13 @@ def upgrade() -> None:
         "abonnements",
         sa.Column("finalite", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     )
-    with op.batch_alter_table("abonnements") as batch:
-        for name, nullable in (("secret", False), ("secret_precedent", True)):
-            batch.alter_column(
-                name,
-                type_=sqlmodel.sql.sqltypes.AutoString(length=200),
-                existing_type=sqlmodel.sql.sqltypes.AutoString(length=100),
-                existing_nullable=nullable,
-            )
+    _resize_secrets(100, 200)
     _rewrite(sealed=True)
 
 
 def downgrade() -> None:
     _rewrite(sealed=False)
-    with op.batch_alter_table("abonnements") as batch:
-        for name, nullable in (("secret", False), ("secret_precedent", True)):
-            batch.alter_column(
-                name,
-                type_=sqlmodel.sql.sqltypes.AutoString(length=100),
-                existing_type=sqlmodel.sql.sqltypes.AutoString(length=200),
-                existing_nullable=nullable,
-            )
+    _resize_secrets(200, 100)
     with op.batch_alter_table("abonnements") as batch:
         batch.drop_column("finalite")
         batch.drop_column("inclure_sections")
