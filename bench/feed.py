@@ -42,15 +42,19 @@ from sqlalchemy import insert, text
 from gateway.feed import repository as feed
 from gateway.feed.repository import Visibility
 from gateway.habilitation.categories import CATEGORY_BITS
+from gateway.sealing import Keyring, new_key
 from gateway.storage.database import Database
 from gateway.storage.tables import Change, Delivery, NotebookRow, Organisation, Subscription
 from gateway.subscriptions import signing
 from gateway.subscriptions.outbox import PENDING, new_event_id
+from gateway.subscriptions.service import seal_context
 from gateway.subscriptions.worker import Worker
 
 NOTEBOOKS = 1000
 BATCH = 20_000
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+#: Seals the bench's signing secrets, as the gateway's keys do.
+KEYRING = Keyring.parse(new_key())
 
 
 def bench_subscription(subscription_id: str, target: str, *, actif: bool = True) -> Subscription:
@@ -64,7 +68,7 @@ def bench_subscription(subscription_id: str, target: str, *, actif: bool = True)
         sections=[],
         categories=[],
         types=["carnet.modifie"],
-        secret=signing.new_secret(),
+        secret=KEYRING.seal(signing.new_secret(), seal_context(subscription_id)),
         actif=actif,
         cree_le=NOW,
         modifie_le=NOW,
@@ -181,7 +185,7 @@ def _queue(database: Database, subscription_id: str, carnet_id: str, events: int
 
 
 def _throughput(database: Database, workers: int, events: int) -> float:
-    deliverers = [Worker(database, batch=50) for _ in range(workers)]
+    deliverers = [Worker(database, batch=50, keyring=KEYRING) for _ in range(workers)]
 
     def drain(worker: Worker) -> None:
         while worker.run_once():

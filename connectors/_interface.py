@@ -23,6 +23,8 @@ from typing import Any, BinaryIO, ClassVar, Protocol, Self, runtime_checkable
 
 from pydantic_settings import BaseSettings
 
+from referential import OutgoingBody, Violation
+
 
 class Capability(StrEnum):
     PULL = "pull"
@@ -153,6 +155,9 @@ class Connector:
     type_acteur: ClassVar[str]
     #: The purpose its writes state (a purpose the matrix opens to ``type_acteur``).
     finalite: ClassVar[str] = "partage"
+    #: The bodies it sends out, published with the gateway's (``carnet schemas export``) and
+    #: checked before they are sent.
+    published: ClassVar[tuple[OutgoingBody, ...]] = ()
 
     def __init__(self, settings: BaseSettings) -> None:
         self.settings = settings
@@ -230,3 +235,15 @@ class UpstreamRejected(ConnectorError):
     """The upstream system rejects the request as invalid: no retry."""
 
     code = "requete_amont_rejetee"
+
+
+class NonConformingBody(ConnectorError):
+    """The body the connector was about to send is not an instance of its published schema: it
+    is not sent, and retrying cannot cure it (the event is a dead letter, redeliverable once
+    fixed). ``violations`` locate the departures, by pointer and code."""
+
+    code = "corps_non_conforme"
+
+    def __init__(self, message: str, violations: list[Violation]) -> None:
+        super().__init__(message)
+        self.violations = tuple(violations)

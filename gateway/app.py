@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
 from connectors import Registry
-from gateway import __version__
+from gateway import __version__, sealing
 from gateway.auth import keys
 from gateway.auth.server import ASSERTION_ALGORITHMS, AUTH_METHODS, TokenServer
 from gateway.auth.tokens import ExternalIssuer, TokenService
@@ -40,6 +40,7 @@ from gateway.notebooks.routes import router as notebooks_router
 from gateway.notebooks.states import StateCache
 from gateway.organisations.routes import journal_router
 from gateway.organisations.routes import router as admin_router
+from gateway.outgoing import outgoing_bodies
 from gateway.referential.routes import router as referential_router
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
@@ -85,7 +86,8 @@ def create_app(
     database = database or Database(settings.database_url)
     validator = validator or default_validator()
     matrix = load_matrix()
-    enabled = Connectors.load(settings.connecteurs, registry or Registry.discover(), matrix)
+    registry = registry or Registry.discover()
+    enabled = Connectors.load(settings.connecteurs, registry, matrix)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,6 +112,10 @@ def create_app(
                 database,
                 heartbeat=timedelta(minutes=settings.battement_minutes),
                 connectors=enabled,
+                settings=settings,
+                keyring=app.state.keyring,
+                matrix=matrix,
+                validator=validator,
             )
             delivering = threading.Thread(target=deliverer.run, name="livraisons", daemon=True)
             delivering.start()
@@ -144,11 +150,17 @@ def create_app(
         telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": False},
     )
     app.state.settings = settings
+    #: Seals the subscriptions' signing secrets at rest.
+    app.state.keyring = sealing.keyring(settings)
     app.state.database = database
     app.state.validator = validator
     app.state.states = StateCache(settings.state_cache_size)
     app.state.matrix = matrix
     app.state.connectors = enabled
+    #: The published schemas of the bodies that leave the gateway, by kind.
+    app.state.outgoing = {
+        body.kind: body for body in outgoing_bodies(registry, skip_unloadable=True)
+    }
     app.state.pulls = set()
     app.state.sync = SyncService(
         database,

@@ -37,6 +37,8 @@ connectors_app = typer.Typer(no_args_is_help=True, help="Connecteurs des systèm
 referential_app = typer.Typer(no_args_is_help=True, help="Référentiel et ses versions.")
 import_app = typer.Typer(no_args_is_help=True, help="Imports de fichiers des partenaires.")
 changes_app = typer.Typer(no_args_is_help=True, help="Journal des changements (flux).")
+subscriptions_app = typer.Typer(no_args_is_help=True, help="Abonnements aux événements.")
+deliveries_app = typer.Typer(no_args_is_help=True, help="Livraisons des événements (la file).")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(db_app, name="db")
@@ -49,6 +51,8 @@ app.add_typer(connectors_app, name="connectors")
 app.add_typer(referential_app, name="referential")
 app.add_typer(import_app, name="import")
 app.add_typer(changes_app, name="changements")
+app.add_typer(subscriptions_app, name="abonnements")
+app.add_typer(deliveries_app, name="livraisons")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
@@ -403,11 +407,19 @@ def schemas_export(
         bool, typer.Option(help="Vérifier sans écrire ; code 1 en cas d'écart.")
     ] = False,
 ) -> None:
-    """Écrit openapi/schemas/<version>/<type>.json pour chaque version servie (triés, stables)."""
-    from referential import payload_schema
+    """Écrit openapi/schemas/<version>/<type>.json pour chaque version servie du référentiel,
+    et openapi/schemas/sortants-1/<type>.json pour les corps qui sortent de la passerelle
+    (webhooks, connecteurs de livraison, flux des changements) ; triés, stables."""
+    from referential import OUTGOING_VERSION, payload_schema
 
     current = default_validator()
     stale = []
+    for body in outgoing_bodies():
+        path = directory / OUTGOING_VERSION / f"{body.kind}.json"
+        if not _write_or_check(path, dumps_stable(body.schema()), check):
+            stale.append(f"{OUTGOING_VERSION}/{body.kind}")
+        elif not check:
+            typer.echo(str(path))
     for version in current.referential.schema_versions():
         validator = current.for_version(version)
         if not check:
@@ -428,11 +440,24 @@ def schemas_export(
         raise typer.Exit(1)
 
 
+def outgoing_bodies() -> list[Any]:
+    """The bodies that leave the gateway (those of the installed connectors included)."""
+    from gateway.outgoing import outgoing_bodies as bodies
+
+    return bodies(connector_registry())
+
+
 def openapi_document() -> str:
+    from pydantic import SecretStr
+
     from gateway.app import create_app
+    from gateway.sealing import new_key
+    from gateway.settings import Settings
     from gateway.storage.database import Database
 
-    return dumps_stable(create_app(database=Database("sqlite://")).openapi())
+    # A key of its own: describing the API seals nothing (and writes no key file).
+    settings = Settings(cles_secrets=SecretStr(new_key()))
+    return dumps_stable(create_app(settings, database=Database("sqlite://")).openapi())
 
 
 @openapi_app.command("export")
@@ -860,6 +885,7 @@ def worker(
         database,
         heartbeat=timedelta(minutes=settings.battement_minutes),
         connectors=enabled,
+        settings=settings,
     )
     try:
         if une_fois:
@@ -889,6 +915,60 @@ def changes_purge() -> None:
     finally:
         database.dispose()
     typer.echo(f"{purged} changement(s) oublié(s).")
+
+
+@deliveries_app.command("purger")
+def deliveries_purge() -> None:
+    """Oublier les livraisons livrées depuis plus de CARNET_LIVRAISONS_RETENTION_JOURS (7), les
+    battements de plus de CARNET_BATTEMENTS_RETENTION_JOURS (1), et les lettres mortes de plus
+    de CARNET_CHANGEMENTS_RETENTION_JOURS (30) ; jamais une livraison en attente."""
+    from gateway.settings import Settings
+    from gateway.subscriptions import repository
+
+    settings = Settings()
+    now = datetime.now(UTC)
+    database = _database()
+    try:
+        with database.write() as session:
+            purged = repository.purge_deliveries(
+                session,
+                delivered_before=now - timedelta(days=settings.livraisons_retention_jours),
+                heartbeats_before=now - timedelta(days=settings.battements_retention_jours),
+                dead_before=now - timedelta(days=settings.changements_retention_jours),
+            )
+    finally:
+        database.dispose()
+    typer.echo(
+        f"{purged.delivered} livraison(s) livrée(s), {purged.heartbeats} battement(s), "
+        f"{purged.dead} lettre(s) morte(s) oubliée(s)."
+    )
+
+
+@subscriptions_app.command("resceller")
+def subscriptions_reseal() -> None:
+    """Sceller de nouveau les secrets de signature sous la première clé de CARNET_CLES_SECRETS
+    (après l'ajout d'une clé en tête) : l'ancienne clé peut ensuite être retirée. Code 1 si un
+    secret ne s'ouvre avec aucune des clés."""
+    from gateway import sealing
+    from gateway.settings import Settings
+    from gateway.subscriptions import repository, service
+
+    keyring = sealing.keyring(Settings())
+    resealed, unreadable = 0, 0
+    database = _database()
+    try:
+        with database.write() as session:
+            for subscription in repository.every(session):
+                try:
+                    resealed += service.reseal(subscription, keyring)
+                except sealing.SealError as error:
+                    unreadable += 1
+                    typer.echo(f"abonnement {subscription.id} : {error.code}", err=True)
+    finally:
+        database.dispose()
+    typer.echo(f"{resealed} abonnement(s) scellé(s) de nouveau sous la clé « {keyring.kid} ».")
+    if unreadable:
+        raise typer.Exit(1)
 
 
 def main() -> None:

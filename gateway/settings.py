@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CARNET_", extra="ignore")
+    # An invalid value is never echoed in the error (keys, secrets).
+    model_config = SettingsConfigDict(
+        env_prefix="CARNET_", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
@@ -107,6 +110,16 @@ class Settings(BaseSettings):
         description="Durée de conservation du journal des changements (et validité d'un curseur du flux).",
     )
 
+    livraisons_retention_jours: float = Field(
+        default=7,
+        gt=0,
+        description="Durée de conservation des livraisons livrées (carnet livraisons purger).",
+    )
+    battements_retention_jours: float = Field(
+        default=1,
+        gt=0,
+        description="Durée de conservation des battements, livrés ou non (carnet livraisons purger).",
+    )
     livraisons_integrees: bool = Field(
         default=False,
         description="Livrer les webhooks depuis le processus du serveur (sinon : carnet worker).",
@@ -117,6 +130,29 @@ class Settings(BaseSettings):
         description="Intervalle des événements « battement » des abonnements qui les demandent.",
     )
 
+    cles_secrets: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Clés qui scellent au repos les secrets de signature des abonnements (AES-256-GCM) : "
+            "« kid:clé » (32 octets en base64), séparées par des virgules ; la première scelle, "
+            "toutes ouvrent (rotation). Obligatoire en production ; sinon, absente, celle du "
+            "fichier cles_secrets_fichier (créé au premier usage)."
+        ),
+    )
+    cles_secrets_fichier: str = Field(
+        default="var/cles_secrets",
+        description="Fichier des clés de scellement hors production, quand CARNET_CLES_SECRETS est absente.",
+    )
+
+    @field_validator("cles_secrets")
+    @classmethod
+    def _keys_are_readable(cls, value: SecretStr | None) -> SecretStr | None:
+        from gateway.sealing import Keyring
+
+        if value is not None:
+            Keyring.parse(value.get_secret_value())  # InvalidKeys: a ValueError, no key shown
+        return value
+
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:
         if self.environment == "production":
@@ -124,6 +160,8 @@ class Settings(BaseSettings):
                 raise ValueError("CARNET_DATABASE_URL must name a PostgreSQL server in production")
             if not self.issuer.startswith("https://"):
                 raise ValueError("CARNET_ISSUER must be an https URL in production")
+            if self.cles_secrets is None:
+                raise ValueError("CARNET_CLES_SECRETS must be set in production")
         if bool(self.idp_issuer) != bool(self.idp_jwks_uri):
             raise ValueError("CARNET_IDP_ISSUER and CARNET_IDP_JWKS_URI go together")
         return self

@@ -28,6 +28,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_token_request
 from connectors._interface import (
     ChangeEvent,
     Connector,
+    NonConformingBody,
     UpstreamConfiguration,
     UpstreamMalformed,
     UpstreamRefused,
@@ -35,13 +36,14 @@ from connectors._interface import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from connectors._resilience import retry_after_seconds
 from connectors.departement_si.settings import DepartementSiSettings
+from connectors.departement_si.wire import EVENEMENT, SCHEMA
 
 #: Token errors an operator must fix (RFC 6749 §5.2).
 CONFIGURATION_ERRORS = frozenset(
     {"invalid_client", "invalid_scope", "unsupported_grant_type", "unauthorized_client"}
 )
-SCHEMA = "carnet.evenement/1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ class DepartementSiConnector(Connector):
     description = "SI départemental : pousse les changements des carnets (OAuth2)"
     settings_model = DepartementSiSettings
     type_acteur = "departement"
+    published = (EVENEMENT,)
 
     def __init__(
         self,
@@ -149,12 +152,17 @@ class DepartementSiConnector(Connector):
         return value
 
     async def deliver(self, event: ChangeEvent) -> None:
+        content = orjson.dumps(payload(event))
+        violations = EVENEMENT.violations(content)
+        if violations:
+            # Never sent: the IS is promised instances of the published schema.
+            raise NonConformingBody("SI : événement non conforme à son schéma publié.", violations)
         token = await self.token()
         url = self.config.base_url.rstrip("/") + self.config.events_path
         response = await self._send(
             "POST",
             url,
-            content=orjson.dumps(payload(event)),
+            content=content,
             headers={
                 "Authorization": f"Bearer {token}",
                 "Content-Type": "application/json",
@@ -170,7 +178,8 @@ class DepartementSiConnector(Connector):
         if status == 403:
             raise UpstreamRefused("SI : accès refusé (403).")
         if status == 408 or status == 429 or status >= 500:
-            raise UpstreamUnavailable(f"SI : erreur {status}.")
+            wait = retry_after_seconds(response.headers.get("retry-after"))
+            raise UpstreamUnavailable(f"SI : erreur {status}.", retry_after=wait)
         raise UpstreamRejected(f"SI : événement rejeté ({status}).")
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -13,6 +13,7 @@ from gateway.errors import InvalidParameters, ProblemError
 from gateway.feed import repository
 from gateway.feed.repository import Visibility
 from gateway.notebooks import repository as notebooks
+from referential import OutgoingBody
 
 router = APIRouter(prefix="/v1/changements", tags=["changements"])
 
@@ -29,18 +30,37 @@ class CursorExpired(ProblemError):
 
 
 class Changement(BaseModel):
-    carnet_id: str
-    version: int
+    """Un changement d'un carnet : lequel, sa nouvelle version, les volets modifiés, quand (les
+    données se lisent dans le carnet, sous l'habilitation du lecteur)."""
+
+    carnet_id: str = Field(description="Identifiant du carnet dans la passerelle.")
+    version: int = Field(ge=1, description="Version du carnet après ce changement.")
     sections: list[str] = Field(description="Les volets du carnet que ce changement a modifiés.")
-    horodatage: datetime
+    horodatage: datetime = Field(description="Instant du changement (UTC).")
 
 
 class Changements(BaseModel):
+    """Une page du flux des changements, dans l'ordre où ils ont eu lieu."""
+
     changements: list[Changement]
     suivant: str = Field(description="À passer dans « depuis » pour lire la suite.")
     fin: bool = Field(
         description="Vrai quand la page atteint le dernier changement enregistré à cet instant."
     )
+
+
+CHANGEMENT = OutgoingBody(
+    "changement",
+    Changement,
+    description="Un élément du flux des changements (GET /v1/changements).",
+    mode="serialization",
+)
+CHANGEMENTS = OutgoingBody(
+    "changements",
+    Changements,
+    description="Une page du flux des changements (GET /v1/changements).",
+    mode="serialization",
+)
 
 
 def _invalid_cursor() -> InvalidParameters:

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Query, Request
 from gateway.errors import NotFound, ProblemError
 from gateway.referential import wire
 from gateway.responses import OrjsonResponse, SchemaResponse
-from referential import Referential, Validator, payload_schema, schema_id, version_key
+from referential import (
+    OUTGOING_VERSION,
+    OutgoingBody,
+    Referential,
+    Validator,
+    payload_schema,
+    schema_id,
+    version_key,
+)
 
 router = APIRouter(tags=["référentiel"])
 
@@ -251,12 +259,29 @@ def get_schemas(request: Request) -> OrjsonResponse:
             body["fin_support"] = version.fin_support
         body["schemas"] = schemas
         versions.append(body)
-    return OrjsonResponse({"version_courante": ref.current, "versions": versions})
+    outgoing: dict[str, OutgoingBody] = request.app.state.outgoing
+    sortants = {
+        "version": OUTGOING_VERSION,
+        "schemas": [
+            {
+                "type": kind,
+                "$id": body.schema_id,
+                "lien": f"/v1/schemas/{OUTGOING_VERSION}/{kind}",
+            }
+            for kind, body in sorted(outgoing.items())
+        ],
+    }
+    return OrjsonResponse(
+        {"version_courante": ref.current, "versions": versions, "sortants": sortants}
+    )
 
 
 @router.get(
     "/v1/schemas/{version}/{kind}",
-    summary="Le JSON Schema (2020-12) d'un type de contenu, dans une version du référentiel",
+    summary=(
+        "Le JSON Schema (2020-12) d'un type de contenu, dans une version du référentiel "
+        "(ou d'un corps sortant : version sortants-1)"
+    ),
     response_class=SchemaResponse,
     responses={
         200: {"content": {"application/schema+json": {}}},
@@ -264,6 +289,14 @@ def get_schemas(request: Request) -> OrjsonResponse:
     },
 )
 def get_schema(request: Request, version: str, kind: str) -> SchemaResponse:
+    cache: dict[tuple[str, str], Any] = request.app.state.schemas
+    if version == OUTGOING_VERSION:
+        body: OutgoingBody | None = request.app.state.outgoing.get(kind)
+        if body is None:
+            raise NotFound("Schéma inconnu pour cette version et ce type.")
+        if (version, kind) not in cache:
+            cache[version, kind] = body.schema()
+        return SchemaResponse(cache[version, kind])
     validator: Validator = request.app.state.validator
     published = validator.referential.versions.get(version)
     if published is None or kind not in validator.kinds:
@@ -272,7 +305,6 @@ def get_schema(request: Request, version: str, kind: str) -> SchemaResponse:
         raise SchemaRetired(
             f"Versions servies : {', '.join(validator.referential.schema_versions())}."
         )
-    cache: dict[tuple[str, str], Any] = request.app.state.schemas
     if (version, kind) not in cache:
         cache[version, kind] = payload_schema(validator.for_version(version), kind)
     return SchemaResponse(cache[version, kind])

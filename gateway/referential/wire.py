@@ -99,9 +99,20 @@ class VersionSchemas(Wire):
     schemas: list[SchemaPublie]
 
 
+class SchemasSortants(Wire):
+    version: str = Field(description="Version des formes des corps sortants (dans leur $id).")
+    schemas: list[SchemaPublie]
+
+
 class IndexSchemas(Wire):
     version_courante: str
     versions: list[VersionSchemas]
+    sortants: SchemasSortants = Field(
+        description=(
+            "Les corps qui sortent de la passerelle : webhooks, connecteurs de livraison, flux "
+            "des changements (vérifiés avant l'envoi)."
+        )
+    )
 
 
 class CodeModifie(Wire):

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from alembic import command
@@ -20,6 +20,9 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from gateway.storage import driver
+
+if TYPE_CHECKING:
+    from gateway.sealing import Keyring
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: How long a SQLite writer waits for another process's write lock.
@@ -358,13 +361,17 @@ class Database:
                 text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
             )
 
-    def migrate(self) -> None:
-        """Apply every migration (creates the database on first run)."""
+    def migrate(self, revision: str = "head", *, keyring: Keyring | None = None) -> None:
+        """Apply the migrations up to ``revision`` (creates the database on first run).
+
+        ``keyring`` seals the secrets a migration finds in clear (default: the keys of the
+        settings, read only when there is something to seal)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            config.attributes["keyring"] = keyring
+            command.upgrade(config, revision)
 
     def checkpoints(self) -> Checkpoints | None:
         """Background checkpoints of an embedded database file (None for others)."""

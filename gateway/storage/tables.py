@@ -179,8 +179,9 @@ class FeedHorizon(SQLModel, table=True):
 class Subscription(SQLModel, table=True):
     """A webhook subscription of an organisation: where to push, which events, how to sign.
 
-    The signing secrets are kept as issued: the gateway signs with them (HMAC), so it needs
-    them; during a rotation the previous one stays valid until ``precedent_expire_le``.
+    The gateway signs with the signing secrets (HMAC), so it needs them in clear: they are
+    kept sealed (AES-256-GCM, :mod:`gateway.sealing`), never as issued; during a rotation the
+    previous one stays valid until ``precedent_expire_le``.
     """
 
     __tablename__ = "abonnements"
@@ -193,11 +194,15 @@ class Subscription(SQLModel, table=True):
     sections: list[str] = Field(sa_column=Column(JSON, nullable=False))
     categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     types: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    secret: str = Field(max_length=100)
-    secret_precedent: str | None = Field(default=None, max_length=100)
+    secret: str = Field(max_length=200)
+    secret_precedent: str | None = Field(default=None, max_length=200)
     precedent_expire_le: datetime | None = _ts(nullable=True)
     actif: bool = True
     motif_desactivation: str | None = Field(default=None, max_length=60)
+    #: Embed the changed sections, projected on the categories the organisation may export.
+    inclure_sections: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    #: The purpose those embeddings are journaled with (one of its actor kind's).
+    finalite: str | None = Field(default=None, max_length=40)
     cree_le: datetime = _ts(nullable=False)
     modifie_le: datetime = _ts(nullable=False)
 
@@ -230,6 +235,11 @@ class Delivery(SQLModel, table=True):
     bail: str | None = Field(default=None, max_length=36)
     dernier_statut_http: int | None = None
     derniere_erreur: str | None = Field(default=None, max_length=60)
+    #: Where the last body departed from its published schema (``corps_non_conforme``):
+    #: pointers and codes, never a value.
+    erreurs: list[dict[str, str]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     livre_le: datetime | None = _ts(nullable=True)
     cree_le: datetime = _ts(nullable=False)
 

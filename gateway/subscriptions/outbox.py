@@ -74,7 +74,7 @@ def enqueue(
         if wanted_sections and not wanted_sections & changed:
             continue
         actor = matrix.actor(type_acteur, overrides(derogations))
-        if not _may_see(actor.portee, territoire, json_list(o_territoires), bool(linked)):
+        if not may_see(actor.portee, territoire, json_list(o_territoires), bool(linked)):
             continue
         visible = touched & actor.readable
         wanted_categories = set(json_list(s_categories))
@@ -102,7 +102,7 @@ def enqueue(
     return len(rows)
 
 
-def _may_see(portee: str, territoire: str, territoires: tuple[str, ...], linked: bool) -> bool:
+def may_see(portee: str, territoire: str, territoires: tuple[str, ...], linked: bool) -> bool:
     """The need to know of :meth:`gateway.habilitation.guard.Guard.may_touch`, for an
     organisation rather than a caller."""
     if territoire not in territoires:

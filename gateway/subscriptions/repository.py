@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from gateway.storage.tables import Delivery, Organisation, Subscription
+from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT
 
 
 def of_organisation(session: Session, organisation_id: str) -> list[Subscription]:
@@ -15,6 +20,10 @@ def of_organisation(session: Session, organisation_id: str) -> list[Subscription
         .order_by(col(Subscription.cree_le), col(Subscription.id))
     )
     return list(session.exec(statement))
+
+
+def every(session: Session) -> list[Subscription]:
+    return list(session.exec(select(Subscription).order_by(col(Subscription.id))))
 
 
 def get(session: Session, subscription_id: str, organisation_id: str) -> Subscription | None:
@@ -97,3 +106,42 @@ def deliveries_of_territories(
             if len(found) == limit:
                 break
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    delivered: int
+    heartbeats: int
+    dead: int
+
+
+def purge_deliveries(
+    session: Session,
+    *,
+    delivered_before: datetime,
+    heartbeats_before: datetime,
+    dead_before: datetime,
+) -> Purged:
+    """Forget the change events delivered before ``delivered_before``, the heartbeats created
+    before ``heartbeats_before`` (delivered or not: an old one says nothing), and the dead
+    letters (every attempt failed, or 410) created before ``dead_before`` — until then they
+    stay listed and redeliverable. Events still to deliver are never forgotten."""
+    change = col(Delivery.type) != HEARTBEAT
+    delivered: Any = session.execute(
+        delete(Delivery).where(
+            change, col(Delivery.statut) == DELIVERED, col(Delivery.livre_le) < delivered_before
+        )
+    )
+    heartbeats: Any = session.execute(
+        delete(Delivery).where(
+            col(Delivery.type) == HEARTBEAT, col(Delivery.cree_le) < heartbeats_before
+        )
+    )
+    dead: Any = session.execute(
+        delete(Delivery).where(
+            change, col(Delivery.statut).in_((FAILED, GONE)), col(Delivery.cree_le) < dead_before
+        )
+    )
+    return Purged(
+        int(delivered.rowcount or 0), int(heartbeats.rowcount or 0), int(dead.rowcount or 0)
+    )

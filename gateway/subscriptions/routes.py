@@ -13,7 +13,7 @@ from gateway.auth.principal import Principal
 from gateway.deps import DatabaseDep, PrincipalDep
 from gateway.errors import NotFound
 from gateway.habilitation.guard import InsufficientScope
-from gateway.habilitation.matrix import SCOPE_PREFIX
+from gateway.habilitation.matrix import SCOPE_PREFIX, Matrix
 from gateway.organisations.routes import OperatorDep
 from gateway.settings import Settings
 from gateway.storage.tables import Delivery
@@ -62,7 +62,12 @@ Url = Annotated[
     Field(
         min_length=8,
         max_length=2000,
-        description="Destination des événements, en https (http sur la boucle locale hors production).",
+        description=(
+            "Destination des événements : une URL https d'une adresse publique (sans "
+            "identifiants ; son nom est résolu et vérifié à chaque livraison) ; "
+            "« connecteur:<slug> » pour un connecteur de livraison (connecteur:departement_si) ; "
+            "hors production, http ou https sur la boucle locale (localhost, 127.0.0.1, [::1])."
+        ),
     ),
 ]
 
@@ -81,6 +86,25 @@ def subscriber(principal: PrincipalDep) -> Principal:
 SubscriberDep = Annotated[Principal, Depends(subscriber)]
 
 
+InclureSections = Annotated[
+    bool,
+    Field(
+        description=(
+            "Joindre à chaque événement les volets modifiés, projetés sur les catégories que "
+            "votre habilitation permet d'exporter (lus à la livraison, journalisés avec la "
+            "finalité). Sans cela, l'événement ne porte que des identifiants."
+        )
+    ),
+]
+Finalite = Annotated[
+    str,
+    Field(
+        max_length=40,
+        description="Finalité des volets joints, au journal (obligatoire avec inclure_sections).",
+    ),
+]
+
+
 class NouvelAbonnement(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -89,6 +113,8 @@ class NouvelAbonnement(BaseModel):
     sections: Sections = []
     categories: Categories = []
     types: Types = ["carnet.cree", "carnet.modifie"]
+    inclure_sections: InclureSections = False
+    finalite: Finalite | None = None
 
 
 class ModificationAbonnement(BaseModel):
@@ -100,6 +126,8 @@ class ModificationAbonnement(BaseModel):
     categories: Categories | None = None
     types: Types | None = None
     actif: bool | None = None
+    inclure_sections: InclureSections | None = None
+    finalite: Finalite | None = None
 
 
 class Abonnement(BaseModel):
@@ -113,6 +141,8 @@ class Abonnement(BaseModel):
     motif_desactivation: str | None = Field(
         description="Pourquoi il ne reçoit plus rien : desactive (par vous), destinataire_disparu (410)."
     )
+    inclure_sections: bool = Field(description="Les volets modifiés sont joints aux événements.")
+    finalite: str | None = Field(description="Finalité des volets joints.")
     secrets_valides: int = Field(description="2 pendant une rotation du secret, 1 sinon.")
     precedent_expire_le: datetime | None = Field(
         description="Fin de validité du secret précédent (pendant une rotation)."
@@ -140,6 +170,16 @@ def _check(request: Request, principal: Principal, fields: dict[str, Any]) -> No
         raise InvalidSubscription(errors=errors)
 
 
+def _check_inclusion(request: Request, principal: Principal, fields: dict[str, Any]) -> None:
+    """Embedding sections: the caller's rights, with its organisation's overrides, within its
+    token's scopes."""
+    matrix: Matrix = request.app.state.matrix
+    actor = matrix.effective(principal.type_acteur, principal.derogations, principal.scopes)
+    errors = service.check_inclusion(fields, actor)
+    if errors:
+        raise InvalidSubscription(errors=errors)
+
+
 def _not_found() -> NotFound:
     return NotFound("Abonnement introuvable pour votre organisation.")
 
@@ -156,11 +196,12 @@ def create_subscription(
 ) -> Any:
     fields = body.model_dump()
     _check(request, principal, fields)
+    _check_inclusion(request, principal, fields)
     now = datetime.now(UTC)
-    subscription = service.create(principal, fields, now)
+    subscription, secret = service.create(principal, fields, now, request.app.state.keyring)
     with database.write() as session:
         repository.add(session, subscription)
-        answer = service.wire(subscription, now) | {"secret": subscription.secret}
+        answer = service.wire(subscription, now) | {"secret": secret}
     return answer
 
 
@@ -210,7 +251,15 @@ def update_subscription(
         found = repository.get(session, abonnement_id, principal.organisation_id)
         if found is None:
             raise _not_found()
-        service.update(found, {k: v for k, v in changes.items() if v is not None}, _now())
+        changes = {k: v for k, v in changes.items() if v is not None}
+        current = {
+            "url": found.url,
+            "inclure_sections": found.inclure_sections,
+            "finalite": found.finalite,
+        }
+        if set(current) & set(changes):  # (turning it off stays possible whatever the rights)
+            _check_inclusion(request, principal, current | changes)
+        service.update(found, changes, _now())
         return service.wire(found)
 
 
@@ -233,15 +282,20 @@ def delete_subscription(
     responses=_ONE,
 )
 def rotate_secret(
-    abonnement_id: SubscriptionId, database: DatabaseDep, principal: SubscriberDep
+    request: Request, abonnement_id: SubscriptionId, database: DatabaseDep, principal: SubscriberDep
 ) -> Any:
     now = _now()
     with database.write() as session:
         found = repository.get(session, abonnement_id, principal.organisation_id)
         if found is None:
             raise _not_found()
-        secret = service.rotate(found, now)
+        secret = service.rotate(found, now, request.app.state.keyring)
         return {"secret": secret, "precedent_expire_le": found.precedent_expire_le}
+
+
+class EcartSchema(BaseModel):
+    pointer: str = Field(description="Pointeur JSON dans le corps qui aurait été envoyé.")
+    code: str = Field(description="Code stable de l'écart (champ_obligatoire, type_invalide…).")
 
 
 class Livraison(BaseModel):
@@ -256,7 +310,19 @@ class Livraison(BaseModel):
     tentatives: int
     prochaine_tentative: datetime | None
     dernier_statut_http: int | None
-    derniere_erreur: str | None
+    derniere_erreur: str | None = Field(
+        description=(
+            "Code de la dernière erreur : statut_<code HTTP>, delai_depasse, "
+            "connexion_impossible, corps_non_conforme (corps non envoyé : voir « erreurs »), "
+            "ou le code d'erreur du connecteur."
+        )
+    )
+    erreurs: list[EcartSchema] = Field(
+        description=(
+            "Avec corps_non_conforme : où le corps s'écartait de son schéma publié "
+            "(openapi/schemas/sortants-1) ; il n'a pas été envoyé."
+        )
+    )
     livre_le: datetime | None
     cree_le: datetime
 
@@ -278,6 +344,7 @@ def _delivery_wire(delivery: Delivery) -> dict[str, Any]:
         "prochaine_tentative": delivery.prochaine_tentative if delivery.statut == PENDING else None,
         "dernier_statut_http": delivery.dernier_statut_http,
         "derniere_erreur": delivery.derniere_erreur,
+        "erreurs": delivery.erreurs or [],
         "livre_le": delivery.livre_le,
         "cree_le": delivery.cree_le,
     }

@@ -1,5 +1,5 @@
 """The rules of subscriptions: a target the gateway may call, filters within the caller's
-reach, a secret shown once and rotated with an overlap."""
+reach, a secret shown once and rotated with an overlap, kept sealed (:mod:`gateway.sealing`)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway import sealing
 from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
+from gateway.habilitation.matrix import ActorRights
+from gateway.sealing import Keyring
 from gateway.storage.tables import Subscription
-from gateway.subscriptions import signing
+from gateway.subscriptions import addresses, signing
 from referential import CATEGORIES
 from referential.models import SECTIONS
 
@@ -53,9 +56,10 @@ def _internal(host: str) -> bool:
     if host in LOOPBACK_NAMES:
         return True
     try:
-        return not ipaddress.ip_address(host).is_global
+        address = ipaddress.ip_address(host)
     except ValueError:
-        return False  # a name: resolved by the worker when it delivers
+        return False  # a name: resolved and checked by the worker at each delivery
+    return not addresses.allowed(address, allow_loopback=False)
 
 
 def check(
@@ -109,9 +113,62 @@ def check(
     return errors
 
 
-def create(principal: Principal, fields: dict[str, Any], now: datetime) -> Subscription:
-    return Subscription(
-        id=str(uuid.uuid4()),
+def check_inclusion(fields: dict[str, Any], actor: ActorRights) -> list[dict[str, str]]:
+    """What is wrong with embedding the changed sections, for a subscription whose target,
+    ``inclure_sections`` and ``finalite`` would be ``fields`` (``actor``: the caller's rights,
+    within its token's scopes)."""
+    if not fields.get("inclure_sections"):
+        return []
+    errors = []
+    if str(fields.get("url") or "").startswith("connecteur:"):
+        errors.append(
+            _error(
+                "/inclure_sections",
+                "inclusion_non_prise_en_charge",
+                "Un connecteur de livraison reçoit la forme qu'il documente, sans les volets.",
+            )
+        )
+    if not exportable(actor):
+        errors.append(
+            _error(
+                "/inclure_sections",
+                "export_non_autorise",
+                "Votre habilitation n'autorise l'export d'aucune catégorie de données.",
+            )
+        )
+    purpose = fields.get("finalite")
+    if purpose is None:
+        errors.append(
+            _error(
+                "/finalite",
+                "finalite_requise",
+                "Finalités possibles : " + ", ".join(actor.finalites) + ".",
+            )
+        )
+    elif purpose not in actor.finalites:
+        errors.append(
+            _error(
+                "/finalite",
+                "finalite_non_autorisee",
+                "Finalités possibles : " + ", ".join(actor.finalites) + ".",
+            )
+        )
+    return errors
+
+
+def exportable(actor: ActorRights) -> frozenset[str]:
+    """The categories an actor may read and export into its own system."""
+    return frozenset(c for c in actor.readable if actor.may("export", c))
+
+
+def create(
+    principal: Principal, fields: dict[str, Any], now: datetime, keyring: Keyring
+) -> tuple[Subscription, str]:
+    """A new subscription, and its signing secret in clear (shown once, stored sealed)."""
+    subscription_id = str(uuid.uuid4())
+    secret = signing.new_secret()
+    subscription = Subscription(
+        id=subscription_id,
         organisation_id=principal.organisation_id,
         client_id=principal.client_id,
         url=fields["url"],
@@ -119,11 +176,14 @@ def create(principal: Principal, fields: dict[str, Any], now: datetime) -> Subsc
         sections=_unique(fields.get("sections") or ()),
         categories=_unique(fields.get("categories") or ()),
         types=_unique(fields.get("types") or ("carnet.cree", "carnet.modifie")),
-        secret=signing.new_secret(),
+        inclure_sections=bool(fields.get("inclure_sections")),
+        finalite=fields.get("finalite"),
+        secret=keyring.seal(secret, seal_context(subscription_id)),
         actif=True,
         cree_le=now,
         modifie_le=now,
     )
+    return subscription, secret
 
 
 def update(subscription: Subscription, changes: dict[str, Any], now: datetime) -> None:
@@ -132,6 +192,10 @@ def update(subscription: Subscription, changes: dict[str, Any], now: datetime) -
             setattr(subscription, name, _unique(changes[name] or ()))
     if "url" in changes:
         subscription.url = changes["url"]
+    if "inclure_sections" in changes:
+        subscription.inclure_sections = bool(changes["inclure_sections"])
+    if "finalite" in changes:
+        subscription.finalite = changes["finalite"]
     if "actif" in changes:
         subscription.actif = bool(changes["actif"])
         # Enabled again by its owner: the reason it was disabled no longer holds.
@@ -139,23 +203,45 @@ def update(subscription: Subscription, changes: dict[str, Any], now: datetime) -
     subscription.modifie_le = now
 
 
-def rotate(subscription: Subscription, now: datetime) -> str:
-    """Issue a new secret; the current one stays valid for :data:`ROTATION_OVERLAP`."""
+def rotate(subscription: Subscription, now: datetime, keyring: Keyring) -> str:
+    """Issue a new secret (returned in clear, stored sealed); the current one stays valid for
+    :data:`ROTATION_OVERLAP`."""
+    secret = signing.new_secret()
     subscription.secret_precedent = subscription.secret
     subscription.precedent_expire_le = now + ROTATION_OVERLAP
-    subscription.secret = signing.new_secret()
+    subscription.secret = keyring.seal(secret, seal_context(subscription.id))
     subscription.modifie_le = now
-    return subscription.secret
+    return secret
 
 
-def valid_secrets(subscription: Subscription, now: datetime) -> list[str]:
-    """The secrets a delivery is signed with now: the current one, and the previous one
-    during a rotation."""
-    found = [subscription.secret]
+def valid_secrets(subscription: Subscription, now: datetime, keyring: Keyring) -> list[str]:
+    """The secrets a delivery is signed with now, in clear: the current one, and the previous
+    one during a rotation (:class:`gateway.sealing.SealError` when the keys cannot open them)."""
+    sealed = [subscription.secret]
     expires = subscription.precedent_expire_le
     if subscription.secret_precedent and expires is not None and expires > now:
-        found.append(subscription.secret_precedent)
-    return found
+        sealed.append(subscription.secret_precedent)
+    return [keyring.open(value, seal_context(subscription.id)) for value in sealed]
+
+
+def reseal(subscription: Subscription, keyring: Keyring) -> bool:
+    """Seal the secrets again under the sealing key (after a key rotation, or a secret left in
+    clear by an older gateway); whether anything changed."""
+    changed = False
+    context = seal_context(subscription.id)
+    for name in ("secret", "secret_precedent"):
+        value: str | None = getattr(subscription, name)
+        if value is None or keyring.current(value):
+            continue
+        clear = keyring.open(value, context) if sealing.sealed(value) else value
+        setattr(subscription, name, keyring.seal(clear, context))
+        changed = True
+    return changed
+
+
+def seal_context(subscription_id: str) -> str:
+    """What a sealed secret is bound to: its subscription."""
+    return f"abonnements:{subscription_id}"
 
 
 def wire(subscription: Subscription, now: datetime | None = None) -> dict[str, Any]:
@@ -172,6 +258,8 @@ def wire(subscription: Subscription, now: datetime | None = None) -> dict[str, A
         "types": subscription.types,
         "actif": subscription.actif,
         "motif_desactivation": subscription.motif_desactivation,
+        "inclure_sections": subscription.inclure_sections,
+        "finalite": subscription.finalite,
         "secrets_valides": 2 if rotating else 1,
         "precedent_expire_le": expires if rotating else None,
         "cree_le": subscription.cree_le,

@@ -11,7 +11,20 @@ written only while the lease is still the worker's own.
 Retries follow the schedule of the Standard Webhooks reference implementations (5 s, 5 min,
 30 min, 2 h, 5 h, 10 h, 10 h) with one more 10 h step, so that with ±20 % jitter on each delay
 they still span more than 24 hours (30 to 45 hours); then the delivery is a dead letter (``echec``), listed and redeliverable. A 2xx acknowledges; a 410 Gone
-disables the subscription; any other answer, a timeout or a refused connection retries.
+disables the subscription; any other answer, a timeout or a refused connection retries. A 429
+or 503 with ``Retry-After`` (seconds or an HTTP date) puts the next attempt no earlier than it
+asks, within :data:`RETRY_AFTER_CAP` (a connector says it through its error's
+``retry_after``).
+
+The target's host is resolved at each delivery and the request goes to the address checked
+(:mod:`gateway.subscriptions.addresses`): a name resolving to an internal address is refused
+(``adresse_interne``, or ``nom_introuvable`` when it does not resolve) and retried like a
+failed attempt.
+
+Every body is checked against its published schema before it leaves (``WEBHOOK`` here, the
+connector's own in its ``deliver``): one that departs from it is never sent, and the delivery
+is a dead letter at once (``corps_non_conforme``) with the departures, pointer and code, in its
+``erreurs``.
 
 A subscription may target a ``deliver`` connector instead of a URL (``connecteur:<slug>``,
 e.g. the département IS): the worker then calls the connector's ``deliver`` in place of the
@@ -31,24 +44,36 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import orjson
 from sqlalchemy import insert, text
 from sqlmodel import Session
 
-from connectors import ChangeEvent, ConnectorError, Deliver
+from connectors import (
+    ConnectorError,
+    Deliver,
+    NonConformingBody,
+    retry_after_seconds,
+)
+from gateway import sealing
 from gateway.connectors import repository as connector_repository
 from gateway.deps import json_list
+from gateway.habilitation import load_matrix
+from gateway.habilitation.matrix import Matrix
+from gateway.notebooks import repository as notebooks
+from gateway.sealing import Keyring, SealError
+from gateway.settings import Settings
 from gateway.storage.database import Database
 from gateway.storage.tables import Delivery, Subscription
-from gateway.subscriptions import service
+from gateway.subscriptions import addresses, embedding, service
 from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING, new_event_id
 from gateway.subscriptions.signing import headers as signed_headers
+from gateway.subscriptions.wire import WEBHOOK, body_of, change_event
+from referential import Validator, Violation, default_validator
 
 if TYPE_CHECKING:
     from gateway.connectors.loader import Connectors
@@ -69,7 +94,11 @@ SCHEDULE = (
     timedelta(hours=10),
 )
 JITTER = 0.2
+#: A body that is not an instance of its published schema: never sent, a dead letter at once.
+NONCONFORMING = "corps_non_conforme"
 LEASE = timedelta(seconds=60)
+#: The longest wait a receiver's ``Retry-After`` (429, 503) imposes before the next attempt.
+RETRY_AFTER_CAP = timedelta(hours=24)
 TIMEOUT = httpx.Timeout(10.0)
 
 
@@ -81,46 +110,6 @@ def retry_delay(attempts: int, rng: Callable[[], float] = random.random) -> time
     return base * (1 + JITTER * (2 * rng() - 1))
 
 
-def body_of(delivery: Delivery) -> bytes:
-    """The webhook body: what changed, never the personal data (the receiver reads the
-    notebook with its own token)."""
-    return orjson.dumps(_event(delivery))
-
-
-def _event(delivery: Delivery) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    if delivery.carnet_id is not None:
-        data = {
-            "carnet_id": delivery.carnet_id,
-            "version": delivery.version,
-            "territoire": delivery.territoire,
-            "sections": delivery.sections,
-        }
-    return {
-        "type": delivery.type,
-        "horodatage": delivery.horodatage.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "donnees": data,
-    }
-
-
-def change_event(delivery: Delivery) -> ChangeEvent:
-    """The event handed to a ``deliver`` connector: the webhook's fields, the same id."""
-    assert delivery.carnet_id is not None
-    assert delivery.version is not None
-    event = _event(delivery)
-    return ChangeEvent(
-        carnet_id=delivery.carnet_id,
-        version=delivery.version,
-        sections=tuple(delivery.sections),
-        body={
-            "evenement_id": delivery.evenement_id,
-            "type": delivery.type,
-            "horodatage": event["horodatage"],
-            "territoire": delivery.territoire,
-        },
-    )
-
-
 @dataclass(slots=True)
 class Claimed:
     delivery: Delivery
@@ -128,6 +117,10 @@ class Claimed:
     secrets: list[str]
     #: The client owning the subscription (a connector target must be the connector's own).
     client_id: str = ""
+    #: Why the signing secrets could not be opened (the keys of the settings).
+    unreadable: str | None = None
+    #: The subscription embeds the changed sections.
+    embed: bool = False
 
 
 class Worker:
@@ -143,8 +136,20 @@ class Worker:
         heartbeat: timedelta | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         connectors: Connectors | None = None,
+        settings: Settings | None = None,
+        keyring: Keyring | None = None,
+        matrix: Matrix | None = None,
+        validator: Validator | None = None,
     ) -> None:
         self.database = database
+        settings = settings or Settings()
+        #: Opens the sealed signing secrets (default: the keys of the settings).
+        self.keyring = keyring or sealing.keyring(settings)
+        #: Receivers on this machine, outside production only.
+        self.allow_loopback = settings.environment != "production"
+        #: For the subscriptions that embed the changed sections.
+        self.matrix = matrix or load_matrix()
+        self.validator = validator or default_validator()
         #: The enabled connectors; those with ``deliver`` serve ``connecteur:<slug>`` targets.
         self.connectors = connectors
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -221,14 +226,24 @@ class Worker:
                     continue
                 delivery.bail = token
                 delivery.prochaine_tentative = now + self.lease
-                claimed.append(
-                    Claimed(
-                        delivery,
-                        subscription.url,
-                        service.valid_secrets(subscription, now),
-                        subscription.client_id,
-                    )
+                item = Claimed(
+                    delivery,
+                    subscription.url,
+                    [],
+                    subscription.client_id,
+                    embed=subscription.inclure_sections,
                 )
+                if not subscription.url.startswith(CONNECTOR_SCHEME):  # a webhook is signed
+                    try:
+                        item.secrets = service.valid_secrets(subscription, now, self.keyring)
+                    except SealError as error:
+                        # Keys missing from CARNET_CLES_SECRETS: retried until an operator
+                        # restores them, then a dead letter (redeliverable).
+                        logger.warning(
+                            "livraisons : secret d'abonnement illisible (%s)", error.code
+                        )
+                        item.unreadable = error.code
+                claimed.append(item)
             session.flush()
             for item in claimed:
                 session.expunge(item.delivery)
@@ -271,20 +286,60 @@ class Worker:
         if item.url.startswith(CONNECTOR_SCHEME):
             self._deliver_by_connector(item, token, item.url.removeprefix(CONNECTOR_SCHEME))
             return
-        body = body_of(delivery)
+        if item.unreadable is not None:
+            self._record(delivery, token, None, item.unreadable)
+            return
+        inclusion = self._embedded(delivery) if item.embed else None
+        body = body_of(delivery, inclusion.carnet if inclusion is not None else None)
+        violations = WEBHOOK.violations(body)
+        if inclusion is not None:
+            violations += embedding.violations(inclusion.carnet, self.validator)
+        if violations:
+            # Never sent: receivers are promised instances of the published schema.
+            self._record(
+                delivery, token, None, NONCONFORMING, permanent=True, violations=violations
+            )
+            return
+        try:
+            # Resolved and checked now, sent to the address checked (DNS rebinding).
+            target = addresses.pin(item.url, allow_loopback=self.allow_loopback)
+        except addresses.AddressRefused as refused:
+            self._record(delivery, token, None, refused.code)
+            return
+        if inclusion is not None:
+            # Journaled before it leaves: once sent, the data may be kept whatever the answer.
+            with self.database.write() as session:
+                notebooks.record_access(session, inclusion.entry)
         now = self.now()
         headers = signed_headers(item.secrets, delivery.evenement_id, int(now.timestamp()), body)
         headers["content-type"] = "application/json"
         status: int | None = None
         error: str | None = None
+        wait: float | None = None
         try:
-            response = self.http.post(item.url, content=body, headers=headers)
+            response = self.http.post(
+                target.url,
+                content=body,
+                headers=headers | target.headers,
+                extensions=target.extensions,
+            )
             status = response.status_code
+            if status in (429, 503):
+                wait = retry_after_seconds(response.headers.get("retry-after"), self.now())
         except httpx.TimeoutException:
             error = "delai_depasse"
         except httpx.HTTPError:
             error = "connexion_impossible"
-        self._record(delivery, token, status, error)
+        self._record(delivery, token, status, error, retry_after=wait)
+
+    def _embedded(self, delivery: Delivery) -> embedding.Embedded | None:
+        with self.database.read() as session:
+            subscription = session.get(Subscription, delivery.abonnement_id)
+            if subscription is None:
+                return None
+            return embedding.embedded(
+                session, self.matrix, subscription, delivery, self.validator, self.now()
+            )
 
     def _deliver_by_connector(self, item: Claimed, token: str, slug: str) -> None:
         """Hand the event to the connector: no error acknowledges, a retryable error (or an
@@ -305,11 +360,16 @@ class Worker:
             return
         error: str | None = None
         permanent = False
+        wait: float | None = None
+        violations: tuple[Violation, ...] = ()
         self._used[slug] = connector
         try:
             self._run(connector.deliver(change_event(delivery)))
         except ConnectorError as failure:
             error, permanent = failure.code, not failure.retryable
+            wait = failure.retry_after
+            if isinstance(failure, NonConformingBody):
+                violations = failure.violations
         except Exception:
             logger.exception("livraisons : connecteur %s en échec", slug)
             error = "erreur_connecteur"
@@ -321,6 +381,8 @@ class Worker:
             delivered=error is None,
             permanent=permanent,
             connector=(slug, connector.circuit().value),
+            violations=violations,
+            retry_after=wait,
         )
 
     def _run(self, awaitable: Any) -> None:
@@ -340,7 +402,11 @@ class Worker:
         delivered: bool = False,
         permanent: bool = False,
         connector: tuple[str, str] | None = None,
+        violations: Sequence[Violation] = (),
+        retry_after: float | None = None,
     ) -> None:
+        """Write the outcome of an attempt; ``retry_after``: the seconds the receiver asked
+        to wait (``Retry-After``), honoured up to :data:`RETRY_AFTER_CAP`."""
         now = self.now()
         with self.database.write() as session:
             if connector is not None:
@@ -360,6 +426,7 @@ class Worker:
             current.tentatives += 1
             current.dernier_statut_http = status
             current.derniere_erreur = error
+            current.erreurs = [v.to_wire() for v in violations] or None
             current.bail = None
             if delivered or (status is not None and 200 <= status < 300):
                 current.statut, current.livre_le = DELIVERED, now
@@ -373,6 +440,8 @@ class Worker:
                 if delay is None:
                     current.statut = FAILED
                 else:
+                    if retry_after is not None:
+                        delay = max(delay, min(timedelta(seconds=retry_after), RETRY_AFTER_CAP))
                     current.prochaine_tentative = now + delay
 
 

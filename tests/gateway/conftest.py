@@ -22,6 +22,11 @@ from gateway.settings import Settings
 from gateway.storage.database import Database
 from gateway.storage.tables import JournalEntry
 
+#: The keys sealing the subscriptions' secrets, for the apps, the workers and the commands the
+#: tests start (else each would create the key file of the data directory, var/cles_secrets).
+TEST_KEYS = "essai:" + "A" * 43 + "="
+os.environ.setdefault("CARNET_CLES_SECRETS", TEST_KEYS)
+
 POSTGRES_URL = os.environ.get(
     "CARNET_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -48,7 +53,7 @@ TABLES = (
 BASE_URL = "http://localhost"
 
 
-def _postgres_database() -> Iterator[Database]:
+def _postgres_database(revision: str = "head") -> Iterator[Database]:
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     name = f"carnet_test_{uuid.uuid4().hex[:12]}"
     try:
@@ -62,7 +67,7 @@ def _postgres_database() -> Iterator[Database]:
         )
     url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
     database = Database(url)
-    database.migrate()
+    database.migrate(revision)
     try:
         yield database
     finally:
@@ -72,16 +77,20 @@ def _postgres_database() -> Iterator[Database]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database(request, tmp_path_factory) -> Iterator[Database]:
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "carnet.db"
-        database = Database(f"sqlite:///{path}")
-        database.migrate()
+def fresh_database(dialect: str, directory, revision: str = "head") -> Iterator[Database]:
+    """A database of its own on ``dialect``, migrated up to ``revision``."""
+    if dialect == "sqlite":
+        database = Database(f"sqlite:///{directory / 'carnet.db'}")
+        database.migrate(revision)
         yield database
         database.dispose()
     else:
-        yield from _postgres_database()
+        yield from _postgres_database(revision)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database(request, tmp_path_factory) -> Iterator[Database]:
+    yield from fresh_database(request.param, tmp_path_factory.mktemp("db"))
 
 
 @pytest.fixture

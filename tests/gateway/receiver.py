@@ -1,10 +1,31 @@
-"""A webhook receiver on the loopback, scripted by the tests: answers, delays, records."""
+"""A webhook receiver on the loopback, scripted by the tests: answers, delays, records, and
+checks every body it receives against the published schema (with ``jsonschema``, an
+implementation independent of the gateway's check)."""
 
+import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import jsonschema
+
+from gateway.cli import SCHEMAS_DIR
+from referential import OUTGOING_VERSION
+
+
+def published(kind: str) -> jsonschema.Draft202012Validator:
+    """The validator of a published outgoing schema, formats asserted."""
+    path = Path(SCHEMAS_DIR) / OUTGOING_VERSION / f"{kind}.json"
+    return jsonschema.Draft202012Validator(
+        json.loads(path.read_text(encoding="utf-8")),
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+WEBHOOK = published("webhook")
 
 
 @dataclass
@@ -16,8 +37,8 @@ class Received:
 @dataclass
 class Receiver:
     url: str
-    #: Statuses to answer, in order; then ``then``.
-    script: list[int] = field(default_factory=list)
+    #: Statuses to answer, in order (or ``(status, headers)``); then ``then``.
+    script: list[int | tuple[int, dict[str, str]]] = field(default_factory=list)
     then: int = 204
     #: Seconds to wait before answering the first request (a slow receiver).
     first_delay: float = 0.0
@@ -25,14 +46,15 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     first_arrived: threading.Event = field(default_factory=threading.Event)
 
-    def answer(self, received: Received) -> tuple[int, float]:
+    def answer(self, received: Received) -> tuple[int, dict[str, str], float]:
         with self.lock:
             self.received.append(received)
             first = len(self.received) == 1
-            status = self.script.pop(0) if self.script else self.then
+            step = self.script.pop(0) if self.script else self.then
         if first:
             self.first_arrived.set()
-        return status, self.first_delay if first else 0.0
+        status, headers = step if isinstance(step, tuple) else (step, {})
+        return status, headers, self.first_delay if first else 0.0
 
     def ids(self) -> list[str]:
         with self.lock:
@@ -47,10 +69,12 @@ def serve() -> Iterator[Receiver]:
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, delay = receiver.answer(Received(headers, body))
+            status, answer_headers, delay = receiver.answer(Received(headers, body))
             if delay:
                 time.sleep(delay)
             self.send_response(status)
+            for name, value in answer_headers.items():
+                self.send_header(name, value)
             self.send_header("content-length", "0")
             self.end_headers()
 
@@ -67,3 +91,22 @@ def serve() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+    # Whatever the test was about, every body that arrived is an instance of the schema.
+    for received in receiver.received:
+        check_webhook(json.loads(received.body))
+
+
+def check_webhook(body: dict) -> None:
+    """A webhook body against its published schema; embedded sections against the published
+    schemas of the referential."""
+    WEBHOOK.validate(body)
+    carnet = body["donnees"].get("carnet")
+    if carnet is not None:
+        for name, value in carnet["sections"].items():
+            path = Path(SCHEMAS_DIR) / carnet["version_referentiel"] / f"{name}.json"
+            schema = jsonschema.Draft202012Validator(
+                json.loads(path.read_text(encoding="utf-8")),
+                format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+            )
+            for instance in value if isinstance(value, list) else [value]:
+                schema.validate(instance)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from connectors import ChangeEvent, UpstreamConfiguration
+from connectors import ChangeEvent, NonConformingBody, UpstreamConfiguration
 from connectors.departement_si import DepartementSiConnector, DepartementSiSettings, payload
 from gateway.app import create_app
 from gateway.organisations.service import create_client, create_organisation
@@ -18,10 +18,14 @@ from gateway.settings import Settings
 from gateway.subscriptions.worker import Worker
 from tests.gateway.conftest import BASE_URL, Partner
 from tests.gateway.payloads import carnet, new_notebook, personne
+from tests.gateway.receiver import published
+from tests.gateway.test_deliveries import queue_change
 
 TOKEN_URL = "https://auth.si.example/oauth2/token"
 EVENTS_URL = "https://si.example/api/evenements"
 SLUG = "departement_si"
+EVENEMENT_SCHEMA = published("departement_si_evenement")
+EVENT_ID = "msg_5f0c1d2e3a4b4c5d8e9f00112233aabb"
 
 
 def token(value="jeton-si", expires_in=300):
@@ -96,8 +100,12 @@ def si():
         router.route(host="localhost").pass_through()
         router.route(host="test").pass_through()
         router.post(TOKEN_URL, name="token").respond(json=token())
-        router.post(EVENTS_URL, name="events").respond(202)
+        events = router.post(EVENTS_URL, name="events").respond(202)
         yield router
+        # Every event the IS received is an instance of the published schema (jsonschema, an
+        # implementation independent of the connector's check).
+        for call in events.calls:
+            EVENEMENT_SCHEMA.validate(json.loads(call.request.content))
 
 
 async def subscribe(client, who, **fields):
@@ -269,17 +277,18 @@ def settings_of(**changes):
     return DepartementSiSettings.model_validate(values | changes)
 
 
-def event():
+def event(**body):
     return ChangeEvent(
         "c-1",
         3,
         ("orientation",),
         {
-            "evenement_id": "msg_1",
+            "evenement_id": EVENT_ID,
             "type": "carnet.modifie",
             "horodatage": "2026-01-01T00:00:00Z",
             "territoire": "26",
-        },
+        }
+        | body,
     )
 
 
@@ -316,7 +325,7 @@ async def test_a_token_refused_by_the_is_is_an_operator_error():
 def test_the_payload_carries_no_more_than_ids_version_sections_and_time():
     assert payload(event()) == {
         "schema": "carnet.evenement/1",
-        "id": "msg_1",
+        "id": EVENT_ID,
         "type": "carnet.modifie",
         "horodatage": "2026-01-01T00:00:00Z",
         "carnet": {"id": "c-1", "version": 3, "territoire": "26"},
@@ -326,3 +335,59 @@ def test_the_payload_carries_no_more_than_ids_version_sections_and_time():
 
 def test_the_secret_is_a_secret():
     assert "secret-si" not in repr(settings_of())
+
+
+async def test_an_event_outside_the_published_schema_is_not_sent():
+    connector = DepartementSiConnector(settings_of())
+    with respx.mock(assert_all_called=False) as router:
+        issued = router.post(TOKEN_URL, name="token").respond(json=token())
+        events = router.post(EVENTS_URL, name="events").respond(202)
+        with pytest.raises(NonConformingBody) as raised:
+            await connector.deliver(event(type="carnet.supprime", horodatage="hier"))
+        assert not issued.called
+        assert not events.called
+    assert raised.value.code == "corps_non_conforme"
+    assert not raised.value.retryable
+    assert [v.to_wire() for v in raised.value.violations] == [
+        {"pointer": "/type", "code": "valeur_invalide"},
+        {"pointer": "/horodatage", "code": "horodatage_invalide"},
+    ]
+    await connector.aclose()
+
+
+async def test_a_queued_event_outside_the_schema_is_a_located_dead_letter(
+    client, departement, worker, si, db
+):
+    subscription = await subscribe(client, departement)
+    carnet_id = await new_notebook(client, departement)
+    assert await run(worker) == 1
+    assert queue_change(db, carnet_id, ["volet_retire"]) == 1
+    assert await run(worker) == 1
+    assert si["events"].call_count == 1  # the creation only
+    dead, delivered = await deliveries(client, departement, subscription["id"])
+    assert delivered["statut"] == "livre"
+    assert dead["statut"] == "echec"
+    assert dead["derniere_erreur"] == "corps_non_conforme"
+    assert dead["erreurs"] == [{"pointer": "/sections/0", "code": "valeur_invalide"}]
+    item = await health(client, departement)
+    assert item["sante"]["dernier_echec"]["code"] == "corps_non_conforme"
+
+
+async def test_the_is_retry_after_defers_the_next_attempt(client, departement, worker, si, clock):
+    si["events"].side_effect = [
+        httpx.Response(429, headers={"Retry-After": "600"}),
+        httpx.Response(202),
+    ]
+    subscription = await subscribe(client, departement)
+    await new_notebook(client, departement)
+    before = clock()
+    assert await run(worker) == 1
+    [delivery] = await deliveries(client, departement, subscription["id"])
+    moment = datetime.fromisoformat(delivery["prochaine_tentative"].replace("Z", "+00:00"))
+    assert moment >= before + timedelta(seconds=600)
+    clock.advance(timedelta(seconds=60))
+    assert await run(worker) == 0
+    clock.advance(timedelta(seconds=600))
+    assert await run(worker) == 1
+    [delivery] = await deliveries(client, departement, subscription["id"])
+    assert delivery["statut"] == "livre"

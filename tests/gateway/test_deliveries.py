@@ -2,19 +2,31 @@
 redelivery, workers racing, a worker killed mid-delivery."""
 
 import asyncio
+import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
+import httpx
 import pytest
 from standardwebhooks import Webhook
+from typer.testing import CliRunner
 
-from gateway.subscriptions.worker import JITTER, LEASE, SCHEDULE, Worker
+from gateway.cli import app as cli
+from gateway.habilitation import load_matrix
+from gateway.settings import Settings
+from gateway.subscriptions import addresses
+from gateway.subscriptions.outbox import enqueue
+from gateway.subscriptions.worker import JITTER, LEASE, RETRY_AFTER_CAP, SCHEDULE, Worker
+from tests.gateway.conftest import TEST_KEYS
 from tests.gateway.payloads import at, carnet, contribute, join, new_notebook, personne
+from tests.gateway.receiver import WEBHOOK as WEBHOOK_SCHEMA
 from tests.gateway.receiver import serve
 from tests.gateway.test_admin import operator
 
@@ -358,3 +370,325 @@ async def test_an_operator_redelivers_a_failed_delivery_of_its_territories_only(
         await client.get("/v1/admin/livraisons", params={"statut": "livre"}, headers=admin.headers)
     ).json()["livraisons"]
     assert done["id"] == here["id"]
+
+
+def queue_change(db, carnet_id, sections):
+    """Queue a change as a notebook write does (the outbox's own function): here with a
+    section the published schema does not know, as rows queued by an older gateway would."""
+    with db.write() as session:
+        return enqueue(
+            session,
+            load_matrix(),
+            carnet_id=carnet_id,
+            territoire="26",
+            version=2,
+            sections=sections,
+            categories=[],
+            created=False,
+            at=datetime.now(UTC),
+        )
+
+
+async def test_a_body_outside_its_published_schema_is_never_sent_and_is_a_located_dead_letter(
+    client, partner, receiver, worker, db
+):
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)
+    carnet_id = await new_notebook(client, p)
+    assert await run(worker) == 1
+    assert queue_change(db, carnet_id, ["volet_retire"]) == 1
+    assert await run(worker) == 1
+    assert len(receiver.received) == 1  # the creation only
+    dead, delivered = await deliveries(client, p, subscription["id"])
+    assert delivered["statut"] == "livre"
+    assert delivered["erreurs"] == []
+    assert dead["statut"] == "echec"
+    assert dead["tentatives"] == 1
+    assert dead["derniere_erreur"] == "corps_non_conforme"
+    assert dead["erreurs"] == [{"pointer": "/donnees/sections/0", "code": "valeur_invalide"}]
+    assert dead["dernier_statut_http"] is None
+    admin = await operator(client, db, ("26",))
+    listed = await client.get(
+        "/v1/admin/livraisons", params={"statut": "echec"}, headers=admin.headers
+    )
+    assert [d["erreurs"] for d in listed.json()["livraisons"]] == [dead["erreurs"]]
+    # Redelivered, it is checked again: still not sent.
+    response = await client.post(
+        f"{URL}/{subscription['id']}/livraisons/{dead['id']}/relivrer", headers=p.headers
+    )
+    assert response.status_code == 202, response.text
+    assert await run(worker) == 1
+    assert len(receiver.received) == 1
+    [again] = await deliveries(client, p, subscription["id"], statut="echec")
+    assert again["derniere_erreur"] == "corps_non_conforme"
+
+
+class Resolver:
+    """The resolution of the worker, answered by the test: ``answers[host]`` (a list of
+    addresses, or an exception)."""
+
+    def __init__(self):
+        self.answers = {}
+        self.asked = []
+
+    def __call__(self, host, port):
+        self.asked.append(host)
+        answer = self.answers[host]
+        if isinstance(answer, Exception):
+            raise answer
+        return [ipaddress.ip_address(a) for a in answer]
+
+
+@pytest.fixture
+def resolver(monkeypatch):
+    resolve = Resolver()
+    monkeypatch.setattr(addresses, "resolve", resolve)
+    return resolve
+
+
+class Recorder:
+    """A transport standing for the network: what was sent, and where."""
+
+    def __init__(self):
+        self.requests = []
+
+    def __call__(self, request):
+        WEBHOOK_SCHEMA.validate(json.loads(request.content))
+        self.requests.append(request)
+        return httpx.Response(204)
+
+
+@pytest.fixture
+def network(db, clock):
+    """The network as a :class:`Recorder`, and a worker (``network.worker``) sending there."""
+    recorder = Recorder()
+    recorder.worker = Worker(db, now=clock, transport=httpx.MockTransport(recorder))
+    yield recorder
+    recorder.worker.close()
+
+
+async def test_a_name_is_resolved_at_each_delivery_and_the_address_checked_is_the_one_called(
+    client, partner, receiver, worker, resolver
+):
+    resolver.answers["localhost"] = ["127.0.0.1"]
+    port = receiver.url.split(":")[2].split("/")[0]
+    p = await partner()
+    subscription = await subscribe(client, p, f"http://localhost:{port}/webhooks")
+    await new_notebook(client, p)
+    assert await run(worker) == 1
+    [received] = receiver.received
+    assert received.headers["host"] == f"localhost:{port}"  # sent to 127.0.0.1, under its name
+    assert resolver.asked == ["localhost"]
+    # The name now resolves into the private network (DNS rebinding): refused, retried.
+    resolver.answers["localhost"] = ["10.0.0.7"]
+    await new_notebook(client, p, carnet(personne(nom="Rebond")))
+    assert await run(worker) == 1
+    assert len(receiver.received) == 1
+    refused, delivered = await deliveries(client, p, subscription["id"])
+    assert delivered["statut"] == "livre"
+    assert refused["statut"] == "en_attente"
+    assert refused["derniere_erreur"] == "adresse_interne"
+
+
+async def test_https_goes_to_the_checked_address_with_the_name_as_host_and_tls_server_name(
+    client, partner, network, resolver
+):
+    resolver.answers["recepteur.example"] = ["93.184.215.14"]
+    p = await partner()
+    subscription = await subscribe(client, p, "https://recepteur.example/crochets?x=1")
+    await new_notebook(client, p)
+    assert await run(network.worker) == 1
+    [request] = network.requests
+    assert str(request.url) == "https://93.184.215.14/crochets?x=1"
+    assert request.headers["host"] == "recepteur.example"
+    assert request.extensions["sni_hostname"] == "recepteur.example"
+    Webhook(subscription["secret"]).verify(request.content, dict(request.headers))
+    [delivery] = await deliveries(client, p, subscription["id"])
+    assert delivery["statut"] == "livre"
+
+
+async def test_a_name_with_one_internal_address_is_refused_until_a_dead_letter(
+    client, partner, network, clock, resolver
+):
+    resolver.answers["recepteur.example"] = ["93.184.215.14", "169.254.169.254"]
+    p = await partner()
+    subscription = await subscribe(client, p, "https://recepteur.example/crochets")
+    await new_notebook(client, p)
+    assert await run(network.worker) == 1
+    for delay in SCHEDULE:
+        clock.advance(delay * (1 + JITTER))
+        assert await run(network.worker) == 1
+    assert network.requests == []
+    [dead] = await deliveries(client, p, subscription["id"])
+    assert dead["statut"] == "echec"
+    assert dead["derniere_erreur"] == "adresse_interne"
+    assert dead["tentatives"] == len(SCHEDULE) + 1
+
+
+async def test_a_name_that_does_not_resolve_is_retried_with_its_code(
+    client, partner, network, resolver
+):
+    resolver.answers["absent.example"] = socket.gaierror(socket.EAI_NONAME, "inconnu")
+    p = await partner()
+    subscription = await subscribe(client, p, "https://absent.example/crochets")
+    await new_notebook(client, p)
+    assert await run(network.worker) == 1
+    assert network.requests == []
+    [pending] = await deliveries(client, p, subscription["id"])
+    assert pending["statut"] == "en_attente"
+    assert pending["derniere_erreur"] == "nom_introuvable"
+
+
+async def test_in_production_a_loopback_receiver_is_refused_at_delivery(
+    client, partner, receiver, db
+):
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)  # accepted outside production
+    await new_notebook(client, p)
+    production = Settings(
+        environment="production",
+        database_url="postgresql+psycopg://carnet@db.example/carnet",
+        issuer="https://carnet.example",
+        cles_secrets=TEST_KEYS,
+    )
+    deliverer = Worker(db, settings=production)
+    try:
+        assert await run(deliverer) == 1
+    finally:
+        deliverer.close()
+    assert receiver.received == []
+    [refused] = await deliveries(client, p, subscription["id"])
+    assert refused["derniere_erreur"] == "adresse_interne"
+
+
+def parse(moment):
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+async def refused_once(client, partner, receiver, worker, *answers):
+    """A change delivered once to a receiver answering ``answers`` in turn: the partner, its
+    subscription, and the delivery after that first attempt."""
+    receiver.script = list(answers)
+    p = await partner()
+    subscription = await subscribe(client, p, receiver.url)
+    await new_notebook(client, p)
+    assert await run(worker) == 1
+    [pending] = await deliveries(client, p, subscription["id"])
+    return p, subscription, pending
+
+
+async def test_a_429_with_retry_after_in_seconds_is_not_retried_before_it(
+    client, partner, receiver, worker, clock
+):
+    before = clock()
+    p, subscription, pending = await refused_once(
+        client, partner, receiver, worker, (429, {"Retry-After": "120"})
+    )
+    assert parse(pending["prochaine_tentative"]) >= before + timedelta(seconds=120)
+    clock.advance(SCHEDULE[0] * (1 + JITTER))  # the backoff alone would retry now
+    assert await run(worker) == 0
+    clock.advance(timedelta(seconds=120))
+    assert await run(worker) == 1
+    [delivered] = await deliveries(client, p, subscription["id"])
+    assert delivered["statut"] == "livre"
+
+
+async def test_a_503_with_retry_after_as_an_http_date_is_not_retried_before_it(
+    client, partner, receiver, worker, clock
+):
+    later = clock() + timedelta(hours=3)
+    answer = (503, {"Retry-After": format_datetime(later, usegmt=True)})
+    _, _, pending = await refused_once(client, partner, receiver, worker, answer)
+    assert parse(pending["prochaine_tentative"]) >= later.replace(microsecond=0)
+    assert parse(pending["prochaine_tentative"]) <= later + timedelta(seconds=1)
+    clock.advance(timedelta(hours=2))
+    assert await run(worker) == 0
+
+
+async def test_a_retry_after_beyond_a_day_is_capped_and_one_on_another_status_ignored(
+    client, partner, receiver, worker, clock
+):
+    before = clock()
+    p, subscription, pending = await refused_once(
+        client,
+        partner,
+        receiver,
+        worker,
+        (429, {"Retry-After": str(10**9)}),
+        (500, {"Retry-After": "86400"}),
+    )
+    assert parse(pending["prochaine_tentative"]) <= before + RETRY_AFTER_CAP + timedelta(seconds=5)
+    clock.advance(RETRY_AFTER_CAP + timedelta(seconds=5))
+    assert await run(worker) == 1
+    [pending] = await deliveries(client, p, subscription["id"])
+    # A 500 is retried on the backoff schedule, whatever it says.
+    assert parse(pending["prochaine_tentative"]) <= clock() + SCHEDULE[1] * (1 + JITTER)
+
+
+def purge(monkeypatch, db, **retentions):
+    monkeypatch.setenv("CARNET_DATABASE_URL", db.engine.url.render_as_string(False))
+    for name in ("livraisons", "battements", "changements"):
+        monkeypatch.setenv(
+            f"CARNET_{name.upper()}_RETENTION_JOURS", str(retentions.get(name, 1000))
+        )
+    result = CliRunner().invoke(cli, ["livraisons", "purger"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+async def test_delivered_events_heartbeats_and_dead_letters_are_purged_each_after_its_retention(
+    client, partner, receiver, db, clock, monkeypatch
+):
+    instant = "0.0000001"  # days: everything already written is older
+    p = await partner()
+    subscription = await subscribe(
+        client, p, receiver.url, types=["carnet.cree", "carnet.modifie", "battement"]
+    )
+    beating = Worker(db, heartbeat=timedelta(microseconds=1))  # a heartbeat at each pass
+    try:
+        await new_notebook(client, p)
+        assert await run(beating) == 2  # the change and a heartbeat, delivered
+        receiver.then = 500
+        await new_notebook(client, p, carnet(personne(nom="Echec")))
+        await new_notebook(client, p, carnet(personne(nom="Attente")))
+        assert await run(beating) == 3  # two changes and a heartbeat, failed
+    finally:
+        beating.close()
+    retrying = Worker(db, now=clock)
+    try:
+        for delay in SCHEDULE:
+            clock.advance(delay * (1 + JITTER))
+            assert await run(retrying) == 3
+    finally:
+        retrying.close()
+    dead = await deliveries(client, p, subscription["id"], statut="echec")
+    assert sorted(d["type"] for d in dead) == ["battement", "carnet.cree", "carnet.cree"]
+    redelivered = next(d for d in dead if d["type"] == "carnet.cree")
+    response = await client.post(
+        f"{URL}/{subscription['id']}/livraisons/{redelivered['id']}/relivrer", headers=p.headers
+    )
+    assert response.status_code == 202
+
+    assert purge(monkeypatch, db) == (
+        "0 livraison(s) livrée(s), 0 battement(s), 0 lettre(s) morte(s) oubliée(s)."
+    )
+    assert purge(monkeypatch, db, livraisons=instant) == (
+        "1 livraison(s) livrée(s), 0 battement(s), 0 lettre(s) morte(s) oubliée(s)."
+    )
+    assert purge(monkeypatch, db, battements=instant) == (
+        "0 livraison(s) livrée(s), 2 battement(s), 0 lettre(s) morte(s) oubliée(s)."
+    )
+    assert purge(monkeypatch, db, changements=instant) == (
+        "0 livraison(s) livrée(s), 0 battement(s), 1 lettre(s) morte(s) oubliée(s)."
+    )
+    # What is left: the redelivered event, still to deliver.
+    [pending] = await deliveries(client, p, subscription["id"])
+    assert pending["id"] == redelivered["id"]
+    assert pending["statut"] == "en_attente"
+
+
+def test_the_retentions_default_to_a_week_a_day_and_the_feed_s():
+    settings = Settings()
+    assert settings.livraisons_retention_jours == 7
+    assert settings.battements_retention_jours == 1
+    assert settings.changements_retention_jours == 30

@@ -5,9 +5,15 @@ from pathlib import Path
 
 import jsonschema
 
-from gateway.cli import HABILITATIONS_FILE, OPENAPI_FILE, SCHEMAS_DIR, openapi_document
+from gateway.cli import (
+    HABILITATIONS_FILE,
+    OPENAPI_FILE,
+    SCHEMAS_DIR,
+    openapi_document,
+    outgoing_bodies,
+)
 from gateway.habilitation import load_matrix
-from referential import default_validator, dumps_stable, payload_schema
+from referential import OUTGOING_VERSION, default_validator, dumps_stable, payload_schema
 
 
 def test_published_schemas_equal_the_models():
@@ -22,6 +28,18 @@ def test_published_schemas_equal_the_models():
             assert path.read_text(encoding="utf-8") == expected, (
                 f"{path} drifted from the models: run `carnet schemas export`"
             )
+
+
+def test_published_outgoing_schemas_equal_the_models():
+    bodies = outgoing_bodies()
+    committed = sorted(p.stem for p in (SCHEMAS_DIR / OUTGOING_VERSION).glob("*.json"))
+    assert committed == [b.kind for b in bodies], "run: carnet schemas export"
+    assert {"changement", "changements", "webhook", "departement_si_evenement"} <= set(committed)
+    for body in bodies:
+        path = SCHEMAS_DIR / OUTGOING_VERSION / f"{body.kind}.json"
+        assert path.read_text(encoding="utf-8") == dumps_stable(body.schema()), (
+            f"{path} drifted from the models: run `carnet schemas export`"
+        )
 
 
 def test_published_schemas_pass_the_meta_schema():

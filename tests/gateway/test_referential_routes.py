@@ -1,7 +1,10 @@
+import json
+
 import jsonschema
 import pytest
 
 import referential
+from gateway.cli import SCHEMAS_DIR
 
 
 async def test_health_answers_ok(public_client):
@@ -88,6 +91,22 @@ async def test_each_served_schema_is_a_valid_2020_12_schema(public_client, kind)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/schema+json"
     jsonschema.Draft202012Validator.check_schema(response.json())
+
+
+async def test_the_outgoing_schemas_are_listed_and_served_as_committed(public_client):
+    body = (await public_client.get("/v1/schemas")).json()
+    assert body["sortants"]["version"] == "sortants-1"
+    listed = {s["type"]: s for s in body["sortants"]["schemas"]}
+    assert {"changement", "changements", "webhook", "departement_si_evenement"} <= set(listed)
+    for kind, entry in listed.items():
+        assert entry["$id"] == f"urn:carnet-de-bord:schemas:sortants-1:{kind}"
+        response = await public_client.get(entry["lien"])
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/schema+json"
+        committed = SCHEMAS_DIR / "sortants-1" / f"{kind}.json"
+        assert response.json() == json.loads(committed.read_text(encoding="utf-8"))
+    missing = await public_client.get("/v1/schemas/sortants-1/inconnu")
+    assert missing.status_code == 404
 
 
 async def test_unknown_schema_version_is_a_404_problem(public_client):

@@ -71,6 +71,7 @@ async def test_another_organisation_does_not_see_a_subscription(client, partner)
         ({"url": "https://10.1.2.3/hook"}, "/url", "url_reseau_interne"),
         ({"url": "https://[fd00::1]/hook"}, "/url", "url_reseau_interne"),
         ({"url": "https://192.168.0.10:8443/hook"}, "/url", "url_reseau_interne"),
+        ({"url": "https://[::ffff:10.0.0.1]/hook"}, "/url", "url_reseau_interne"),
         ({"territoires": ["75"]}, "/territoires/0", "valeur_non_autorisee"),
         ({"sections": ["diagnostic", "inconnu"]}, "/sections/1", "valeur_non_autorisee"),
         ({"categories": ["secret_defense"]}, "/categories/0", "valeur_non_autorisee"),
@@ -162,7 +163,7 @@ def verifies(secret, headers, body) -> bool:
 
 
 async def test_a_rotation_issues_a_new_secret_and_keeps_the_old_one_valid_a_day(
-    client, partner, db
+    app, client, partner, db
 ):
     p = await partner()
     created = await subscribe(client, p)
@@ -181,14 +182,20 @@ async def test_a_rotation_issues_a_new_secret_and_keeps_the_old_one_valid_a_day(
     body = b'{"type": "carnet.modifie"}'
     now = datetime.now(UTC)
     during = signing.headers(
-        service.valid_secrets(subscription, now), "msg_1", int(now.timestamp()), body
+        service.valid_secrets(subscription, now, app.state.keyring),
+        "msg_1",
+        int(now.timestamp()),
+        body,
     )
     # Each receiver, whichever secret it holds, verifies the delivery (an independent library).
     assert verifies(old, during, body)
     assert verifies(new, during, body)
     later = now + timedelta(hours=25)
     after = signing.headers(
-        service.valid_secrets(subscription, later), "msg_2", int(now.timestamp()), body
+        service.valid_secrets(subscription, later, app.state.keyring),
+        "msg_2",
+        int(now.timestamp()),
+        body,
     )
     assert verifies(new, after, body)
     assert not verifies(old, after, body)

@@ -1,0 +1,122 @@
+"""The changed sections a subscription may have embedded in its events (``inclure_sections``):
+read at delivery, within the organisation's need to know, projected on the categories its
+habilitation lets it export (with its overrides at that time), journaled with the
+subscription's purpose before they are sent.
+
+The event still says which version changed; the sections are those of the notebook as it is
+when the delivery is attempted (``version`` in ``donnees.carnet``), so a retry never sends data
+that has since been withdrawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlmodel import Session
+
+from gateway.deps import json_list, overrides
+from gateway.habilitation.categories import categories_of, project
+from gateway.habilitation.matrix import Matrix
+from gateway.notebooks import repository as notebooks
+from gateway.storage.tables import Delivery, Organisation, Subscription
+from gateway.subscriptions.outbox import may_see
+from gateway.subscriptions.service import exportable
+from referential import Validator, Violation
+
+#: The action of the journal entries of the sections sent with an event.
+ACTION = "livraison"
+
+
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """What an event carries of the notebook, and the journal entry of sending it."""
+
+    carnet: dict[str, Any]
+    entry: dict[str, Any]
+
+
+def embedded(
+    session: Session,
+    matrix: Matrix,
+    subscription: Subscription,
+    delivery: Delivery,
+    validator: Validator,
+    now: datetime,
+) -> Embedded | None:
+    """The changed sections the subscriber may receive now (None: nothing to embed — not
+    asked, a heartbeat, outside its need to know, nothing of them exportable)."""
+    if not subscription.inclure_sections or delivery.carnet_id is None:
+        return None
+    carnet_id = delivery.carnet_id
+    organisation = session.get(Organisation, subscription.organisation_id)
+    territoire = notebooks.territory_of(session, carnet_id)
+    if organisation is None or not organisation.actif or territoire is None:
+        return None
+    actor = matrix.actor(organisation.type_acteur, overrides(organisation.derogations))
+    allowed = exportable(actor)
+    linked = notebooks.linked(session, carnet_id, organisation.id)
+    if not allowed or not may_see(
+        actor.portee, territoire, json_list(organisation.territoires), linked
+    ):
+        return None
+    vue, _ = notebooks.stored_view(session, carnet_id)
+    view = project(orjson.loads(vue), allowed, validator)
+    sections = {name: _payload(view[name]) for name in delivery.sections if name in view}
+    if not sections:
+        return None  # nothing of what changed may leave: the event alone
+    categories = categories_of(sections, validator.referential)
+    carnet = {
+        "version": view["version"],
+        "version_referentiel": view["version_referentiel"],
+        "sections": sections,
+    }
+    entry = {
+        "horodatage": now,
+        "client_id": subscription.client_id,
+        "organisation_id": organisation.id,
+        "type_acteur": organisation.type_acteur,
+        "carnet_id": carnet_id,
+        "action": ACTION,
+        "categories": categories,
+        "finalite": subscription.finalite,
+        "resultat": "servi",
+    }
+    return Embedded(carnet, entry)
+
+
+#: What the view adds to the items of a collection: who said it, when (not referential data).
+VIEW_ONLY = frozenset({"provenance", "provenances"})
+
+
+def _payload(value: Any) -> Any:
+    """A section of the view as the referential writes it: without the provenance the view
+    gives each item (the embedded sections are instances of the referential's schemas)."""
+    if isinstance(value, list):
+        return [_payload(item) for item in value]
+    if isinstance(value, dict):
+        return {k: _payload(v) for k, v in value.items() if k not in VIEW_ONLY}
+    return value
+
+
+def violations(carnet: dict[str, Any], validator: Validator) -> list[Violation]:
+    """Where the embedded sections depart from the published schemas of their referential
+    version (``/donnees/carnet/sections/<section>…``)."""
+    checked = validator.for_version(carnet["version_referentiel"])
+    found = []
+    for name, value in carnet["sections"].items():
+        # A list section (axes, evenements…): each item is an instance of the section's kind.
+        located = (
+            [(f"/{i}", item) for i, item in enumerate(value)]
+            if isinstance(value, list)
+            else [("", value)]
+        )
+        for where, instance in located:
+            report = checked.validate(name, orjson.dumps(instance))
+            found += [
+                Violation(f"/donnees/carnet/sections/{name}{where}{error.pointer}", error.code)
+                for error in report.errors
+            ]
+    return found

@@ -1,0 +1,175 @@
+"""Subscriptions that embed the changed sections: projected on what the organisation may
+export, journaled with the subscription's purpose, refused without an export right."""
+
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import text
+from standardwebhooks import Webhook
+
+from gateway.habilitation import load_matrix
+from gateway.habilitation.overrides import decide
+from gateway.subscriptions.worker import Worker
+from tests.gateway.payloads import new_notebook
+from tests.gateway.receiver import serve
+from tests.gateway.test_habilitation import FULL
+
+URL = "/v1/abonnements"
+#: A notebook of every category: health and justice among them (its diagnostic too).
+DOCUMENT = FULL
+
+
+@pytest.fixture
+def receiver():
+    yield from serve()
+
+
+async def subscribe(client, p, url, **fields):
+    return await client.post(URL, json={"url": url} | fields, headers=p.headers)
+
+
+async def deliver(db):
+    worker = Worker(db)
+    try:
+        return await asyncio.to_thread(worker.run_once)
+    finally:
+        worker.close()
+
+
+def journaled(db, carnet_id):
+    with db.read() as session:
+        return session.execute(
+            text(
+                "SELECT client_id, organisation_id, action, categories, finalite, resultat"
+                " FROM journal WHERE carnet_id = :id AND action = 'livraison'"
+            ),
+            {"id": carnet_id},
+        ).all()
+
+
+async def test_the_changed_sections_are_embedded_as_far_as_the_organisation_may_export(
+    client, partner, receiver, db
+):
+    departement = await partner("departement")
+    response = await subscribe(
+        client, departement, receiver.url, inclure_sections=True, finalite="partage"
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["inclure_sections"] is True
+    assert created["finalite"] == "partage"
+    carnet_id = await new_notebook(client, departement, DOCUMENT)
+    assert await deliver(db) == 1
+    client.accesses.append("livraison")  # the worker's access, journaled (checked at the end)
+    [received] = receiver.received
+    Webhook(created["secret"]).verify(received.body, received.headers)
+    data = json.loads(received.body)["donnees"]
+    assert data["carnet"]["version"] == 1
+    assert data["carnet"]["version_referentiel"] == "2026.1"
+    sections = data["carnet"]["sections"]
+    assert sections["personne"]["nom_naissance"] == "Autrement"
+    assert {"coordonnees", "droits", "axes", "evenements"} <= set(sections)
+    assert all("provenance" not in item for item in sections["evenements"])
+    # Health and justice are read by a département, never exported (the matrix).
+    assert sections["situation"] == {"niveau_formation": "afs"}
+    assert [s["code"] for s in sections["diagnostic"]["situations"]] == [
+        "logement.heberge_chez_tiers"
+    ]
+    [(client_id, organisation_id, action, categories, finalite, resultat)] = journaled(
+        db, carnet_id
+    )
+    assert (client_id, organisation_id) == (departement.client_id, departement.organisation_id)
+    assert (action, finalite, resultat) == ("livraison", "partage", "servi")
+    served = json.loads(categories) if isinstance(categories, str) else categories
+    assert "sante_handicap" not in served
+    assert "justice" not in served
+    assert "identite" in served
+
+
+async def test_without_embedding_nothing_personal_leaves_and_nothing_is_journaled(
+    client, partner, receiver, db
+):
+    departement = await partner("departement")
+    assert (await subscribe(client, departement, receiver.url)).status_code == 201
+    carnet_id = await new_notebook(client, departement, DOCUMENT)
+    assert await deliver(db) == 1
+    [received] = receiver.received
+    assert b"Autrement" not in received.body
+    assert "carnet" not in json.loads(received.body)["donnees"]
+    assert journaled(db, carnet_id) == []
+
+
+async def test_an_organisation_that_no_longer_may_export_gets_the_event_alone(
+    client, partner, receiver, db
+):
+    departement = await partner("departement")
+    fields = {"inclure_sections": True, "finalite": "partage"}
+    assert (await subscribe(client, departement, receiver.url, **fields)).status_code == 201
+    with db.write() as session:
+        decide(
+            session,
+            load_matrix(),
+            organisation_id=departement.organisation_id,
+            categorie="identite",
+            droit="export",
+            effet="retire",
+            motif="Convention suspendue",
+            auteur="DPO du département",
+        )
+    carnet_id = await new_notebook(client, departement)  # the identity alone
+    assert await deliver(db) == 1
+    [received] = receiver.received
+    assert "carnet" not in json.loads(received.body)["donnees"]
+    assert b"Exemple" not in received.body
+    assert journaled(db, carnet_id) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "errors"),
+    [
+        (
+            "structure_insertion",
+            {"inclure_sections": True, "finalite": "partage"},
+            [("/inclure_sections", "export_non_autorise")],
+        ),
+        ("departement", {"inclure_sections": True}, [("/finalite", "finalite_requise")]),
+        (
+            "departement",
+            {"inclure_sections": True, "finalite": "validation"},
+            [("/finalite", "finalite_non_autorisee")],
+        ),
+        (
+            "departement",
+            {"url": "connecteur:departement_si", "inclure_sections": True, "finalite": "partage"},
+            [("/inclure_sections", "inclusion_non_prise_en_charge")],
+        ),
+    ],
+)
+async def test_embedding_is_refused_with_located_errors(
+    client, partner, receiver, kind, fields, errors
+):
+    p = await partner(kind)
+    fields = dict(fields)
+    response = await subscribe(client, p, fields.pop("url", receiver.url), **fields)
+    assert response.status_code == 422, response.text
+    assert [(e["pointer"], e["code"]) for e in response.json()["errors"]] == errors
+
+
+async def turn_on(client, p, receiver, finalite):
+    """Subscribe ``p`` without embedding, then ask for it."""
+    created = (await subscribe(client, p, receiver.url)).json()
+    return await client.patch(
+        f"{URL}/{created['id']}",
+        json={"inclure_sections": True, "finalite": finalite},
+        headers=p.headers,
+    )
+
+
+async def test_turning_embedding_on_later_is_checked_too(client, partner, receiver):
+    refused = await turn_on(client, await partner("structure_insertion"), receiver, "partage")
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["code"] == "export_non_autorise"
+    accepted = await turn_on(client, await partner("departement"), receiver, "orientation")
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["inclure_sections"] is True
