@@ -101,6 +101,11 @@ def classify(document: Mapping[str, Any], referential: Referential) -> Iterator[
             yield f"/{section}/{index}", SECTION_CATEGORIES[section]
 
 
+def categories_of(document: Mapping[str, Any], referential: Referential) -> list[str]:
+    """The categories a notebook (or part of one) holds, sorted."""
+    return sorted({category for _, category in classify(document, referential)})
+
+
 #: One bit per category, for the change log (``changements.masque``): fixed values, stored.
 CATEGORY_BITS = {
     "identite": 1,
