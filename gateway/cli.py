@@ -200,12 +200,15 @@ def _administer(action: Callable[[Any], Any], refused: str) -> Any:
     """Run one administration change in a write transaction; exit 2 with the reason if refused."""
     from gateway.organisations.service import InvalidOrganisation
 
+    database = _database()
     try:
-        with _database().write() as session:
+        with database.write() as session:
             return action(session)
     except (InvalidOrganisation, ValueError) as error:
         typer.echo(f"{refused} : {error}", err=True)
         raise typer.Exit(2) from None
+    finally:
+        database.dispose()
 
 
 ClientId = Annotated[str, typer.Option("--client", help="Identifiant du client (client_id).")]

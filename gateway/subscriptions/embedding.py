@@ -21,7 +21,7 @@ from gateway.deps import json_list, overrides
 from gateway.habilitation.categories import categories_of, project
 from gateway.habilitation.matrix import Matrix
 from gateway.notebooks import repository as notebooks
-from gateway.storage.tables import Delivery, Organisation, Subscription
+from gateway.storage.tables import Client, Delivery, Organisation, Subscription
 from gateway.subscriptions.outbox import may_see
 from gateway.subscriptions.service import exportable
 from referential import Validator, Violation
@@ -47,8 +47,16 @@ def embedded(
     now: datetime,
 ) -> Embedded | None:
     """The changed sections the subscriber may receive now (None: nothing to embed — not
-    asked, a heartbeat, outside its need to know, nothing of them exportable)."""
+    asked, a heartbeat, its client or organisation disabled, outside its need to know,
+    nothing of them exportable).
+
+    A delivery queued before its client was disabled is still sent by the worker, as the
+    event alone (what a subscription without ``inclure_sections`` gets): no section leaves
+    for a client whose own reads are refused."""
     if not subscription.inclure_sections or delivery.carnet_id is None:
+        return None
+    client = session.get(Client, subscription.client_id)
+    if client is None or not client.actif:
         return None
     carnet_id = delivery.carnet_id
     organisation = session.get(Organisation, subscription.organisation_id)

@@ -19,13 +19,16 @@ from gateway.storage.tables import Delivery
 PENDING, DELIVERED, FAILED, GONE = "en_attente", "livre", "echec", "abandonne"
 CREATED, CHANGED, HEARTBEAT = "carnet.cree", "carnet.modifie", "battement"
 
-#: The active subscriptions, with what decides whether their organisation may see the notebook.
+#: The active subscriptions of active clients of active organisations, with what decides
+#: whether their organisation may see the notebook (a disabled client's tokens are refused: its
+#: subscriptions get nothing new either).
 _CANDIDATES = text(
     "SELECT s.id, s.territoires, s.sections, s.categories, s.types,"
     " o.type_acteur, o.territoires, o.derogations,"
     " EXISTS (SELECT 1 FROM liens l WHERE l.carnet_id = :carnet_id AND l.organisation_id = o.id)"
     " FROM abonnements s JOIN organisations o ON o.id = s.organisation_id"
-    " WHERE s.actif AND o.actif"
+    " JOIN clients cl ON cl.client_id = s.client_id"
+    " WHERE s.actif AND o.actif AND cl.actif"
 )
 _INSERT = insert(Delivery.__table__)  # type: ignore[attr-defined]
 
@@ -46,8 +49,8 @@ def enqueue(
     created: bool,
     at: datetime,
 ) -> int:
-    """Queue the change for every active subscription that wants it and whose organisation
-    may see it (need to know, categories); the number of deliveries queued."""
+    """Queue the change for every active subscription of an active client that wants it and
+    whose organisation may see it (need to know, categories); the number of deliveries queued."""
     candidates = driver.fetch(session, _CANDIDATES, {"carnet_id": carnet_id})
     if not candidates:
         return 0

@@ -7,11 +7,13 @@ import json
 import pytest
 from sqlalchemy import text
 from standardwebhooks import Webhook
+from typer.testing import CliRunner
 
+from gateway.cli import app as cli
 from gateway.habilitation import load_matrix
 from gateway.habilitation.overrides import decide
 from gateway.subscriptions.worker import Worker
-from tests.gateway.payloads import new_notebook
+from tests.gateway.payloads import carnet, new_notebook, personne
 from tests.gateway.receiver import serve
 from tests.gateway.test_habilitation import FULL
 
@@ -35,6 +37,14 @@ async def deliver(db):
         return await asyncio.to_thread(worker.run_once)
     finally:
         worker.close()
+
+
+def queued(db, subscription_id):
+    with db.read() as session:
+        return session.execute(
+            text("SELECT count(*) FROM livraisons WHERE abonnement_id = :id"),
+            {"id": subscription_id},
+        ).scalar_one()
 
 
 def journaled(db, carnet_id):
@@ -123,6 +133,38 @@ async def test_an_organisation_that_no_longer_may_export_gets_the_event_alone(
     assert "carnet" not in json.loads(received.body)["donnees"]
     assert b"Exemple" not in received.body
     assert journaled(db, carnet_id) == []
+
+
+async def test_a_disabled_client_gets_no_section_and_no_new_delivery(
+    client, partner, receiver, db, monkeypatch
+):
+    departement = await partner("departement")
+    response = await subscribe(
+        client, departement, receiver.url, inclure_sections=True, finalite="partage"
+    )
+    assert response.status_code == 201, response.text
+    subscription_id = response.json()["id"]
+    carnet_id = await new_notebook(client, departement, DOCUMENT)  # queued while it was active
+    assert queued(db, subscription_id) == 1
+    monkeypatch.setenv("CARNET_DATABASE_URL", db.engine.url.render_as_string(False))
+    disabled = CliRunner().invoke(cli, ["clients", "disable", "--client", departement.client_id])
+    assert disabled.exit_code == 0, disabled.output
+    assert (
+        await client.get(f"/v1/carnets/{carnet_id}", headers=departement.headers)
+    ).status_code == 401
+    # The delivery queued before goes as the event alone: none of the notebook leaves.
+    assert await deliver(db) == 1
+    [received] = receiver.received
+    assert "carnet" not in json.loads(received.body)["donnees"]
+    assert b"Autrement" not in received.body
+    assert journaled(db, carnet_id) == []
+    # A change afterwards queues nothing for it (another client's subscription still gets it).
+    other = await partner("departement")
+    assert (await subscribe(client, other, receiver.url)).status_code == 201
+    await new_notebook(client, other, carnet(personne(nom="Suivante")))
+    assert queued(db, subscription_id) == 1
+    assert await deliver(db) == 1
+    assert len(receiver.received) == 2
 
 
 @pytest.mark.parametrize(
