@@ -1,7 +1,8 @@
 """The changed sections a subscription may have embedded in its events (``inclure_sections``):
-read at delivery, within the organisation's need to know, projected on the categories its
-habilitation lets it export (with its overrides at that time), journaled with the
-subscription's purpose before they are sent.
+read at delivery, within the organisation's need to know, those of the subscription's
+``sections`` (when it names some), projected on the categories its habilitation lets it export
+(with its overrides at that time) and its ``categories`` name (when it names some), journaled
+with the subscription's purpose — the categories actually sent — before they are sent.
 
 The event still says which version changed; the sections are those of the notebook as it is
 when the delivery is attempted (``version`` in ``donnees.carnet``), so a retry never sends data
@@ -65,6 +66,11 @@ def embedded(
         return None
     actor = matrix.actor(organisation.type_acteur, overrides(organisation.derogations))
     allowed = exportable(actor)
+    # The subscription's own filters narrow what it receives, never widen it.
+    wanted_categories = frozenset(json_list(subscription.categories))
+    if wanted_categories:
+        allowed &= wanted_categories
+    wanted_sections = frozenset(json_list(subscription.sections))
     linked = notebooks.linked(session, carnet_id, organisation.id)
     if not allowed or not may_see(
         actor.portee, territoire, json_list(organisation.territoires), linked
@@ -72,7 +78,11 @@ def embedded(
         return None
     vue, _ = notebooks.stored_view(session, carnet_id)
     view = project(orjson.loads(vue), allowed, validator)
-    sections = {name: _payload(view[name]) for name in delivery.sections if name in view}
+    sections = {
+        name: _payload(view[name])
+        for name in delivery.sections
+        if name in view and (not wanted_sections or name in wanted_sections)
+    }
     if not sections:
         return None  # nothing of what changed may leave: the event alone
     categories = categories_of(sections, validator.referential)

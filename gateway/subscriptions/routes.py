@@ -90,9 +90,10 @@ InclureSections = Annotated[
     bool,
     Field(
         description=(
-            "Joindre à chaque événement les volets modifiés, projetés sur les catégories que "
-            "votre habilitation permet d'exporter (lus à la livraison, journalisés avec la "
-            "finalité). Sans cela, l'événement ne porte que des identifiants."
+            "Joindre à chaque événement les volets modifiés (parmi ceux de sections, s'il en "
+            "nomme), projetés sur les catégories que votre habilitation permet d'exporter "
+            "(et parmi celles de categories, s'il en nomme) ; lus à la livraison, journalisés "
+            "avec la finalité. Sans cela, l'événement ne porte que des identifiants."
         )
     ),
 ]

@@ -168,6 +168,52 @@ async def test_a_disabled_client_gets_no_section_and_no_new_delivery(
 
 
 @pytest.mark.parametrize(
+    ("filters", "embedded", "served"),
+    [
+        ({"sections": ["evenements"]}, {"evenements"}, ["parcours"]),
+        (
+            {"sections": ["personne", "situation"]},
+            {"personne", "situation"},
+            ["identite", "situation"],
+        ),
+        (
+            {"categories": ["identite", "situation"]},
+            {"personne", "situation", "diagnostic"},
+            ["identite", "situation"],
+        ),
+        # Both filters, and a category it may not export (health): asked, still withheld.
+        (
+            {"sections": ["situation"], "categories": ["situation", "sante_handicap"]},
+            {"situation"},
+            ["situation"],
+        ),
+    ],
+)
+async def test_only_what_the_subscription_filters_name_is_embedded_and_journaled(
+    client, partner, receiver, db, filters, embedded, served
+):
+    departement = await partner("departement")
+    response = await subscribe(
+        client, departement, receiver.url, inclure_sections=True, finalite="partage", **filters
+    )
+    assert response.status_code == 201, response.text
+    carnet_id = await new_notebook(client, departement, DOCUMENT)
+    assert await deliver(db) == 1
+    client.accesses.append("livraison")
+    [received] = receiver.received
+    sections = json.loads(received.body)["donnees"]["carnet"]["sections"]
+    assert set(sections) == embedded
+    if "situation" in sections:
+        assert sections["situation"] == {"niveau_formation": "afs"}  # never its health part
+    if "categories" in filters:
+        assert b"Entretien" not in received.body
+        assert b"courriel" not in received.body
+    [(_, _, _, categories, _, resultat)] = journaled(db, carnet_id)
+    assert resultat == "servi"
+    assert sorted(json.loads(categories) if isinstance(categories, str) else categories) == served
+
+
+@pytest.mark.parametrize(
     ("kind", "fields", "errors"),
     [
         (
