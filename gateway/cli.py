@@ -950,26 +950,40 @@ def deliveries_purge() -> None:
 @subscriptions_app.command("resceller")
 def subscriptions_reseal() -> None:
     """Sceller de nouveau les secrets de signature sous la première clé de CARNET_CLES_SECRETS
-    (après l'ajout d'une clé en tête) : l'ancienne clé peut ensuite être retirée. Code 1 si un
-    secret ne s'ouvre avec aucune des clés."""
+    (après l'ajout d'une clé en tête) : l'ancienne clé peut ensuite être retirée. Un abonnement
+    dont le secret change pendant l'opération (une rotation) garde le sien et est signalé :
+    relancer la commande. Code 1 si un secret ne s'ouvre avec aucune des clés."""
     from gateway import sealing
     from gateway.settings import Settings
     from gateway.subscriptions import repository, service
 
     keyring = sealing.keyring(Settings())
-    resealed, unreadable = 0, 0
+    resealed, changed, unreadable = 0, 0, 0
     database = _database()
     try:
         with database.write() as session:
             for subscription in repository.every(session):
                 try:
-                    resealed += service.reseal(subscription, keyring)
+                    sealed = service.reseal(subscription, keyring)
                 except sealing.SealError as error:
                     unreadable += 1
                     typer.echo(f"abonnement {subscription.id} : {error.code}", err=True)
+                    continue
+                if not sealed:
+                    continue
+                # Written only over the secrets read: a rotation committed meanwhile stands.
+                if repository.replace_secrets(session, subscription, sealed):
+                    resealed += 1
+                else:
+                    changed += 1
     finally:
         database.dispose()
     typer.echo(f"{resealed} abonnement(s) scellé(s) de nouveau sous la clé « {keyring.kid} ».")
+    if changed:
+        typer.echo(
+            f"{changed} abonnement(s) dont le secret a changé pendant l'opération, laissé(s) "
+            "tel(s) quel(s) : relancez la commande."
+        )
     if unreadable:
         raise typer.Exit(1)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from gateway.storage.tables import Delivery, Organisation, Subscription
@@ -24,6 +24,23 @@ def of_organisation(session: Session, organisation_id: str) -> list[Subscription
 
 def every(session: Session) -> list[Subscription]:
     return list(session.exec(select(Subscription).order_by(col(Subscription.id))))
+
+
+def replace_secrets(session: Session, subscription: Subscription, sealed: dict[str, str]) -> bool:
+    """Write the secrets ``sealed`` again (by column) over those ``subscription`` was read
+    with, as one compare-and-swap: a rotation committed since stands, its row untouched.
+    Whether they were written."""
+    result: Any = session.execute(
+        update(Subscription)
+        .where(
+            col(Subscription.id) == subscription.id,
+            col(Subscription.secret) == subscription.secret,
+            col(Subscription.secret_precedent).is_not_distinct_from(subscription.secret_precedent),
+        )
+        .values(**sealed)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
 
 
 def get(session: Session, subscription_id: str, organisation_id: str) -> Subscription | None:

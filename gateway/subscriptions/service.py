@@ -224,19 +224,20 @@ def valid_secrets(subscription: Subscription, now: datetime, keyring: Keyring) -
     return [keyring.open(value, seal_context(subscription.id)) for value in sealed]
 
 
-def reseal(subscription: Subscription, keyring: Keyring) -> bool:
-    """Seal the secrets again under the sealing key (after a key rotation, or a secret left in
-    clear by an older gateway); whether anything changed."""
-    changed = False
+def reseal(subscription: Subscription, keyring: Keyring) -> dict[str, str]:
+    """The secrets sealed again under the sealing key (after a key rotation, or a secret left
+    in clear by an older gateway), by column; empty when none needs it. The subscription is
+    left as read: :func:`gateway.subscriptions.repository.replace_secrets` writes them, unless
+    its secrets changed meanwhile."""
+    resealed = {}
     context = seal_context(subscription.id)
     for name in ("secret", "secret_precedent"):
         value: str | None = getattr(subscription, name)
         if value is None or keyring.current(value):
             continue
         clear = keyring.open(value, context) if sealing.sealed(value) else value
-        setattr(subscription, name, keyring.seal(clear, context))
-        changed = True
-    return changed
+        resealed[name] = keyring.seal(clear, context)
+    return resealed
 
 
 def seal_context(subscription_id: str) -> str:

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from gateway.cli import app as cli
 from gateway.sealing import Keyring, SealError, UnknownKey, new_key
 from gateway.settings import Settings
+from gateway.subscriptions import service
 from gateway.subscriptions.service import seal_context
 from gateway.subscriptions.signing import new_secret
 from gateway.subscriptions.worker import Worker
@@ -108,6 +109,49 @@ async def test_after_a_key_rotation_the_old_key_still_opens_until_the_secrets_ar
     assert len(receiver.received) == 2
     for received in receiver.received:
         Webhook(created["secret"]).verify(received.body, received.headers)
+
+
+async def test_a_secret_rotation_committed_during_the_reseal_is_not_lost(
+    client, partner, db, receiver, monkeypatch
+):
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite: the reseal's write transaction (BEGIN IMMEDIATE) holds every writer")
+    p = await partner()
+    created = await subscribe(client, p, receiver.url)
+    loop = asyncio.get_running_loop()
+    rotations = []
+    real = service.reseal
+
+    def reseal_with_a_rotation_meanwhile(subscription, keyring):
+        # Between the reseal's read and its write, the subscriber rotates its secret.
+        if not rotations:
+            rotated = asyncio.run_coroutine_threadsafe(
+                client.post(f"{URL}/{subscription.id}/secret", headers=p.headers), loop
+            ).result(timeout=30)
+            assert rotated.status_code == 200, rotated.text
+            rotations.append(rotated.json()["secret"])  # shown once to the subscriber
+        return real(subscription, keyring)
+
+    monkeypatch.setattr(service, "reseal", reseal_with_a_rotation_meanwhile)
+    monkeypatch.setenv("CARNET_CLES_SECRETS", f"{NEW_KEY},{TEST_KEYS}")
+    monkeypatch.setenv("CARNET_DATABASE_URL", db.engine.url.render_as_string(False))
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["abonnements", "resceller"])
+    assert result.exit_code == 0, result.output
+    assert "0 abonnement(s) scellé(s) de nouveau" in result.output
+    assert "1 abonnement(s) dont le secret a changé pendant l'opération" in result.output
+    [shown] = rotations
+    # The next run seals the rotated secrets; the new secret is the one deliveries are signed with.
+    monkeypatch.setattr(service, "reseal", real)
+    again = CliRunner().invoke(cli, ["abonnements", "resceller"])
+    assert again.exit_code == 0, again.output
+    assert "1 abonnement(s) scellé(s) de nouveau sous la clé « neuve »" in again.output
+    for value in stored_secrets(db, created["id"]):
+        assert value.startswith("a256gcm$neuve$")
+    await new_notebook(client, p)
+    assert await deliver(db, Keyring.parse(NEW_KEY)) == 1
+    [received] = receiver.received
+    Webhook(shown).verify(received.body, received.headers)
+    Webhook(created["secret"]).verify(received.body, received.headers)  # during the overlap
 
 
 async def test_a_worker_without_the_key_sends_nothing_and_says_why(client, partner, db, receiver):
