@@ -16,6 +16,10 @@ or 503 with ``Retry-After`` (seconds or an HTTP date) puts the next attempt no e
 asks, within :data:`RETRY_AFTER_CAP` (a connector says it through its error's
 ``retry_after``).
 
+A subscription URL the HTTP client refuses (a bad port or IDNA host, refused since at
+creation) is a dead letter at once (``url_invalide``); any unexpected error on one delivery is
+a failed attempt of that delivery alone (``erreur_livraison``), and the pass goes on.
+
 The target's host is resolved at each delivery and the request goes to the address checked
 (:mod:`gateway.subscriptions.addresses`): a name resolving to an internal address is refused
 (``adresse_interne``, or ``nom_introuvable`` when it does not resolve) and retried like a
@@ -96,6 +100,10 @@ SCHEDULE = (
 JITTER = 0.2
 #: A body that is not an instance of its published schema: never sent, a dead letter at once.
 NONCONFORMING = "corps_non_conforme"
+#: A subscription URL the HTTP client cannot call: a dead letter at once.
+INVALID_URL = "url_invalide"
+#: An unexpected error while delivering: a failed attempt, retried on the schedule.
+UNEXPECTED = "erreur_livraison"
 LEASE = timedelta(seconds=60)
 #: The longest wait a receiver's ``Retry-After`` (429, 503) imposes before the next attempt.
 RETRY_AFTER_CAP = timedelta(hours=24)
@@ -194,7 +202,16 @@ class Worker:
         token = str(uuid.uuid4())
         claimed = self._claim(token)
         for item in claimed:
-            self._deliver(item, token)
+            try:
+                self._deliver(item, token)
+            except Exception:
+                # One delivery never stalls the others: this one is a failed attempt, retried
+                # on the schedule and then a dead letter, and the pass goes on.
+                logger.exception("livraisons : livraison %s en échec", item.delivery.id)
+                try:
+                    self._record(item.delivery, token, None, UNEXPECTED)
+                except Exception:  # the row keeps its lease and is claimed again when it ends
+                    logger.exception("livraisons : échec non enregistré (%s)", item.delivery.id)
         return len(claimed)
 
     def _claim(self, token: str) -> list[Claimed]:
@@ -305,6 +322,10 @@ class Worker:
             target = addresses.pin(item.url, allow_loopback=self.allow_loopback)
         except addresses.AddressRefused as refused:
             self._record(delivery, token, None, refused.code)
+            return
+        except (httpx.InvalidURL, ValueError, UnicodeError):
+            # A URL the HTTP client cannot call (bad port, bad IDNA host): no retry will cure it.
+            self._record(delivery, token, None, INVALID_URL, permanent=True)
             return
         if inclusion is not None:
             # Journaled before it leaves: once sent, the data may be kept whatever the answer.

@@ -15,6 +15,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from sqlalchemy import text
 from standardwebhooks import Webhook
 from typer.testing import CliRunner
 
@@ -537,6 +538,46 @@ async def test_a_name_that_does_not_resolve_is_retried_with_its_code(
     [pending] = await deliveries(client, p, subscription["id"])
     assert pending["statut"] == "en_attente"
     assert pending["derniere_erreur"] == "nom_introuvable"
+
+
+async def test_a_url_the_http_client_refuses_is_a_dead_letter_and_stalls_no_other_delivery(
+    client, partner, receiver, worker, db
+):
+    p = await partner()
+    # Written before URLs were checked with the HTTP client: now refused at creation.
+    poison = await subscribe(client, p, "https://recepteur.example/crochet")
+    with db.write() as session:
+        session.execute(
+            text("UPDATE abonnements SET url = :url WHERE id = :id"),
+            {"url": "https://recepteur.example:abc/crochet", "id": poison["id"]},
+        )
+    healthy = await subscribe(client, p, receiver.url)
+    await new_notebook(client, p)
+    assert await run(worker) == 2  # the poison first in the queue, and the healthy one after
+    [dead] = await deliveries(client, p, poison["id"])
+    assert dead["statut"] == "echec"
+    assert dead["derniere_erreur"] == "url_invalide"
+    [delivered] = await deliveries(client, p, healthy["id"])
+    assert delivered["statut"] == "livre"
+    assert len(receiver.received) == 1
+    assert await run(worker) == 0
+
+
+async def test_an_unexpected_error_on_one_delivery_is_a_failed_attempt_and_the_pass_goes_on(
+    client, partner, receiver, worker, resolver
+):
+    resolver.answers["panne.example"] = RuntimeError("panne")
+    p = await partner()
+    broken = await subscribe(client, p, "https://panne.example/crochet")
+    healthy = await subscribe(client, p, receiver.url)
+    await new_notebook(client, p)
+    assert await run(worker) == 2
+    [failed] = await deliveries(client, p, broken["id"])
+    assert failed["statut"] == "en_attente"
+    assert failed["derniere_erreur"] == "erreur_livraison"
+    assert failed["tentatives"] == 1
+    [delivered] = await deliveries(client, p, healthy["id"])
+    assert delivered["statut"] == "livre"
 
 
 async def test_in_production_a_loopback_receiver_is_refused_at_delivery(
