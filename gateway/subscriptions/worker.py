@@ -462,7 +462,9 @@ class Worker:
                     current.statut = FAILED
                 else:
                     if retry_after is not None:
-                        delay = max(delay, min(timedelta(seconds=retry_after), RETRY_AFTER_CAP))
+                        # Capped in seconds first: a huge value never reaches timedelta.
+                        asked = min(max(retry_after, 0.0), RETRY_AFTER_CAP.total_seconds())
+                        delay = max(delay, timedelta(seconds=asked))
                     current.prochaine_tentative = now + delay
 
 

@@ -666,6 +666,43 @@ async def test_a_retry_after_beyond_a_day_is_capped_and_one_on_another_status_ig
     assert parse(pending["prochaine_tentative"]) <= clock() + SCHEDULE[1] * (1 + JITTER)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "99999999999999",
+        "9" * 400,
+        "²",
+        "-5",
+        "1.5",
+        "Fri, 99 Foo 2026 25:61:00 GMT",
+        "Wed, 21 Oct 2015 07:28:00 GMT",  # a valid date, passed: no wait beyond the schedule
+    ],
+)
+async def test_a_retry_after_unreadable_or_passed_retries_on_the_schedule_until_a_dead_letter(
+    client, partner, receiver, worker, clock, value
+):
+    receiver.then = 503
+    before = clock()
+    p, subscription, pending = await refused_once(
+        client, partner, receiver, worker, (503, {"Retry-After": value})
+    )
+    assert pending["statut"] == "en_attente"
+    assert pending["dernier_statut_http"] == 503
+    assert parse(pending["prochaine_tentative"]) <= before + SCHEDULE[0] * (1 + JITTER) + (
+        timedelta(seconds=5)
+    )
+    receiver.then = (503, {"Retry-After": value})
+    for delay in SCHEDULE:
+        clock.advance(delay * (1 + JITTER))
+        assert await run(worker) == 1
+    clock.advance(timedelta(days=2))
+    assert await run(worker) == 0
+    [dead] = await deliveries(client, p, subscription["id"])
+    assert dead["statut"] == "echec"
+    assert dead["derniere_erreur"] == "statut_503"
+    assert len(receiver.received) == len(SCHEDULE) + 1  # once an attempt, never once a lease
+
+
 def purge(monkeypatch, db, **retentions):
     monkeypatch.setenv("CARNET_DATABASE_URL", db.engine.url.render_as_string(False))
     for name in ("livraisons", "battements", "changements"):
