@@ -23,7 +23,9 @@ a failed attempt of that delivery alone (``erreur_livraison``), and the pass goe
 The target's host is resolved at each delivery and the request goes to the address checked
 (:mod:`gateway.subscriptions.addresses`): a name resolving to an internal address is refused
 (``adresse_interne``, or ``nom_introuvable`` when it does not resolve) and retried like a
-failed attempt.
+failed attempt. Connections are pooled per host name, never shared between two names at one
+address: each name's certificate is checked on its own connection (``certificat_invalide``,
+retried, when it does not hold).
 
 Every body is checked against its published schema before it leaves (``WEBHOOK`` here, the
 connector's own in its ``deliver``): one that departs from it is never sent, and the delivery
@@ -46,8 +48,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -108,6 +112,10 @@ LEASE = timedelta(seconds=60)
 #: The longest wait a receiver's ``Retry-After`` (429, 503) imposes before the next attempt.
 RETRY_AFTER_CAP = timedelta(hours=24)
 TIMEOUT = httpx.Timeout(10.0)
+#: The target host names whose connections are kept open (one pool each).
+POOLS = 64
+#: The receiver's certificate is not valid for its name: retried like a refused connection.
+CERTIFICATE = "certificat_invalide"
 
 
 def retry_delay(attempts: int, rng: Callable[[], float] = random.random) -> timedelta | None:
@@ -148,7 +156,10 @@ class Worker:
         keyring: Keyring | None = None,
         matrix: Matrix | None = None,
         validator: Validator | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """``transport``: where requests go instead of the network (tests), shared by every
+        host; ``verify``: the certificates trusted for https receivers (default: certifi's)."""
         self.database = database
         settings = settings or Settings()
         #: Opens the sealed signing secrets (default: the keys of the settings).
@@ -162,7 +173,10 @@ class Worker:
         self.connectors = connectors
         self._loop: asyncio.AbstractEventLoop | None = None
         self._used: dict[str, Deliver] = {}
-        self.http = httpx.Client(timeout=TIMEOUT, transport=transport, follow_redirects=False)
+        self._transport = transport
+        self._verify = verify
+        #: One client (one connection pool) per target host name, the most recent last.
+        self._clients: OrderedDict[str, httpx.Client] = OrderedDict()
         self.batch = batch
         self.lease = lease
         #: Every subscription asking for ``battement`` gets one event at least this often.
@@ -170,8 +184,33 @@ class Worker:
         self.now = now
         self._stop = threading.Event()
 
+    def _client(self, host: str) -> httpx.Client:
+        """The client for the target ``host`` (name and port as the URL gives them).
+
+        Connections pool by address, and the worker connects to addresses it checked: one
+        shared pool would reuse a connection verified for one name for another name at the
+        same address, whose certificate would then never be checked. So each name has its own
+        pool, the least recently used closed beyond :data:`POOLS`. A test transport (no
+        network) is shared."""
+        key = "" if self._transport is not None else host
+        client = self._clients.pop(key, None)
+        if client is None:
+            client = httpx.Client(
+                timeout=TIMEOUT,
+                transport=self._transport,
+                verify=self._verify,
+                follow_redirects=False,
+            )
+        self._clients[key] = client
+        while len(self._clients) > POOLS:
+            _, oldest = self._clients.popitem(last=False)
+            oldest.close()
+        return client
+
     def close(self) -> None:
-        self.http.close()
+        while self._clients:
+            _, client = self._clients.popitem()
+            client.close()
         if self._loop is not None:
             # The connectors this worker called hold their HTTP client on its loop.
             for slug, connector in self._used.items():
@@ -338,7 +377,7 @@ class Worker:
         error: str | None = None
         wait: float | None = None
         try:
-            response = self.http.post(
+            response = self._client(target.headers["host"]).post(
                 target.url,
                 content=body,
                 headers=headers | target.headers,
@@ -349,8 +388,8 @@ class Worker:
                 wait = retry_after_seconds(response.headers.get("retry-after"), self.now())
         except httpx.TimeoutException:
             error = "delai_depasse"
-        except httpx.HTTPError:
-            error = "connexion_impossible"
+        except httpx.HTTPError as failure:
+            error = CERTIFICATE if _certificate_refused(failure) else "connexion_impossible"
         self._record(delivery, token, status, error, retry_after=wait)
 
     def _embedded(self, delivery: Delivery) -> embedding.Embedded | None:
@@ -466,6 +505,18 @@ class Worker:
                         asked = min(max(retry_after, 0.0), RETRY_AFTER_CAP.total_seconds())
                         delay = max(delay, timedelta(seconds=asked))
                     current.prochaine_tentative = now + delay
+
+
+def _certificate_refused(error: BaseException) -> bool:
+    """The connection failed because the receiver's certificate was not valid for its name."""
+    seen: BaseException | None = error
+    for _ in range(8):  # httpx wraps httpcore, which wraps ssl
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _disable(session: Session, subscription_id: str, now: datetime) -> None:

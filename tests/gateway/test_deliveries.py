@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ from tests.gateway.payloads import at, carnet, contribute, join, new_notebook, p
 from tests.gateway.receiver import WEBHOOK as WEBHOOK_SCHEMA
 from tests.gateway.receiver import serve
 from tests.gateway.test_admin import operator
+from tests.gateway.tls import authority, serve_tls
 
 URL = "/v1/abonnements"
 
@@ -506,6 +508,36 @@ async def test_https_goes_to_the_checked_address_with_the_name_as_host_and_tls_s
     Webhook(subscription["secret"]).verify(request.content, dict(request.headers))
     [delivery] = await deliveries(client, p, subscription["id"])
     assert delivery["statut"] == "livre"
+
+
+async def test_a_connection_verified_for_one_name_is_never_reused_for_another_at_its_address(
+    client, partner, db, clock, resolver, tmp_path
+):
+    # a.test has a certificate; b.test resolves to the same address (a poisoned name) and has
+    # none there: its certificate must be checked on a connection of its own.
+    ca, certificate, key = authority(tmp_path, "a.test")
+    served = serve_tls(certificate, key)
+    tls = next(served)
+    resolver.answers["a.test"] = ["127.0.0.1"]
+    resolver.answers["b.test"] = ["127.0.0.1"]
+    deliverer = Worker(db, now=clock, verify=ssl.create_default_context(cafile=str(ca)))
+    try:
+        p = await partner()
+        a = await subscribe(client, p, f"https://a.test:{tls.port}/crochets")
+        await new_notebook(client, p)
+        assert await run(deliverer) == 1  # a.test: a connection kept open, verified for it
+        b = await subscribe(client, p, f"https://b.test:{tls.port}/crochets")
+        await new_notebook(client, p, carnet(personne(nom="Second")))
+        assert await run(deliverer) == 2
+    finally:
+        deliverer.close()
+        served.close()
+    assert tls.hosts == [f"a.test:{tls.port}"] * 2
+    assert [d["statut"] for d in await deliveries(client, p, a["id"])] == ["livre", "livre"]
+    [refused] = await deliveries(client, p, b["id"])
+    assert refused["statut"] == "en_attente"
+    assert refused["derniere_erreur"] == "certificat_invalide"
+    assert refused["tentatives"] == 1
 
 
 async def test_a_name_with_one_internal_address_is_refused_until_a_dead_letter(
