@@ -5,8 +5,10 @@ Several workers, on several machines, share one outbox. A claim is a short trans
 PostgreSQL ``SELECT … FOR UPDATE SKIP LOCKED`` (two workers never claim the same row), then
 the rows get a lease — a token and a next attempt one lease later — and the claim commits
 before any HTTP call. A worker killed mid-delivery leaves its rows to be claimed again when the
-lease ends: delivery is at least once (receivers deduplicate on ``webhook-id``). The outcome is
-written only while the lease is still the worker's own.
+lease ends: delivery is at least once (receivers deduplicate on ``webhook-id``). Each row's
+lease is renewed, and committed, just before it is sent: a row whose lease ended during a long
+pass (another worker claimed it) is skipped, not sent twice. The outcome is written only while
+the lease is still the worker's own.
 
 Retries follow the schedule of the Standard Webhooks reference implementations (5 s, 5 min,
 30 min, 2 h, 5 h, 10 h, 10 h) with one more 10 h step, so that with ±20 % jitter on each delay
@@ -55,7 +57,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 from sqlalchemy import insert, text
@@ -84,6 +86,8 @@ from gateway.subscriptions.wire import WEBHOOK, body_of, change_event
 from referential import Validator, Violation, default_validator
 
 if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
+
     from gateway.connectors.loader import Connectors
 
 logger = logging.getLogger(__name__)
@@ -366,6 +370,8 @@ class Worker:
             # A URL the HTTP client cannot call (bad port, bad IDNA host): no retry will cure it.
             self._record(delivery, token, None, INVALID_URL, permanent=True)
             return
+        if not self._hold(delivery, token):
+            return
         if inclusion is not None:
             # Journaled before it leaves: once sent, the data may be kept whatever the answer.
             with self.database.write() as session:
@@ -391,6 +397,24 @@ class Worker:
         except httpx.HTTPError as failure:
             error = CERTIFICATE if _certificate_refused(failure) else "connexion_impossible"
         self._record(delivery, token, status, error, retry_after=wait)
+
+    def _hold(self, delivery: Delivery, token: str) -> bool:
+        """Renew this worker's lease on ``delivery`` just before it is sent (committed); False
+        when the lease has ended and another worker claimed it (or recorded it): not sent."""
+        with self.database.write() as session:
+            result = session.execute(
+                text(
+                    "UPDATE livraisons SET prochaine_tentative = :bail_expire"
+                    " WHERE id = :id AND bail = :bail AND statut = :statut"
+                ),
+                {
+                    "bail_expire": self.now() + self.lease,
+                    "id": delivery.id,
+                    "bail": token,
+                    "statut": PENDING,
+                },
+            )
+            return cast("CursorResult[Any]", result).rowcount == 1
 
     def _embedded(self, delivery: Delivery) -> embedding.Embedded | None:
         with self.database.read() as session:
@@ -422,6 +446,8 @@ class Worker:
         permanent = False
         wait: float | None = None
         violations: tuple[Violation, ...] = ()
+        if not self._hold(delivery, token):
+            return
         self._used[slug] = connector
         try:
             self._run(connector.deliver(change_event(delivery)))

@@ -243,6 +243,34 @@ async def test_two_workers_racing_on_one_outbox_deliver_each_event_once(
     assert len(set(ids)) == 30
 
 
+async def test_rows_whose_lease_ended_during_a_long_pass_are_not_sent_again(
+    client, partner, receiver, db
+):
+    served = serve()
+    slow = next(served)
+    slow.first_delay = 3  # the first delivery of the pass outlasts the one-second lease
+    p = await partner()
+    await subscribe(client, p, slow.url)
+    await new_notebook(client, p)  # first in the queue: held by the slow receiver
+    await subscribe(client, p, receiver.url)
+    await new_notebook(client, p, carnet(personne(nom="Suivant")))
+    first, second = (Worker(db, lease=timedelta(seconds=1)) for _ in range(2))
+    try:
+        passes = asyncio.create_task(run(first))
+        assert await asyncio.to_thread(slow.first_arrived.wait, 30)
+        await asyncio.sleep(1.2)  # every lease of the first pass has ended
+        assert await run(second) == 3  # takes them all over, the slow one again included
+        assert await passes == 3
+    finally:
+        first.close()
+        second.close()
+        served.close()
+    assert len(receiver.received) == 1  # not again by the first worker once its lease ended
+    slow_ids = slow.ids()
+    assert len(slow_ids) == 3  # the one in flight when its lease ended, sent twice
+    assert len(set(slow_ids)) == 2
+
+
 async def test_an_event_held_by_a_killed_worker_is_delivered_later_by_another(
     client, partner, receiver, db
 ):
