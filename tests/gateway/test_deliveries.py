@@ -586,6 +586,44 @@ async def test_a_name_with_one_internal_address_is_refused_until_a_dead_letter(
     assert dead["tentatives"] == len(SCHEDULE) + 1
 
 
+@pytest.mark.parametrize(
+    "internal",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 to 169.254.169.254 (cloud metadata)
+        "64:ff9b:1::808:808",  # local-use NAT64: the operator's own translator
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::ffff:0:a00:1",  # IPv4-translated 10.0.0.1
+    ],
+)
+async def test_an_ipv6_address_embedding_an_internal_ipv4_one_is_refused_at_delivery(
+    client, partner, network, resolver, internal
+):
+    resolver.answers["recepteur.example"] = [internal]
+    p = await partner()
+    subscription = await subscribe(client, p, "https://recepteur.example/crochets")
+    await new_notebook(client, p)
+    assert await run(network.worker) == 1
+    assert network.requests == []
+    [refused] = await deliveries(client, p, subscription["id"])
+    assert refused["derniere_erreur"] == "adresse_interne"
+
+
+@pytest.mark.parametrize("public", ["64:ff9b::5db8:d70e", "2002:5db8:d70e::1"])
+async def test_an_ipv6_address_embedding_a_public_ipv4_one_is_called(
+    client, partner, network, resolver, public
+):
+    resolver.answers["recepteur.example"] = [public]
+    p = await partner()
+    subscription = await subscribe(client, p, "https://recepteur.example/crochets")
+    await new_notebook(client, p)
+    assert await run(network.worker) == 1
+    [request] = network.requests
+    assert request.url.host == public
+    [delivered] = await deliveries(client, p, subscription["id"])
+    assert delivered["statut"] == "livre"
+
+
 async def test_a_name_that_does_not_resolve_is_retried_with_its_code(
     client, partner, network, resolver
 ):
