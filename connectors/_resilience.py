@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,17 +20,24 @@ Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
 
+#: ``delta-seconds`` as read here: up to ten ASCII digits (more than three centuries).
+_DELTA_SECONDS = re.compile(r"[0-9]{1,10}")
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """The delay a ``Retry-After`` header asks for (RFC 9110: delta-seconds or an HTTP-date),
-    or None when it is absent or unreadable."""
+    or None when it is absent or unreadable (not ASCII digits of bounded length nor a valid
+    date): callers cap the delay they honour."""
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if _DELTA_SECONDS.fullmatch(text):  # ASCII digits only, bounded: a finite, exact float
         return float(text)
+    if not text or text[0].isdigit() or text[0] in "+-.":
+        return None  # a negative, fractional or overlong number is no HTTP-date either
     try:
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

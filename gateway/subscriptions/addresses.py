@@ -8,7 +8,8 @@ the name itself, checks every address, and connects to the checked one — the U
 replaced by that address, the name kept in the ``Host`` header and, for https, as the TLS
 server name (SNI, and the name the certificate is verified against): no second resolution can
 switch it. Loopback addresses are allowed outside production only (tests, a developer's
-receiver).
+receiver). An IPv6 address embedding an IPv4 one (NAT64, 6to4, IPv4-compatible or -translated)
+is judged by that IPv4 address.
 """
 
 from __future__ import annotations
@@ -54,10 +55,42 @@ def resolve(host: str, port: int) -> list[Address]:
     )
 
 
+#: IPv6 addresses that carry an IPv4 address in their last 32 bits, reaching it through a
+#: translator or a tunnel: NAT64 (RFC 6052), IPv4-translated (RFC 2765), IPv4-compatible.
+_EMBEDDING = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+    ipaddress.IPv6Network("::/96"),
+)
+#: Local-use NAT64 (RFC 8215): a translator of the operator's own network, never public.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _embedded(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one reaches through a translator or a 6to4 tunnel."""
+    if address.sixtofour is not None:  # 2002:a.b.c.d::/48
+        return address.sixtofour
+    if address in (ipaddress.IPv6Address("::"), ipaddress.IPv6Address("::1")):
+        return None
+    for network in _EMBEDDING:
+        if address in network:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def allowed(address: Address, *, allow_loopback: bool) -> bool:
-    """A public address, or a loopback one where loopback is allowed."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
+    """A public address, or a loopback one where loopback is allowed; an IPv6 address that
+    embeds an IPv4 one (NAT64, 6to4, IPv4-compatible or -translated) only when that IPv4
+    address is public, and never one of local-use NAT64."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
+        elif address in _LOCAL_NAT64:
+            return False
+        else:
+            embedded = _embedded(address)
+            if embedded is not None:
+                return allowed(embedded, allow_loopback=False)
     if address.is_loopback:
         return allow_loopback
     return address.is_global and not address.is_multicast

@@ -314,7 +314,9 @@ class Livraison(BaseModel):
     derniere_erreur: str | None = Field(
         description=(
             "Code de la dernière erreur : statut_<code HTTP>, delai_depasse, "
-            "connexion_impossible, corps_non_conforme (corps non envoyé : voir « erreurs »), "
+            "connexion_impossible, certificat_invalide, adresse_interne, nom_introuvable, "
+            "url_invalide (échec définitif), erreur_livraison, "
+            "corps_non_conforme (corps non envoyé : voir « erreurs »), "
             "ou le code d'erreur du connecteur."
         )
     )

@@ -9,7 +9,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
+
+import httpx
 
 from gateway import sealing
 from gateway.auth.principal import Principal
@@ -62,6 +64,18 @@ def _internal(host: str) -> bool:
     return not addresses.allowed(address, allow_loopback=False)
 
 
+def _callable(url: str) -> bool:
+    """The URL is one the worker can call: parsed by the HTTP client (IDNA host, numeric
+    port) and a port within 1–65535."""
+    try:
+        target = httpx.URL(url)
+        target.raw_host.decode("ascii")
+        port = urlsplit(url).port
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        return False
+    return port is None or 1 <= port <= 65535
+
+
 def check(
     changes: dict[str, Any], principal: Principal, *, allow_loopback_http: bool
 ) -> list[dict[str, str]]:
@@ -69,9 +83,14 @@ def check(
     errors = []
     url = changes.get("url")
     if url is not None:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if parts.scheme == "connecteur":
+        try:
+            parts: SplitResult | None = urlsplit(url)
+        except ValueError:  # e.g. an unclosed ``[`` around an IPv6 address
+            parts = None
+        host = (parts.hostname or "") if parts is not None else ""
+        if parts is None:
+            errors.append(_error("/url", "url_invalide", "URL illisible."))
+        elif parts.scheme == "connecteur":
             # Delivered by the worker through a ``deliver`` connector (the département IS).
             if not CONNECTOR_SLUG.fullmatch(parts.path):
                 errors.append(_error("/url", "url_invalide", "Connecteur de destination invalide."))
@@ -81,6 +100,14 @@ def check(
             )
         elif not host:
             errors.append(_error("/url", "url_invalide", "URL sans hôte."))
+        elif not _callable(url):
+            errors.append(
+                _error(
+                    "/url",
+                    "url_invalide",
+                    "URL inutilisable : hôte ou port invalide (port de 1 à 65535).",
+                )
+            )
         elif parts.scheme in ("http", "https") and _loopback(host) and allow_loopback_http:
             pass  # a receiver on this machine, outside production (tests, a developer's)
         elif parts.scheme != "https":

@@ -5,8 +5,10 @@ Several workers, on several machines, share one outbox. A claim is a short trans
 PostgreSQL ``SELECT … FOR UPDATE SKIP LOCKED`` (two workers never claim the same row), then
 the rows get a lease — a token and a next attempt one lease later — and the claim commits
 before any HTTP call. A worker killed mid-delivery leaves its rows to be claimed again when the
-lease ends: delivery is at least once (receivers deduplicate on ``webhook-id``). The outcome is
-written only while the lease is still the worker's own.
+lease ends: delivery is at least once (receivers deduplicate on ``webhook-id``). Each row's
+lease is renewed, and committed, just before it is sent: a row whose lease ended during a long
+pass (another worker claimed it) is skipped, not sent twice. The outcome is written only while
+the lease is still the worker's own.
 
 Retries follow the schedule of the Standard Webhooks reference implementations (5 s, 5 min,
 30 min, 2 h, 5 h, 10 h, 10 h) with one more 10 h step, so that with ±20 % jitter on each delay
@@ -16,10 +18,16 @@ or 503 with ``Retry-After`` (seconds or an HTTP date) puts the next attempt no e
 asks, within :data:`RETRY_AFTER_CAP` (a connector says it through its error's
 ``retry_after``).
 
+A subscription URL the HTTP client refuses (a bad port or IDNA host, refused since at
+creation) is a dead letter at once (``url_invalide``); any unexpected error on one delivery is
+a failed attempt of that delivery alone (``erreur_livraison``), and the pass goes on.
+
 The target's host is resolved at each delivery and the request goes to the address checked
 (:mod:`gateway.subscriptions.addresses`): a name resolving to an internal address is refused
 (``adresse_interne``, or ``nom_introuvable`` when it does not resolve) and retried like a
-failed attempt.
+failed attempt. Connections are pooled per host name, never shared between two names at one
+address: each name's certificate is checked on its own connection (``certificat_invalide``,
+retried, when it does not hold).
 
 Every body is checked against its published schema before it leaves (``WEBHOOK`` here, the
 connector's own in its ``deliver``): one that departs from it is never sent, and the delivery
@@ -42,12 +50,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 from sqlalchemy import insert, text
@@ -76,6 +86,8 @@ from gateway.subscriptions.wire import WEBHOOK, body_of, change_event
 from referential import Validator, Violation, default_validator
 
 if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
+
     from gateway.connectors.loader import Connectors
 
 logger = logging.getLogger(__name__)
@@ -96,10 +108,18 @@ SCHEDULE = (
 JITTER = 0.2
 #: A body that is not an instance of its published schema: never sent, a dead letter at once.
 NONCONFORMING = "corps_non_conforme"
+#: A subscription URL the HTTP client cannot call: a dead letter at once.
+INVALID_URL = "url_invalide"
+#: An unexpected error while delivering: a failed attempt, retried on the schedule.
+UNEXPECTED = "erreur_livraison"
 LEASE = timedelta(seconds=60)
 #: The longest wait a receiver's ``Retry-After`` (429, 503) imposes before the next attempt.
 RETRY_AFTER_CAP = timedelta(hours=24)
 TIMEOUT = httpx.Timeout(10.0)
+#: The target host names whose connections are kept open (one pool each).
+POOLS = 64
+#: The receiver's certificate is not valid for its name: retried like a refused connection.
+CERTIFICATE = "certificat_invalide"
 
 
 def retry_delay(attempts: int, rng: Callable[[], float] = random.random) -> timedelta | None:
@@ -140,7 +160,10 @@ class Worker:
         keyring: Keyring | None = None,
         matrix: Matrix | None = None,
         validator: Validator | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """``transport``: where requests go instead of the network (tests), shared by every
+        host; ``verify``: the certificates trusted for https receivers (default: certifi's)."""
         self.database = database
         settings = settings or Settings()
         #: Opens the sealed signing secrets (default: the keys of the settings).
@@ -154,7 +177,10 @@ class Worker:
         self.connectors = connectors
         self._loop: asyncio.AbstractEventLoop | None = None
         self._used: dict[str, Deliver] = {}
-        self.http = httpx.Client(timeout=TIMEOUT, transport=transport, follow_redirects=False)
+        self._transport = transport
+        self._verify = verify
+        #: One client (one connection pool) per target host name, the most recent last.
+        self._clients: OrderedDict[str, httpx.Client] = OrderedDict()
         self.batch = batch
         self.lease = lease
         #: Every subscription asking for ``battement`` gets one event at least this often.
@@ -162,8 +188,33 @@ class Worker:
         self.now = now
         self._stop = threading.Event()
 
+    def _client(self, host: str) -> httpx.Client:
+        """The client for the target ``host`` (name and port as the URL gives them).
+
+        Connections pool by address, and the worker connects to addresses it checked: one
+        shared pool would reuse a connection verified for one name for another name at the
+        same address, whose certificate would then never be checked. So each name has its own
+        pool, the least recently used closed beyond :data:`POOLS`. A test transport (no
+        network) is shared."""
+        key = "" if self._transport is not None else host
+        client = self._clients.pop(key, None)
+        if client is None:
+            client = httpx.Client(
+                timeout=TIMEOUT,
+                transport=self._transport,
+                verify=self._verify,
+                follow_redirects=False,
+            )
+        self._clients[key] = client
+        while len(self._clients) > POOLS:
+            _, oldest = self._clients.popitem(last=False)
+            oldest.close()
+        return client
+
     def close(self) -> None:
-        self.http.close()
+        while self._clients:
+            _, client = self._clients.popitem()
+            client.close()
         if self._loop is not None:
             # The connectors this worker called hold their HTTP client on its loop.
             for slug, connector in self._used.items():
@@ -194,7 +245,16 @@ class Worker:
         token = str(uuid.uuid4())
         claimed = self._claim(token)
         for item in claimed:
-            self._deliver(item, token)
+            try:
+                self._deliver(item, token)
+            except Exception:
+                # One delivery never stalls the others: this one is a failed attempt, retried
+                # on the schedule and then a dead letter, and the pass goes on.
+                logger.exception("livraisons : livraison %s en échec", item.delivery.id)
+                try:
+                    self._record(item.delivery, token, None, UNEXPECTED)
+                except Exception:  # the row keeps its lease and is claimed again when it ends
+                    logger.exception("livraisons : échec non enregistré (%s)", item.delivery.id)
         return len(claimed)
 
     def _claim(self, token: str) -> list[Claimed]:
@@ -306,6 +366,12 @@ class Worker:
         except addresses.AddressRefused as refused:
             self._record(delivery, token, None, refused.code)
             return
+        except (httpx.InvalidURL, ValueError, UnicodeError):
+            # A URL the HTTP client cannot call (bad port, bad IDNA host): no retry will cure it.
+            self._record(delivery, token, None, INVALID_URL, permanent=True)
+            return
+        if not self._hold(delivery, token):
+            return
         if inclusion is not None:
             # Journaled before it leaves: once sent, the data may be kept whatever the answer.
             with self.database.write() as session:
@@ -317,7 +383,7 @@ class Worker:
         error: str | None = None
         wait: float | None = None
         try:
-            response = self.http.post(
+            response = self._client(target.headers["host"]).post(
                 target.url,
                 content=body,
                 headers=headers | target.headers,
@@ -328,9 +394,27 @@ class Worker:
                 wait = retry_after_seconds(response.headers.get("retry-after"), self.now())
         except httpx.TimeoutException:
             error = "delai_depasse"
-        except httpx.HTTPError:
-            error = "connexion_impossible"
+        except httpx.HTTPError as failure:
+            error = CERTIFICATE if _certificate_refused(failure) else "connexion_impossible"
         self._record(delivery, token, status, error, retry_after=wait)
+
+    def _hold(self, delivery: Delivery, token: str) -> bool:
+        """Renew this worker's lease on ``delivery`` just before it is sent (committed); False
+        when the lease has ended and another worker claimed it (or recorded it): not sent."""
+        with self.database.write() as session:
+            result = session.execute(
+                text(
+                    "UPDATE livraisons SET prochaine_tentative = :bail_expire"
+                    " WHERE id = :id AND bail = :bail AND statut = :statut"
+                ),
+                {
+                    "bail_expire": self.now() + self.lease,
+                    "id": delivery.id,
+                    "bail": token,
+                    "statut": PENDING,
+                },
+            )
+            return cast("CursorResult[Any]", result).rowcount == 1
 
     def _embedded(self, delivery: Delivery) -> embedding.Embedded | None:
         with self.database.read() as session:
@@ -362,6 +446,8 @@ class Worker:
         permanent = False
         wait: float | None = None
         violations: tuple[Violation, ...] = ()
+        if not self._hold(delivery, token):
+            return
         self._used[slug] = connector
         try:
             self._run(connector.deliver(change_event(delivery)))
@@ -441,8 +527,22 @@ class Worker:
                     current.statut = FAILED
                 else:
                     if retry_after is not None:
-                        delay = max(delay, min(timedelta(seconds=retry_after), RETRY_AFTER_CAP))
+                        # Capped in seconds first: a huge value never reaches timedelta.
+                        asked = min(max(retry_after, 0.0), RETRY_AFTER_CAP.total_seconds())
+                        delay = max(delay, timedelta(seconds=asked))
                     current.prochaine_tentative = now + delay
+
+
+def _certificate_refused(error: BaseException) -> bool:
+    """The connection failed because the receiver's certificate was not valid for its name."""
+    seen: BaseException | None = error
+    for _ in range(8):  # httpx wraps httpcore, which wraps ssl
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _disable(session: Session, subscription_id: str, now: datetime) -> None:

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from sqlalchemy import text
 from standardwebhooks import Webhook
 from typer.testing import CliRunner
 
@@ -29,6 +31,7 @@ from tests.gateway.payloads import at, carnet, contribute, join, new_notebook, p
 from tests.gateway.receiver import WEBHOOK as WEBHOOK_SCHEMA
 from tests.gateway.receiver import serve
 from tests.gateway.test_admin import operator
+from tests.gateway.tls import authority, serve_tls
 
 URL = "/v1/abonnements"
 
@@ -238,6 +241,34 @@ async def test_two_workers_racing_on_one_outbox_deliver_each_event_once(
     ids = receiver.ids()
     assert len(ids) == 30
     assert len(set(ids)) == 30
+
+
+async def test_rows_whose_lease_ended_during_a_long_pass_are_not_sent_again(
+    client, partner, receiver, db
+):
+    served = serve()
+    slow = next(served)
+    slow.first_delay = 3  # the first delivery of the pass outlasts the one-second lease
+    p = await partner()
+    await subscribe(client, p, slow.url)
+    await new_notebook(client, p)  # first in the queue: held by the slow receiver
+    await subscribe(client, p, receiver.url)
+    await new_notebook(client, p, carnet(personne(nom="Suivant")))
+    first, second = (Worker(db, lease=timedelta(seconds=1)) for _ in range(2))
+    try:
+        passes = asyncio.create_task(run(first))
+        assert await asyncio.to_thread(slow.first_arrived.wait, 30)
+        await asyncio.sleep(1.2)  # every lease of the first pass has ended
+        assert await run(second) == 3  # takes them all over, the slow one again included
+        assert await passes == 3
+    finally:
+        first.close()
+        second.close()
+        served.close()
+    assert len(receiver.received) == 1  # not again by the first worker once its lease ended
+    slow_ids = slow.ids()
+    assert len(slow_ids) == 3  # the one in flight when its lease ended, sent twice
+    assert len(set(slow_ids)) == 2
 
 
 async def test_an_event_held_by_a_killed_worker_is_delivered_later_by_another(
@@ -507,6 +538,36 @@ async def test_https_goes_to_the_checked_address_with_the_name_as_host_and_tls_s
     assert delivery["statut"] == "livre"
 
 
+async def test_a_connection_verified_for_one_name_is_never_reused_for_another_at_its_address(
+    client, partner, db, clock, resolver, tmp_path
+):
+    # a.test has a certificate; b.test resolves to the same address (a poisoned name) and has
+    # none there: its certificate must be checked on a connection of its own.
+    ca, certificate, key = authority(tmp_path, "a.test")
+    served = serve_tls(certificate, key)
+    tls = next(served)
+    resolver.answers["a.test"] = ["127.0.0.1"]
+    resolver.answers["b.test"] = ["127.0.0.1"]
+    deliverer = Worker(db, now=clock, verify=ssl.create_default_context(cafile=str(ca)))
+    try:
+        p = await partner()
+        a = await subscribe(client, p, f"https://a.test:{tls.port}/crochets")
+        await new_notebook(client, p)
+        assert await run(deliverer) == 1  # a.test: a connection kept open, verified for it
+        b = await subscribe(client, p, f"https://b.test:{tls.port}/crochets")
+        await new_notebook(client, p, carnet(personne(nom="Second")))
+        assert await run(deliverer) == 2
+    finally:
+        deliverer.close()
+        served.close()
+    assert tls.hosts == [f"a.test:{tls.port}"] * 2
+    assert [d["statut"] for d in await deliveries(client, p, a["id"])] == ["livre", "livre"]
+    [refused] = await deliveries(client, p, b["id"])
+    assert refused["statut"] == "en_attente"
+    assert refused["derniere_erreur"] == "certificat_invalide"
+    assert refused["tentatives"] == 1
+
+
 async def test_a_name_with_one_internal_address_is_refused_until_a_dead_letter(
     client, partner, network, clock, resolver
 ):
@@ -525,6 +586,44 @@ async def test_a_name_with_one_internal_address_is_refused_until_a_dead_letter(
     assert dead["tentatives"] == len(SCHEDULE) + 1
 
 
+@pytest.mark.parametrize(
+    "internal",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 to 169.254.169.254 (cloud metadata)
+        "64:ff9b:1::808:808",  # local-use NAT64: the operator's own translator
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::ffff:0:a00:1",  # IPv4-translated 10.0.0.1
+    ],
+)
+async def test_an_ipv6_address_embedding_an_internal_ipv4_one_is_refused_at_delivery(
+    client, partner, network, resolver, internal
+):
+    resolver.answers["recepteur.example"] = [internal]
+    p = await partner()
+    subscription = await subscribe(client, p, "https://recepteur.example/crochets")
+    await new_notebook(client, p)
+    assert await run(network.worker) == 1
+    assert network.requests == []
+    [refused] = await deliveries(client, p, subscription["id"])
+    assert refused["derniere_erreur"] == "adresse_interne"
+
+
+@pytest.mark.parametrize("public", ["64:ff9b::5db8:d70e", "2002:5db8:d70e::1"])
+async def test_an_ipv6_address_embedding_a_public_ipv4_one_is_called(
+    client, partner, network, resolver, public
+):
+    resolver.answers["recepteur.example"] = [public]
+    p = await partner()
+    subscription = await subscribe(client, p, "https://recepteur.example/crochets")
+    await new_notebook(client, p)
+    assert await run(network.worker) == 1
+    [request] = network.requests
+    assert request.url.host == public
+    [delivered] = await deliveries(client, p, subscription["id"])
+    assert delivered["statut"] == "livre"
+
+
 async def test_a_name_that_does_not_resolve_is_retried_with_its_code(
     client, partner, network, resolver
 ):
@@ -537,6 +636,46 @@ async def test_a_name_that_does_not_resolve_is_retried_with_its_code(
     [pending] = await deliveries(client, p, subscription["id"])
     assert pending["statut"] == "en_attente"
     assert pending["derniere_erreur"] == "nom_introuvable"
+
+
+async def test_a_url_the_http_client_refuses_is_a_dead_letter_and_stalls_no_other_delivery(
+    client, partner, receiver, worker, db
+):
+    p = await partner()
+    # Written before URLs were checked with the HTTP client: now refused at creation.
+    poison = await subscribe(client, p, "https://recepteur.example/crochet")
+    with db.write() as session:
+        session.execute(
+            text("UPDATE abonnements SET url = :url WHERE id = :id"),
+            {"url": "https://recepteur.example:abc/crochet", "id": poison["id"]},
+        )
+    healthy = await subscribe(client, p, receiver.url)
+    await new_notebook(client, p)
+    assert await run(worker) == 2  # the poison first in the queue, and the healthy one after
+    [dead] = await deliveries(client, p, poison["id"])
+    assert dead["statut"] == "echec"
+    assert dead["derniere_erreur"] == "url_invalide"
+    [delivered] = await deliveries(client, p, healthy["id"])
+    assert delivered["statut"] == "livre"
+    assert len(receiver.received) == 1
+    assert await run(worker) == 0
+
+
+async def test_an_unexpected_error_on_one_delivery_is_a_failed_attempt_and_the_pass_goes_on(
+    client, partner, receiver, worker, resolver
+):
+    resolver.answers["panne.example"] = RuntimeError("panne")
+    p = await partner()
+    broken = await subscribe(client, p, "https://panne.example/crochet")
+    healthy = await subscribe(client, p, receiver.url)
+    await new_notebook(client, p)
+    assert await run(worker) == 2
+    [failed] = await deliveries(client, p, broken["id"])
+    assert failed["statut"] == "en_attente"
+    assert failed["derniere_erreur"] == "erreur_livraison"
+    assert failed["tentatives"] == 1
+    [delivered] = await deliveries(client, p, healthy["id"])
+    assert delivered["statut"] == "livre"
 
 
 async def test_in_production_a_loopback_receiver_is_refused_at_delivery(
@@ -623,6 +762,43 @@ async def test_a_retry_after_beyond_a_day_is_capped_and_one_on_another_status_ig
     [pending] = await deliveries(client, p, subscription["id"])
     # A 500 is retried on the backoff schedule, whatever it says.
     assert parse(pending["prochaine_tentative"]) <= clock() + SCHEDULE[1] * (1 + JITTER)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "99999999999999",
+        "9" * 400,
+        "²",
+        "-5",
+        "1.5",
+        "Fri, 99 Foo 2026 25:61:00 GMT",
+        "Wed, 21 Oct 2015 07:28:00 GMT",  # a valid date, passed: no wait beyond the schedule
+    ],
+)
+async def test_a_retry_after_unreadable_or_passed_retries_on_the_schedule_until_a_dead_letter(
+    client, partner, receiver, worker, clock, value
+):
+    receiver.then = 503
+    before = clock()
+    p, subscription, pending = await refused_once(
+        client, partner, receiver, worker, (503, {"Retry-After": value})
+    )
+    assert pending["statut"] == "en_attente"
+    assert pending["dernier_statut_http"] == 503
+    assert parse(pending["prochaine_tentative"]) <= before + SCHEDULE[0] * (1 + JITTER) + (
+        timedelta(seconds=5)
+    )
+    receiver.then = (503, {"Retry-After": value})
+    for delay in SCHEDULE:
+        clock.advance(delay * (1 + JITTER))
+        assert await run(worker) == 1
+    clock.advance(timedelta(days=2))
+    assert await run(worker) == 0
+    [dead] = await deliveries(client, p, subscription["id"])
+    assert dead["statut"] == "echec"
+    assert dead["derniere_erreur"] == "statut_503"
+    assert len(receiver.received) == len(SCHEDULE) + 1  # once an attempt, never once a lease
 
 
 def purge(monkeypatch, db, **retentions):

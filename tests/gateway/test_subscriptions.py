@@ -72,6 +72,16 @@ async def test_another_organisation_does_not_see_a_subscription(client, partner)
         ({"url": "https://[fd00::1]/hook"}, "/url", "url_reseau_interne"),
         ({"url": "https://192.168.0.10:8443/hook"}, "/url", "url_reseau_interne"),
         ({"url": "https://[::ffff:10.0.0.1]/hook"}, "/url", "url_reseau_interne"),
+        ({"url": "https://[64:ff9b::a9fe:a9fe]/hook"}, "/url", "url_reseau_interne"),
+        ({"url": "https://[64:ff9b:1::808:808]/hook"}, "/url", "url_reseau_interne"),
+        ({"url": "https://[2002:a00:1::1]/hook"}, "/url", "url_reseau_interne"),
+        ({"url": "https://[::7f00:1]/hook"}, "/url", "url_reseau_interne"),
+        ({"url": "https://[::ffff:0:a00:1]/hook"}, "/url", "url_reseau_interne"),
+        ({"url": "https://recepteur.example:abc/crochet"}, "/url", "url_invalide"),
+        ({"url": "https://recepteur.example:99999/crochet"}, "/url", "url_invalide"),
+        ({"url": "https://recepteur.example:0/crochet"}, "/url", "url_invalide"),
+        ({"url": "https://\u0300a.example/crochet"}, "/url", "url_invalide"),
+        ({"url": "https://[::1/crochet"}, "/url", "url_invalide"),
         ({"territoires": ["75"]}, "/territoires/0", "valeur_non_autorisee"),
         ({"sections": ["diagnostic", "inconnu"]}, "/sections/1", "valeur_non_autorisee"),
         ({"categories": ["secret_defense"]}, "/categories/0", "valeur_non_autorisee"),
@@ -131,6 +141,13 @@ async def test_a_subscription_is_changed_and_disabled(client, partner):
         f"{URL}/{created['id']}", json={"url": "http://example.org/"}, headers=p.headers
     )
     assert refused.status_code == 422
+    refused = await client.patch(
+        f"{URL}/{created['id']}", json={"url": "https://example.org:abc/"}, headers=p.headers
+    )
+    assert refused.status_code == 422
+    assert [(e["pointer"], e["code"]) for e in refused.json()["errors"]] == [
+        ("/url", "url_invalide")
+    ]
     assert (await client.get(f"{URL}/{created['id']}", headers=p.headers)).json()["url"] == TARGET
 
 
