@@ -3,7 +3,7 @@ the outbox and the delivery worker in between (connecteurs.md, « SI départemen
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs
 
 import httpx
@@ -19,7 +19,7 @@ from gateway.subscriptions.worker import Worker
 from tests.gateway.conftest import BASE_URL, Partner
 from tests.gateway.payloads import carnet, new_notebook, personne
 from tests.gateway.receiver import published
-from tests.gateway.test_deliveries import queue_change
+from tests.gateway.test_deliveries import Clock, queue_change
 
 TOKEN_URL = "https://auth.si.example/oauth2/token"
 EVENTS_URL = "https://si.example/api/evenements"
@@ -30,17 +30,6 @@ EVENT_ID = "msg_5f0c1d2e3a4b4c5d8e9f00112233aabb"
 
 def token(value="jeton-si", expires_in=300):
     return {"access_token": value, "token_type": "Bearer", "expires_in": expires_in}
-
-
-class Clock:
-    def __init__(self):
-        self.offset = timedelta()
-
-    def __call__(self):
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, delta):
-        self.offset += delta
 
 
 @pytest.fixture
