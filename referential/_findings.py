@@ -43,6 +43,8 @@ class Report:
     errors: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
     value: Payload | None = None
+    #: The valid payload as JSON data, from :meth:`Validator.validate_data` (None otherwise).
+    data: dict[str, Any] | None = None
 
     @property
     def valid(self) -> bool:

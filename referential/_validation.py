@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails, SchemaValidator
+from pydantic_core import ErrorDetails, SchemaValidator, to_jsonable_python
 
 from referential._build import BoundModels, build_models
 from referential._findings import Finding, Report, pointer
@@ -236,6 +236,27 @@ class Validator:
         """
         report = self._validate(kind, body, ligne, typed=False)
         report.value = None
+        report.data = None
+        return report
+
+    def validate_data(self, kind: str, body: bytes | str, *, ligne: int | None = None) -> Report:
+        """The findings of :meth:`validate`, with the valid payload as JSON data in
+        ``report.data`` (``report.value`` stays None): what
+        ``value.model_dump(mode="json", exclude_unset=True)`` gives, for the write path.
+
+        The payload is validated as :meth:`check` does, without building the models, and its
+        plain dict is carried into JSON types by a round trip through orjson (dates and times
+        in the same RFC 3339 forms as pydantic's, UTC as ``Z``). A payload declaring an older
+        version is translated from its typed value, then dumped.
+        """
+        report = self._validate(kind, body, ligne, typed=False)
+        value, report.value = report.value, None
+        if value is None:
+            report.data = None
+        elif isinstance(value, BaseModel):
+            report.data = value.model_dump(mode="json", exclude_unset=True)
+        else:
+            report.data = _json_data(value)
         return report
 
     def _validate(self, kind: str, body: bytes | str, ligne: int | None, typed: bool) -> Report:
@@ -316,7 +337,7 @@ class Validator:
             if typed:
                 value = report.value = self.models.kinds[kind].model_validate_json(raw)
             else:
-                value = self._plain_validator(kind).validate_json(raw)
+                value = report.value = self._plain_validator(kind).validate_json(raw)
         except ValidationError as exc:
             details = exc.errors()
             if not typed and any(e["type"] == "extra_forbidden" for e in details):
@@ -427,6 +448,16 @@ class Validator:
                         niveau="avertissement",
                         ligne=ligne,
                     )
+
+
+def _json_data(value: dict[str, Any]) -> dict[str, Any]:
+    """A validated plain dict in JSON types (see :meth:`Validator.validate_data`)."""
+    try:
+        data: dict[str, Any] = orjson.loads(orjson.dumps(value, option=orjson.OPT_UTC_Z))
+    except orjson.JSONEncodeError:
+        # An integer past 64 bits, which orjson does not write: pydantic's own conversion.
+        data = to_jsonable_python(value)
+    return data
 
 
 def _field(value: Any, name: str) -> Any:

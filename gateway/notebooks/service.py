@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -67,7 +67,7 @@ class WriteResult:
 
 def validated(validator: Validator, kind: str, body: bytes) -> Report:
     """A valid report, or InvalidPayload with every error located."""
-    report = validator.validate(kind, body)
+    report = validator.validate_data(kind, body)
     if not report.valid:
         raise InvalidPayload(
             f"{len(report.errors)} erreur(s) dans le contenu.",
@@ -91,11 +91,12 @@ def _iso(moment: datetime) -> str:
 
 
 def _contribution(report: Report, recu_le: datetime) -> dict[str, Any]:
-    assert report.value is not None
-    data = report.value.model_dump(mode="json", exclude_unset=True)
+    assert report.data is not None
+    data = report.data
     data.pop("territoire", None)
     data.pop("version_referentiel", None)
-    observed = (getattr(report.value, "observe_le", None) or recu_le).astimezone(UTC)
+    declared = data.get("observe_le")
+    observed = (datetime.fromisoformat(declared) if declared else recu_le).astimezone(UTC)
     # Stored in UTC so that observations compare in time order whatever their offsets.
     data["observe_le"] = _iso(observed)
     if observed > recu_le:
@@ -135,8 +136,8 @@ class NotebookService:
 
     def create_or_find(self, body: bytes, *, with_view: bool = True) -> WriteResult:
         report = validated(self.validator, "carnet", body)
-        value: Any = report.value
-        territoire = self._territory(value.territoire)
+        assert report.data is not None
+        territoire = self._territory(report.data.get("territoire"))
         recu_le = _now()
         contribution = _contribution(report, recu_le)
         parts = self.guard.check_write(contribution, self.validator.referential, identifying=True)
@@ -155,7 +156,7 @@ class NotebookService:
                 nir13=personne.get("nir"),
                 nom_cle=name_key(personne["nom"]),
                 prenom_cle=name_key(personne["prenom"]),
-                date_naissance=value.personne.date_naissance,
+                date_naissance=date.fromisoformat(personne["date_naissance"]),
                 cree_le=recu_le,
                 modifie_le=recu_le,
                 document=empty_state(),

@@ -1,7 +1,8 @@
 """``Validator.check`` — the path of the validation API and of ``carnet validate``, which builds
-plain dicts instead of models — gives exactly the findings of ``Validator.validate``, the write
-path's: same errors and warnings, in the same order, with the same pointers, codes, messages,
-expected values, suggestions and line numbers.
+plain dicts instead of models — gives exactly the findings of ``Validator.validate``: same errors
+and warnings, in the same order, with the same pointers, codes, messages, expected values,
+suggestions and line numbers. ``Validator.validate_data`` — the write path's, on the same plain
+dicts — gives those findings too, and as data exactly the JSON dump of the typed value.
 
 Compared on every payload of the differential corpus (every kind, valid and mutated by every
 family), on every conformance example read as every kind, on notebooks with hypothesis-drawn
@@ -44,11 +45,19 @@ def assert_same_findings(
 ) -> referential.Report:
     typed = validator.validate(kind, body, ligne=ligne)
     plain = validator.check(kind, body, ligne=ligne)
-    assert plain.errors == typed.errors, (kind, body)
-    assert plain.warnings == typed.warnings, (kind, body)
-    assert (plain.kind, plain.version) == (typed.kind, typed.version)
-    assert plain.value is None
+    data = validator.validate_data(kind, body, ligne=ligne)
+    for other in (plain, data):
+        assert other.errors == typed.errors, (kind, body)
+        assert other.warnings == typed.warnings, (kind, body)
+        assert (other.kind, other.version) == (typed.kind, typed.version)
+        assert other.value is None
     assert (typed.value is None) == bool(typed.errors)
+    assert plain.data is None
+    if typed.value is None:
+        assert data.data is None
+    else:
+        # The write path's data: exactly the typed value's JSON dump.
+        assert data.data == typed.value.model_dump(mode="json", exclude_unset=True), (kind, body)
     return typed
 
 
