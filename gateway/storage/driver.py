@@ -95,9 +95,17 @@ def prepare(statement: ClauseElement, keys: Sequence[str], dialect: Dialect) -> 
     return found
 
 
+#: Key of ``Session.info`` naming the connection whose transaction a session joined (the write
+#: sessions of :meth:`Database.write`).
+CONNECTION = "carnet_connection"
+
+
 def _connection(holder: Session | Connection) -> Connection:
     """The connection of a session's transaction, or the connection itself."""
-    return holder if isinstance(holder, Connection) else holder.connection()
+    if isinstance(holder, Connection):
+        return holder
+    joined: Connection | None = holder.info.get(CONNECTION)
+    return holder.connection() if joined is None else joined
 
 
 def fetch(
