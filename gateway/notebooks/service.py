@@ -401,8 +401,7 @@ class NotebookService:
             previous=row.fragments,
             changed=outcome.sections,
         )
-        view = rendered.view
-        row.vue = orjson.dumps(view).decode()
+        row.vue = rendered.json.decode()
         row.categories = rendered.categories
         row.fragments = rendered.fragments
         if created:
@@ -421,7 +420,10 @@ class NotebookService:
                 row, "identifiant_d_un_autre_carnet", f"/personne/identifiants/{taken[0]}"
             )
         if created or "accompagnement" in outcome.sections:
-            repository.set_group_links(self.session, row.id, _active_sirets(view), recu_le)
+            accompagnement = rendered.fragments["accompagnement"].value
+            repository.set_group_links(
+                self.session, row.id, _active_sirets(accompagnement), recu_le
+            )
         self._keep_state(row)
         repository.record_access(
             self.session, self.guard.entry(action, row.id, categories, "applique")
@@ -471,9 +473,9 @@ class NotebookService:
             row.prenom_cle = name_key(units["/personne/prenom"]["v"])
 
 
-def _active_sirets(view: Mapping[str, Any]) -> set[str]:
-    """The SIRET of the organisations active in the follow-up group of a view."""
-    members = (view.get("accompagnement") or {}).get("groupe_suivi") or ()
+def _active_sirets(accompagnement: Mapping[str, Any] | None) -> set[str]:
+    """The SIRET of the organisations active in the follow-up group of a view's section."""
+    members = (accompagnement or {}).get("groupe_suivi") or ()
     return {
         member["organisation"]["siret"]
         for member in members

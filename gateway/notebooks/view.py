@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from gateway.habilitation.categories import classify
 from gateway.notebooks.labels import labels
 from gateway.notebooks.merge import COLLECTIONS, chronological, iter_items, resolve
@@ -22,20 +24,23 @@ SECTION_COLLECTIONS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class Fragment:
-    """One section of a view, rendered: its value (None when empty), the provenance of its
-    units, the labels of its codes and the data categories it holds."""
+    """One section of a view, rendered: its value (None when empty) and the same as JSON, the
+    provenance of its units as JSON members (``"pointer":{…}`` without the object's braces), the
+    labels of its codes and the data categories it holds. A view is assembled from the JSON of
+    its sections, never dumped whole."""
 
     value: Any
-    provenance: dict[str, Any]
+    value_json: bytes
+    provenance_json: bytes
     labels: dict[str, dict[str, str]]
     categories: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """A view, the data categories it holds, and the sections it was assembled from."""
+    """A view (JSON), the data categories it holds, and the sections it was assembled from."""
 
-    view: dict[str, Any]
+    json: bytes
     categories: list[str]
     fragments: Mapping[str, Fragment]
 
@@ -69,7 +74,7 @@ def render(
         )
         for section in SECTIONS
     }
-    view: dict[str, Any] = {
+    head = {
         "id": carnet_id,
         "version": version,
         "territoire": territoire,
@@ -77,20 +82,28 @@ def render(
         "cree_le": _iso(cree_le),
         "modifie_le": _iso(modifie_le),
     }
-    provenance: dict[str, Any] = {}
+    # The members of the view's object, in order: the head's, the sections', "provenance"
+    # (the sections' pointers never collide) and "libelles".
+    members = [orjson.dumps(head)[1:-1]]
+    provenance: list[bytes] = []
     found: dict[str, dict[str, str]] = {}
     categories: set[str] = set()
     for section, fragment in fragments.items():
         if fragment.value is None:
             continue
-        view[section] = fragment.value
-        provenance.update(fragment.provenance)
+        members.append(b'"%s":%s' % (section.encode(), fragment.value_json))
+        if fragment.provenance_json:
+            provenance.append(fragment.provenance_json)
         for liste, codes in fragment.labels.items():
             found.setdefault(liste, {}).update(codes)
         categories |= fragment.categories
-    view["provenance"] = provenance
-    view["libelles"] = found
-    return Rendered(view=view, categories=sorted(categories), fragments=fragments)
+    members.append(b'"provenance":{%s}' % b",".join(provenance))
+    members.append(b'"libelles":' + orjson.dumps(found))
+    return Rendered(
+        json=b"{" + b",".join(members) + b"}",
+        categories=sorted(categories),
+        fragments=fragments,
+    )
 
 
 def _units_by_section(units: Mapping[str, Any]) -> dict[str, list[tuple[str, Any]]]:
@@ -133,10 +146,11 @@ def _fragment(
         # In time order: the timestamps may carry different offsets.
         holder["evenements"].sort(key=lambda event: (_instant(event["date"]), event["id"]))
     if section not in holder:
-        return Fragment(None, {}, {}, frozenset())
+        return Fragment(None, b"null", b"", {}, frozenset())
     return Fragment(
         value=holder[section],
-        provenance=provenance,
+        value_json=orjson.dumps(holder[section]),
+        provenance_json=orjson.dumps(provenance)[1:-1],
         labels=labels(holder, validator),
         categories=frozenset(category for _, category in classify(holder, validator.referential)),
     )
