@@ -323,7 +323,8 @@ class Database:
                         session.commit()  # flushes; the connection's transaction goes on
                 except BaseException:
                     session.close()
-                    transaction.rollback()
+                    if transaction.is_active:  # a failed flush has rolled it back already
+                        transaction.rollback()
                     raise
                 session.close()
                 transaction.commit()
