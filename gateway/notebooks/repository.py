@@ -120,26 +120,21 @@ _LINK_NATURES = sa_select(_LINKS.nature).where(
 _ADD_LINK = insert(_LINKS.carnet_id.table)
 _JOURNAL = insert(JournalEntry.__table__)  # type: ignore[attr-defined]
 _CHANGE = insert(Change.__table__)  # type: ignore[attr-defined]
-_SAVE_VERSION = (
-    update(_COLUMNS.id.table)
-    .where(_COLUMNS.id == bindparam("row_id"), _COLUMNS.version == bindparam("expected"))
-    .values(
-        {
-            name: bindparam(name)
-            for name in (
-                "version",
-                "document",
-                "vue",
-                "categories",
-                "nir13",
-                "nom_cle",
-                "prenom_cle",
-                "date_naissance",
-                "modifie_le",
-            )
-        }
+#: Columns a new version sets; the identity columns only when they change (each is indexed).
+_VERSION_COLUMNS = ("version", "document", "vue", "categories", "modifie_le")
+_IDENTITY_COLUMNS = ("nir13", "nom_cle", "prenom_cle")
+
+
+def _version_update(columns: tuple[str, ...]) -> Any:
+    return (
+        update(_COLUMNS.id.table)
+        .where(_COLUMNS.id == bindparam("row_id"), _COLUMNS.version == bindparam("expected"))
+        .values({name: bindparam(name) for name in columns})
     )
-)
+
+
+_SAVE_VERSION = _version_update(_VERSION_COLUMNS)
+_SAVE_VERSION_AND_IDENTITY = _version_update(_VERSION_COLUMNS + _IDENTITY_COLUMNS)
 
 
 def links(session: Session, carnet_id: str, organisation_id: str) -> set[str]:
@@ -289,26 +284,16 @@ def add_identifiers(session: Session, carnet_id: str, identifiers: dict[str, str
     return taken
 
 
-def save_version(session: Session, row: StoredNotebook, expected_version: int) -> bool:
-    """Store ``row`` as its new version if the stored one is still ``expected_version``."""
-    touched = driver.run(
-        session,
-        _SAVE_VERSION,
-        {
-            "row_id": row.id,
-            "expected": expected_version,
-            "version": row.version,
-            "document": row.document,
-            "vue": row.vue,
-            "categories": row.categories,
-            "nir13": row.nir13,
-            "nom_cle": row.nom_cle,
-            "prenom_cle": row.prenom_cle,
-            "date_naissance": row.date_naissance,
-            "modifie_le": row.modifie_le,
-        },
-    )
-    return touched == 1
+def save_version(
+    session: Session, row: StoredNotebook, expected_version: int, *, identity: bool
+) -> bool:
+    """Store ``row`` as its new version if the stored one is still ``expected_version``; its
+    identity columns too when ``identity`` (they changed)."""
+    columns = _VERSION_COLUMNS + _IDENTITY_COLUMNS if identity else _VERSION_COLUMNS
+    values = {name: getattr(row, name) for name in columns}
+    values["row_id"], values["expected"] = row.id, expected_version
+    statement = _SAVE_VERSION_AND_IDENTITY if identity else _SAVE_VERSION
+    return driver.run(session, statement, values) == 1
 
 
 def log_change(

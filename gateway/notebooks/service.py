@@ -389,6 +389,7 @@ class NotebookService:
         row.version = previous + 1
         row.document = state
         row.modifie_le = recu_le
+        identity = (row.nir13, row.nom_cle, row.prenom_cle)
         self._identity_columns(row, state)
         rendered = render(
             carnet_id=row.id,
@@ -409,7 +410,12 @@ class NotebookService:
             repository.add_link(
                 self.session, row.id, self.principal.organisation_id, repository.CREATOR, recu_le
             )
-        elif not repository.save_version(self.session, row, previous):
+        elif not repository.save_version(
+            self.session,
+            row,
+            previous,
+            identity=(row.nir13, row.nom_cle, row.prenom_cle) != identity,
+        ):
             raise StaleVersion()
         personne = contribution.get("personne") or {}
         taken = repository.add_identifiers(

@@ -3,7 +3,16 @@
 from sqlmodel import select
 
 from gateway.storage.tables import IdentityConflict
-from tests.gateway.payloads import NIR_A, NIR_A13, NIR_B, body, carnet, personne
+from tests.gateway.payloads import (
+    NIR_A,
+    NIR_A13,
+    NIR_B,
+    body,
+    carnet,
+    contribute,
+    new_notebook,
+    personne,
+)
 
 
 async def create(client, p, document, **headers):
@@ -199,3 +208,21 @@ async def test_identifying_a_person_without_recording_gives_no_access(client, pa
     assert "carnet" not in found.json() or found.json()["carnet"] is None
     response = await client.get(f"/v1/carnets/{carnet_id}", headers=caf.headers)
     assert response.status_code == 404
+
+
+async def test_names_and_nir_a_contribution_records_find_the_notebook_from_then_on(client, partner):
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    renamed = {"personne": personne(nom="Renommée", prenom="Aude", nir=NIR_B)}
+    response = await contribute(client, p, carnet_id, renamed)
+    assert response.status_code == 200, response.text
+    assert "/personne/nom" in response.json()["resultat"]["appliques"]
+    by_names = await create(client, p, carnet(personne(nom="RENOMMEE", prenom="aude")))
+    by_nir = await create(client, p, carnet(personne(nom="Tout", prenom="Autre", nir=NIR_B)))
+    for found in (by_names, by_nir):
+        assert found.status_code == 200, found.text
+        assert found.json()["id"] == carnet_id
+    # The former names no longer designate it: a homonym there is another person.
+    former = await create(client, p, carnet(personne()))
+    assert former.status_code == 201
+    assert former.json()["id"] != carnet_id
