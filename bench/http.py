@@ -406,8 +406,9 @@ def report(
         write_ratio = results["write"].requests_per_second / results["parse"].requests_per_second
         print(f"write / bare parse  = {write_ratio:.2f}  (target ≥ 0.25)")
         print(
-            f"writes that changed the notebook: {changed} of {results['write'].requests}"
-            " (the others came after a later observation of the same values)"
+            f"new versions: {changed} for {results['write'].requests} answers counted by wrk"
+            " (fewer: some came after a later observation of the same values; more: the"
+            " requests in flight when wrk stopped were applied too)"
         )
     if "read" in results:
         read_ratio = results["read"].requests_per_second / results["return"].requests_per_second
