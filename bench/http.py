@@ -1,8 +1,9 @@
 """HTTP throughput of the gateway against a bare FastAPI baseline, measured side by side.
 
-Starts, one after the other and with the same uvicorn settings (one worker), the gateway on a
-fresh database and the bare app of ``bench/bare_app.py``, loads each with wrk at 50 connections,
-and prints requests/s and p99 for:
+Starts, with the same uvicorn settings (one worker each), the gateway on a fresh database and
+the bare app of ``bench/bare_app.py``, loads them with wrk at 50 connections in turns (each path
+once per turn, three turns: the load of a shared machine drifts over a run, and a turn compares
+measures taken seconds apart), and prints requests/s and p99 for:
 
 - contribution write (``POST /v1/carnets/{id}/contributions``, a ~10 KB contribution that changes
   two values each time: validation, merge, new version, change log, commit) vs bare parse
@@ -43,7 +44,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -313,45 +314,105 @@ def main() -> None:
     body = contribution_body(random.Random(7))
     env = {"CARNET_DATABASE_URL": database_url, "CARNET_ENVIRONMENT": "test", "SEED": "7"}
     results: dict[str, Result] = {}
+    turns: dict[str, list[float]] = {}
     view_size = bare_size = changed = 0
     try:
-        with server("gateway.asgi:app", env, args.profile) as url:
+        # Both apps up at once and loaded in turns: the load of a shared machine drifts over a
+        # run, and each turn's ratio compares two measures taken seconds apart.
+        with (
+            server("gateway.asgi:app", env, args.profile) as url,
+            server("bench.bare_app:app", env) as bare_url,
+        ):
             headers, ids, _ = prepare_gateway(url, database_url)
             if args.only != "read":
-                auth = headers | {"Content-Type": "application/json"}
-                quoted = ", ".join(f'"{i}"' for i in ids)
-                # Each run observes from its own start: later than the creations and than
-                # the runs before it.
-                for seconds in (2, args.seconds):  # warm-up, then the measure
-                    before = versions(url, headers, ids)
-                    write = WRITE_SCRIPT % {"ids": quoted, "body": body, "base": time.time()}
-                    results["write"] = wrk(url, write, seconds, auth)
-                changed = versions(url, headers, ids) - before
+                changed = measure_writes(url, bare_url, headers, ids, body, args.seconds, results)
+                turns["write"] = ratios("write", "parse")
             if args.only != "write":
-                view_size = measure_reads(url, database_url, env, args.seconds, results)
-        parse_body = body.replace("__OBS__", "2026-01-01T00:00:00Z")
-        parse_body = parse_body.replace("__ARE__", "true").replace("__RQTH__", "true")
-        with server("bench.bare_app:app", env) as url:
-            if args.only != "read":
-                post = STATIC_POST_SCRIPT % {"body": parse_body}
-                wrk(url + "/parse", post, 2, {})
-                results["parse"] = wrk(url + "/parse", post, args.seconds, {})
-            if args.only != "write":
-                bare_size = len(httpx.get(url + "/notebook").content)
-                wrk(url + "/notebook", "", 2, {})
-                results["return"] = wrk(url + "/notebook", "", args.seconds, {})
+                bare_size = len(httpx.get(bare_url + "/notebook").content)
+                view_size = measure_reads(url, bare_url, database_url, env, args.seconds, results)
+                turns["read"] = ratios("read", "return")
+                turns["read_dep"] = ratios("read", "plain")
+                turns["read_caf"] = ratios("read_caf", "plain")
     finally:
         if drop is not None:
             drop()
         shutil.rmtree(workdir, ignore_errors=True)
-    report(args, results, len(body.encode()), view_size, bare_size, changed)
+    report(args, results, turns, len(body.encode()), view_size, bare_size, changed)
+
+
+#: The runs of every turn, by path (filled by the measures, summed up by :func:`median`), and
+#: the warm-up run of each path.
+RUNS: dict[str, list[Result]] = {}
+WARM_UPS: dict[str, Result] = {}
+
+
+def ratios(path: str, baseline: str) -> list[float]:
+    """The ratio of ``path`` to ``baseline`` in each turn, sorted."""
+    pairs = zip(RUNS[path], RUNS[baseline], strict=True)
+    return sorted(run.requests_per_second / base.requests_per_second for run, base in pairs)
+
+
+#: What wrk loads: url, script (or what makes a new script for each run), headers.
+Target = tuple[str, str | Callable[[], str], dict[str, str]]
+
+
+def in_turns(targets: dict[str, Target], seconds: int, results: dict[str, Result]) -> None:
+    """Each target warmed up, then loaded once per turn, in turns; the run of median
+    throughput of each kept in ``results``, every run in :data:`RUNS`."""
+
+    def load(target: Target, seconds: int) -> Result:
+        url, script, headers = target
+        return wrk(url, script if isinstance(script, str) else script(), seconds, headers)
+
+    for name, target in targets.items():
+        WARM_UPS[name] = load(target, 2)
+        RUNS[name] = []
+    for _ in range(ROUNDS):
+        for name, target in targets.items():
+            RUNS[name].append(load(target, seconds))
+    for name in targets:
+        results[name] = median(RUNS[name])
+
+
+def measure_writes(
+    url: str,
+    bare_url: str,
+    headers: dict[str, str],
+    ids: list[str],
+    body: str,
+    seconds: int,
+    results: dict[str, Result],
+) -> int:
+    """Contribution writes and bare parses, in turns: how many new versions the writes made."""
+    auth = headers | {"Content-Type": "application/json"}
+    quoted = ", ".join(f'"{i}"' for i in ids)
+    parse_body = body.replace("__OBS__", "2026-01-01T00:00:00Z")
+    parse_body = parse_body.replace("__ARE__", "true").replace("__RQTH__", "true")
+    post = STATIC_POST_SCRIPT % {"body": parse_body}
+
+    def write() -> str:
+        # Each run observes from its own start: later than anything stored before it.
+        return WRITE_SCRIPT % {"ids": quoted, "body": body, "base": time.time()}
+
+    before = versions(url, headers, ids)
+    targets: dict[str, Target] = {
+        "write": (url, write, auth),
+        "parse": (bare_url + "/parse", post, {}),
+    }
+    in_turns(targets, seconds, results)
+    return versions(url, headers, ids) - before
 
 
 def measure_reads(
-    url: str, database_url: str, env: dict[str, str], seconds: int, results: dict[str, Result]
+    url: str,
+    bare_url: str,
+    database_url: str,
+    env: dict[str, str],
+    seconds: int,
+    results: dict[str, Result],
 ) -> int:
-    """The reads of a département and of a CAF, and the plain read, in turns: the average size
-    of the views read."""
+    """The reads of a département and of a CAF, the plain read and the bare return, in turns:
+    the average size of the views read."""
     # Reads: notebooks whose consolidated view weighs about 10 KB, like the baseline's.
     reader, read_ids, view_size = prepare_gateway(url, database_url, size="small")
     read = READ_SCRIPT % {"ids": ", ".join(f'"{i}"' for i in read_ids)}
@@ -359,22 +420,20 @@ def measure_reads(
     caf = register(url, database_url, "caf_msa")
     link_all(url, database_url, caf, read_ids)
     with server("bench.plain_read_app:app", env) as plain_url:
-        # Both servers up, measured in turns: the machine's load drifts over a run.
-        runs: dict[str, list[Result]] = {"read": [], "read_caf": [], "plain": []}
-        targets = {"read": (url, reader), "read_caf": (url, caf), "plain": (plain_url, reader)}
-        for target, headers in targets.values():
-            wrk(target, read, 2, headers)
-        for _ in range(ROUNDS):
-            for name, (target, headers) in targets.items():
-                runs[name].append(wrk(target, read, seconds, headers))
-        for name, measured in runs.items():
-            results[name] = median(measured)
+        targets: dict[str, Target] = {
+            "read": (url, read, reader),
+            "return": (bare_url + "/notebook", "", {}),
+            "read_caf": (url, read, caf),
+            "plain": (plain_url, read, reader),
+        }
+        in_turns(targets, seconds, results)
     return view_size
 
 
 def report(
     args: argparse.Namespace,
     results: dict[str, Result],
+    turns: dict[str, list[float]],
     body_size: int,
     view_size: int,
     bare_size: int,
@@ -382,7 +441,8 @@ def report(
 ) -> None:
     print(
         f"database: {args.database}; one uvicorn worker each; wrk -t2 -c{CONNECTIONS} -d{args.seconds}s"
-        f" (habilitation reads: median of {ROUNDS} turns)"
+        f" per run; {ROUNDS} turns, each path once per turn (req/s and p99: the median run;"
+        " ratios: the median of the turns')"
     )
     print(
         f"contribution body: {body_size} bytes; notebook view read: {view_size} bytes; "
@@ -402,24 +462,27 @@ def report(
             result = results[key]
             rate, p99 = result.requests_per_second, result.p99_ms
             print(f"{label:<34}{rate:>10.0f}{p99:>10.1f}  {result.errors}")
-    if "write" in results:
-        write_ratio = results["write"].requests_per_second / results["parse"].requests_per_second
-        print(f"write / bare parse  = {write_ratio:.2f}  (target ≥ 0.25)")
+    if "write" in turns:
+        print(f"write / bare parse  = {_ratio(turns['write'])}  (target ≥ 0.25)")
+        answers = sum(run.requests for run in [WARM_UPS["write"], *RUNS["write"]])
         print(
-            f"new versions: {changed} for {results['write'].requests} answers counted by wrk"
+            f"new versions: {changed} for {answers} answers counted by wrk (warm-up included)"
             " (fewer: some came after a later observation of the same values; more: the"
             " requests in flight when wrk stopped were applied too)"
         )
-    if "read" in results:
-        read_ratio = results["read"].requests_per_second / results["return"].requests_per_second
-        print(f"read / bare return  = {read_ratio:.2f}  (target ≥ 0.50)")
+    if "read" in turns:
+        print(f"read / bare return  = {_ratio(turns['read'])}  (target ≥ 0.50)")
         print(f"read p99 = {results['read'].p99_ms:.1f} ms  (target < 50 ms)")
-        plain = results["plain"].requests_per_second
         print(
-            f"read with habilitation / plain read = {results['read'].requests_per_second / plain:.2f}"
-            f" (département), {results['read_caf'].requests_per_second / plain:.2f} (CAF)"
-            "  (target ≥ 0.70)"
+            f"read with habilitation / plain read = {_ratio(turns['read_dep'])} (département),"
+            f" {_ratio(turns['read_caf'])} (CAF)  (target ≥ 0.70)"
         )
+
+
+def _ratio(values: list[float]) -> str:
+    """The median of the turns' ratios, and the turns'."""
+    each = ", ".join(f"{value:.2f}" for value in values)
+    return f"{values[len(values) // 2]:.2f} (turns: {each})"
 
 
 if __name__ == "__main__":
