@@ -298,7 +298,7 @@ class Database:
 
         The transaction is the connection's: the session joins it, and begins its own
         bookkeeping only when used for ORM work (the statements of :mod:`driver` run on the
-        connection directly, which costs a tenth of a session's transaction). Its ORM work is
+        connection directly: an eighth of the cost of a session's transaction). Its ORM work is
         flushed before the connection commits.
         """
         if not self._writers.acquire(blocking=wait):
