@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -82,18 +83,25 @@ def serve() -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
     receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/webhooks")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(server):
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
     # Whatever the test was about, every body that arrived is an instance of the schema.
     for received in receiver.received:
         check_webhook(json.loads(received.body))
+
+
+@contextmanager
+def running(server: ThreadingHTTPServer) -> Iterator[None]:
+    """``server`` serving on threads of its own until the block ends, then closed."""
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def check_webhook(body: dict) -> None:

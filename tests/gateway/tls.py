@@ -2,7 +2,6 @@
 (no key is ever committed)."""
 
 import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.gateway.receiver import running
 
 
 def _name(common: str) -> x509.Name:
@@ -113,13 +114,7 @@ def serve_tls(certificate: Path, key: Path) -> Iterator[TlsReceiver]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificate, key)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
     server.socket = context.wrap_socket(server.socket, server_side=True)
     receiver = TlsReceiver(port=server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(server):
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
