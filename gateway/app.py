@@ -52,7 +52,7 @@ from gateway.validation.examples import openapi_examples
 from gateway.validation.limiter import TokenBuckets
 from gateway.validation.routes import PREFIX as VALIDATION_PREFIX
 from gateway.validation.routes import router as validation_router
-from referential import Validator, default_validator, payload_schema
+from referential import KnownSections, Validator, default_validator, payload_schema
 
 DESCRIPTION = """\
 Passerelle d'échange de données de l'insertion sociale et professionnelle : les systèmes
@@ -155,6 +155,9 @@ def create_app(
     app.state.database = database
     app.state.validator = validator
     app.state.states = StateCache(settings.state_cache_size)
+    app.state.known_sections = (
+        KnownSections(settings.known_sections_bytes) if settings.known_sections_bytes else None
+    )
     app.state.matrix = matrix
     app.state.connectors = enabled
     #: The published schemas of the bodies that leave the gateway, by kind.
@@ -170,6 +173,7 @@ def create_app(
         interval=timedelta(seconds=settings.connecteur_intervalle_secondes),
         not_found_interval=timedelta(seconds=settings.connecteur_intervalle_introuvable_secondes),
         states=app.state.states,
+        known=app.state.known_sections,
     )
     app.state.imports = ImportService(
         database,
@@ -178,6 +182,7 @@ def create_app(
         enabled,
         spool=Path(settings.imports_dossier),
         states=app.state.states,
+        known=app.state.known_sections,
         max_bytes=settings.imports_max_octets,
     )
     app.state.import_tasks = set()

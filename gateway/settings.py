@@ -35,6 +35,14 @@ class Settings(BaseSettings):
         ge=0,
         description="Decoded notebook states kept in memory between writes (0: none).",
     )
+    known_sections_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description=(
+            "Sections of payloads found valid, kept in memory (bytes in all) so that a section "
+            "sent again as it was is not validated again (0: none)."
+        ),
+    )
     projection_cache_size: int = Field(
         default=1024,
         ge=0,

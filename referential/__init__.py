@@ -6,6 +6,7 @@ Import from here: the rest of the package is private.
 from referential._batch import BatchReport, FindingGroup, LineSplitter, TooLong
 from referential._diff import CodeChange, Replacement, VersionDiff, VersionOrderError
 from referential._findings import Finding, Report, pointer
+from referential._known import KnownSections
 from referential._outgoing import OUTGOING_VERSION, OutgoingBody, Violation
 from referential._referential import (
     CATEGORIES,
@@ -53,6 +54,7 @@ __all__ = [
     "Finding",
     "FindingGroup",
     "Horodatage",
+    "KnownSections",
     "LineSplitter",
     "OutgoingBody",
     "Payload",

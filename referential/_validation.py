@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -17,6 +18,7 @@ from pydantic_core import ErrorDetails, SchemaValidator, to_jsonable_python
 
 from referential._build import BoundModels, build_models
 from referential._findings import Finding, Report, pointer
+from referential._known import AS_SENT, KnownSections
 from referential._plain import plain_validator
 from referential._referential import Referential, Translation, current_referential
 from referential._types import (
@@ -197,6 +199,7 @@ class Validator:
         self._others: dict[str, Validator] = {}
         self._translations: dict[tuple[str, str], Translation | None] = {}
         self._plain: dict[str, SchemaValidator] = {}
+        self._optional: dict[str, frozenset[str]] = {}
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -239,7 +242,14 @@ class Validator:
         report.data = None
         return report
 
-    def validate_data(self, kind: str, body: bytes | str, *, ligne: int | None = None) -> Report:
+    def validate_data(
+        self,
+        kind: str,
+        body: bytes | str,
+        *,
+        ligne: int | None = None,
+        known: KnownSections | None = None,
+    ) -> Report:
         """The findings of :meth:`validate`, with the valid payload as JSON data in
         ``report.data`` (``report.value`` stays None): what
         ``value.model_dump(mode="json", exclude_unset=True)`` gives, for the write path.
@@ -248,8 +258,20 @@ class Validator:
         plain dict is carried into JSON types by a round trip through orjson (dates and times
         in the same RFC 3339 forms as pydantic's, UTC as ``Z``). A payload declaring an older
         version is translated from its typed value, then dumped.
+
+        With ``known``, the sections of the payload found valid before (same content, same
+        kind, this validator, no finding at all) are taken from there, and only the others are
+        validated: when they have no finding either, the report is the same as the full
+        validation's; otherwise the payload is validated in full, for findings located in the
+        body as sent. Sections of a payload that validates without any finding are remembered.
         """
-        report = self._validate(kind, body, ligne, typed=False)
+        raw = body.encode() if isinstance(body, str) else body
+        split = None if known is None else self._split(kind, raw, known)
+        if split is not None and split.found:
+            found = self._validate_rest(kind, split, ligne)
+            if found is not None:
+                return found
+        report = self._validate(kind, raw, ligne, typed=False)
         value, report.value = report.value, None
         if value is None:
             report.data = None
@@ -257,7 +279,67 @@ class Validator:
             report.data = value.model_dump(mode="json", exclude_unset=True)
         else:
             report.data = _json_data(value)
+        if split is not None and report.data is not None and not report.warnings:
+            split.remember(report.data)
         return report
+
+    def _split(self, kind: str, raw: bytes, known: KnownSections) -> _Split | None:
+        """The payload's sections looked up in ``known``; None when the payload cannot take
+        that path: not a JSON object as orjson reads it, an integer orjson would read as a
+        float (20 digits or more; 19 to be safe), or another version of the referential
+        declared."""
+        if _LONG_NUMBER in raw.translate(_DIGITS):
+            return None
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(document, dict):
+            return None
+        if document.get("version_referentiel", self.version) != self.version:
+            return None
+        split = _Split(self, kind, known)
+        optional = self._optional_fields(kind)
+        for name, section in document.items():
+            if name in optional and isinstance(section, dict | list):
+                content = orjson.dumps(section)
+                if len(content) >= KNOWN_MIN_BYTES:
+                    data = known.get((self, kind, name, content))
+                    if data is not None:
+                        # The data is the section as sent, more often than not: this parse.
+                        split.found[name] = section if data is AS_SENT else orjson.loads(data)
+                        continue
+                    split.fresh[name] = content
+            split.rest[name] = section
+        return split
+
+    def _validate_rest(self, kind: str, split: _Split, ligne: int | None) -> Report | None:
+        """The report of a payload whose known sections are ``split.found``, from the
+        validation of its other members alone; None when they have any finding."""
+        report, value = self._check(kind, orjson.dumps(split.rest), ligne, typed=False)
+        if report.errors or report.warnings or not isinstance(value, dict):
+            return None
+        rest = _json_data(value)
+        # The members in the order of the full validation's data: the model's.
+        report.data = {}
+        for name in self.models.kinds[kind].model_fields:
+            if name in rest:
+                report.data[name] = rest[name]
+            elif name in split.found:
+                report.data[name] = split.found[name]
+        report.value = None
+        split.remember(report.data)
+        return report
+
+    def _optional_fields(self, kind: str) -> frozenset[str]:
+        """The members of ``kind`` a payload may leave out (a known section is left out of
+        the validation of the rest)."""
+        found = self._optional.get(kind)
+        if found is None:
+            fields = self.models.kinds[kind].model_fields
+            found = frozenset(name for name, info in fields.items() if not info.is_required())
+            self._optional[kind] = found
+        return found
 
     def _validate(self, kind: str, body: bytes | str, ligne: int | None, typed: bool) -> Report:
         raw = body.encode() if isinstance(body, str) else body
@@ -448,6 +530,33 @@ class Validator:
                         niveau="avertissement",
                         ligne=ligne,
                     )
+
+
+#: Sections shorter than this (as orjson writes them) are validated again rather than looked up.
+KNOWN_MIN_BYTES = 512
+#: 19 digits in a row, once every digit is written 0 (a C scan, where a regular expression
+#: would cost as much as the validation saved).
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+
+
+@dataclass(slots=True)
+class _Split:
+    """A payload's members: its sections ``found`` valid before (their data), those looked up
+    in vain (their content), and the members to validate (``rest``)."""
+
+    validator: Validator
+    kind: str
+    known: KnownSections
+    found: dict[str, Any] = field(default_factory=dict)
+    fresh: dict[str, bytes] = field(default_factory=dict)
+    rest: dict[str, Any] = field(default_factory=dict)
+
+    def remember(self, data: Mapping[str, Any]) -> None:
+        """Remember the sections looked up in vain, valid without a finding, with their data
+        in ``data`` (the payload's)."""
+        for name, content in self.fresh.items():
+            self.known.put((self.validator, self.kind, name, content), orjson.dumps(data[name]))
 
 
 def _json_data(value: dict[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,7 @@ from gateway.notebooks.states import StateCache
 from gateway.organisations.repository import ACTIVE_CLIENT
 from gateway.storage.database import Database
 from gateway.storage.tables import ConnectorPull, NotebookRow
-from referential import Validator
+from referential import KnownSections, Validator
 
 logger = logging.getLogger(__name__)
 ACTION = "synchronisation"
@@ -123,6 +123,7 @@ class SyncService:
         interval: timedelta,
         not_found_interval: timedelta,
         states: StateCache | None = None,
+        known: KnownSections | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.database = database
@@ -132,6 +133,7 @@ class SyncService:
         self.interval = interval
         self.not_found_interval = not_found_interval
         self.states = states
+        self.known = known
         self.clock = clock
 
     def enabled(self, slug: str) -> EnabledConnector:
@@ -421,6 +423,7 @@ class SyncService:
             _Designated(guard),
             lock=self.database.lock,
             states=self.states,
+            known=self.known,
             on_commit=self.database.on_commit,
         )
         return service.contribute(carnet_id, body, None)

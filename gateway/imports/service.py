@@ -49,7 +49,7 @@ from gateway.notebooks.states import StateCache
 from gateway.organisations.repository import ACTIVE_CLIENT
 from gateway.storage.database import Database
 from gateway.storage.tables import ImportJob, ImportState
-from referential import Validator
+from referential import KnownSections, Validator
 
 SLUG = "caf_msa"
 ACTION = "import"
@@ -219,6 +219,7 @@ class ImportService:
         *,
         spool: Path,
         states: StateCache | None = None,
+        known: KnownSections | None = None,
         max_bytes: int = 2 * 1024**3,
     ) -> None:
         self.database = database
@@ -227,6 +228,7 @@ class ImportService:
         self.connectors = connectors
         self.spool = spool
         self.states = states
+        self.known = known
         self.max_bytes = max_bytes
         self._stopping = threading.Event()
 
@@ -638,6 +640,7 @@ class ImportService:
             guard,
             lock=self.database.lock,
             states=self.states,
+            known=self.known,
             on_commit=self.database.on_commit,
         )
         written = service.create_or_find(orjson.dumps(body), with_view=False)

@@ -124,6 +124,7 @@ def _service(request: Request, session: Any, validator: Validator, guard: Guard)
         guard,
         lock=database.lock,
         states=request.app.state.states,
+        known=request.app.state.known_sections,
         on_commit=database.on_commit,
     )
 

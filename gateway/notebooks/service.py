@@ -34,7 +34,7 @@ from gateway.notebooks.states import StateCache
 from gateway.notebooks.view import render
 from gateway.storage.tables import IdentityConflict, NotebookRow
 from gateway.subscriptions import outbox
-from referential import Finding, Report, Validator
+from referential import Finding, KnownSections, Report, Validator
 
 
 @dataclass(slots=True)
@@ -65,9 +65,12 @@ class WriteResult:
         return head[:-1] + b',"carnet":' + notebook + b"}"
 
 
-def validated(validator: Validator, kind: str, body: bytes) -> Report:
-    """A valid report, or InvalidPayload with every error located."""
-    report = validator.validate_data(kind, body)
+def validated(
+    validator: Validator, kind: str, body: bytes, known: KnownSections | None = None
+) -> Report:
+    """A valid report, or InvalidPayload with every error located (the sections in ``known``
+    are taken from there: see :meth:`Validator.validate_data`)."""
+    report = validator.validate_data(kind, body, known=known)
     if not report.valid:
         raise InvalidPayload(
             f"{len(report.errors)} erreur(s) dans le contenu.",
@@ -122,6 +125,7 @@ class NotebookService:
         lock: Callable[..., None] | None = None,
         *,
         states: StateCache | None = None,
+        known: KnownSections | None = None,
         on_commit: Callable[[Session, Callable[[], None]], None] | None = None,
     ) -> None:
         self.session = session
@@ -130,12 +134,13 @@ class NotebookService:
         self.principal = guard.principal
         self._lock = lock
         self._states = states
+        self._known = known
         self._on_commit = on_commit
 
     # -- create or find ------------------------------------------------------------------------
 
     def create_or_find(self, body: bytes, *, with_view: bool = True) -> WriteResult:
-        report = validated(self.validator, "carnet", body)
+        report = validated(self.validator, "carnet", body, self._known)
         assert report.data is not None
         territoire = self._territory(report.data.get("territoire"))
         recu_le = _now()
@@ -307,7 +312,7 @@ class NotebookService:
         *,
         with_view: bool = False,
     ) -> WriteResult:
-        report = validated(self.validator, "contribution", body)
+        report = validated(self.validator, "contribution", body, self._known)
         recu_le = _now()
         contribution = _contribution(report, recu_le)
         parts = self.guard.check_write(contribution, self.validator.referential, identifying=True)

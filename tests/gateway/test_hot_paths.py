@@ -2,6 +2,8 @@
 embedded database is free: they answer as the other routes do, and never block the loop."""
 
 import asyncio
+import copy
+import random
 import sqlite3
 from pathlib import Path
 
@@ -9,7 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.gateway.payloads import contribute, new_notebook, view
+from referential import samples
+from tests.gateway.payloads import carnet, contribute, new_notebook, personne, view
 
 TOO_LONG = "x" * 37
 
@@ -121,3 +124,45 @@ async def test_the_server_checkpoints_the_wal_on_a_thread_of_its_own(client, par
             break
         await asyncio.sleep(0.1)
     assert path.read_bytes() != before
+
+
+async def test_sections_sent_again_as_they_were_are_not_validated_again_and_answer_the_same(
+    app, client, partner
+):
+    """A partner resends its whole file: the sections it sent before are taken from the
+    sections known valid, and every answer is the one a full validation gives — the pointers
+    applied and unchanged, and the errors, located in the body as sent."""
+    p = await partner()
+    notebook = samples.generate_carnet(random.Random(3), size="large")
+    first = {k: v for k, v in notebook.items() if k not in ("personne", "territoire")}
+    first["observe_le"] = "2026-01-01T00:00:00Z"
+    second = copy.deepcopy(first) | {"observe_le": "2026-01-02T00:00:00Z"}
+    second["droits"] = {"are": not (first.get("droits") or {}).get("are")}
+    wrong = copy.deepcopy(second) | {"observe_le": "2026-01-03T00:00:00Z"}
+    wrong["diagnostic"]["situations"][5]["code"] = "logement.inconnu"
+    wrong["evenements"][0]["date"] = "2026-13-01T00:00:00Z"
+    known = app.state.known_sections
+
+    async def answers(prenom: str) -> list[tuple[int, object]]:
+        carnet_id = await new_notebook(client, p, carnet(personne(prenom=prenom)))
+        found = []
+        for document in (first, second, wrong):
+            response = await contribute(client, p, carnet_id, document)
+            answer = response.json()
+            found.append((response.status_code, answer.get("resultat") or answer["errors"]))
+        found.append((200, (await view(client, p, carnet_id))["version"]))
+        return found
+
+    hits = known.hits
+    remembered = await answers("Aline")
+    assert known.hits - hits >= 8  # the sections of the first contribution, twice
+    app.state.known_sections = None
+    try:
+        validated_in_full = await answers("Berthe")
+    finally:
+        app.state.known_sections = known
+    assert remembered == validated_in_full
+    assert [status for status, _ in remembered] == [200, 200, 422, 200]
+    assert remembered[1][1]["appliques"] == ["/droits/are"]
+    pointers = {error["pointer"] for error in remembered[2][1]}
+    assert pointers == {"/diagnostic/situations/5/code", "/evenements/0/date"}

@@ -25,7 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 import referential
 from referential import samples
 from referential._plain import UnsupportedSchema, plain_validator
-from tests.referential.test_differential import corpus
+from tests.referential.test_differential import (
+    AGREEMENT_ONLY,
+    REFUSED_BY_BOTH,
+    RUNTIME_ONLY,
+    corpus,
+    schema,
+    walk,
+)
 from tests.referential.versions import (
     MERGED,
     RENAMED,
@@ -38,6 +45,11 @@ from tests.referential.versions import (
 )
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "openapi" / "examples"
+#: Sections found valid, shared by every comparison of this module: a payload meets sections
+#: of the payloads compared before it (the corpus mutates the same notebooks over and over).
+KNOWN = referential.KnownSections(64 * 1024 * 1024)
+#: Sections taken from KNOWN at the first comparison of a payload (known from other payloads).
+MET = {"sections": 0}
 
 
 def assert_same_findings(
@@ -58,6 +70,15 @@ def assert_same_findings(
     else:
         # The write path's data: exactly the typed value's JSON dump.
         assert data.data == typed.value.model_dump(mode="json", exclude_unset=True), (kind, body)
+    # With the sections already known: the same report, members in the same order (the first
+    # time may remember sections, the second finds them).
+    for attempt in range(2):
+        hits = KNOWN.hits
+        known = validator.validate_data(kind, body, ligne=ligne, known=KNOWN)
+        MET["sections"] += (KNOWN.hits - hits) if attempt == 0 else 0
+        assert (known.errors, known.warnings) == (data.errors, data.warnings), (kind, body)
+        assert (known.kind, known.version, known.value) == (data.kind, data.version, None)
+        assert json.dumps(known.data) == json.dumps(data.data), (kind, body)
     return typed
 
 
@@ -71,6 +92,31 @@ def test_every_payload_of_the_differential_corpus_gets_the_same_findings():
     for case in corpus():
         refused += not assert_same_findings(validator, case.kind, dumps(case.payload)).valid
     assert refused >= 1_000  # the corpus is mostly mutated
+
+
+def test_sections_known_from_another_payload_give_the_same_findings():
+    """A contribution, then the same mutated by every family of the differential corpus: the
+    sections left as they were are known, beside the mutated one."""
+    validator = referential.default_validator()
+    rng = random.Random(5)
+    mutations = [
+        *AGREEMENT_ONLY.values(),
+        *REFUSED_BY_BOTH.values(),
+        *(mutate for mutate, _ in RUNTIME_ONLY.values()),
+    ]
+    met, compared = MET["sections"], 0
+    for _ in range(12):
+        notebook = samples.generate_carnet(rng, size="large")
+        payload = {k: v for k, v in notebook.items() if k not in ("personne", "territoire")}
+        assert_same_findings(validator, "contribution", dumps(payload))
+        nodes = list(walk(payload, schema("contribution")))
+        for mutate in mutations:
+            mutated = mutate(rng, json.loads(json.dumps(payload)), nodes)
+            if mutated is not None:
+                assert_same_findings(validator, "contribution", dumps(mutated[0]))
+                compared += 1
+    assert compared >= 100
+    assert MET["sections"] - met >= 2 * compared
 
 
 def test_every_conformance_example_read_as_every_kind_gets_the_same_findings():
