@@ -86,7 +86,7 @@ def _notebooks(database: Database) -> list[str]:
             "prenom_cle": "prenom",
             "date_naissance": date(1990, 1, 1),
             "document": {},
-            "vue": "{}",
+            "vue": b"{}",
             "categories": [],
             "cree_le": NOW,
             "modifie_le": NOW,

@@ -236,7 +236,7 @@ class ProjectionCache:
 
 
 def served(
-    vue: str,
+    vue: bytes,
     held: Iterable[str],
     readable: frozenset[str],
     withheld: bytes,
@@ -252,7 +252,7 @@ def served(
     """
     held = list(held)
     if readable.issuperset(held):
-        return vue.encode()[:-1] + b',"masques":' + withheld + b"}", held
+        return b"".join((memoryview(vue)[:-1], b',"masques":', withheld, b"}")), held
     cache_key = None if cache is None or key is None else (*key, readable)
     found = None if cache_key is None or cache is None else cache.get(cache_key)
     if found is None:
@@ -260,4 +260,4 @@ def served(
         found = (projected[:-1], sorted(readable.intersection(held)))
         if cache_key is not None and cache is not None:
             cache.put(cache_key, found)
-    return found[0] + b',"masques":' + withheld + b"}", found[1]
+    return b"".join((found[0], b',"masques":', withheld, b"}")), found[1]

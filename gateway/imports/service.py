@@ -145,7 +145,7 @@ class Matched:
 
     id: str
     date_naissance: str
-    vue: str
+    vue: bytes
     territoire: str
     nir13: str
 

@@ -43,7 +43,7 @@ class StoredNotebook:
     modifie_le: datetime
     document: dict[str, Any] = field(default_factory=dict)
     #: The rendered view: set when the write renders it, loaded only when an answer needs it.
-    vue: str = ""
+    vue: bytes = b""
     #: The data categories the view holds (set with it).
     categories: list[str] = field(default_factory=list)
     #: The natures of the calling organisation's links with the notebook.
@@ -103,12 +103,12 @@ def insert_notebook(session: Session, notebook: StoredNotebook) -> None:
     )
 
 
-def stored_view(session: Session, carnet_id: str) -> tuple[str, list[str]]:
+def stored_view(session: Session, carnet_id: str) -> tuple[bytes, list[str]]:
     """The rendered view of a notebook and the categories it holds."""
     vue, categories = session.execute(
         sa_select(_COLUMNS.vue, _COLUMNS.categories).where(_COLUMNS.id == carnet_id)
     ).one()
-    return str(vue), list(categories)
+    return bytes(vue), list(categories)
 
 
 # -- need to know -------------------------------------------------------------------------------

@@ -407,7 +407,7 @@ class NotebookService:
             previous=row.fragments,
             changed=outcome.sections,
         )
-        row.vue = rendered.json.decode()
+        row.vue = rendered.json
         row.categories = rendered.categories
         row.fragments = rendered.fragments
         if created:

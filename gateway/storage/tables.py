@@ -13,7 +13,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -123,8 +122,8 @@ class NotebookRow(SQLModel, table=True):
     prenom_cle: str = Field(max_length=100)
     date_naissance: date
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    #: The consolidated view as served (JSON text), rendered at write time.
-    vue: str = Field(sa_column=Column(Text, nullable=False))
+    #: The consolidated view as served (JSON, UTF-8), rendered at write time.
+    vue: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     #: The data categories the notebook holds (a read withholding none of them is served as is).
     categories: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
