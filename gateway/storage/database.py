@@ -213,6 +213,8 @@ class Database:
         #: Idle connections of :meth:`fetch_one`, kept out of the pool (a list: its pop and
         #: append are atomic, so threads share it without a lock).
         self._readers: list[Any] = []
+        #: The connection of :meth:`insert_rows` on SQLite, kept out of the pool.
+        self._inserter: Any = None
         dbapi = self.engine.dialect.loaded_dbapi
         self._dbapi_errors = (dbapi.OperationalError, dbapi.InterfaceError)
 
@@ -342,10 +344,20 @@ class Database:
 
     def insert_rows(self, table: Any, rows: list[dict[str, Any]], *, wait: bool = True) -> None:
         """Insert ``rows`` into ``table`` in one write transaction, without an ORM session (the
-        access journal's group commits)."""
+        access journal's group commits).
+
+        On SQLite the transaction runs on the driver of a connection kept for these inserts
+        (the writers' mutex serialises them): SQLAlchemy's connection and transaction objects
+        cost a third of a journaled read's group commit.
+        """
+        if not rows:
+            return
         if not self._writers.acquire(blocking=wait):
             raise WriterBusy()
         try:
+            if self.dialect == "sqlite":
+                self._insert_on_driver(table, rows, wait)
+                return
             with self.engine.connect() as connection:
                 connection = connection.execution_options(carnet_write=True, carnet_nowait=not wait)
                 try:
@@ -356,6 +368,30 @@ class Database:
                     driver.run_many(connection, _insert_of(table), rows)
         finally:
             self._writers.release()
+
+    def _insert_on_driver(self, table: Any, rows: list[dict[str, Any]], wait: bool) -> None:
+        prepared = driver.prepare(_insert_of(table), tuple(rows[0]), self.engine.dialect)
+        if self._inserter is None:
+            self._inserter = self.engine.raw_connection()
+        connection: sqlite3.Connection = self._inserter.dbapi_connection
+        try:
+            if wait:
+                _begin_immediate(connection)
+            else:
+                # Not waiting for another process's write lock either (see _begin).
+                connection.execute("PRAGMA busy_timeout=0")
+                try:
+                    _begin_immediate(connection)
+                finally:
+                    connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except OperationalError as error:
+            raise self._busy(error, wait) from error
+        try:
+            connection.executemany(prepared.sql, [prepared.arguments(row) for row in rows])
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
 
     @staticmethod
     def on_commit(session: Session, callback: Callable[[], None]) -> None:
@@ -397,6 +433,9 @@ class Database:
         return Checkpoints(database)
 
     def dispose(self) -> None:
+        if self._inserter is not None:
+            self._inserter.close()
+            self._inserter = None
         while self._readers:
             self._release(self._readers.pop())
         self.engine.dispose()

@@ -83,6 +83,55 @@ async def test_a_write_waiting_for_another_process_lets_the_loop_serve(client, p
     assert (await view(client, p, carnet_id))["droits"]["are"] is True
 
 
+async def test_a_read_waiting_for_another_process_is_journaled_once_the_lock_is_released(
+    client, partner, db
+):
+    """Another process holds SQLite's write lock: the read's journal entry waits on a worker
+    thread (the loop goes on serving), and the read is answered once it is committed."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's write lock")
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    other_process = sqlite3.connect(make_url(db.url).database, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    try:
+        read = asyncio.create_task(client.get(f"/v1/carnets/{carnet_id}", headers=p.headers))
+        await asyncio.sleep(0.3)
+        assert not read.done()
+        health = await asyncio.wait_for(client.get("/healthz"), timeout=5)
+        assert health.status_code == 200
+    finally:
+        other_process.rollback()
+        other_process.close()
+    response = await asyncio.wait_for(read, timeout=30)
+    assert response.status_code == 200, response.text
+    journal = await client.get(f"/v1/carnets/{carnet_id}/journal", headers=p.headers)
+    reads = [e for e in journal.json()["entrees"] if e["action"] == "lecture"]
+    assert [e["resultat"] for e in reads] == ["servi"]
+
+
+async def test_a_read_whose_journal_cannot_be_written_is_refused_and_the_next_one_served(
+    client, partner, db
+):
+    """No read without its journal entry: 503 ``journal_indisponible``; the journal written
+    again, reads are served again."""
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    with db.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE journal RENAME TO journal_hors_service"))
+    try:
+        refused = await client.get(f"/v1/carnets/{carnet_id}", headers=p.headers)
+    finally:
+        with db.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE journal_hors_service RENAME TO journal"))
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "journal_indisponible"
+    assert "Héloïse" not in refused.text
+    served = await client.get(f"/v1/carnets/{carnet_id}", headers=p.headers)
+    assert served.status_code == 200, served.text
+
+
 async def test_a_read_connection_the_server_closed_is_replaced(client, partner, db):
     """The hot read keeps its connections out of the pool: one the server has closed meanwhile
     (restart, idle timeout) is replaced, and the read answers."""
