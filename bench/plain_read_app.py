@@ -46,4 +46,4 @@ async def read(request: Request, carnet_id: str, claims: ClaimsDep) -> Response:
     )
     if found is None or found[0] is None or found[2] not in json_list(found[6]):
         raise NotebookNotFound()
-    return Response(found[0].encode(), media_type="application/json")
+    return Response(found[0], media_type="application/json")
