@@ -40,6 +40,9 @@ from referential import Validator
 from referential.models import Section
 
 router = APIRouter(prefix="/v1/carnets", tags=["carnets"])
+#: The notebook read and the contribution, registered on the application's own router (see
+#: gateway/app.py): FastAPI resolves the routes of an included router twice per request.
+hot_router = APIRouter(prefix="/v1/carnets", tags=["carnets"])
 
 #: Cursor pages without a COUNT per page.
 Page = CustomizedPage[
@@ -165,7 +168,7 @@ def _wants_representation(prefer: str | None, default: bool) -> bool:
 
 # The hottest route first: routing tries the routes in the order they are declared.
 @lean_route(
-    router,
+    hot_router,
     "/{carnet_id}",
     methods=["GET"],
     summary="Lire le carnet consolidé (les catégories que vous pouvez lire)",
@@ -242,7 +245,7 @@ def create_or_find(
 
 
 @lean_route(
-    router,
+    hot_router,
     "/{carnet_id}/contributions",
     methods=["POST"],
     summary="Verser une contribution (un ou plusieurs volets) au carnet",
