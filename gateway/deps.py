@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any
 
 import orjson
@@ -92,18 +93,46 @@ def principal_of(
     disabled operator flag applies at once to live tokens, and an identity provider's token
     cannot carry more than the registered client may.
     """
-    matrix: Matrix = request.app.state.matrix
+    return _principal(
+        request.app.state.matrix,
+        str(claims["client_id"]),
+        str(claims.get("scope") or ""),
+        organisation_id,
+        type_acteur,
+        _hashable(territoires),
+        _hashable(derogations),
+        bool(operateur),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _principal(
+    matrix: Matrix,
+    client_id: str,
+    scope: str,
+    organisation_id: str,
+    type_acteur: str,
+    territoires: str | bytes,
+    derogations: str | bytes,
+    operateur: bool,
+) -> Principal:
+    """A principal is immutable, and made of these values alone: built once for each (a
+    fifth of a notebook read's own work otherwise)."""
     granted = overrides(derogations)
     held = matrix.actor(type_acteur, granted).scopes + ((ADMINISTRATION,) if operateur else ())
-    claimed = str(claims.get("scope") or "").split()
     return Principal(
-        client_id=str(claims["client_id"]),
+        client_id=client_id,
         organisation_id=organisation_id,
         type_acteur=type_acteur,
         territoires=json_list(territoires),
-        scopes=frozenset(s for s in claimed if s in held),
+        scopes=frozenset(s for s in scope.split() if s in held),
         derogations=granted,
     )
+
+
+def _hashable(column: Any) -> str | bytes:
+    """A JSON column as a text() query reads it: SQLite's text, or PostgreSQL's value dumped."""
+    return column if isinstance(column, str | bytes) else orjson.dumps(column)
 
 
 def overrides(value: Any) -> tuple[tuple[str, str, str], ...]:
