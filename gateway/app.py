@@ -183,7 +183,6 @@ def create_app(
         enabled,
         spool=Path(settings.imports_dossier),
         states=app.state.states,
-        known=app.state.known_sections,
         max_bytes=settings.imports_max_octets,
     )
     app.state.import_tasks = set()

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
         default=16 * 1024 * 1024,
         ge=0,
         description=(
-            "Sections of payloads found valid, kept in memory (bytes in all) so that a section "
+            "Sections of contributions found valid, kept in memory (bytes in all) so that a section "
             "sent again as it was is not validated again (0: none)."
         ),
     )

@@ -27,10 +27,21 @@ class KnownSections:
 
     Each entry costs its content and its data (the data is not stored twice when it is the
     content itself); entries past ``capacity`` bytes in all are forgotten, oldest used first.
+
+    Looking a payload's sections up and remembering them costs about half a validation when
+    none is known: after ``patience`` payloads in a row without a known section, only one
+    payload in :attr:`SAMPLE` is looked up (and remembered), until one has a known section
+    again (None: every payload is).
     """
 
-    def __init__(self, capacity: int) -> None:
+    #: One payload in this many is looked up while payloads bring no known section.
+    SAMPLE = 16
+
+    def __init__(self, capacity: int, *, patience: int | None = 32) -> None:
         self.capacity = capacity
+        self.patience = patience
+        self._unknown_in_a_row = 0
+        self._payloads = 0
         self._entries: OrderedDict[Key, bytes | None] = OrderedDict()
         self._size = 0
         self._mutex = threading.Lock()
@@ -62,6 +73,19 @@ class KnownSections:
             while self._size > self.capacity:
                 old, old_data = self._entries.popitem(last=False)
                 self._size -= _size(old, old_data)
+
+    def worth_looking(self) -> bool:
+        """Whether to look the sections of the next payload up (see the class)."""
+        self._payloads += 1
+        return (
+            self.patience is None
+            or self._unknown_in_a_row < self.patience
+            or self._payloads % self.SAMPLE == 0
+        )
+
+    def looked(self, found: bool) -> None:
+        """Record whether the payload looked up had a known section."""
+        self._unknown_in_a_row = 0 if found else self._unknown_in_a_row + 1
 
     @property
     def size(self) -> int:

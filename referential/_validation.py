@@ -266,7 +266,10 @@ class Validator:
         body as sent. Sections of a payload that validates without any finding are remembered.
         """
         raw = body.encode() if isinstance(body, str) else body
-        split = None if known is None else self._split(kind, raw, known)
+        split = None
+        if known is not None and known.worth_looking():
+            split = self._split(kind, raw, known)
+            known.looked(split is not None and bool(split.found))
         if split is not None and split.found:
             found = self._validate_rest(kind, split, ligne)
             if found is not None:

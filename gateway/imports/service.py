@@ -49,7 +49,7 @@ from gateway.notebooks.states import StateCache
 from gateway.organisations.repository import ACTIVE_CLIENT
 from gateway.storage.database import Database
 from gateway.storage.tables import ImportJob, ImportState
-from referential import KnownSections, Validator
+from referential import Validator
 
 SLUG = "caf_msa"
 ACTION = "import"
@@ -219,7 +219,6 @@ class ImportService:
         *,
         spool: Path,
         states: StateCache | None = None,
-        known: KnownSections | None = None,
         max_bytes: int = 2 * 1024**3,
     ) -> None:
         self.database = database
@@ -228,7 +227,6 @@ class ImportService:
         self.connectors = connectors
         self.spool = spool
         self.states = states
-        self.known = known
         self.max_bytes = max_bytes
         self._stopping = threading.Event()
 
@@ -640,7 +638,6 @@ class ImportService:
             guard,
             lock=self.database.lock,
             states=self.states,
-            known=self.known,
             on_commit=self.database.on_commit,
         )
         written = service.create_or_find(orjson.dumps(body), with_view=False)

@@ -5,8 +5,11 @@ import asyncio
 import copy
 import random
 import sqlite3
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -60,6 +63,25 @@ async def test_a_contribution_without_purpose_or_token_is_refused_as_elsewhere(c
     assert no_purpose.json()["code"] == "finalite_requise"
 
 
+async def while_another_process_writes(
+    db, client, request: Coroutine[Any, Any, httpx.Response]
+) -> httpx.Response:
+    """``request`` sent while another process holds SQLite's write lock: it waits (the loop
+    serving meanwhile), and is answered once the lock is released."""
+    other_process = sqlite3.connect(make_url(db.url).database, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    try:
+        pending = asyncio.create_task(request)
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+        health = await asyncio.wait_for(client.get("/healthz"), timeout=5)
+        assert health.status_code == 200
+    finally:
+        other_process.rollback()
+        other_process.close()
+    return await asyncio.wait_for(pending, timeout=30)
+
+
 async def test_a_write_waiting_for_another_process_lets_the_loop_serve(client, partner, db):
     """Another process holds SQLite's write lock: the contribution waits on a worker thread,
     the loop goes on serving, and the write lands once the lock is released."""
@@ -67,18 +89,8 @@ async def test_a_write_waiting_for_another_process_lets_the_loop_serve(client, p
         pytest.skip("SQLite's write lock")
     p = await partner()
     carnet_id = await new_notebook(client, p)
-    other_process = sqlite3.connect(make_url(db.url).database, isolation_level=None)
-    other_process.execute("BEGIN IMMEDIATE")
-    try:
-        write = asyncio.create_task(contribute(client, p, carnet_id, {"droits": {"are": True}}))
-        await asyncio.sleep(0.3)
-        assert not write.done()
-        health = await asyncio.wait_for(client.get("/healthz"), timeout=5)
-        assert health.status_code == 200
-    finally:
-        other_process.rollback()
-        other_process.close()
-    response = await asyncio.wait_for(write, timeout=30)
+    write = contribute(client, p, carnet_id, {"droits": {"are": True}})
+    response = await while_another_process_writes(db, client, write)
     assert response.status_code == 200, response.text
     assert (await view(client, p, carnet_id))["droits"]["are"] is True
 
@@ -92,18 +104,8 @@ async def test_a_read_waiting_for_another_process_is_journaled_once_the_lock_is_
         pytest.skip("SQLite's write lock")
     p = await partner()
     carnet_id = await new_notebook(client, p)
-    other_process = sqlite3.connect(make_url(db.url).database, isolation_level=None)
-    other_process.execute("BEGIN IMMEDIATE")
-    try:
-        read = asyncio.create_task(client.get(f"/v1/carnets/{carnet_id}", headers=p.headers))
-        await asyncio.sleep(0.3)
-        assert not read.done()
-        health = await asyncio.wait_for(client.get("/healthz"), timeout=5)
-        assert health.status_code == 200
-    finally:
-        other_process.rollback()
-        other_process.close()
-    response = await asyncio.wait_for(read, timeout=30)
+    read = client.get(f"/v1/carnets/{carnet_id}", headers=p.headers)
+    response = await while_another_process_writes(db, client, read)
     assert response.status_code == 200, response.text
     journal = await client.get(f"/v1/carnets/{carnet_id}/journal", headers=p.headers)
     reads = [e for e in journal.json()["entrees"] if e["action"] == "lecture"]

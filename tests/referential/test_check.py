@@ -47,7 +47,7 @@ from tests.referential.versions import (
 EXAMPLES = Path(__file__).resolve().parents[2] / "openapi" / "examples"
 #: Sections found valid, shared by every comparison of this module: a payload meets sections
 #: of the payloads compared before it (the corpus mutates the same notebooks over and over).
-KNOWN = referential.KnownSections(64 * 1024 * 1024)
+KNOWN = referential.KnownSections(64 * 1024 * 1024, patience=None)
 #: Sections taken from KNOWN at the first comparison of a payload (known from other payloads).
 MET = {"sections": 0}
 
