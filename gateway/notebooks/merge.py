@@ -8,7 +8,9 @@ The stored state of a notebook is::
      "collections": {path: {item_key: {"v": item, "p": provenance_id, "supprime": bool,
                                        "actions": {item_key: {...}}}}}}
 
-    "provenances": {provenance_id: provenance}, "prochaine": next provenance id}
+    "provenances": {provenance_id: provenance}, "prochaine": next provenance id,
+     "empreintes": {source: {section: [digest of its last contribution, its observation,
+                                       the pointers refused as repetitions]}}}
 
 One provenance is recorded per contribution that changed something, and units and items refer
 to it: the state does not repeat it on every value. (States written before this carried the
@@ -26,11 +28,22 @@ Rules:
   others whatever the dates, and the others cannot overwrite it (``source_non_autoritaire``);
 - ``null`` clears a unit only when the value came from the same source;
 - absence never removes anything; events are append-only and deduplicated on ``(source, id)``.
+
+Partners resend whole files. A section made of collections alone (the diagnostic, the axes,
+the follow-up group, the appointments, the events) holds, for each source, only what that
+source sent: after a contribution whose every item of the section was applied, found
+unchanged or refused as a repetition within the contribution, the source's items are exactly
+that section's, observed at most then. So when the source sends the same section again (same
+digest), observed no earlier, every item is unchanged but the same repetitions: the section is
+not merged again, and its pointers are reported as the merge would. The digests
+(``empreintes``) are a derived index of the state, never needed to read it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -64,7 +77,11 @@ COLLECTIONS: dict[str, tuple[str, ...]] = {
     "/rendez_vous": (),
     "/evenements": (),
 }
+#: Sections made of collections alone (the merge of a section sent again as it was is skipped).
+RESENDABLE = ("diagnostic", "accompagnement", "rendez_vous", "evenements", "axes")
 OBJECTIVE_KEY = ("code",)
+REPEATED = "element_en_double"
+REPEATED_MESSAGE = "Cet élément figure déjà dans la contribution (même identifiant ou même clé)."
 ACTION_KEY = ("code", "libelle")
 APPEND_ONLY = frozenset({"/evenements"})
 
@@ -138,8 +155,18 @@ def provenance(source: Source, observe_le: str, recu_le: str) -> dict[str, Any]:
 class Merger:
     """Applies one contribution (a validated, JSON-ready dict) to a notebook state in place."""
 
-    def __init__(self, state: dict[str, Any], source: Source, observe_le: str, recu_le: str):
+    def __init__(
+        self,
+        state: dict[str, Any],
+        source: Source,
+        observe_le: str,
+        recu_le: str,
+        *,
+        resent: bool = True,
+    ):
         self.state = state
+        #: Whether sections sent again as they were are recognised (see the module).
+        self.resent = resent
         self.source = source
         self.observe_le = observe_le
         self._observed = chronological(observe_le)
@@ -172,12 +199,69 @@ class Merger:
             items = _at(contribution, path)
             if items:
                 section = path.split("/")[1]
-                target = self.state["collections"].setdefault(path, {})
-                for index, item in enumerate(items):
-                    self._item(target, f"{path}/{index}", item, natural_key, section, path)
-        for index, axe in enumerate(contribution.get("axes") or ()):
-            self._axe(index, axe)
+                with self._section(section, contribution) as repeated:
+                    if repeated is not None:
+                        for index in range(len(items)):
+                            self._again(f"{path}/{index}", repeated)
+                        continue
+                    target = self.state["collections"].setdefault(path, {})
+                    for index, item in enumerate(items):
+                        self._item(target, f"{path}/{index}", item, natural_key, section, path)
+        axes = contribution.get("axes")
+        if axes:
+            with self._section("axes", contribution) as repeated:
+                for index, axe in enumerate(axes):
+                    if repeated is not None:
+                        self._axe_again(index, axe, repeated)
+                    else:
+                        self._axe(index, axe)
         return self.outcome
+
+    # -- sections sent again -------------------------------------------------------------------
+
+    @contextmanager
+    def _section(
+        self, section: str, contribution: Mapping[str, Any]
+    ) -> Iterator[frozenset[str] | None]:
+        """When this source sent ``section`` as it is now, observed no later: yields the
+        pointers refused then as repetitions, and nothing is to merge. Otherwise yields None,
+        the caller merges the section, and its digest is recorded when no item was obsolete
+        nor refused but as a repetition."""
+        if not self.resent or section not in RESENDABLE:
+            yield None
+            return
+        digest = _digest(contribution[section])
+        previous = self.state.get("empreintes", {}).get(self.source.key, {}).get(section)
+        if previous is not None and previous[0] == digest and self._observed >= previous[1]:
+            yield frozenset(previous[2])
+            return
+        ignored, refused = len(self.outcome.ignores_obsoletes), len(self.outcome.refuses)
+        yield None
+        by_section = self.state.setdefault("empreintes", {}).setdefault(self.source.key, {})
+        repeated = [r["pointer"] for r in self.outcome.refuses[refused:] if r["code"] == REPEATED]
+        if len(self.outcome.ignores_obsoletes) == ignored and (
+            len(repeated) == len(self.outcome.refuses) - refused
+        ):
+            by_section[section] = [digest, self._observed, repeated]
+        else:
+            by_section.pop(section, None)
+
+    def _again(self, pointer: str, repeated: frozenset[str]) -> bool:
+        """Report an item of a section sent again as the merge did: unchanged, or refused as
+        a repetition; whether it was unchanged."""
+        if pointer in repeated:
+            self.outcome.refuse(pointer, REPEATED, REPEATED_MESSAGE)
+            return False
+        self.outcome.inchanges.append(pointer)
+        return True
+
+    def _axe_again(self, index: int, axe: Mapping[str, Any], repeated: frozenset[str]) -> None:
+        """The pointers of an axe sent again as it was, as :meth:`_axe` reports them."""
+        for position, objectif in enumerate(axe.get("objectifs") or ()):
+            pointer = f"/axes/{index}/objectifs/{position}"
+            if self._again(pointer, repeated):
+                for rank in range(len(objectif.get("actions") or ())):
+                    self._again(f"{pointer}/actions/{rank}", repeated)
 
     # -- units ---------------------------------------------------------------------------------
 
@@ -232,11 +316,7 @@ class Merger:
     ) -> dict[str, Any] | None:
         key = self.source.key + "|" + item_key(item, natural_key)
         if (id(target), key) in self._seen:
-            self.outcome.refuse(
-                pointer,
-                "element_en_double",
-                "Cet élément figure déjà dans la contribution (même identifiant ou même clé).",
-            )
+            self.outcome.refuse(pointer, REPEATED, REPEATED_MESSAGE)
             return None
         self._seen.add((id(target), key))
         existing: dict[str, Any] | None = target.get(key)
@@ -316,6 +396,10 @@ def item_key(item: Mapping[str, Any], natural_key: tuple[str, ...]) -> str:
     return "cle:" + "|".join(parts)
 
 
+def _digest(section: Any) -> str:
+    return hashlib.blake2b(orjson.dumps(section), digest_size=16).hexdigest()
+
+
 def _canonical(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
@@ -330,13 +414,21 @@ def _at(document: Mapping[str, Any], path: str) -> Any:
 
 
 def merge(
-    state: dict[str, Any], contribution: Mapping[str, Any], source: Source, recu_le: str
+    state: dict[str, Any],
+    contribution: Mapping[str, Any],
+    source: Source,
+    recu_le: str,
+    *,
+    resent: bool = True,
 ) -> Outcome:
     """Apply ``contribution`` to ``state`` in place; what was done, per pointer.
 
-    Values of the contribution are stored by reference: the caller hands both over.
+    Values of the contribution are stored by reference: the caller hands both over. With
+    ``resent`` (the default), sections sent again as they were are not merged again (see the
+    module); the outcome and the data are the same either way.
     """
-    return Merger(state, source, contribution["observe_le"], recu_le).apply(contribution)
+    merger = Merger(state, source, contribution["observe_le"], recu_le, resent=resent)
+    return merger.apply(contribution)
 
 
 def resolve(state: Mapping[str, Any], reference: Any) -> Mapping[str, Any]:
