@@ -3,13 +3,16 @@
 The gateway app (SQLite in a temporary folder, the same settings as the tests) is called
 directly through ASGI, one request after the other, with the contributions of ``bench/http.py``
 (each changes two values of a notebook; notebooks of ``--size``). Prints the requests' CPU time
-(``time.process_time``, which another process's load disturbs far less than wall time), and with
-``--profile FILE`` writes a cProfile of the measured requests. To compare two versions of the
+(``time.process_time``, which another process's load disturbs far less than wall time); with
+``--profile FILE`` writes a cProfile of the measured requests, and with ``--phases`` prints the
+wall time per request of each phase of a write (validation, classification, lock, merge,
+render, stored version, the write transaction's start and end), timed around the functions
+without a profiler's overhead. To compare two versions of the
 code, alternate runs of each in one session: on a shared machine, only side-by-side figures mean
 something. This is a profiling aid, not a target: the targets are ``bench/http.py``'s ratios.
 
     uv run python bench/inprocess.py [--mode write|read] [--requests N] [--size normal|large]
-                                     [--profile FILE]
+                                     [--profile FILE] [--phases]
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ import cProfile
 import random
 import tempfile
 import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +41,8 @@ import orjson
 from bench.http import contribution_body
 from gateway.app import create_app
 from gateway.habilitation import load_matrix
+from gateway.habilitation.guard import Guard
+from gateway.notebooks import repository, service
 from gateway.organisations.service import create_client, create_organisation
 from gateway.settings import Settings
 from gateway.storage.database import Database
@@ -98,6 +106,57 @@ class Caller:
         return status, b"".join(chunks)
 
 
+#: The phases of a write: (holder, attribute, label).
+PHASES = (
+    (service, "validated", "validation"),
+    (Guard, "check_write", "classification and rights"),
+    (service.NotebookService, "_locked", "lock and state"),
+    (service, "merge", "merge"),
+    (service, "compact", "compaction"),
+    (service, "render", "render"),
+    (repository, "save_version", "stored version"),
+)
+
+
+@contextmanager
+def timed_phases(spent: defaultdict[str, float]) -> Iterator[None]:
+    """Add the wall time of each phase to ``spent`` while the block runs."""
+    originals = [(holder, name, getattr(holder, name)) for holder, name, _ in PHASES]
+
+    def timed(function: Any, label: str) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - start
+
+        return wrapper
+
+    def transaction(function: Any) -> Any:
+        @contextmanager
+        def wrapper(self: Database, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            start = time.perf_counter()
+            with function(self, *args, **kwargs) as session:
+                spent["transaction start"] += time.perf_counter() - start
+                yield session
+                start = time.perf_counter()
+            spent["transaction end (commit)"] += time.perf_counter() - start
+
+        return wrapper
+
+    write = Database.write
+    for (holder, name, function), (_, _, label) in zip(originals, PHASES, strict=True):
+        setattr(holder, name, timed(function, label))
+    Database.write = transaction(write)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Database.write = write  # type: ignore[method-assign]
+        for holder, name, function in originals:
+            setattr(holder, name, function)
+
+
 async def token(app: Any, database: Database) -> str:
     with database.write() as session:
         organisation = create_organisation(
@@ -152,21 +211,25 @@ async def run(args: argparse.Namespace) -> None:
             status, answer = await call(method, path, body)
             assert status == 200, answer
         profile = cProfile.Profile() if args.profile else None
-        cpu, wall = time.process_time(), time.perf_counter()
-        if profile is not None:
-            profile.enable()
-        for method, path, body in requests[WARM_UP:]:
-            status, answer = await call(method, path, body)
-            assert status == 200, answer
-        if profile is not None:
-            profile.disable()
-            profile.dump_stats(args.profile)
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        spent: defaultdict[str, float] = defaultdict(float)
+        with timed_phases(spent) if args.phases else nullcontext():
+            cpu, wall = time.process_time(), time.perf_counter()
+            if profile is not None:
+                profile.enable()
+            for method, path, body in requests[WARM_UP:]:
+                status, answer = await call(method, path, body)
+                assert status == 200, answer
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(args.profile)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     database.dispose()
     print(
         f"{args.mode} ({args.size} notebooks): {args.requests} requests, "
         f"{cpu / args.requests * 1000:.3f} ms CPU each, {args.requests / wall:.0f} req/s"
     )
+    for label, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        print(f"  {label:28s} {seconds / args.requests * 1e6:7.1f} us per request")
 
 
 def main() -> None:
@@ -175,6 +238,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--size", choices=samples.SIZES, default="normal")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured requests")
+    parser.add_argument("--phases", action="store_true", help="time the phases of a write")
     asyncio.run(run(parser.parse_args()))
 
 
