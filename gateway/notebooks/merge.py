@@ -42,7 +42,7 @@ not merged again, and its pointers are reported as the merge would. The digests
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -429,6 +429,42 @@ def merge(
     """
     merger = Merger(state, source, contribution["observe_le"], recu_le, resent=resent)
     return merger.apply(contribution)
+
+
+def section_of(pointer: str) -> str:
+    """The section of a unit's pointer or of a collection's path."""
+    return pointer.split("/", 2)[1]
+
+
+def state_parts(
+    state: Mapping[str, Any], sections: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The parts of ``state`` by section (of ``sections`` only, when given), as stored:
+    ``{"unites": {...}, "collections": {...}}``; a section holding nothing has no part."""
+    wanted = None if sections is None else set(sections)
+    parts: dict[str, dict[str, Any]] = {}
+    for kind in ("unites", "collections"):
+        for pointer, held in state[kind].items():
+            section = section_of(pointer)
+            if held and (wanted is None or section in wanted):
+                part = parts.setdefault(section, {"unites": {}, "collections": {}})
+                part[kind][pointer] = held
+    return parts
+
+
+def shared_part(state: Mapping[str, Any]) -> dict[str, Any]:
+    """What the sections of ``state`` share, as stored with the notebook: provenances, the next
+    provenance id, digests of resent sections."""
+    return {key: value for key, value in state.items() if key not in ("unites", "collections")}
+
+
+def joined_state(shared: Mapping[str, Any], parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The state whose shared part and section parts are these."""
+    state: dict[str, Any] = {**shared, "unites": {}, "collections": {}}
+    for part in parts:
+        state["unites"].update(part["unites"])
+        state["collections"].update(part["collections"])
+    return state
 
 
 def resolve(state: Mapping[str, Any], reference: Any) -> Mapping[str, Any]:

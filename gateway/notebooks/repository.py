@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, delete, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from gateway.notebooks.merge import joined_state, shared_part, state_parts
 from gateway.storage import driver
 from gateway.storage.tables import (
     Change,
@@ -18,6 +20,7 @@ from gateway.storage.tables import (
     JournalEntry,
     Link,
     NotebookRow,
+    NotebookSectionState,
     PartnerIdentifier,
 )
 from gateway.storage.tables import Organisation as OrganisationRow
@@ -69,6 +72,16 @@ _LOCKED = (
     .with_for_update()
 )
 _DOCUMENT = sa_select(_COLUMNS.document).where(_COLUMNS.id == bindparam("carnet_id"))
+_PARTS = NotebookSectionState.__table__.c  # type: ignore[attr-defined]
+_STATE_PARTS = (
+    sa_select(_PARTS.volet, _PARTS.etat)
+    .where(_PARTS.carnet_id == bindparam("carnet_id"))
+    .order_by(_PARTS.volet)
+)
+_DELETE_PART = delete(_PARTS.carnet_id.table).where(
+    _PARTS.carnet_id == bindparam("carnet_id"), _PARTS.volet == bindparam("section")
+)
+_INSERT_PART = insert(_PARTS.carnet_id.table)
 
 
 def by_id_for_update(session: Session, carnet_id: str) -> StoredNotebook | None:
@@ -79,9 +92,28 @@ def by_id_for_update(session: Session, carnet_id: str) -> StoredNotebook | None:
 
 
 def document(session: Session, carnet_id: str) -> dict[str, Any]:
-    """The stored state of a notebook."""
-    ((state,),) = driver.fetch(session, _DOCUMENT, {"carnet_id": carnet_id})
-    return state  # type: ignore[no-any-return]
+    """The stored state of a notebook: its shared part and the parts of its sections."""
+    ((shared,),) = driver.fetch(session, _DOCUMENT, {"carnet_id": carnet_id})
+    parts = driver.fetch(session, _STATE_PARTS, {"carnet_id": carnet_id})
+    return joined_state(shared, (orjson.loads(etat) for _, etat in parts))
+
+
+def save_parts(
+    session: Session, carnet_id: str, state: Mapping[str, Any], sections: Iterable[str]
+) -> None:
+    """Store the parts of ``sections`` of ``state`` (those left empty are removed)."""
+    sections = sorted(set(sections))
+    keys = [{"carnet_id": carnet_id, "section": section} for section in sections]
+    driver.run_many(session, _DELETE_PART, keys)
+    parts = state_parts(state, sections)
+    driver.run_many(
+        session,
+        _INSERT_PART,
+        [
+            {"carnet_id": carnet_id, "volet": section, "etat": orjson.dumps(part)}
+            for section, part in parts.items()
+        ],
+    )
 
 
 def insert_notebook(session: Session, notebook: StoredNotebook) -> None:
@@ -94,13 +126,14 @@ def insert_notebook(session: Session, notebook: StoredNotebook) -> None:
             nom_cle=notebook.nom_cle,
             prenom_cle=notebook.prenom_cle,
             date_naissance=notebook.date_naissance,
-            document=notebook.document,
+            document=shared_part(notebook.document),
             vue=notebook.vue,
             categories=notebook.categories,
             cree_le=notebook.cree_le,
             modifie_le=notebook.modifie_le,
         )
     )
+    save_parts(session, notebook.id, notebook.document, state_parts(notebook.document))
 
 
 def stored_view(session: Session, carnet_id: str) -> tuple[bytes, list[str]]:
@@ -287,10 +320,12 @@ def add_identifiers(session: Session, carnet_id: str, identifiers: dict[str, str
 def save_version(
     session: Session, row: StoredNotebook, expected_version: int, *, identity: bool
 ) -> bool:
-    """Store ``row`` as its new version if the stored one is still ``expected_version``; its
-    identity columns too when ``identity`` (they changed)."""
+    """Store ``row`` as its new version if the stored one is still ``expected_version``: its
+    shared state and its view (the parts of the sections that changed: :func:`save_parts`),
+    its identity columns too when ``identity`` (they changed)."""
     columns = _VERSION_COLUMNS + _IDENTITY_COLUMNS if identity else _VERSION_COLUMNS
     values = {name: getattr(row, name) for name in columns}
+    values["document"] = shared_part(row.document)
     values["row_id"], values["expected"] = row.id, expected_version
     statement = _SAVE_VERSION_AND_IDENTITY if identity else _SAVE_VERSION
     return driver.run(session, statement, values) == 1

@@ -417,12 +417,14 @@ class NotebookService:
             repository.add_link(
                 self.session, row.id, self.principal.organisation_id, repository.CREATOR, recu_le
             )
-        elif not repository.save_version(
+        elif repository.save_version(
             self.session,
             row,
             previous,
             identity=(row.nir13, row.nom_cle, row.prenom_cle) != identity,
         ):
+            repository.save_parts(self.session, row.id, state, outcome.sections)
+        else:
             raise StaleVersion()
         personne = contribution.get("personne") or {}
         taken = repository.add_identifiers(

@@ -132,6 +132,20 @@ class NotebookRow(SQLModel, table=True):
     modifie_le: datetime = _ts(nullable=False, index=True)
 
 
+class NotebookSectionState(SQLModel, table=True):
+    """One section's part of a notebook's merge state (its units and collections, as JSON).
+
+    A write rewrites the parts of the sections it changed, not the whole state; the notebook's
+    ``document`` keeps what the sections share (provenances, digests of resent sections).
+    """
+
+    __tablename__ = "carnets_etats"
+
+    carnet_id: str = Field(foreign_key="carnets.id", primary_key=True, max_length=36)
+    volet: str = Field(primary_key=True, max_length=20)
+    etat: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class PartnerIdentifier(SQLModel, table=True):
     """A partner identifier of a person (CAF/MSA matricule, France Travail, département IS)."""
 

@@ -45,6 +45,7 @@ TABLES = (
     "livraisons",
     "conflits_identite",
     "identifiants",
+    "carnets_etats",
     "carnets",
     "clients",
     "derogations",

@@ -1,5 +1,6 @@
 """Migrations that carry stored data over: what an older gateway stored reads the same after."""
 
+import json
 from datetime import UTC, datetime
 
 from alembic import command
@@ -11,6 +12,29 @@ from gateway.storage.database import MIGRATIONS, Database
 from tests.gateway.conftest import fresh_database
 
 VIEW = '{"id":"c-1","version":1,"personne":{"nom":"Éloïse Œuvre","prenom":"Zoé"}}'
+PROVENANCE = {"source": "organisation:o", "type_acteur": "departement", "client": "cli_o"}
+STATE = {
+    "unites": {
+        "/personne/nom": {"v": "Éloïse Œuvre", "p": "0"},
+        "/droits/are": {"v": True, "p": "1"},
+        "/personne/prenom": {"v": "Zoé", "p": "0"},
+    },
+    "collections": {
+        "/diagnostic/situations": {
+            'organisation:o|cle:"logement.sans_hebergement"': {
+                "v": {"code": "logement.sans_hebergement"},
+                "p": "1",
+                "supprime": False,
+            }
+        },
+        "/rendez_vous": {},
+    },
+    "provenances": {
+        "0": PROVENANCE | {"observe_le": "2026-01-01T00:00:00Z", "recu_le": "2026-01-01T00:00:00Z"},
+        "1": PROVENANCE | {"observe_le": "2026-02-01T00:00:00Z", "recu_le": "2026-02-01T00:00:00Z"},
+    },
+    "prochaine": 2,
+}
 
 
 def _downgrade(database: Database, revision: str) -> None:
@@ -21,7 +45,10 @@ def _downgrade(database: Database, revision: str) -> None:
         command.downgrade(config, revision)
 
 
-def test_views_stored_as_text_are_served_as_their_utf8_bytes_and_back(db, tmp_path):
+def test_stored_views_and_states_read_the_same_after_the_upgrade_and_back(db, tmp_path):
+    """0011: a view stored as text reads as its UTF-8 bytes. 0012: a state stored whole reads
+    the same from its section parts (one row per section holding something). Both come back as
+    they were after a downgrade."""
     for old in fresh_database(db.dialect, tmp_path, revision="0010"):
         now = datetime.now(UTC)
         with old.write() as session:
@@ -32,14 +59,21 @@ def test_views_stored_as_text_are_served_as_their_utf8_bytes_and_back(db, tmp_pa
                     " VALUES ('c-1', '26', 1, 'oeuvre', 'zoe', '1990-01-01', :document, :vue,"
                     " '[\"identite\"]', :now, :now)"
                 ),
-                {"document": '{"unites": {}, "collections": {}}', "vue": VIEW, "now": now},
+                {"document": json.dumps(STATE), "vue": VIEW, "now": now},
             )
         old.migrate()
         with old.read() as session:
             vue, categories = repository.stored_view(session, "c-1")
+            state = repository.document(session, "c-1")
+            sections = session.execute(text("SELECT volet FROM carnets_etats")).scalars().all()
         assert vue == VIEW.encode()
         assert categories == ["identite"]
+        assert state == STATE | {
+            "collections": {k: v for k, v in STATE["collections"].items() if v}
+        }
+        assert sorted(sections) == ["diagnostic", "droits", "personne"]
         _downgrade(old, "0010")
         with old.read() as session:
-            (back,) = session.execute(text("SELECT vue FROM carnets")).one()
+            back, document = session.execute(text("SELECT vue, document FROM carnets")).one()
         assert back == VIEW
+        assert (json.loads(document) if isinstance(document, str) else document) == state
