@@ -44,28 +44,38 @@ def _coded(referential: Referential, liste: str, code: Any, default: str) -> str
     return entry.categorie if entry is not None else default
 
 
-def classify(document: Mapping[str, Any], referential: Referential) -> Iterator[tuple[str, str]]:
-    """``(pointer, category)`` of every part of a contribution or a notebook view."""
-    for section in ("personne", "coordonnees"):
-        for name, value in (document.get(section) or {}).items():
-            if name == "identifiants" and isinstance(value, Mapping):
-                for kind in value:
+Parts = Iterator[tuple[str, str]]
+
+
+def _named_fields(section: str) -> Any:
+    def parts(value: Any, referential: Referential) -> Parts:
+        for name, item in (value or {}).items():
+            if name == "identifiants" and isinstance(item, Mapping):
+                for kind in item:
                     yield f"/personne/identifiants/{kind}", "identite"
             else:
                 yield f"/{section}/{name}", SECTION_CATEGORIES[section]
-    for name, value in (document.get("droits") or {}).items():
+
+    return parts
+
+
+def _droits(value: Any, referential: Referential) -> Parts:
+    for name, item in (value or {}).items():
         category = "droits"
-        if name == "rsa" and isinstance(value, Mapping):
-            for suspension in value.get("suspensions") or ():
+        if name == "rsa" and isinstance(item, Mapping):
+            for suspension in item.get("suspensions") or ():
                 motif = _coded(referential, "motifs_suspension_rsa", suspension.get("motif"), "")
                 category = _combine(category, motif or "droits")
         yield f"/droits/{name}", category
-    for name, value in (document.get("situation") or {}).items():
+
+
+def _situation(value: Any, referential: Referential) -> Parts:
+    for name, item in (value or {}).items():
         if name == "projets_professionnels":
-            for index in range(len(value or ())):
+            for index in range(len(item or ())):
                 yield f"/situation/projets_professionnels/{index}", "situation"
-        elif name == "situation_professionnelle" and isinstance(value, Mapping):
-            code = value.get("code")
+        elif name == "situation_professionnelle" and isinstance(item, Mapping):
+            code = item.get("code")
             yield (
                 "/situation/situation_professionnelle",
                 _coded(referential, "situations_professionnelles", code, "situation"),
@@ -74,13 +84,19 @@ def classify(document: Mapping[str, Any], referential: Referential) -> Iterator[
             yield "/situation/rqth", "sante_handicap"
         else:
             yield f"/situation/{name}", "situation"
-    for index, item in enumerate((document.get("diagnostic") or {}).get("situations") or ()):
+
+
+def _diagnostic(value: Any, referential: Referential) -> Parts:
+    for index, item in enumerate((value or {}).get("situations") or ()):
         code = item.get("code")
         yield (
             f"/diagnostic/situations/{index}",
             _coded(referential, "situations", code, "situation"),
         )
-    for index, axe in enumerate(document.get("axes") or ()):
+
+
+def _axes(value: Any, referential: Referential) -> Parts:
+    for index, axe in enumerate(value or ()):
         theme = _coded(referential, "themes", axe.get("theme"), "parcours")
         for position, objectif in enumerate(axe.get("objectifs") or ()):
             pointer = f"/axes/{index}/objectifs/{position}"
@@ -91,14 +107,99 @@ def classify(document: Mapping[str, Any], referential: Referential) -> Iterator[
             for rank, action in enumerate(objectif.get("actions") or ()):
                 own = _coded(referential, "actions", action.get("code"), "parcours")
                 yield f"{pointer}/actions/{rank}", _combine(category, own)
-    for section in ("contrat", "orientation"):
-        if document.get(section) is not None:
-            yield f"/{section}", SECTION_CATEGORIES[section]
-    for index in range(len((document.get("accompagnement") or {}).get("groupe_suivi") or ())):
+
+
+def _whole(section: str) -> Any:
+    def parts(value: Any, referential: Referential) -> Parts:
+        yield f"/{section}", SECTION_CATEGORIES[section]
+
+    return parts
+
+
+def _groupe_suivi(value: Any, referential: Referential) -> Parts:
+    for index in range(len((value or {}).get("groupe_suivi") or ())):
         yield f"/accompagnement/groupe_suivi/{index}", "accompagnement"
-    for section in ("rendez_vous", "evenements"):
-        for index in range(len(document.get(section) or ())):
+
+
+def _items(section: str) -> Any:
+    def parts(value: Any, referential: Referential) -> Parts:
+        for index in range(len(value or ())):
             yield f"/{section}/{index}", SECTION_CATEGORIES[section]
+
+    return parts
+
+
+#: How the parts of each section are classified, in the order of a notebook's sections.
+_CLASSIFIERS = (
+    ("personne", _named_fields("personne")),
+    ("coordonnees", _named_fields("coordonnees")),
+    ("droits", _droits),
+    ("situation", _situation),
+    ("diagnostic", _diagnostic),
+    ("axes", _axes),
+    ("contrat", _whole("contrat")),
+    ("orientation", _whole("orientation")),
+    ("accompagnement", _groupe_suivi),
+    ("rendez_vous", _items("rendez_vous")),
+    ("evenements", _items("evenements")),
+)
+#: Sections of many parts whose classification is kept by content (partners resend them).
+KEPT_SECTIONS = frozenset({"diagnostic", "axes", "accompagnement", "rendez_vous", "evenements"})
+
+
+class ClassifiedSections:
+    """The parts of sections already classified, by content (a bounded, thread-safe LRU,
+    ``capacity`` bytes of contents in all): classifying a resent section of a hundred parts
+    costs more than recognising it."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[Referential, str, bytes], tuple[tuple[str, str], ...]]
+        self._entries = OrderedDict()
+        self._size = 0
+        self._mutex = threading.Lock()
+
+    def parts(self, referential: Referential, section: str, value: Any, classifier: Any) -> Parts:
+        key = (referential, section, orjson.dumps(value))
+        with self._mutex:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+        if found is None:
+            found = tuple(classifier(value, referential))
+            if len(key[2]) <= self.capacity:
+                with self._mutex:
+                    if key not in self._entries:
+                        self._entries[key] = found
+                        self._size += len(key[2])
+                    while self._size > self.capacity:
+                        old, _ = self._entries.popitem(last=False)
+                        self._size -= len(old[2])
+        return iter(found)
+
+    @property
+    def size(self) -> int:
+        """The bytes of contents held."""
+        return self._size
+
+
+def classify(
+    document: Mapping[str, Any],
+    referential: Referential,
+    *,
+    kept: ClassifiedSections | None = None,
+) -> Parts:
+    """``(pointer, category)`` of every part of a contribution or a notebook view; with
+    ``kept``, the sections of :data:`KEPT_SECTIONS` classified before, by content, are taken
+    from there."""
+    for section, classifier in _CLASSIFIERS:
+        value = document.get(section)
+        if value is None:
+            continue
+        if kept is not None and section in KEPT_SECTIONS:
+            yield from kept.parts(referential, section, value, classifier)
+        else:
+            yield from classifier(value, referential)
 
 
 def categories_of(document: Mapping[str, Any], referential: Referential) -> list[str]:

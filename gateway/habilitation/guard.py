@@ -8,10 +8,13 @@ from typing import Any
 
 from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
-from gateway.habilitation.categories import classify
+from gateway.habilitation.categories import ClassifiedSections, classify
 from gateway.habilitation.matrix import SANDBOX, SCOPE_PREFIX, ActorRights, Matrix, Right
 from gateway.storage.tables import JournalEntry
 from referential import Referential
+
+#: The sections of contributions classified before, by content (shared by every write).
+KEPT = ClassifiedSections(8 * 1024 * 1024)
 
 PURPOSE_HEADER = "Finalite"
 #: Identity fields sent to find or create a notebook (``identification`` right).
@@ -129,7 +132,7 @@ class Guard:
         """
         refused = []
         parts = {}
-        for pointer, category in classify(contribution, referential):
+        for pointer, category in classify(contribution, referential, kept=KEPT):
             parts[pointer] = category
             if self.actor.may_write(category, pointer):
                 continue
