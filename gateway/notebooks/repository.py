@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 from sqlalchemy import bindparam, delete, insert, text, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from gateway.notebooks.merge import joined_state, shared_part, state_parts
@@ -81,7 +83,17 @@ _STATE_PARTS = (
 _DELETE_PART = delete(_PARTS.carnet_id.table).where(
     _PARTS.carnet_id == bindparam("carnet_id"), _PARTS.volet == bindparam("section")
 )
-_INSERT_PART = insert(_PARTS.carnet_id.table)
+
+
+def _upsert(dialect_insert: Any) -> Any:
+    statement = dialect_insert(_PARTS.carnet_id.table)
+    return statement.on_conflict_do_update(
+        index_elements=[_PARTS.carnet_id, _PARTS.volet], set_={"etat": statement.excluded.etat}
+    )
+
+
+#: A section's part written in one statement whether it was stored before or not.
+_UPSERT_PART = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(postgresql_insert)}
 
 
 def by_id_for_update(session: Session, carnet_id: str) -> StoredNotebook | None:
@@ -101,17 +113,21 @@ def document(session: Session, carnet_id: str) -> dict[str, Any]:
 def save_parts(
     session: Session, carnet_id: str, state: Mapping[str, Any], sections: Iterable[str]
 ) -> None:
-    """Store the parts of ``sections`` of ``state`` (those left empty are removed)."""
-    sections = sorted(set(sections))
-    keys = [{"carnet_id": carnet_id, "section": section} for section in sections]
-    driver.run_many(session, _DELETE_PART, keys)
+    """Store the parts of ``sections`` of ``state`` (those left empty are removed): one
+    statement for the parts written (an upsert), one more only when a part was emptied."""
+    sections = set(sections)
     parts = state_parts(state, sections)
+    emptied = sorted(sections - parts.keys())
+    if emptied:
+        keys = [{"carnet_id": carnet_id, "section": section} for section in emptied]
+        driver.run_many(session, _DELETE_PART, keys)
+    dialect = session.get_bind().dialect.name
     driver.run_many(
         session,
-        _INSERT_PART,
+        _UPSERT_PART[dialect],
         [
             {"carnet_id": carnet_id, "volet": section, "etat": orjson.dumps(part)}
-            for section, part in parts.items()
+            for section, part in sorted(parts.items())
         ],
     )
 
