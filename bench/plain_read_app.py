@@ -1,8 +1,9 @@
 """The notebook read of the core issue, before habilitation: the baseline of the read with
 projection and journaling in bench/http.py.
 
-Same token check (the gateway's TokenService and keys), same single query of the client's state
-and the stored view, same territory check; no purpose, no projection, no journal.
+Same token check (the gateway's TokenService and keys), same query of the client's state
+and the notebook's version, same views kept in memory by version, same territory check; no
+purpose, no projection, no journal.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from fastapi.responses import Response
 
 from gateway.auth import keys
 from gateway.auth.tokens import TokenService
-from gateway.deps import ClaimsDep, json_list
+from gateway.deps import ClaimsDep
+from gateway.habilitation.categories import ProjectionCache
 from gateway.notebooks import repository
 from gateway.notebooks.errors import NotebookNotFound
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.storage.driver import json_list
 
 settings = Settings()
 database = Database(settings.database_url)
+views = ProjectionCache(settings.projection_cache_size, settings.projection_cache_bytes)
 
 
 @asynccontextmanager
@@ -44,6 +48,9 @@ async def read(request: Request, carnet_id: str, claims: ClaimsDep) -> Response:
         repository.VIEW_FOR_CLIENT,
         {"carnet_id": carnet_id, "client_id": str(claims["client_id"])},
     )
-    if found is None or found[0] is None or found[2] not in json_list(found[6]):
+    if found is None or found[0] is None or found[1] not in json_list(found[4]):
         raise NotebookNotFound()
-    return Response(found[0], media_type="application/json")
+    stored = repository.cached_view(database, views, carnet_id, found[0])
+    if stored is None:
+        raise NotebookNotFound()
+    return Response(stored[2], media_type="application/json")

@@ -187,7 +187,9 @@ def create_app(
     )
     app.state.import_tasks = set()
     app.state.journal = AccessJournal(database)
-    app.state.projections = ProjectionCache(settings.projection_cache_size)
+    app.state.projections = ProjectionCache(
+        settings.projection_cache_size, settings.projection_cache_bytes
+    )
     app.state.schemas = {}
     if settings.validation_anonymous_per_minute:
         app.state.anonymous_validation = TokenBuckets(settings.validation_anonymous_per_minute)

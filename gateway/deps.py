@@ -15,6 +15,7 @@ from gateway.habilitation.guard import PURPOSE_HEADER, Guard
 from gateway.habilitation.matrix import ADMINISTRATION, Matrix
 from gateway.organisations.repository import ACTIVE_CLIENT
 from gateway.storage.database import Database
+from gateway.storage.driver import json_list
 from referential import Validator
 
 
@@ -153,11 +154,6 @@ async def get_guard(
 ) -> Guard:
     """The caller's rights for the purpose it states (400/403 without an allowed purpose)."""
     return Guard(request.app.state.matrix, principal, finalite)
-
-
-def json_list(value: Any) -> tuple[str, ...]:
-    """A JSON list column read by a text() query (SQLite hands over its text)."""
-    return tuple(orjson.loads(value) if isinstance(value, str | bytes) else value)
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]

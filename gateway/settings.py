@@ -46,7 +46,15 @@ class Settings(BaseSettings):
     projection_cache_size: int = Field(
         default=1024,
         ge=0,
-        description="Projected notebook views kept in memory, per version and readable categories.",
+        description=(
+            "Notebook views kept in memory, per version, whole and projected per readable "
+            "categories (entries)."
+        ),
+    )
+    projection_cache_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=0,
+        description="Bytes of the notebook views kept in memory, in all (0: none).",
     )
     idp_issuer: str | None = Field(
         default=None,

@@ -41,7 +41,7 @@ from gateway.connectors.errors import (
     UpstreamProblem,
 )
 from gateway.connectors.loader import Connectors, EnabledConnector
-from gateway.deps import json_list, overrides
+from gateway.deps import overrides
 from gateway.errors import ProblemError
 from gateway.habilitation.guard import Guard
 from gateway.habilitation.matrix import Matrix
@@ -52,6 +52,7 @@ from gateway.notebooks.service import NotebookService
 from gateway.notebooks.states import StateCache
 from gateway.organisations.repository import ACTIVE_CLIENT
 from gateway.storage.database import Database
+from gateway.storage.driver import json_list
 from gateway.storage.tables import ConnectorPull, NotebookRow
 from referential import KnownSections, Validator
 
@@ -74,6 +75,8 @@ class Prepared:
     guard: Guard
     #: Who journals the access: the caller who asked, or the connector's client in a batch.
     journal: Guard
+    #: The notebook's ``personne`` section as its view shows it (its identifiers).
+    personne: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -163,11 +166,11 @@ class SyncService:
         for the notebook's territory, the caller needs to know the notebook, the connector's
         client is valid."""
         entry = self.enabled(slug)
-        row, state = await anyio.to_thread.run_sync(self._read, slug, carnet_id, trigger)
+        row, state, personne = await anyio.to_thread.run_sync(self._read, slug, carnet_id, trigger)
         if row.territoire not in entry.clients:
             raise ConnectorNotEnabled()
         guard = await anyio.to_thread.run_sync(self._connector_guard, entry, row.territoire)
-        return Prepared(entry, row, state, guard, trigger or guard)
+        return Prepared(entry, row, state, guard, trigger or guard, personne)
 
     async def run(self, prepared: Prepared, *, agent: Agent, force: bool = False) -> SyncResult:
         entry, row, state, guard, journal = (
@@ -186,7 +189,7 @@ class SyncService:
             )
         connector = entry.connector
         assert isinstance(connector, Pull)
-        personne = orjson.loads(row.vue).get("personne") or {}
+        personne = prepared.personne
         request = PullRequest(
             carnet_id=row.id,
             territoire=row.territoire,
@@ -219,7 +222,7 @@ class SyncService:
         """The last pull of a notebook by a connector, for a caller who needs to know it
         (journaled)."""
         self.enabled(slug)
-        _, state = self._read(slug, carnet_id, trigger)
+        _, state, _ = self._read(slug, carnet_id, trigger)
         with self.database.write() as session:
             notebooks.record_access(session, trigger.entry(ACTION, carnet_id, [], "consultation"))
         return state
@@ -228,7 +231,8 @@ class SyncService:
 
     def _read(
         self, slug: str, carnet_id: str, trigger: Guard | None
-    ) -> tuple[NotebookRow, ConnectorPull | None]:
+    ) -> tuple[NotebookRow, ConnectorPull | None, dict[str, Any]]:
+        personne = None
         with self.database.read() as session:
             row = repository.notebook(session, carnet_id)
             linked = bool(
@@ -237,6 +241,8 @@ class SyncService:
                 and notebooks.linked(session, carnet_id, trigger.principal.organisation_id)
             )
             state = repository.pull_state(session, slug, carnet_id) if row else None
+            if row is not None:
+                personne = notebooks.stored_section(session, carnet_id, "personne")
         if row is None or (trigger is not None and not trigger.may_touch(row.territoire, linked)):
             error = NotebookNotFound()
             if trigger is not None:
@@ -244,7 +250,7 @@ class SyncService:
                 with self.database.write() as session:
                     session.add_all(error.records)
             raise error
-        return row, state
+        return row, state, personne or {}
 
     def _connector_guard(self, entry: EnabledConnector, territoire: str) -> Guard:
         return connector_guard(self.database, self.matrix, entry, territoire)
@@ -340,21 +346,23 @@ class SyncService:
         previous = None if state is None else state.empreinte
         vanished = None if state is None else _aware(state.non_confirme_depuis)
         fingerprint = previous
-        body = None
+        contribution = None
         if pulled.outcome is PullOutcome.DOSSIER:
             vanished = None
             fingerprint = self._fingerprint(entry, pulled)
             if fingerprint is not None and fingerprint == previous:
                 result.resultat = UNCHANGED
             else:
-                body = self._body(row, guard.principal, pulled.contribution or {}, now)
+                contribution = pulled.contribution or {}
         elif pulled.outcome in (PullOutcome.NO_DOSSIER, PullOutcome.NOT_FOUND) and previous:
             # Absence is never deletion: what the source said is kept, marked unconfirmed.
             vanished = vanished or now
         result.non_confirme_depuis = vanished
         try:
             with self.database.write() as session:
-                if body is not None:
+                if contribution is not None:
+                    diagnostic = notebooks.stored_section(session, row.id, "diagnostic")
+                    body = self._body(diagnostic, guard.principal, contribution, now)
                     written = self._write(session, guard, row.id, body)
                     result.version = written.row.version
                     result.ecriture = written.outcome.to_wire()
@@ -430,19 +438,18 @@ class SyncService:
 
     @staticmethod
     def _body(
-        row: NotebookRow, principal: Principal, contribution: dict[str, Any], now: datetime
+        diagnostic: Any, principal: Principal, contribution: dict[str, Any], now: datetime
     ) -> bytes:
         """The connector's contribution, written to the notebook by its id: what the partner
         said, and nothing of the notebook's identity the partner did not say (sending it back
         would record it, and the identifiers the partner holds authority over, as the
-        partner's own)."""
-        view = orjson.loads(row.vue)
+        partner's own). ``diagnostic``: the notebook's section as its view shows it."""
         body: dict[str, Any] = dict(contribution)
         observed = body.get("observe_le")
         stamp = now.isoformat().replace("+00:00", "Z")
         if not observed or _instant(observed) > now:
             body["observe_le"] = stamp
-        held = _held_situations(view, principal.source)
+        held = _held_situations(diagnostic, principal.source)
         diagnostic = body.get("diagnostic")
         if diagnostic and diagnostic.get("situations"):
             # A closure only ends what this source holds: closing what it never said is noise.
@@ -504,8 +511,8 @@ def _instant(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _held_situations(view: dict[str, Any], source: str) -> set[str]:
-    situations = (view.get("diagnostic") or {}).get("situations") or ()
+def _held_situations(diagnostic: Any, source: str) -> set[str]:
+    situations = (diagnostic or {}).get("situations") or ()
     return {
         item["code"]
         for item in situations

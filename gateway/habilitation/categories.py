@@ -309,31 +309,47 @@ def _empty(value: Any) -> bool:
     return False
 
 
-class ProjectionCache:
-    """Projected views, by notebook, version and the categories readable: a notebook version is
-    projected once per set of readable categories, not at every read. Bounded (LRU)."""
+#: A notebook version's view, whole (``readable`` None) or as some readable categories project it.
+ViewKey = tuple[str, int, frozenset[str] | None]
 
-    def __init__(self, capacity: int) -> None:
+
+class ProjectionCache:
+    """Views by notebook and version, whole (as stored) or projected for a set of readable
+    categories: a notebook version is assembled from its stored pieces once, and projected once
+    per set of readable categories, not at every read. A version never changes: an entry is
+    true as long as it is kept. Bounded (LRU) by entries and by bytes in all."""
+
+    def __init__(self, capacity: int, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[tuple[str, int, frozenset[str]], tuple[bytes, list[str]]] = (
-            OrderedDict()
-        )
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[ViewKey, tuple[bytes, list[str]]] = OrderedDict()
+        self._size = 0
         self._mutex = threading.Lock()
 
-    def get(self, key: tuple[str, int, frozenset[str]]) -> tuple[bytes, list[str]] | None:
+    def get(self, key: ViewKey) -> tuple[bytes, list[str]] | None:
         with self._mutex:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
             return found
 
-    def put(self, key: tuple[str, int, frozenset[str]], value: tuple[bytes, list[str]]) -> None:
-        if self.capacity <= 0:
+    def put(self, key: ViewKey, value: tuple[bytes, list[str]]) -> None:
+        if self.capacity <= 0 or len(value[0]) > self.max_bytes:
             return
         with self._mutex:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._size -= len(old[0])
             self._entries[key] = value
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+            self._size += len(value[0])
+            while len(self._entries) > self.capacity or self._size > self.max_bytes:
+                _, (dropped, _) = self._entries.popitem(last=False)
+                self._size -= len(dropped)
+
+    @property
+    def size(self) -> int:
+        """The bytes of views held."""
+        return self._size
 
 
 def served(

@@ -39,7 +39,7 @@ from gateway.auth.principal import Principal
 from gateway.connectors.errors import ConnectorMisconfigured, ConnectorUnknown
 from gateway.connectors.loader import Connectors, EnabledConnector
 from gateway.connectors.service import connector_guard
-from gateway.deps import json_list, overrides
+from gateway.deps import overrides
 from gateway.errors import NotFound, ProblemError
 from gateway.habilitation.guard import Guard
 from gateway.habilitation.matrix import Matrix
@@ -48,6 +48,7 @@ from gateway.notebooks.service import NotebookService
 from gateway.notebooks.states import StateCache
 from gateway.organisations.repository import ACTIVE_CLIENT
 from gateway.storage.database import Database
+from gateway.storage.driver import json_list
 from gateway.storage.tables import ImportJob, ImportState
 from referential import Validator
 
@@ -59,9 +60,11 @@ PENDING, RUNNING, DONE, REJECTED, FAILED = "en_attente", "en_cours", "termine", 
 BATCH_FOYERS = 100
 #: The record kinds the first pass stages for the second.
 STAGED = frozenset({"personne", "personne_rejetee", "foyer_rejete"})
+#: The notebooks of a NIR in a territory, with their ``personne`` section as the view shows it.
 BY_NIR = text(
-    "SELECT id, date_naissance, vue FROM carnets WHERE nir13 = :nir AND territoire = :territoire"
-    " LIMIT 2"
+    "SELECT c.id, c.date_naissance, e.vue FROM carnets c"
+    " LEFT JOIN carnets_etats e ON e.carnet_id = c.id AND e.volet = 'personne'"
+    " WHERE c.nir13 = :nir AND c.territoire = :territoire LIMIT 2"
 )
 STATE = text(
     "SELECT observation, empreinte FROM imports_suivi"
@@ -145,7 +148,8 @@ class Matched:
 
     id: str
     date_naissance: str
-    vue: bytes
+    #: Its ``personne`` section as the view shows it (JSON), if any.
+    personne: bytes | None
     territoire: str
     nir13: str
 
@@ -620,8 +624,7 @@ class ImportService:
     def _write(
         self, session: Session, guard: Guard, row: Matched, contribution: dict[str, Any]
     ) -> str:
-        view = orjson.loads(row.vue)
-        personne = view.get("personne") or {}
+        personne = orjson.loads(row.personne) if row.personne is not None else {}
         body: dict[str, Any] = {
             "territoire": row.territoire,
             "personne": {

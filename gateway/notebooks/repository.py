@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import bindparam, delete, insert, text, update
@@ -15,7 +15,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from gateway.notebooks.merge import joined_state, shared_part, state_parts
+from gateway.notebooks.view import SECTION_RANK, Fragment, Rendered, assemble
 from gateway.storage import driver
+from gateway.storage.database import Database
+from gateway.storage.driver import json_list
 from gateway.storage.tables import (
     Change,
     IdempotencyRecord,
@@ -26,6 +29,9 @@ from gateway.storage.tables import (
     PartnerIdentifier,
 )
 from gateway.storage.tables import Organisation as OrganisationRow
+
+if TYPE_CHECKING:
+    from gateway.habilitation.categories import ProjectionCache
 
 _COLUMNS = NotebookRow.__table__.c  # type: ignore[attr-defined]
 _LINKS = Link.__table__.c  # type: ignore[attr-defined]
@@ -47,15 +53,14 @@ class StoredNotebook:
     cree_le: datetime
     modifie_le: datetime
     document: dict[str, Any] = field(default_factory=dict)
-    #: The rendered view: set when the write renders it, loaded only when an answer needs it.
+    #: The whole view as served, when an answer needs it (see :meth:`view`).
     vue: bytes = b""
     #: The data categories the view holds (set with it).
     categories: list[str] = field(default_factory=list)
     #: The natures of the calling organisation's links with the notebook.
     liens: set[str] = field(default_factory=set)
-    #: The rendered sections of the view of ``document``, when known (see
-    #: :class:`gateway.notebooks.view.Fragment`).
-    fragments: Mapping[str, Any] | None = None
+    #: The view of ``document`` rendered, when known.
+    rendered: Rendered | None = None
 
 
 _LOCKED = (
@@ -88,7 +93,8 @@ _DELETE_PART = delete(_PARTS.carnet_id.table).where(
 def _upsert(dialect_insert: Any) -> Any:
     statement = dialect_insert(_PARTS.carnet_id.table)
     return statement.on_conflict_do_update(
-        index_elements=[_PARTS.carnet_id, _PARTS.volet], set_={"etat": statement.excluded.etat}
+        index_elements=[_PARTS.carnet_id, _PARTS.volet],
+        set_={name: statement.excluded[name] for name in ("etat", "vue", "provenance")},
     )
 
 
@@ -111,28 +117,40 @@ def document(session: Session, carnet_id: str) -> dict[str, Any]:
 
 
 def save_parts(
-    session: Session, carnet_id: str, state: Mapping[str, Any], sections: Iterable[str]
+    session: Session,
+    carnet_id: str,
+    state: Mapping[str, Any],
+    fragments: Mapping[str, Fragment],
+    sections: Iterable[str],
 ) -> None:
-    """Store the parts of ``sections`` of ``state`` (those left empty are removed): one
-    statement for the parts written (an upsert), one more only when a part was emptied."""
+    """Store the sections ``sections`` of ``state``, rendered as ``fragments``: each one's
+    part of the state and of the view (those holding nothing are removed). One statement for
+    the sections written (an upsert), one more only when a section was emptied."""
     sections = set(sections)
     parts = state_parts(state, sections)
     emptied = sorted(sections - parts.keys())
     if emptied:
         keys = [{"carnet_id": carnet_id, "section": section} for section in emptied]
         driver.run_many(session, _DELETE_PART, keys)
-    dialect = session.get_bind().dialect.name
-    driver.run_many(
-        session,
-        _UPSERT_PART[dialect],
-        [
-            {"carnet_id": carnet_id, "volet": section, "etat": orjson.dumps(part)}
-            for section, part in sorted(parts.items())
-        ],
-    )
+    rows = []
+    for section, part in sorted(parts.items()):
+        fragment = fragments[section]
+        shown = fragment.value is not None
+        rows.append(
+            {
+                "carnet_id": carnet_id,
+                "volet": section,
+                "etat": orjson.dumps(part),
+                "vue": fragment.value_json if shown else None,
+                "provenance": fragment.provenance_json if shown else None,
+            }
+        )
+    driver.run_many(session, _UPSERT_PART[session.get_bind().dialect.name], rows)
 
 
 def insert_notebook(session: Session, notebook: StoredNotebook) -> None:
+    """Insert a new notebook, rendered (``notebook.rendered``)."""
+    assert notebook.rendered is not None
     session.execute(
         insert(NotebookRow).values(
             id=notebook.id,
@@ -143,21 +161,45 @@ def insert_notebook(session: Session, notebook: StoredNotebook) -> None:
             prenom_cle=notebook.prenom_cle,
             date_naissance=notebook.date_naissance,
             document=shared_part(notebook.document),
-            vue=notebook.vue,
+            tete=notebook.rendered.head,
+            libelles=notebook.rendered.libelles,
             categories=notebook.categories,
             cree_le=notebook.cree_le,
             modifie_le=notebook.modifie_le,
         )
     )
-    save_parts(session, notebook.id, notebook.document, state_parts(notebook.document))
+    parts = state_parts(notebook.document)
+    save_parts(session, notebook.id, notebook.document, notebook.rendered.fragments, parts)
+
+
+def view_of(tete: Any, libelles: Any, sections: Iterable[tuple[Any, Any, Any]]) -> bytes:
+    """The whole view from its stored pieces (bytes as the driver gives them): the head and
+    labels of the notebook, and ``(section, value, provenance)`` of its sections shown, in any
+    order (rows of NULLs, as a notebook without any section shown gives, are skipped)."""
+    ordered: list[tuple[str, bytes, bytes] | None] = [None] * len(SECTION_RANK)
+    for volet, vue, provenance in sections:
+        if volet is not None:
+            ordered[SECTION_RANK[volet]] = (volet, vue, provenance or b"")
+    return assemble(tete, [piece for piece in ordered if piece is not None], libelles)
 
 
 def stored_view(session: Session, carnet_id: str) -> tuple[bytes, list[str]]:
-    """The rendered view of a notebook and the categories it holds."""
-    vue, categories = session.execute(
-        sa_select(_COLUMNS.vue, _COLUMNS.categories).where(_COLUMNS.id == carnet_id)
-    ).one()
-    return bytes(vue), list(categories)
+    """The rendered view of a notebook and the categories it holds, in the session's
+    transaction."""
+    found = _view_from_pieces(driver.fetch(session, _VIEW_PIECES, {"carnet_id": carnet_id}))
+    assert found is not None, carnet_id
+    return found[2], list(json_list(found[1]))
+
+
+_SECTION_VALUE = sa_select(_PARTS.vue).where(
+    _PARTS.carnet_id == bindparam("carnet_id"), _PARTS.volet == bindparam("section")
+)
+
+
+def stored_section(session: Session, carnet_id: str, section: str) -> Any:
+    """The value of one section of a notebook's view (None when it shows nothing there)."""
+    found = driver.fetch(session, _SECTION_VALUE, {"carnet_id": carnet_id, "section": section})
+    return orjson.loads(found[0][0]) if found and found[0][0] is not None else None
 
 
 # -- need to know -------------------------------------------------------------------------------
@@ -170,7 +212,7 @@ _ADD_LINK = insert(_LINKS.carnet_id.table)
 _JOURNAL = insert(JournalEntry.__table__)  # type: ignore[attr-defined]
 _CHANGE = insert(Change.__table__)  # type: ignore[attr-defined]
 #: Columns a new version sets; the identity columns only when they change (each is indexed).
-_VERSION_COLUMNS = ("version", "document", "vue", "categories", "modifie_le")
+_VERSION_COLUMNS = ("version", "document", "tete", "libelles", "categories", "modifie_le")
 _IDENTITY_COLUMNS = ("nir13", "nom_cle", "prenom_cle")
 
 
@@ -273,11 +315,12 @@ def journal_of(
     return list(session.exec(statement.order_by(col(JournalEntry.seq)).limit(limit)))
 
 
-#: The hot read, in one query: the caller's client and organisation must be active (no row
-#: otherwise), the caller's organisation, and the rendered view of the notebook with its
-#: territory, its categories and whether the organisation is linked to it (NULLs when unknown).
+#: The hot read's first query: the caller's client and organisation must be active (no row
+#: otherwise), the caller's organisation, and the notebook's version and territory with
+#: whether the organisation is linked to it (NULLs when unknown). The view itself comes
+#: from memory when this version's is held, from :func:`load_view` otherwise.
 VIEW_FOR_CLIENT = text(
-    "SELECT c.vue, c.version, c.territoire, c.categories,"
+    "SELECT c.version, c.territoire,"
     " o.id, o.type_acteur, o.territoires, o.derogations,"
     " EXISTS (SELECT 1 FROM liens l WHERE l.carnet_id = c.id AND l.organisation_id = o.id),"
     " cl.operateur"
@@ -286,6 +329,49 @@ VIEW_FOR_CLIENT = text(
     " LEFT JOIN carnets c ON c.id = :carnet_id"
     " WHERE cl.client_id = :client_id AND cl.actif AND o.actif"
 )
+#: A notebook's stored view in one query (one snapshot): its version, categories, head and
+#: labels, then one row per section the view shows, its pieces in the last three columns.
+_VIEW_PIECES = text(
+    "SELECT c.version, c.categories, c.tete, c.libelles, NULL, NULL, NULL"
+    " FROM carnets c WHERE c.id = :carnet_id"
+    " UNION ALL"
+    " SELECT NULL, NULL, NULL, NULL, e.volet, e.vue, e.provenance"
+    " FROM carnets_etats e WHERE e.carnet_id = :carnet_id AND e.vue IS NOT NULL"
+)
+
+
+def load_view(database: Database, carnet_id: str) -> tuple[int, Any, bytes] | None:
+    """The version of a notebook, its categories and its view as stored now (None when it
+    does not exist), from the database's reading connections. Columns come as the driver
+    gives them."""
+    return _view_from_pieces(database.fetch_all(_VIEW_PIECES, {"carnet_id": carnet_id}))
+
+
+def _view_from_pieces(rows: list[tuple[Any, ...]]) -> tuple[int, Any, bytes] | None:
+    head = next((row for row in rows if row[4] is None), None)
+    if head is None:
+        return None
+    version, categories, tete, libelles = head[:4]
+    return version, categories, view_of(tete, libelles, (row[4:] for row in rows))
+
+
+def cached_view(
+    database: Database, cache: ProjectionCache, carnet_id: str, version: int
+) -> tuple[int, list[str], bytes] | None:
+    """A notebook's version, categories and whole view: the view of ``version`` from
+    ``cache`` when it holds it, otherwise the view stored now,
+    assembled and kept (a write committed since the version was read is served with its own
+    version and categories); None when the notebook no longer exists."""
+    kept = cache.get((carnet_id, version, None))
+    if kept is not None:
+        return version, kept[1], kept[0]
+    loaded = load_view(database, carnet_id)
+    if loaded is None:
+        return None
+    version, categories, vue = loaded
+    held = list(json_list(categories))
+    cache.put((carnet_id, version, None), (vue, held))
+    return version, held, vue
 
 
 def by_nir(session: Session, nir13: str) -> NotebookRow | None:
@@ -337,11 +423,19 @@ def save_version(
     session: Session, row: StoredNotebook, expected_version: int, *, identity: bool
 ) -> bool:
     """Store ``row`` as its new version if the stored one is still ``expected_version``: its
-    shared state and its view (the parts of the sections that changed: :func:`save_parts`),
-    its identity columns too when ``identity`` (they changed)."""
-    columns = _VERSION_COLUMNS + _IDENTITY_COLUMNS if identity else _VERSION_COLUMNS
-    values = {name: getattr(row, name) for name in columns}
-    values["document"] = shared_part(row.document)
+    shared state, the head and labels of its view (the sections that changed are stored by
+    :func:`save_parts`), its identity columns too when ``identity`` (they changed)."""
+    assert row.rendered is not None
+    values = {
+        "version": row.version,
+        "document": shared_part(row.document),
+        "tete": row.rendered.head,
+        "libelles": row.rendered.libelles,
+        "categories": row.categories,
+        "modifie_le": row.modifie_le,
+    }
+    if identity:
+        values.update({name: getattr(row, name) for name in _IDENTITY_COLUMNS})
     values["row_id"], values["expected"] = row.id, expected_version
     statement = _SAVE_VERSION_AND_IDENTITY if identity else _SAVE_VERSION
     return driver.run(session, statement, values) == 1

@@ -21,11 +21,10 @@ from gateway.deps import (
     ValidatorDep,
     bearer_claims,
     get_principal,
-    json_list,
     principal_of,
 )
 from gateway.errors import InvalidParameters, ProblemError
-from gateway.habilitation.categories import served
+from gateway.habilitation.categories import ProjectionCache, served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard
 from gateway.habilitation.journal import AccessJournal, journal_page
 from gateway.habilitation.matrix import SANDBOX
@@ -436,7 +435,8 @@ async def _readable_view(
     """The notebook as the caller may read it, its version and the caller's rights.
 
     The hottest path: the client's state, its organisation, its link with the notebook and the
-    notebook come in one query; the read is journaled before it is answered (a journal that
+    notebook's version come in one query, the view from memory when this version's is held
+    (one more query otherwise); the read is journaled before it is answered (a journal that
     cannot be written fails the read).
     """
     database: Database = request.app.state.database
@@ -448,24 +448,29 @@ async def _readable_view(
         raise Unauthenticated(
             headers={"WWW-Authenticate": 'Bearer realm="carnet", error="invalid_token"'}
         )
-    vue, version, territoire, held, organisation_id, type_acteur, territoires = found[:7]
-    derogations, linked, operateur = found[7:]
+    version, territoire, organisation_id, type_acteur, territoires = found[:5]
+    derogations, linked, operateur = found[5:]
     principal = principal_of(
         request, claims, organisation_id, type_acteur, territoires, derogations, operateur
     )
     guard = Guard(request.app.state.matrix, principal, purpose)
     guard.require("lecture")
     journal: AccessJournal = request.app.state.journal
-    if vue is None or not guard.may_touch(territoire, bool(linked)):
+    cache: ProjectionCache = request.app.state.projections
+    stored = None
+    if version is not None and guard.may_touch(territoire, bool(linked)):
+        stored = repository.cached_view(database, cache, carnet_id, version)
+    if stored is None:
         await journal.record(guard.entry("lecture", carnet_id, [], "hors_besoin"))
         raise NotebookNotFound()
+    version, held, vue = stored
     body, categories = served(
         vue,
-        json_list(held),
+        held,
         guard.readable,
         guard.withheld_json(),
         request.app.state.validator,
-        cache=request.app.state.projections,
+        cache=cache,
         key=(carnet_id, version),
     )
     await journal.record(guard.entry("lecture", carnet_id, categories, "servi"))

@@ -170,8 +170,8 @@ class NotebookService:
             )
         result = self._apply(row, contribution, recu_le, parts, created=created)
         result.visible = created or self.guard.may_touch(row.territoire, bool(row.liens))
-        if with_view and result.visible and not result.row.vue:
-            result.row.vue, result.row.categories = repository.stored_view(self.session, row.id)
+        if with_view and result.visible:
+            self._with_view(result.row)
         result.warnings = report.warnings
         return result
 
@@ -329,8 +329,8 @@ class NotebookService:
                 self._conflict(row, "date_naissance_differente", "/personne/date_naissance")
             self._identify_only(contribution)
         result = self._apply(row, contribution, recu_le, parts, created=False)
-        if with_view and not result.row.vue:
-            result.row.vue, result.row.categories = repository.stored_view(self.session, row.id)
+        if with_view:
+            self._with_view(result.row)
         result.warnings = report.warnings
         return result
 
@@ -356,7 +356,7 @@ class NotebookService:
         if cached is None:
             row.document = repository.document(self.session, row.id)
         else:
-            row.document, row.fragments = cached
+            row.document, row.rendered = cached
         return row
 
     def _keep_state(self, row: StoredNotebook) -> None:
@@ -364,8 +364,17 @@ class NotebookService:
         if self._states is None or self._on_commit is None:
             return
         states, carnet_id, version = self._states, row.id, row.version
-        state, fragments = row.document, row.fragments
-        self._on_commit(self.session, lambda: states.keep(carnet_id, version, state, fragments))
+        state, rendered = row.document, row.rendered
+        self._on_commit(self.session, lambda: states.keep(carnet_id, version, state, rendered))
+
+    def _with_view(self, row: StoredNotebook) -> None:
+        """Set the whole view of ``row`` and its categories, for an answer."""
+        if row.vue:
+            return
+        if row.rendered is None:
+            row.vue, row.categories = repository.stored_view(self.session, row.id)
+        else:
+            row.vue, row.categories = row.rendered.json, row.rendered.categories
 
     def _apply(
         self,
@@ -406,12 +415,11 @@ class NotebookService:
             modifie_le=row.modifie_le,
             state=state,
             validator=self.validator,
-            previous=row.fragments,
+            previous=row.rendered,
             changed=outcome.sections,
         )
-        row.vue = rendered.json
         row.categories = rendered.categories
-        row.fragments = rendered.fragments
+        row.rendered = rendered
         if created:
             repository.insert_notebook(self.session, row)
             repository.add_link(
@@ -423,7 +431,7 @@ class NotebookService:
             previous,
             identity=(row.nir13, row.nom_cle, row.prenom_cle) != identity,
         ):
-            repository.save_parts(self.session, row.id, state, outcome.sections)
+            repository.save_parts(self.session, row.id, state, rendered.fragments, outcome.sections)
         else:
             raise StaleVersion()
         personne = contribution.get("personne") or {}

@@ -8,25 +8,24 @@ version read under the row lock is the truth, so a state written meanwhile by an
 committed.
 
 A writer *takes* the state out of the cache (merging changes it in place), so two transactions
-never share one; it is put back, under its new version, after the commit. The rendered sections
-of the view go with it: a write renders again only the sections it changed.
+never share one; it is put back, under its new version, after the commit. The rendered view goes
+with it: a write renders again only the sections it changed.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
 from typing import Any
 
-from gateway.notebooks.view import Fragment
+from gateway.notebooks.view import Rendered
 
-#: A committed state and the rendered sections of its view.
-Entry = tuple[dict[str, Any], Mapping[str, Fragment] | None]
+#: A committed state and its view, rendered.
+Entry = tuple[dict[str, Any], Rendered | None]
 
 
 class StateCache:
-    """A bounded, thread-safe LRU of ``carnet_id → (version, state, rendered sections)``."""
+    """A bounded, thread-safe LRU of ``carnet_id → (version, state, rendered view)``."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -34,7 +33,7 @@ class StateCache:
         self._mutex = threading.Lock()
 
     def take(self, carnet_id: str, version: int) -> Entry | None:
-        """The state of ``carnet_id`` at ``version`` and its rendered sections, removed from
+        """The state of ``carnet_id`` at ``version`` and its rendered view, removed from
         the cache; None otherwise."""
         with self._mutex:
             entry = self._entries.pop(carnet_id, None)
@@ -47,14 +46,14 @@ class StateCache:
         carnet_id: str,
         version: int,
         state: dict[str, Any],
-        fragments: Mapping[str, Fragment] | None,
+        rendered: Rendered | None,
     ) -> None:
-        """Remember ``state``, rendered as ``fragments``, as the committed ``version`` of
+        """Remember ``state``, rendered as ``rendered``, as the committed ``version`` of
         ``carnet_id``."""
         if self.capacity <= 0:
             return
         with self._mutex:
-            self._entries[carnet_id] = (version, (state, fragments))
+            self._entries[carnet_id] = (version, (state, rendered))
             self._entries.move_to_end(carnet_id)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)

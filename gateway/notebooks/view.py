@@ -38,11 +38,52 @@ class Fragment:
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """A view (JSON), the data categories it holds, and the sections it was assembled from."""
+    """A view in the pieces it is stored as: its head (members, without the braces), the
+    labels of its codes (JSON), the data categories it holds and its sections."""
 
-    json: bytes
+    head: bytes
+    libelles: bytes
     categories: list[str]
     fragments: Mapping[str, Fragment]
+
+    @property
+    def json(self) -> bytes:
+        """The whole view, as served."""
+        return assemble(
+            self.head,
+            (
+                (section, fragment.value_json, fragment.provenance_json)
+                for section, fragment in self.fragments.items()
+                if fragment.value is not None
+            ),
+            self.libelles,
+        )
+
+
+#: Each section's place in a view.
+SECTION_RANK = {section: rank for rank, section in enumerate(SECTIONS)}
+#: What comes before each section's value in a view.
+_SECTION_KEYS = {section: b',"%s":' % section.encode() for section in SECTIONS}
+
+
+def assemble(head: bytes, sections: Iterable[tuple[str, bytes, bytes]], libelles: bytes) -> bytes:
+    """A view from its pieces: the head's members, then each section shown (name, value,
+    provenance members) in the order of :data:`SECTION_RANK`, then ``provenance`` (the
+    sections' pointers never collide) and ``libelles``. One copy of the pieces."""
+    pieces = [b"{", head]
+    provenance = [b',"provenance":{']
+    for section, value, provenance_json in sections:
+        pieces.append(_SECTION_KEYS[section])
+        pieces.append(value)
+        if provenance_json:
+            if len(provenance) > 1:
+                provenance.append(b",")
+            provenance.append(provenance_json)
+    pieces += provenance
+    pieces.append(b'},"libelles":')
+    pieces.append(libelles)
+    pieces.append(b"}")
+    return b"".join(pieces)
 
 
 def render(
@@ -54,15 +95,16 @@ def render(
     modifie_le: datetime,
     state: Mapping[str, Any],
     validator: Validator,
-    previous: Mapping[str, Fragment] | None = None,
+    previous: Rendered | None = None,
     changed: Iterable[str] = (),
 ) -> Rendered:
     """The notebook as partners read it: the data, the provenance of each unit, code labels.
 
     Each section is rendered on its own: its data, provenance, labels and categories depend on
     its part of the state alone. Given the ``previous`` rendering of the state, only the
-    sections ``changed`` since are rendered again. The NIR is a restricted field: it is used
-    to recognise the person, never returned.
+    sections ``changed`` since are rendered again (and the labels merged again only when
+    theirs changed). The NIR is a restricted field: it is used to recognise the person,
+    never returned.
     """
     again = set(SECTIONS) if previous is None else set(changed)
     units = _units_by_section(state["unites"]) if again else {}
@@ -70,7 +112,7 @@ def render(
         section: (
             _fragment(section, units.get(section, ()), state, validator)
             if previous is None or section in again
-            else previous[section]
+            else previous.fragments[section]
         )
         for section in SECTIONS
     }
@@ -82,25 +124,22 @@ def render(
         "cree_le": _iso(cree_le),
         "modifie_le": _iso(modifie_le),
     }
-    # The members of the view's object, in order: the head's, the sections', "provenance"
-    # (the sections' pointers never collide) and "libelles".
-    members = [orjson.dumps(head)[1:-1]]
-    provenance: list[bytes] = []
-    found: dict[str, dict[str, str]] = {}
     categories: set[str] = set()
-    for section, fragment in fragments.items():
-        if fragment.value is None:
-            continue
-        members.append(b'"%s":%s' % (section.encode(), fragment.value_json))
-        if fragment.provenance_json:
-            provenance.append(fragment.provenance_json)
-        for liste, codes in fragment.labels.items():
-            found.setdefault(liste, {}).update(codes)
+    for fragment in fragments.values():
         categories |= fragment.categories
-    members.append(b'"provenance":{%s}' % b",".join(provenance))
-    members.append(b'"libelles":' + orjson.dumps(found))
+    if previous is not None and all(
+        fragments[section].labels == previous.fragments[section].labels for section in again
+    ):
+        libelles = previous.libelles
+    else:
+        found: dict[str, dict[str, str]] = {}
+        for fragment in fragments.values():
+            for liste, codes in fragment.labels.items():
+                found.setdefault(liste, {}).update(codes)
+        libelles = orjson.dumps(found)
     return Rendered(
-        json=b"{" + b",".join(members) + b"}",
+        head=orjson.dumps(head)[1:-1],
+        libelles=libelles,
         categories=sorted(categories),
         fragments=fragments,
     )

@@ -127,14 +127,23 @@ def _insert_of(table: Any) -> Any:
 _KEPT_READERS = 4
 
 
-def _first_row(connection: Any, sql: str, arguments: Any) -> tuple[Any, ...] | None:
+def _first_row(connection: Any, sql: str, arguments: Any) -> list[tuple[Any, ...]]:
     cursor = connection.cursor()
     try:
         cursor.execute(sql, arguments)
         row = cursor.fetchone()
     finally:
         cursor.close()
-    return tuple(row) if row is not None else None
+    return [tuple(row)] if row is not None else []
+
+
+def _all_rows(connection: Any, sql: str, arguments: Any) -> list[tuple[Any, ...]]:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, arguments)
+        return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
 
 
 class Checkpoints:
@@ -235,6 +244,21 @@ class Database:
         checkout, checkin and ping (half of a notebook read otherwise). Columns come back as
         the driver gives them.
         """
+        rows = self._on_reader(statement, parameters, _first_row)
+        return rows[0] if rows else None
+
+    def fetch_all(self, statement: TextClause, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of one read-only statement, straight from the driver (as
+        :meth:`fetch_one`)."""
+        return self._on_reader(statement, parameters, _all_rows)
+
+    def _on_reader(
+        self,
+        statement: TextClause,
+        parameters: dict[str, Any],
+        rows: Callable[[Any, str, Any], list[tuple[Any, ...]]],
+    ) -> list[tuple[Any, ...]]:
+        """``rows`` of ``statement`` run on a kept reading connection (see :meth:`fetch_one`)."""
         sql, names = self._compiled(statement)
         arguments = parameters if names is None else tuple(parameters[name] for name in names)
         try:
@@ -242,7 +266,7 @@ class Database:
         except IndexError:
             connection, kept = self._reader(), False
         try:
-            row = _first_row(connection, sql, arguments)
+            found = rows(connection, sql, arguments)
         except self._dbapi_errors:
             # A kept connection may have been closed by the server meanwhile: one more try on
             # a fresh one (a statement that fails by itself fails again, and is raised).
@@ -251,7 +275,7 @@ class Database:
                 raise
             connection = self._reader()
             try:
-                row = _first_row(connection, sql, arguments)
+                found = rows(connection, sql, arguments)
             except BaseException:
                 connection.invalidate()
                 raise
@@ -262,7 +286,7 @@ class Database:
             self._readers.append(connection)
         else:
             self._release(connection)
-        return row
+        return found
 
     def _reader(self) -> Any:
         """A pooled connection for :meth:`fetch_one`, in autocommit."""

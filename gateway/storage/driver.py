@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
@@ -149,3 +150,9 @@ def run_many(
         cursor.executemany(prepared.sql, [prepared.arguments(row) for row in rows])
     finally:
         cursor.close()
+
+
+def json_list(value: Any) -> tuple[str, ...]:
+    """A JSON list column read by a text() query or straight from the driver (SQLite hands
+    over its text)."""
+    return tuple(orjson.loads(value) if isinstance(value, str | bytes) else value)

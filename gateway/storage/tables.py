@@ -122,8 +122,12 @@ class NotebookRow(SQLModel, table=True):
     prenom_cle: str = Field(max_length=100)
     date_naissance: date
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    #: The consolidated view as served (JSON, UTF-8), rendered at write time.
-    vue: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    #: The head of the consolidated view (its first members, JSON, UTF-8, without the object's
+    #: braces), rendered at write time; the sections' members are those of
+    #: :class:`NotebookSectionState` (see :func:`gateway.notebooks.view.assemble`).
+    tete: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    #: The labels of the view's codes (its ``libelles`` member, JSON).
+    libelles: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     #: The data categories the notebook holds (a read withholding none of them is served as is).
     categories: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
@@ -133,10 +137,12 @@ class NotebookRow(SQLModel, table=True):
 
 
 class NotebookSectionState(SQLModel, table=True):
-    """One section's part of a notebook's merge state (its units and collections, as JSON).
+    """One section of a notebook: its part of the merge state (its units and collections, as
+    JSON) and the section as the view shows it (its value and the provenance of its units).
 
-    A write rewrites the parts of the sections it changed, not the whole state; the notebook's
-    ``document`` keeps what the sections share (provenances, digests of resent sections).
+    A write rewrites the sections it changed, not the whole state and view; the notebook's
+    ``document`` keeps what the sections share (provenances, digests of resent sections), its
+    ``tete`` and ``libelles`` the rest of the view.
     """
 
     __tablename__ = "carnets_etats"
@@ -144,6 +150,11 @@ class NotebookSectionState(SQLModel, table=True):
     carnet_id: str = Field(foreign_key="carnets.id", primary_key=True, max_length=36)
     volet: str = Field(primary_key=True, max_length=20)
     etat: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    #: The section's value in the view (JSON); None when the view does not show the section.
+    vue: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    #: The provenance of its units as members of the view's ``provenance`` object (JSON
+    #: without the braces; empty when it has none).
+    provenance: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class PartnerIdentifier(SQLModel, table=True):

@@ -18,10 +18,11 @@ from typing import Any
 import orjson
 from sqlmodel import Session
 
-from gateway.deps import json_list, overrides
+from gateway.deps import overrides
 from gateway.habilitation.categories import categories_of, project
 from gateway.habilitation.matrix import Matrix
 from gateway.notebooks import repository as notebooks
+from gateway.storage.driver import json_list
 from gateway.storage.tables import Client, Delivery, Organisation, Subscription
 from gateway.subscriptions.outbox import may_see
 from gateway.subscriptions.service import exportable

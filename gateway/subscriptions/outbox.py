@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlmodel import Session
 
-from gateway.deps import json_list, overrides
+from gateway.deps import overrides
 from gateway.habilitation.matrix import SANDBOX, Matrix
 from gateway.storage import driver
+from gateway.storage.driver import json_list
 from gateway.storage.tables import Delivery
 
 PENDING, DELIVERED, FAILED, GONE = "en_attente", "livre", "echec", "abandonne"

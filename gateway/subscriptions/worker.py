@@ -71,13 +71,13 @@ from connectors import (
 )
 from gateway import sealing
 from gateway.connectors import repository as connector_repository
-from gateway.deps import json_list
 from gateway.habilitation import load_matrix
 from gateway.habilitation.matrix import Matrix
 from gateway.notebooks import repository as notebooks
 from gateway.sealing import Keyring, SealError
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.storage.driver import json_list
 from gateway.storage.tables import Delivery, Subscription
 from gateway.subscriptions import addresses, embedding, service
 from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING, new_event_id

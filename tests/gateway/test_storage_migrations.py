@@ -3,6 +3,7 @@
 import json
 from datetime import UTC, datetime
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
@@ -11,8 +12,31 @@ from gateway.notebooks import repository
 from gateway.storage.database import MIGRATIONS, Database
 from tests.gateway.conftest import fresh_database
 
-VIEW = '{"id":"c-1","version":1,"personne":{"nom":"Éloïse Œuvre","prenom":"Zoé"}}'
 PROVENANCE = {"source": "organisation:o", "type_acteur": "departement", "client": "cli_o"}
+JANUARY = PROVENANCE | {"observe_le": "2026-01-01T00:00:00Z", "recu_le": "2026-01-01T00:00:00Z"}
+FEBRUARY = PROVENANCE | {"observe_le": "2026-02-01T00:00:00Z", "recu_le": "2026-02-01T00:00:00Z"}
+#: A view as the gateway renders it (orjson), with the members of three sections.
+VIEW = orjson.dumps(
+    {
+        "id": "c-1",
+        "version": 1,
+        "territoire": "26",
+        "version_referentiel": "2026.1",
+        "cree_le": "2026-01-01T00:00:00Z",
+        "modifie_le": "2026-02-01T00:00:00Z",
+        "personne": {"nom": "Éloïse Œuvre", "prenom": "Zoé"},
+        "droits": {"are": True},
+        "diagnostic": {
+            "situations": [{"code": "logement.sans_hebergement", "provenance": FEBRUARY}]
+        },
+        "provenance": {
+            "/personne/nom": JANUARY,
+            "/personne/prenom": JANUARY,
+            "/droits/are": FEBRUARY,
+        },
+        "libelles": {"situations": {"logement.sans_hebergement": "Sans hébergement"}},
+    }
+).decode()
 STATE = {
     "unites": {
         "/personne/nom": {"v": "Éloïse Œuvre", "p": "0"},
@@ -30,8 +54,8 @@ STATE = {
         "/rendez_vous": {},
     },
     "provenances": {
-        "0": PROVENANCE | {"observe_le": "2026-01-01T00:00:00Z", "recu_le": "2026-01-01T00:00:00Z"},
-        "1": PROVENANCE | {"observe_le": "2026-02-01T00:00:00Z", "recu_le": "2026-02-01T00:00:00Z"},
+        "0": JANUARY,
+        "1": FEBRUARY,
     },
     "prochaine": 2,
 }
@@ -47,8 +71,9 @@ def _downgrade(database: Database, revision: str) -> None:
 
 def test_stored_views_and_states_read_the_same_after_the_upgrade_and_back(db, tmp_path):
     """0011: a view stored as text reads as its UTF-8 bytes. 0012: a state stored whole reads
-    the same from its section parts (one row per section holding something). Both come back as
-    they were after a downgrade."""
+    the same from its section parts (one row per section holding something). 0013: the view
+    stored whole reads the same from its pieces (the sections' rows, the head, the labels).
+    Both come back as they were after a downgrade."""
     for old in fresh_database(db.dialect, tmp_path, revision="0010"):
         now = datetime.now(UTC)
         with old.write() as session:
@@ -66,7 +91,19 @@ def test_stored_views_and_states_read_the_same_after_the_upgrade_and_back(db, tm
             vue, categories = repository.stored_view(session, "c-1")
             state = repository.document(session, "c-1")
             sections = session.execute(text("SELECT volet FROM carnets_etats")).scalars().all()
+            pieces = session.execute(
+                text("SELECT volet, vue, provenance FROM carnets_etats ORDER BY volet")
+            ).all()
         assert vue == VIEW.encode()
+        view = orjson.loads(VIEW)
+        assert [(volet, orjson.loads(value)) for volet, value, _ in pieces] == [
+            (name, view[name]) for name in ("diagnostic", "droits", "personne")
+        ]
+        assert [bytes(held or b"") for _, _, held in pieces] == [
+            b"",
+            b'"/droits/are":' + orjson.dumps(FEBRUARY),
+            b'"/personne/nom":%s,"/personne/prenom":%s' % ((orjson.dumps(JANUARY),) * 2),
+        ]
         assert categories == ["identite"]
         assert state == STATE | {
             "collections": {k: v for k, v in STATE["collections"].items() if v}
