@@ -475,10 +475,17 @@ def resolve(state: Mapping[str, Any], reference: Any) -> Mapping[str, Any]:
     return provenance_
 
 
-def compact(state: dict[str, Any]) -> None:
-    """Forget the provenances no unit or item refers to any more."""
+#: Provenances are compacted once every this many are created: a state holds at most this many
+#: that no unit or item refers to any more (those created since, and the last one kept).
+COMPACTION_INTERVAL = 8
+
+
+def compact(state: dict[str, Any], *, every: int = COMPACTION_INTERVAL) -> None:
+    """Forget the provenances no unit or item refers to any more, when the number created so
+    far is a multiple of ``every``: the walk of every unit and item costs as much as merging a
+    small contribution, and what it forgets only takes room meanwhile."""
     provenances = state.get("provenances")
-    if not provenances:
+    if not provenances or state.get("prochaine", 0) % every:
         return
     used: set[str] = set()
 

@@ -143,3 +143,40 @@ async def test_a_view_rendered_section_by_section_is_the_view_rendered_whole(
             assert _comparable(await view(client, source, kept)) == _comparable(
                 await view(w, source, whole)
             ), f"step {step}"
+
+
+def _referred(records):
+    """The provenance ids units or items (and their actions) refer to."""
+    found = set()
+    for record in records.values():
+        found.add(record["p"])
+        found |= _referred(record.get("actions", {}))
+    return found
+
+
+async def test_provenances_no_longer_referred_to_are_forgotten(client, partner, db):
+    """Each write records its provenance; those no unit or item refers to any more are
+    forgotten once every ``COMPACTION_INTERVAL`` provenances: a state never holds more."""
+    from gateway.notebooks import repository
+    from gateway.notebooks.merge import COMPACTION_INTERVAL
+
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+    compactions = 0
+    for step in range(3 * COMPACTION_INTERVAL):
+        situations = [{"code": "mobilite.permis_b", "supprime": step % 3 == 0}]
+        document = {"droits": {"are": step % 2 == 0}, "diagnostic": {"situations": situations}}
+        written = await contribute(client, p, carnet_id, document)
+        assert written.status_code == 200, written.text
+        with db.read() as session:
+            state = repository.document(session, carnet_id)
+        referred = _referred(state["unites"])
+        for records in state["collections"].values():
+            referred |= _referred(records)
+        unused = set(state["provenances"]) - referred
+        assert len(unused) <= COMPACTION_INTERVAL
+        assert referred <= set(state["provenances"])
+        if state["prochaine"] % COMPACTION_INTERVAL == 0:
+            assert not unused
+            compactions += 1
+    assert compactions == 3
