@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -147,6 +148,20 @@ _CLASSIFIERS = (
 KEPT_SECTIONS = frozenset({"diagnostic", "axes", "accompagnement", "rendez_vous", "evenements"})
 
 
+@dataclass(frozen=True, slots=True)
+class SectionParts:
+    """The parts of one section with their categories (pointer → category, in the order of
+    the classification), and the categories among them."""
+
+    parts: Mapping[str, str]
+    categories: frozenset[str]
+
+    @classmethod
+    def of(cls, found: Iterable[tuple[str, str]]) -> SectionParts:
+        parts = dict(found)
+        return cls(parts, frozenset(parts.values()))
+
+
 class ClassifiedSections:
     """The parts of sections already classified, by content (a bounded, thread-safe LRU,
     ``capacity`` bytes of contents in all): classifying a resent section of a hundred parts
@@ -154,19 +169,20 @@ class ClassifiedSections:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[tuple[Referential, str, bytes], tuple[tuple[str, str], ...]]
-        self._entries = OrderedDict()
+        self._entries: OrderedDict[tuple[Referential, str, bytes], SectionParts] = OrderedDict()
         self._size = 0
         self._mutex = threading.Lock()
 
-    def parts(self, referential: Referential, section: str, value: Any, classifier: Any) -> Parts:
+    def parts(
+        self, referential: Referential, section: str, value: Any, classifier: Any
+    ) -> SectionParts:
         key = (referential, section, orjson.dumps(value))
         with self._mutex:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
         if found is None:
-            found = tuple(classifier(value, referential))
+            found = SectionParts.of(classifier(value, referential))
             if len(key[2]) <= self.capacity:
                 with self._mutex:
                     if key not in self._entries:
@@ -175,12 +191,31 @@ class ClassifiedSections:
                     while self._size > self.capacity:
                         old, _ = self._entries.popitem(last=False)
                         self._size -= len(old[2])
-        return iter(found)
+        return found
 
     @property
     def size(self) -> int:
         """The bytes of contents held."""
         return self._size
+
+
+def classified_sections(
+    document: Mapping[str, Any],
+    referential: Referential,
+    *,
+    kept: ClassifiedSections | None = None,
+) -> Iterator[SectionParts]:
+    """The parts of each section of a contribution or a notebook view, in the order of a
+    notebook's sections; with ``kept``, those of :data:`KEPT_SECTIONS` classified before, by
+    content, are taken from there."""
+    for section, classifier in _CLASSIFIERS:
+        value = document.get(section)
+        if value is None:
+            continue
+        if kept is not None and section in KEPT_SECTIONS:
+            yield kept.parts(referential, section, value, classifier)
+        else:
+            yield SectionParts.of(classifier(value, referential))
 
 
 def classify(
@@ -189,16 +224,15 @@ def classify(
     *,
     kept: ClassifiedSections | None = None,
 ) -> Parts:
-    """``(pointer, category)`` of every part of a contribution or a notebook view; with
-    ``kept``, the sections of :data:`KEPT_SECTIONS` classified before, by content, are taken
-    from there."""
+    """``(pointer, category)`` of every part of a contribution or a notebook view (see
+    :func:`classified_sections`)."""
+    if kept is not None:
+        for found in classified_sections(document, referential, kept=kept):
+            yield from found.parts.items()
+        return
     for section, classifier in _CLASSIFIERS:
         value = document.get(section)
-        if value is None:
-            continue
-        if kept is not None and section in KEPT_SECTIONS:
-            yield from kept.parts(referential, section, value, classifier)
-        else:
+        if value is not None:
             yield from classifier(value, referential)
 
 

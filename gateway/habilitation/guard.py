@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
-from gateway.habilitation.categories import ClassifiedSections, classify
+from gateway.habilitation.categories import ClassifiedSections, classified_sections
 from gateway.habilitation.matrix import SANDBOX, SCOPE_PREFIX, ActorRights, Matrix, Right
 from gateway.storage.tables import JournalEntry
 from referential import Referential
@@ -131,25 +131,28 @@ class Guard:
         ``identification`` right.
         """
         refused = []
-        parts = {}
-        for pointer, category in classify(contribution, referential, kept=KEPT):
-            parts[pointer] = category
-            if self.actor.may_write(category, pointer):
+        parts: dict[str, str] = {}
+        for section in classified_sections(contribution, referential, kept=KEPT):
+            parts.update(section.parts)
+            if self.actor.may_write_all(section.categories):
                 continue
-            if (
-                identifying
-                and pointer in IDENTIFYING
-                and self.actor.may("identification", category)
-            ):
-                continue
-            refused.append(
-                {
-                    "pointer": pointer,
-                    "code": "ecriture_non_autorisee",
-                    "categorie": category,
-                    "message": f"Catégorie « {category} » : écriture non autorisée.",
-                }
-            )
+            for pointer, category in section.parts.items():
+                if self.actor.may_write(category, pointer):
+                    continue
+                if (
+                    identifying
+                    and pointer in IDENTIFYING
+                    and self.actor.may("identification", category)
+                ):
+                    continue
+                refused.append(
+                    {
+                        "pointer": pointer,
+                        "code": "ecriture_non_autorisee",
+                        "categorie": category,
+                        "message": f"Catégorie « {category} » : écriture non autorisée.",
+                    }
+                )
         if refused:
             raise CategoryNotWritable(errors=refused)
         return parts

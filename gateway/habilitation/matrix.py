@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -47,6 +47,13 @@ class ActorRights:
 
     def may(self, right: Right, category: str) -> bool:
         return right in self.droits.get(category, frozenset())
+
+    def may_write_all(self, categories: Iterable[str]) -> bool:
+        """May it write every part of these categories, wherever they are?"""
+        return all(
+            self.may("ecriture", category) and category not in self.limites
+            for category in categories
+        )
 
     def may_write(self, category: str, pointer: str) -> bool:
         if not self.may("ecriture", category):
