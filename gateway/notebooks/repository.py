@@ -53,7 +53,7 @@ class StoredNotebook:
     cree_le: datetime
     modifie_le: datetime
     document: dict[str, Any] = field(default_factory=dict)
-    #: The whole view as served, when an answer needs it (see :meth:`view`).
+    #: The whole view as served, set only when an answer needs it.
     vue: bytes = b""
     #: The data categories the view holds (set with it).
     categories: list[str] = field(default_factory=list)
@@ -359,9 +359,9 @@ def cached_view(
     database: Database, cache: ProjectionCache, carnet_id: str, version: int
 ) -> tuple[int, list[str], bytes] | None:
     """A notebook's version, categories and whole view: the view of ``version`` from
-    ``cache`` when it holds it, otherwise the view stored now,
-    assembled and kept (a write committed since the version was read is served with its own
-    version and categories); None when the notebook no longer exists."""
+    ``cache`` when it holds it, otherwise the view stored now, assembled and kept (a write
+    committed since ``version`` was read gives its own version and categories); None when the
+    notebook no longer exists."""
     kept = cache.get((carnet_id, version, None))
     if kept is not None:
         return version, kept[1], kept[0]

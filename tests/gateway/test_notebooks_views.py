@@ -85,3 +85,24 @@ async def test_the_view_read_is_the_whole_states_whichever_process_wrote(
     assert {"diagnostic", "coordonnees", "situation", "droits"} <= shown
     assert "diagnostic" not in served
     assert served["libelles"].get("situations") is None
+
+
+def test_views_kept_in_memory_are_bounded_by_entries_and_bytes():
+    """The oldest used go first once either bound is passed; a view larger than all the room
+    is not kept."""
+    from gateway.habilitation.categories import ProjectionCache
+
+    cache = ProjectionCache(capacity=3, max_bytes=1000)
+    for version in range(1, 4):
+        cache.put(("c", version, None), (b"x" * 300, []))
+    assert cache.get(("c", 1, None)) is not None  # now the most recently used
+    cache.put(("c", 4, None), (b"x" * 300, []))  # 1,200 bytes: the oldest used goes
+    assert cache.get(("c", 2, None)) is None
+    assert [cache.get(("c", v, None)) is not None for v in (3, 1, 4)] == [True] * 3
+    assert cache.size == 900
+    cache.put(("c", 5, frozenset({"droits"})), (b"y" * 50, ["droits"]))  # a fourth entry
+    assert cache.get(("c", 3, None)) is None
+    assert cache.size == 650
+    cache.put(("c", 6, None), (b"z" * 1001, []))
+    assert cache.get(("c", 6, None)) is None
+    assert cache.size == 650
