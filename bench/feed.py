@@ -87,7 +87,6 @@ def _notebooks(database: Database) -> list[str]:
             "date_naissance": date(1990, 1, 1),
             "document": {},
             "tete": b'"id":"%s"' % carnet_id.encode(),
-            "libelles": b"{}",
             "categories": [],
             "cree_le": NOW,
             "modifie_le": NOW,

@@ -24,6 +24,7 @@ from gateway.storage.tables import (
     IdempotencyRecord,
     JournalEntry,
     Link,
+    NotebookLabels,
     NotebookRow,
     NotebookSectionState,
     PartnerIdentifier,
@@ -100,6 +101,20 @@ def _upsert(dialect_insert: Any) -> Any:
 
 #: A section's part written in one statement whether it was stored before or not.
 _UPSERT_PART = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(postgresql_insert)}
+_LABELS = NotebookLabels.__table__.c  # type: ignore[attr-defined]
+
+
+def _upsert_labels(dialect_insert: Any) -> Any:
+    statement = dialect_insert(_LABELS.carnet_id.table)
+    return statement.on_conflict_do_update(
+        index_elements=[_LABELS.carnet_id], set_={"libelles": statement.excluded.libelles}
+    )
+
+
+_UPSERT_LABELS = {
+    "sqlite": _upsert_labels(sqlite_insert),
+    "postgresql": _upsert_labels(postgresql_insert),
+}
 
 
 def by_id_for_update(session: Session, carnet_id: str) -> StoredNotebook | None:
@@ -162,7 +177,6 @@ def insert_notebook(session: Session, notebook: StoredNotebook) -> None:
             date_naissance=notebook.date_naissance,
             document=shared_part(notebook.document),
             tete=notebook.rendered.head,
-            libelles=notebook.rendered.libelles,
             categories=notebook.categories,
             cree_le=notebook.cree_le,
             modifie_le=notebook.modifie_le,
@@ -170,17 +184,29 @@ def insert_notebook(session: Session, notebook: StoredNotebook) -> None:
     )
     parts = state_parts(notebook.document)
     save_parts(session, notebook.id, notebook.document, notebook.rendered.fragments, parts)
+    save_labels(session, notebook.id, notebook.rendered.libelles)
+
+
+def save_labels(session: Session, carnet_id: str, libelles: bytes) -> None:
+    """Store the labels of a notebook's view (one upsert)."""
+    driver.run(
+        session,
+        _UPSERT_LABELS[session.get_bind().dialect.name],
+        {"carnet_id": carnet_id, "libelles": libelles},
+    )
 
 
 def view_of(tete: Any, libelles: Any, sections: Iterable[tuple[Any, Any, Any]]) -> bytes:
     """The whole view from its stored pieces (bytes as the driver gives them): the head and
-    labels of the notebook, and ``(section, value, provenance)`` of its sections shown, in any
-    order (rows of NULLs, as a notebook without any section shown gives, are skipped)."""
+    labels of the notebook (None: it has none), and ``(section, value, provenance)`` of its
+    sections shown, in any order (rows of NULLs, as a notebook without any section shown
+    gives, are skipped)."""
     ordered: list[tuple[str, bytes, bytes] | None] = [None] * len(SECTION_RANK)
     for volet, vue, provenance in sections:
         if volet is not None:
             ordered[SECTION_RANK[volet]] = (volet, vue, provenance or b"")
-    return assemble(tete, [piece for piece in ordered if piece is not None], libelles)
+    shown = [piece for piece in ordered if piece is not None]
+    return assemble(tete, shown, b"{}" if libelles is None else libelles)
 
 
 def stored_view(session: Session, carnet_id: str) -> tuple[bytes, list[str]]:
@@ -212,7 +238,7 @@ _ADD_LINK = insert(_LINKS.carnet_id.table)
 _JOURNAL = insert(JournalEntry.__table__)  # type: ignore[attr-defined]
 _CHANGE = insert(Change.__table__)  # type: ignore[attr-defined]
 #: Columns a new version sets; the identity columns only when they change (each is indexed).
-_VERSION_COLUMNS = ("version", "document", "tete", "libelles", "categories", "modifie_le")
+_VERSION_COLUMNS = ("version", "document", "tete", "categories", "modifie_le")
 _IDENTITY_COLUMNS = ("nir13", "nom_cle", "prenom_cle")
 
 
@@ -332,8 +358,9 @@ VIEW_FOR_CLIENT = text(
 #: A notebook's stored view in one query (one snapshot): its version, categories, head and
 #: labels, then one row per section the view shows, its pieces in the last three columns.
 _VIEW_PIECES = text(
-    "SELECT c.version, c.categories, c.tete, c.libelles, NULL, NULL, NULL"
-    " FROM carnets c WHERE c.id = :carnet_id"
+    "SELECT c.version, c.categories, c.tete, l.libelles, NULL, NULL, NULL"
+    " FROM carnets c LEFT JOIN carnets_libelles l ON l.carnet_id = c.id"
+    " WHERE c.id = :carnet_id"
     " UNION ALL"
     " SELECT NULL, NULL, NULL, NULL, e.volet, e.vue, e.provenance"
     " FROM carnets_etats e WHERE e.carnet_id = :carnet_id AND e.vue IS NOT NULL"
@@ -423,14 +450,14 @@ def save_version(
     session: Session, row: StoredNotebook, expected_version: int, *, identity: bool
 ) -> bool:
     """Store ``row`` as its new version if the stored one is still ``expected_version``: its
-    shared state, the head and labels of its view (the sections that changed are stored by
-    :func:`save_parts`), its identity columns too when ``identity`` (they changed)."""
+    shared state, the head of its view (the sections that changed are stored by
+    :func:`save_parts`, the labels by :func:`save_labels`), its identity columns too when
+    ``identity`` (they changed)."""
     assert row.rendered is not None
     values = {
         "version": row.version,
         "document": shared_part(row.document),
         "tete": row.rendered.head,
-        "libelles": row.rendered.libelles,
         "categories": row.categories,
         "modifie_le": row.modifie_le,
     }

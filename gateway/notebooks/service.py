@@ -407,6 +407,7 @@ class NotebookService:
         row.modifie_le = recu_le
         identity = (row.nir13, row.nom_cle, row.prenom_cle)
         self._identity_columns(row, state)
+        before = row.rendered
         rendered = render(
             carnet_id=row.id,
             version=row.version,
@@ -415,7 +416,7 @@ class NotebookService:
             modifie_le=row.modifie_le,
             state=state,
             validator=self.validator,
-            previous=row.rendered,
+            previous=before,
             changed=outcome.sections,
         )
         row.categories = rendered.categories
@@ -432,6 +433,9 @@ class NotebookService:
             identity=(row.nir13, row.nom_cle, row.prenom_cle) != identity,
         ):
             repository.save_parts(self.session, row.id, state, rendered.fragments, outcome.sections)
+            if before is None or rendered.libelles is not before.libelles:
+                # Labels merged again (render keeps the previous ones when unchanged).
+                repository.save_labels(self.session, row.id, rendered.libelles)
         else:
             raise StaleVersion()
         personne = contribution.get("personne") or {}

@@ -124,10 +124,9 @@ class NotebookRow(SQLModel, table=True):
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     #: The head of the consolidated view (its first members, JSON, UTF-8, without the object's
     #: braces), rendered at write time; the sections' members are those of
-    #: :class:`NotebookSectionState` (see :func:`gateway.notebooks.view.assemble`).
+    #: :class:`NotebookSectionState`, the labels those of :class:`NotebookLabels` (see
+    #: :func:`gateway.notebooks.view.assemble`).
     tete: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    #: The labels of the view's codes (its ``libelles`` member, JSON).
-    libelles: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     #: The data categories the notebook holds (a read withholding none of them is served as is).
     categories: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
@@ -155,6 +154,16 @@ class NotebookSectionState(SQLModel, table=True):
     #: The provenance of its units as members of the view's ``provenance`` object (JSON
     #: without the braces; empty when it has none).
     provenance: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+class NotebookLabels(SQLModel, table=True):
+    """The labels of the codes of a notebook's view (its ``libelles`` member, JSON): a row of
+    its own, rewritten only by a write that changes them."""
+
+    __tablename__ = "carnets_libelles"
+
+    carnet_id: str = Field(foreign_key="carnets.id", primary_key=True, max_length=36)
+    libelles: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class PartnerIdentifier(SQLModel, table=True):

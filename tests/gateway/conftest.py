@@ -46,6 +46,7 @@ TABLES = (
     "conflits_identite",
     "identifiants",
     "carnets_etats",
+    "carnets_libelles",
     "carnets",
     "clients",
     "derogations",

@@ -375,13 +375,19 @@ async def test_nothing_of_the_ft_payload_is_stored(client, departement, notebook
     with db.read() as session:
         for table in (
             "carnets",
+            "carnets_etats",
+            "carnets_libelles",
             "changements",
             "journal",
             "connecteurs_suivi",
             "connecteurs_sante",
         ):
             rows = session.execute(text(f"SELECT * FROM {table}")).all()
-            stored.extend(str(value) for row in rows for value in row)
+            stored.extend(
+                value.decode() if isinstance(value, bytes) else str(value)
+                for row in rows
+                for value in row
+            )
     dump = "\n".join(stored)
     for raw in (
         "diag-demo-0001",

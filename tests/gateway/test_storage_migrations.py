@@ -72,8 +72,8 @@ def _downgrade(database: Database, revision: str) -> None:
 def test_stored_views_and_states_read_the_same_after_the_upgrade_and_back(db, tmp_path):
     """0011: a view stored as text reads as its UTF-8 bytes. 0012: a state stored whole reads
     the same from its section parts (one row per section holding something). 0013: the view
-    stored whole reads the same from its pieces (the sections' rows, the head, the labels).
-    Both come back as they were after a downgrade."""
+    stored whole reads the same from its pieces (the sections' rows, the head, the labels; 0014:
+    the labels in a row of their own). Both come back as they were after a downgrade."""
     for old in fresh_database(db.dialect, tmp_path, revision="0010"):
         now = datetime.now(UTC)
         with old.write() as session:
