@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from referential import samples
 from tests.gateway.payloads import carnet, contribute, new_notebook, personne, view
@@ -155,6 +156,27 @@ async def test_a_read_connection_the_server_closed_is_replaced(client, partner, 
     assert terminated >= 1
     for _ in range(3):
         assert (await view(client, p, carnet_id))["id"] == carnet_id
+
+
+async def test_a_write_connection_left_unusable_is_replaced(client, partner, db):
+    """SQLite's writers take turns on one kept connection: when its driver connection is
+    found closed in a transaction, the write fails and the next ones run on a new one."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's kept writer connection")
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+
+    def broken_write() -> None:
+        with db.write() as session:
+            session.connection().connection.dbapi_connection.close()
+            session.execute(text("SELECT 1"))
+
+    with pytest.raises(DBAPIError):
+        broken_write()
+    for value in (True, False):
+        response = await contribute(client, p, carnet_id, {"droits": {"are": value}})
+        assert response.status_code == 200, response.text
+    assert (await view(client, p, carnet_id))["droits"]["are"] is False
 
 
 async def test_the_server_checkpoints_the_wal_on_a_thread_of_its_own(client, partner, db):
