@@ -187,7 +187,7 @@ class Change(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("carnet_id", "version"),)
 
     seq: int | None = Field(default=None, sa_column=Column(AutoIncrement, primary_key=True))
-    carnet_id: str = Field(max_length=36, index=True)
+    carnet_id: str = Field(max_length=36)
     version: int
     sections: list[str] = Field(sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=80)
