@@ -91,30 +91,25 @@ _DELETE_PART = delete(_PARTS.carnet_id.table).where(
 )
 
 
-def _upsert(dialect_insert: Any) -> Any:
-    statement = dialect_insert(_PARTS.carnet_id.table)
-    return statement.on_conflict_do_update(
-        index_elements=[_PARTS.carnet_id, _PARTS.volet],
-        set_={name: statement.excluded[name] for name in ("etat", "vue", "provenance")},
-    )
+def _upserts(table: Any, keys: tuple[str, ...], values: tuple[str, ...]) -> dict[str, Any]:
+    """By dialect, an INSERT into ``table`` that sets ``values`` on the row of the same
+    ``keys`` when there is one: written in one statement whether stored before or not."""
+    statements = {}
+    for dialect, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert)):
+        statement = dialect_insert(table)
+        statements[dialect] = statement.on_conflict_do_update(
+            index_elements=[table.c[key] for key in keys],
+            set_={name: statement.excluded[name] for name in values},
+        )
+    return statements
 
 
-#: A section's part written in one statement whether it was stored before or not.
-_UPSERT_PART = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(postgresql_insert)}
+#: A section of a notebook, its part of the state and of the view.
+_UPSERT_PART = _upserts(
+    _PARTS.carnet_id.table, ("carnet_id", "volet"), ("etat", "vue", "provenance")
+)
 _LABELS = NotebookLabels.__table__.c  # type: ignore[attr-defined]
-
-
-def _upsert_labels(dialect_insert: Any) -> Any:
-    statement = dialect_insert(_LABELS.carnet_id.table)
-    return statement.on_conflict_do_update(
-        index_elements=[_LABELS.carnet_id], set_={"libelles": statement.excluded.libelles}
-    )
-
-
-_UPSERT_LABELS = {
-    "sqlite": _upsert_labels(sqlite_insert),
-    "postgresql": _upsert_labels(postgresql_insert),
-}
+_UPSERT_LABELS = _upserts(_LABELS.carnet_id.table, ("carnet_id",), ("libelles",))
 
 
 def by_id_for_update(session: Session, carnet_id: str) -> StoredNotebook | None:
