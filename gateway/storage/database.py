@@ -146,6 +146,14 @@ def _all_rows(connection: Any, sql: str, arguments: Any) -> list[tuple[Any, ...]
         cursor.close()
 
 
+def _left_in_transaction(connection: Connection) -> bool:
+    """Whether a connection's transaction is still open, for SQLAlchemy or for the driver."""
+    if connection.in_transaction():
+        return True
+    driver_connection = connection.connection.dbapi_connection
+    return driver_connection is None or bool(driver_connection.in_transaction)
+
+
 class Checkpoints:
     """Checkpoints of a SQLite WAL on a thread of their own.
 
@@ -366,8 +374,8 @@ class Database:
         """The connection of a write transaction. On SQLite, whose writers take turns on the
         mutex, one connection kept for them (the pool's checkout and its reset on return cost
         a tenth of a short write): SQLAlchemy reconnects it by itself once invalidated (a
-        driver connection found closed), and it is dropped if a failure leaves it inside a
-        transaction. A pooled one otherwise."""
+        driver connection found closed), and it is dropped if a failure leaves its driver
+        connection inside a transaction (a rollback that failed). A pooled one otherwise."""
         if self.dialect != "sqlite":
             with self.engine.connect() as connection:
                 yield connection
@@ -378,7 +386,7 @@ class Database:
         try:
             yield connection
         except BaseException:
-            if connection.invalidated or connection.in_transaction():
+            if connection.invalidated or _left_in_transaction(connection):
                 self._kept_writer = None
                 connection.close()
             raise

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -173,6 +173,34 @@ async def test_a_write_connection_left_unusable_is_replaced(client, partner, db)
 
     with pytest.raises(DBAPIError):
         broken_write()
+    for value in (True, False):
+        response = await contribute(client, p, carnet_id, {"droits": {"are": value}})
+        assert response.status_code == 200, response.text
+    assert (await view(client, p, carnet_id))["droits"]["are"] is False
+
+
+async def test_a_write_connection_left_in_a_transaction_is_dropped(client, partner, db):
+    """A failed write whose rollback fails too leaves the kept connection inside its
+    transaction: it is dropped, and the next writes run on a new one."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's kept writer connection")
+    p = await partner()
+    carnet_id = await new_notebook(client, p)
+
+    def failing_rollback(connection):
+        raise RuntimeError("rollback failed")
+
+    def failed_write() -> None:
+        with db.write() as session:
+            session.execute(text("SELECT 1"))
+            raise ValueError("refused")
+
+    event.listen(db.engine, "rollback", failing_rollback)
+    try:
+        with pytest.raises(RuntimeError):
+            failed_write()
+    finally:
+        event.remove(db.engine, "rollback", failing_rollback)
     for value in (True, False):
         response = await contribute(client, p, carnet_id, {"droits": {"are": value}})
         assert response.status_code == 200, response.text
