@@ -252,9 +252,9 @@ def median(results: list[Result]) -> Result:
 
 
 def link_all(url: str, database_url: str, headers: dict[str, str], ids: list[str]) -> None:
-    """Bring the notebooks into the need to know of ``headers``' organisation (as a follow-up
-    link would), without changing them."""
-    from gateway.notebooks import repository
+    """Bring the notebooks into the need to know of ``headers``' organisation (as a membership
+    of its follow-up group would), without changing them."""
+    from gateway.followup import repository
     from gateway.storage.database import Database
 
     me = httpx.get(url + "/v1/carnets", headers=headers).status_code
@@ -263,8 +263,14 @@ def link_all(url: str, database_url: str, headers: dict[str, str], ids: list[str
     database = Database(database_url)
     with database.write() as session:
         for carnet_id in ids:
-            repository.add_link(
-                session, carnet_id, organisation, repository.CONTRIBUTOR, datetime.now(UTC)
+            repository.add_member(
+                session,
+                carnet_id=carnet_id,
+                organisation_id=organisation,
+                role=repository.MEMBER,
+                base=repository.TERRITORIAL,
+                at=datetime.now(UTC),
+                client_id=None,
             )
     database.dispose()
 

@@ -26,6 +26,7 @@ from gateway.connectors.routes import router as connectors_router
 from gateway.connectors.service import SyncService
 from gateway.errors import install_error_handlers
 from gateway.feed.routes import router as feed_router
+from gateway.followup.routes import router as followup_router
 from gateway.habilitation import load_matrix
 from gateway.habilitation.categories import ProjectionCache
 from gateway.habilitation.journal import AccessJournal
@@ -245,6 +246,8 @@ def create_app(
     # The hottest two are the application's own: an included router's routes are matched
     # twice per request (to choose the router, then the route), a thirtieth of a read.
     app.router.routes.extend(hot_notebook_routes.routes)
+    # Before the notebooks' routes: their /{carnet_id}/{section} would take these paths.
+    app.include_router(followup_router)
     app.include_router(notebooks_router)
     app.include_router(validation_router)
     app.include_router(referential_router)

@@ -39,7 +39,8 @@ class ProblemError(Exception):
         self.headers = headers
         self.extra = extra
         #: Rows to store although the request fails (after its transaction is rolled back):
-        #: what operators and the access journal must know of a refused request.
+        #: what operators and the access journal must know of a refused request; or functions
+        #: of a session that store it (see :func:`gateway.idempotency.store_records`).
         self.records: list[Any] = []
 
 

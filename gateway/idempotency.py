@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -32,6 +33,16 @@ class InvalidIdempotencyKey(ProblemError):
     status = 400
     code = "cle_idempotence_invalide"
     title = "En-tête Idempotency-Key invalide (1 à 255 caractères imprimables)."
+
+
+def store_records(session: Session, records: list[Any]) -> None:
+    """Store what a refused request leaves behind (see :attr:`ProblemError.records`): rows,
+    or functions of the session (a counter to update)."""
+    for record in records:
+        if callable(record):
+            record(session)
+        else:
+            session.add(record)
 
 
 def fingerprint(request: Request, body: bytes) -> str:
@@ -129,7 +140,7 @@ def run_write(
         except ProblemError as error:
             if error.records:
                 with database.write(wait=wait) as session:
-                    session.add_all(error.records)
+                    store_records(session, error.records)
             raise
         except IntegrityError:
             # A concurrent request created the same person or used the same key: run again,

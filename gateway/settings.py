@@ -26,6 +26,24 @@ class Settings(BaseSettings):
     audience: str = Field(default="carnet-de-bord", description="Audience of access tokens.")
     token_lifetime_seconds: int = Field(default=600, ge=30, le=3600)
     idempotency_hours: int = Field(default=24, ge=24)
+    identification_echecs_max: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Identifications infructueuses permises à un client par fenêtre ; au-delà, 429 et une "
+            "alerte au journal de son organisation."
+        ),
+    )
+    identification_fenetre_minutes: int = Field(
+        default=60, ge=1, description="Durée de la fenêtre des identifications infructueuses."
+    )
+    rattachement_automatique: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Par territoire, les types d'acteur dont les demandes de rattachement sont acceptées "
+            'd\'office (journalisé comme tel), par exemple {"26": ["france_travail"]}.'
+        ),
+    )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Proxies whose X-Forwarded-Proto/For headers are trusted (TLS termination).",

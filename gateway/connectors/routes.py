@@ -107,6 +107,7 @@ async def synchronise(
     ] = None,
 ) -> Response:
     guard.require("ecriture")
+    guard.require_reading("situation")
     service: SyncService = request.app.state.sync
     agent = BATCH
     if demande is not None and demande.agent is not None:

@@ -142,8 +142,8 @@ def page(
         territoires = [SANDBOX] if SANDBOX in territoires else []
     elif visibility.portee == "relation":
         where.append(
-            "EXISTS (SELECT 1 FROM liens l WHERE l.carnet_id = ch.carnet_id"
-            " AND l.organisation_id = :organisation)"
+            "EXISTS (SELECT 1 FROM groupe_suivi g WHERE g.carnet_id = ch.carnet_id"
+            " AND g.organisation_id = :organisation AND g.jusqu_au IS NULL)"
         )
     elif visibility.portee != "territoire":
         territoires = []

@@ -45,6 +45,12 @@ class CategoryNotWritable(ProblemError):
     title = "Votre type d'acteur ne peut pas enregistrer certaines de ces données ; rien n'a été appliqué."
 
 
+class CategoryNotReadable(ProblemError):
+    status = 403
+    code = "lecture_non_autorisee"
+    title = "Votre type d'acteur ne peut pas lire ce que cette opération rapporte."
+
+
 class Guard:
     """What one authenticated caller may do, for the purpose it states."""
 
@@ -92,6 +98,21 @@ class Guard:
                 }
             )
 
+    def require_reading(self, category: str) -> None:
+        """403 unless the caller may read ``category``: a synchronisation brings back the
+        partner's diagnostic, which only who may read it asks for (CAF/MSA, which records RSA
+        rights, may not)."""
+        if not self.actor.may("lecture", category):
+            raise CategoryNotReadable(
+                errors=[
+                    {
+                        "code": "lecture_non_autorisee",
+                        "categorie": category,
+                        "message": f"Catégorie « {category} » : lecture non autorisée.",
+                    }
+                ]
+            )
+
     # -- need to know ----------------------------------------------------------------------------
 
     def may_touch(self, territoire: str, linked: bool) -> bool:
@@ -104,6 +125,16 @@ class Guard:
         if self.actor.portee == "bac_a_sable":
             return territoire == SANDBOX
         return self.actor.portee == "relation" and linked
+
+    def steers(self, territoire: str) -> bool:
+        """Does the caller hold the territorial mission of steering the follow-up of the
+        notebooks of ``territoire`` (the département: territorial scope and the right to record
+        ``accompagnement``)? It designates the follow-up group and decides join requests."""
+        return (
+            self.actor.portee == "territoire"
+            and self.actor.may("ecriture", "accompagnement")
+            and territoire in self.principal.territoires
+        )
 
     # -- categories ------------------------------------------------------------------------------
 

@@ -78,8 +78,13 @@ class AccessJournal:
         self.database.insert_rows(JournalEntry.__table__, entries, wait=wait)  # type: ignore[attr-defined]
 
 
-def journal_wire(entry: JournalEntry) -> dict[str, Any]:
-    """A journal entry as the API gives it."""
+def journal_wire(entry: JournalEntry, readable: frozenset[str] | None = None) -> dict[str, Any]:
+    """A journal entry as the API gives it (its categories limited to ``readable``, when
+    given: a journal never tells a caller which categories of data a notebook holds that it
+    may not read)."""
+    categories = entry.categories
+    if readable is not None:
+        categories = [c for c in categories if c in readable]
     return {
         "seq": entry.seq,
         "horodatage": entry.horodatage.isoformat().replace("+00:00", "Z"),
@@ -88,18 +93,20 @@ def journal_wire(entry: JournalEntry) -> dict[str, Any]:
         "type_acteur": entry.type_acteur,
         "carnet_id": entry.carnet_id,
         "action": entry.action,
-        "categories": entry.categories,
+        "categories": categories,
         "finalite": entry.finalite,
         "resultat": entry.resultat,
         "agent": entry.agent,
     }
 
 
-def journal_page(entries: list[JournalEntry], limit: int) -> dict[str, Any]:
+def journal_page(
+    entries: list[JournalEntry], limit: int, readable: frozenset[str] | None = None
+) -> dict[str, Any]:
     """One page of the journal from ``limit + 1`` entries read: the entries, and the cursor of
     the next page (None on the last one)."""
     page = entries[:limit]
     return {
-        "entrees": [journal_wire(entry) for entry in page],
+        "entrees": [journal_wire(entry, readable) for entry in page],
         "suivant": page[-1].seq if len(entries) > limit else None,
     }

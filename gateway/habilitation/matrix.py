@@ -44,6 +44,9 @@ class ActorRights:
     droits: Mapping[str, frozenset[str]]
     #: Category → the only pointers it may write (absent: the whole category).
     limites: Mapping[str, tuple[str, ...]]
+    #: May it send a NIR and find a notebook by it (legal-frame.md §8.3: the kinds whose
+    #: matching needs it)?
+    nir: bool = False
 
     def may(self, right: Right, category: str) -> bool:
         return right in self.droits.get(category, frozenset())
@@ -82,6 +85,7 @@ class ActorRights:
             self.finalites,
             {c: r & granted for c, r in self.droits.items()},
             self.limites,
+            self.nir,
         )
 
 
@@ -100,6 +104,7 @@ class Matrix:
                 finalites=tuple(entry["finalites"]),
                 droits={c: frozenset(r) for c, r in (entry.get("droits") or {}).items()},
                 limites={c: tuple(p) for c, p in (entry.get("limites") or {}).items()},
+                nir=bool(entry.get("nir", False)),
             )
             for kind, entry in raw["types_acteur"].items()
         }
@@ -153,6 +158,7 @@ class Matrix:
                 base.finalites,
                 {c: frozenset(r) for c, r in rights.items()},
                 base.limites,
+                base.nir,
             )
             self._with_overrides[key] = found
         return found
@@ -226,7 +232,8 @@ class Matrix:
             "",
             "L : lecture · É : écriture · X : export vers le système du partenaire ·"
             " I : identification (retrouver ou créer un carnet) · — : rien. Une écriture limitée"
-            " à certains champs les indique entre parenthèses.",
+            " à certains champs les indique entre parenthèses. « NIR » : le type d'acteur peut"
+            " transmettre un NIR et retrouver un carnet par lui.",
             "",
             "| type d'acteur | portée | "
             + " | ".join(f"{self.categories[c]['libelle']} (`{c}`)" for c in categories)
@@ -243,8 +250,9 @@ class Matrix:
                     text += " (" + ", ".join(f"`{p}`" for p in limits) + ")"
                 cells.append(text)
             purposes = ", ".join(actor.finalites) or "—"
+            scope = actor.portee + (" ; NIR" if actor.nir else "")
             lines.append(
-                f"| {actor.libelle} (`{kind}`) | {actor.portee} | "
+                f"| {actor.libelle} (`{kind}`) | {scope} | "
                 + " | ".join(cells)
                 + f" | {purposes} |"
             )
@@ -265,6 +273,7 @@ class Matrix:
                     "finalites": list(actor.finalites),
                     "droits": {c: sorted(r) for c, r in actor.droits.items()},
                     "limites": {c: list(p) for c, p in actor.limites.items()},
+                    "nir": actor.nir,
                 }
                 for kind, actor in self.actors.items()
             },

@@ -11,10 +11,32 @@ class InvalidPayload(ProblemError):
     title = "Le contenu ne respecte pas le schéma ou le référentiel."
 
 
-class AmbiguousIdentity(ProblemError):
+class IdentificationFailed(ProblemError):
+    """Every identification that cannot designate one notebook of the caller's territories
+    — several candidates, a notebook of another territory, an identity contradicting the one
+    found — gets this one answer: it tells nothing about which case it was."""
+
     status = 409
-    code = "identite_ambigue"
-    title = "L'identité ne désigne pas un carnet de façon certaine."
+    code = "identification_impossible"
+    title = (
+        "Cette identité ne désigne pas de façon certaine un carnet de vos territoires : "
+        "précisez l'identité ou contactez le département."
+    )
+
+
+class NirNotAllowed(ProblemError):
+    status = 403
+    code = "nir_non_autorise"
+    title = "Votre type d'acteur ne peut pas transmettre ni rechercher de NIR."
+
+
+class TooManyIdentificationFailures(ProblemError):
+    status = 429
+    code = "trop_d_echecs_identification"
+    title = (
+        "Trop d'identifications infructueuses : réessayez plus tard ; l'opérateur du "
+        "territoire en est averti."
+    )
 
 
 class ConflictingIdentity(ProblemError):

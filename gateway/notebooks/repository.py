@@ -21,23 +21,20 @@ from gateway.storage.database import Database
 from gateway.storage.driver import json_list
 from gateway.storage.tables import (
     Change,
+    FollowUpMember,
     IdempotencyRecord,
     JournalEntry,
-    Link,
     NotebookLabels,
     NotebookRow,
     NotebookSectionState,
     PartnerIdentifier,
 )
-from gateway.storage.tables import Organisation as OrganisationRow
 
 if TYPE_CHECKING:
     from gateway.habilitation.categories import ProjectionCache
 
 _COLUMNS = NotebookRow.__table__.c  # type: ignore[attr-defined]
-_LINKS = Link.__table__.c  # type: ignore[attr-defined]
-#: Link natures.
-CREATOR, CONTRIBUTOR, GROUP = "createur", "contributeur", "groupe_suivi"
+_MEMBERS = FollowUpMember.__table__.c  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
@@ -58,8 +55,8 @@ class StoredNotebook:
     vue: bytes = b""
     #: The data categories the view holds (set with it).
     categories: list[str] = field(default_factory=list)
-    #: The natures of the calling organisation's links with the notebook.
-    liens: set[str] = field(default_factory=set)
+    #: Whether the calling organisation is a current member of the notebook's follow-up group.
+    membre: bool = False
     #: The view of ``document`` rendered, when known.
     rendered: Rendered | None = None
 
@@ -226,10 +223,12 @@ def stored_section(session: Session, carnet_id: str, section: str) -> Any:
 # -- need to know -------------------------------------------------------------------------------
 
 
-_LINK_NATURES = sa_select(_LINKS.nature).where(
-    _LINKS.carnet_id == bindparam("carnet_id"), _LINKS.organisation_id == bindparam("organisation")
+#: The need to know of relation-scoped callers: a current membership of the follow-up group.
+_MEMBERSHIP = sa_select(_MEMBERS.id).where(
+    _MEMBERS.carnet_id == bindparam("carnet_id"),
+    _MEMBERS.organisation_id == bindparam("organisation"),
+    _MEMBERS.jusqu_au.is_(None),
 )
-_ADD_LINK = insert(_LINKS.carnet_id.table)
 _JOURNAL = insert(JournalEntry.__table__)  # type: ignore[attr-defined]
 _CHANGE = insert(Change.__table__)  # type: ignore[attr-defined]
 #: Columns a new version sets; the identity columns only when they change (each is indexed).
@@ -249,66 +248,20 @@ _SAVE_VERSION = _version_update(_VERSION_COLUMNS)
 _SAVE_VERSION_AND_IDENTITY = _version_update(_VERSION_COLUMNS + _IDENTITY_COLUMNS)
 
 
-def links(session: Session, carnet_id: str, organisation_id: str) -> set[str]:
-    """The natures of the organisation's links with the notebook (see :class:`Link`)."""
-    parameters = {"carnet_id": carnet_id, "organisation": organisation_id}
-    return {nature for (nature,) in driver.fetch(session, _LINK_NATURES, parameters)}
-
-
 def linked(session: Session, carnet_id: str, organisation_id: str) -> bool:
-    """Does the organisation have a link with the notebook?"""
-    return bool(links(session, carnet_id, organisation_id))
-
-
-def add_link(
-    session: Session, carnet_id: str, organisation_id: str, nature: str, at: datetime
-) -> None:
-    """Record a link the notebook does not have yet (see :func:`links`)."""
-    driver.run(
-        session,
-        _ADD_LINK,
-        {
-            "carnet_id": carnet_id,
-            "organisation_id": organisation_id,
-            "nature": nature,
-            "cree_le": at,
-        },
-    )
-
-
-def set_group_links(session: Session, carnet_id: str, sirets: set[str], at: datetime) -> None:
-    """Link the notebook to the organisations active in its follow-up group (by SIRET)."""
-    members = set()
-    if sirets:
-        members = set(
-            session.execute(
-                sa_select(col(OrganisationRow.id)).where(col(OrganisationRow.siret).in_(sirets))
-            ).scalars()
-        )
-    current = set(
-        session.execute(
-            sa_select(_LINKS.organisation_id).where(
-                _LINKS.carnet_id == carnet_id, _LINKS.nature == GROUP
-            )
-        ).scalars()
-    )
-    if current - members:
-        session.execute(
-            delete(Link).where(
-                col(Link.carnet_id) == carnet_id,
-                col(Link.nature) == GROUP,
-                col(Link.organisation_id).in_(current - members),
-            )
-        )
-    for organisation_id in sorted(members - current):
-        session.add(
-            Link(carnet_id=carnet_id, organisation_id=organisation_id, nature=GROUP, cree_le=at)
-        )
+    """Is the organisation a current member of the notebook's follow-up group?"""
+    parameters = {"carnet_id": carnet_id, "organisation": organisation_id}
+    return bool(driver.fetch(session, _MEMBERSHIP, parameters))
 
 
 def record_access(session: Session, entry: dict[str, Any]) -> None:
     """Journal an access (see :meth:`gateway.habilitation.guard.Guard.entry`)."""
     driver.run(session, _JOURNAL, entry)
+
+
+def version_of(session: Session, carnet_id: str) -> int:
+    found = session.execute(sa_select(_COLUMNS.version).where(_COLUMNS.id == carnet_id))
+    return int(found.scalar_one())
 
 
 def territory_of(session: Session, carnet_id: str) -> str | None:
@@ -343,7 +296,8 @@ def journal_of(
 VIEW_FOR_CLIENT = text(
     "SELECT c.version, c.territoire,"
     " o.id, o.type_acteur, o.territoires, o.derogations,"
-    " EXISTS (SELECT 1 FROM liens l WHERE l.carnet_id = c.id AND l.organisation_id = o.id),"
+    " EXISTS (SELECT 1 FROM groupe_suivi g WHERE g.carnet_id = c.id"
+    " AND g.organisation_id = o.id AND g.jusqu_au IS NULL),"
     " cl.operateur"
     " FROM clients cl"
     " JOIN organisations o ON o.id = cl.organisation_id"
@@ -522,10 +476,15 @@ def search_statement(
     ``linked_to`` an organisation, when given), ordered by insertion rank."""
     statement = select(NotebookRow).where(col(NotebookRow.territoire).in_(territoires))
     if linked_to is not None:
-        # Need to know, inside the query: only the notebooks the organisation is linked to.
+        # Need to know, inside the query: only the notebooks whose follow-up group the
+        # organisation is a current member of.
         statement = statement.where(
-            sa_select(_LINKS.carnet_id)
-            .where(_LINKS.carnet_id == NotebookRow.id, _LINKS.organisation_id == linked_to)
+            sa_select(_MEMBERS.id)
+            .where(
+                _MEMBERS.carnet_id == NotebookRow.id,
+                _MEMBERS.organisation_id == linked_to,
+                _MEMBERS.jusqu_au.is_(None),
+            )
             .exists()
         )
     if nir13 is not None:

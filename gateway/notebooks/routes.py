@@ -24,13 +24,15 @@ from gateway.deps import (
     principal_of,
 )
 from gateway.errors import InvalidParameters, ProblemError
+from gateway.followup import repository as followup
+from gateway.followup.wire import Decouverte, member
 from gateway.habilitation.categories import ProjectionCache, served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard
 from gateway.habilitation.journal import AccessJournal, journal_page
 from gateway.habilitation.matrix import SANDBOX
 from gateway.idempotency import run_write, run_write_async
-from gateway.notebooks import repository, wire
-from gateway.notebooks.errors import NotebookNotFound
+from gateway.notebooks import repository, throttle, wire
+from gateway.notebooks.errors import IdentificationFailed, NirNotAllowed, NotebookNotFound
 from gateway.notebooks.service import NotebookService, WriteResult, etag, parse_if_match
 from gateway.responses import OrjsonResponse
 from gateway.routing import header_parameter, lean_route
@@ -118,7 +120,9 @@ def path_carnet_id(request: Request) -> str:
     return carnet_id
 
 
-def _service(request: Request, session: Any, validator: Validator, guard: Guard) -> NotebookService:
+def notebook_service(
+    request: Request, session: Any, validator: Validator, guard: Guard
+) -> NotebookService:
     database: Database = request.app.state.database
     return NotebookService(
         session,
@@ -152,6 +156,22 @@ def _write_response(
         )
     body = result.body(notebook)
     return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def _discovery(session: Any, carnet_id: str) -> Response:
+    """What a caller outside the need to know learns of a notebook it identified: that it
+    exists, its id, and who follows it (no section, nothing applied)."""
+    found = Decouverte(
+        id=carnet_id,
+        groupe_suivi=[member(m) for m in followup.members(session, carnet_id)],
+        rattachement=f"/v1/carnets/{carnet_id}/rattachements",
+    )
+    return Response(
+        found.model_dump_json().encode(),
+        status_code=200,
+        media_type="application/json",
+        headers={"Location": f"/v1/carnets/{carnet_id}"},
+    )
 
 
 def _wants_representation(prefer: str | None, default: bool) -> bool:
@@ -203,8 +223,16 @@ async def read(request: Request) -> Response:
     response_model=wire.ResultatEcriture,
     status_code=201,
     responses={
-        200: {"description": "Carnet existant retrouvé.", "model": wire.ResultatEcriture},
+        200: {
+            "description": (
+                "Carnet existant retrouvé : dans votre besoin d'en connaître, le résultat de "
+                "l'écriture ; hors de lui, sa découverte (qu'il existe, son identifiant, son "
+                "groupe de suivi) — rien n'est appliqué."
+            ),
+            "model": wire.ResultatEcriture | Decouverte,
+        },
         **_WRITE_RESPONSES,
+        429: {"description": "Trop d'identifications infructueuses (Retry-After)."},
     },
     openapi_extra={
         "requestBody": _BODY_DOC
@@ -227,9 +255,18 @@ def create_or_find(
     guard.require("ecriture", "identification")
     representation = _wants_representation(prefer, default=True)
 
+    settings = request.app.state.settings
+
     def operation(session: Any) -> Response:
-        service = _service(request, session, validator, guard)
-        result = service.create_or_find(body, with_view=representation)
+        throttle.check(session, guard, settings)
+        service = notebook_service(request, session, validator, guard)
+        try:
+            result = service.create_or_find(body, with_view=representation)
+        except IdentificationFailed as error:
+            error.records.append(throttle.failure(guard, settings))
+            raise
+        if not result.visible:
+            return _discovery(session, result.row.id)
         status = 201 if result.created else 200
         return _write_response(
             result,
@@ -237,7 +274,7 @@ def create_or_find(
             validator,
             status=status,
             location=True,
-            representation=representation and result.visible,
+            representation=representation,
         )
 
     return run_write(database, request, body, guard.principal.client_id, operation)
@@ -281,7 +318,7 @@ async def contribute(request: Request) -> Response:
     validator: Validator = request.app.state.validator
 
     def operation(session: Any) -> Response:
-        service = _service(request, session, validator, guard)
+        service = notebook_service(request, session, validator, guard)
         result = service.contribute(carnet_id, body, expected, with_view=representation)
         return _write_response(result, guard, validator, status=200, representation=representation)
 
@@ -350,6 +387,16 @@ def search_by_identity(
 ) -> Any:
     guard.require("lecture", "identification")
     criteres = wire.search_criteria(body)
+    if criteres.nir is not None and not guard.actor.nir:
+        raise NirNotAllowed(
+            errors=[
+                {
+                    "pointer": "/nir",
+                    "code": "nir_non_autorise",
+                    "message": "Votre type d'acteur ne peut pas rechercher de NIR.",
+                }
+            ]
+        )
     return _search(database, guard, params, criteres, territoire, modifie_depuis)
 
 
@@ -485,7 +532,7 @@ Purpose = Annotated[
 
 @router.get(
     "/{carnet_id}/journal",
-    summary="Le journal des accès au carnet (qui, quand, pourquoi, quelles catégories)",
+    summary="Les accès de votre organisation au carnet (qui, quand, pourquoi, quelles catégories)",
     response_model=wire.Journal,
     responses={**_PURPOSE_RESPONSES, 404: {"description": "Carnet introuvable."}},
 )
@@ -498,14 +545,22 @@ def access_journal(
     ] = None,
     limite: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
-    """For those who may read the notebook, so that a person can be told who accessed it."""
+    """The caller's own organisation's accesses to a notebook within its need to know: the
+    journal is for the data protection officer and the person, never a window on other
+    organisations' activity (operators read theirs at /v1/journal)."""
     guard.require("lecture")
     with database.read() as session:
         territoire = repository.territory_of(session, carnet_id)
         linked = repository.linked(session, carnet_id, guard.principal.organisation_id)
         allowed = territoire is not None and guard.may_touch(territoire, linked)
         entries = (
-            repository.journal_of(session, carnet_id=carnet_id, after=apres, limit=limite + 1)
+            repository.journal_of(
+                session,
+                carnet_id=carnet_id,
+                organisation_id=guard.principal.organisation_id,
+                after=apres,
+                limit=limite + 1,
+            )
             if allowed
             else []
         )
@@ -514,7 +569,7 @@ def access_journal(
         repository.record_access(session, guard.entry("journal", carnet_id, [], outcome))
     if not allowed:
         raise NotebookNotFound()
-    return journal_page(entries, limite)
+    return journal_page(entries, limite, guard.readable)
 
 
 @router.get(
@@ -564,7 +619,7 @@ def write_section(
     wrapped = wire.wrap_section(section, body, observe_le)
 
     def operation(session: Any) -> Response:
-        service = _service(request, session, validator, guard)
+        service = notebook_service(request, session, validator, guard)
         try:
             result = service.contribute(carnet_id, wrapped, expected, with_view=representation)
         except ProblemError as error:

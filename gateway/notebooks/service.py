@@ -15,13 +15,17 @@ import orjson
 from sqlmodel import Session
 
 from gateway.auth.principal import Principal
+from gateway.errors import ProblemError
+from gateway.followup import membership
+from gateway.followup import repository as followup
 from gateway.habilitation.categories import category_mask, touched
 from gateway.habilitation.guard import IDENTIFYING, Guard
 from gateway.notebooks import repository
 from gateway.notebooks.errors import (
-    AmbiguousIdentity,
     ConflictingIdentity,
+    IdentificationFailed,
     InvalidPayload,
+    NirNotAllowed,
     NotebookNotFound,
     StaleVersion,
     TerritoryForbidden,
@@ -45,8 +49,9 @@ class WriteResult:
     created: bool
     outcome: Outcome
     warnings: list[Finding] = field(default_factory=list)
-    #: Whether the caller may read the notebook it wrote to (a caller that only identified a
-    #: person outside its need to know gets the id and the outcome, not the notebook).
+    #: Whether the caller may read the notebook it wrote to; a caller that identified a
+    #: person outside its need to know *discovered* the notebook: nothing was applied, and it
+    #: is answered with what the legal frame lets it know (:meth:`discovery`).
     visible: bool = True
 
     def body(self, notebook: bytes | None) -> bytes:
@@ -77,6 +82,10 @@ def validated(
             errors=[e.to_wire() for e in report.errors],
         )
     return report
+
+
+#: The gateway itself, as the source of the follow-up group it records.
+GATEWAY = Source(key="passerelle:groupe_suivi", type_acteur="passerelle")
 
 
 def source_of(principal: Principal) -> Source:
@@ -140,6 +149,13 @@ class NotebookService:
     # -- create or find ------------------------------------------------------------------------
 
     def create_or_find(self, body: bytes, *, with_view: bool = True) -> WriteResult:
+        """Find the person's notebook or create it, and apply the rest of the contribution.
+
+        Outside the caller's need to know, a notebook found is only *discovered*: nothing is
+        applied and the answer says that it exists, its id and who follows it. The identity
+        fields that found it never overwrite what it holds. Every failure to designate one
+        notebook of the caller's territories gets the same answer (:class:`IdentificationFailed`).
+        """
         # A creation is new content more often than not: looking its sections up would cost
         # more than it saves (a third of the validation when none is known).
         report = validated(self.validator, "carnet", body)
@@ -147,14 +163,20 @@ class NotebookService:
         territoire = self._territory(report.data.get("territoire"))
         recu_le = _now()
         contribution = _contribution(report, recu_le)
+        self._check_nir(contribution)
         parts = self.guard.check_write(contribution, self.validator.referential, identifying=True)
         personne = contribution["personne"]
         self._lock_identity(personne, territoire)
         found = self._resolve(personne, territoire)
         row = None if found is None else self._locked(found.id, discovery=True)
+        if row is not None and not self.guard.may_touch(row.territoire, row.membre):
+            repository.record_access(
+                self.session, self.guard.entry("identification", row.id, [], "decouverte")
+            )
+            return WriteResult(row=row, created=False, outcome=Outcome(), visible=False)
         created = row is None
         if row is not None:
-            self._identify_only(contribution)
+            _matching_only(contribution)
         else:
             row = StoredNotebook(
                 id=str(uuid.uuid4()),
@@ -169,14 +191,28 @@ class NotebookService:
                 document=empty_state(),
             )
         result = self._apply(row, contribution, recu_le, parts, created=created)
-        result.visible = created or self.guard.may_touch(row.territoire, bool(row.liens))
-        if with_view and result.visible:
+        if with_view:
             self._with_view(result.row)
         result.warnings = report.warnings
         return result
 
+    def _check_nir(self, contribution: Mapping[str, Any]) -> None:
+        """A NIR is sent only by the actor kinds whose matrix row opens matching by NIR."""
+        personne = contribution.get("personne") or {}
+        if personne.get("nir") and not self.guard.actor.nir:
+            raise NirNotAllowed(
+                errors=[
+                    {
+                        "pointer": "/personne/nir",
+                        "code": "nir_non_autorise",
+                        "message": "Votre type d'acteur ne peut pas transmettre ni rechercher de NIR.",
+                    }
+                ]
+            )
+
     def _identify_only(self, contribution: dict[str, Any]) -> None:
-        """Without the right to record identity, the identity fields only find the notebook."""
+        """Without the right to record identity, the identity fields only check that the
+        contribution is about the notebook's person."""
         if self.guard.may_record_identity():
             return
         personne = contribution.get("personne") or {}
@@ -230,7 +266,9 @@ class NotebookService:
         and matricule, France Travail identifier, département IS identifier within its
         département); then last name, first name and birth date, unique within the territory
         and never a notebook whose NIR differs. Two persons are never merged silently: any
-        doubt is a 409 that says nothing about the other candidates.
+        doubt — several candidates, a notebook of another territory, an identity that
+        contradicts the one found — is the same 409 (:class:`IdentificationFailed`), so that
+        the answer tells nothing about which one it was.
         """
         nir = personne.get("nir")
         birth = personne["date_naissance"]
@@ -240,7 +278,9 @@ class NotebookService:
             if row is not None:
                 self._within_territories(row)
                 if row.date_naissance.isoformat() != birth:
-                    self._conflict(row, "nir_date_naissance", "/personne/date_naissance")
+                    self._conflict(
+                        row, "nir_date_naissance", "/personne/date_naissance", identifying=True
+                    )
                 candidates[row.id] = row
         ids = repository.ids_by_identifiers(
             self.session, partner_identifiers(personne.get("identifiants"))
@@ -248,10 +288,12 @@ class NotebookService:
         for row in repository.rows_by_ids(self.session, ids - set(candidates)):
             self._within_territories(row)
             if nir and row.nir13 and row.nir13 != nir:
-                self._conflict(row, "identifiant_nir", "/personne/nir")
+                self._conflict(row, "identifiant_nir", "/personne/nir", identifying=True)
             # An identifier is a key, not a proof: the birth date must agree too.
             if row.date_naissance.isoformat() != birth:
-                self._conflict(row, "identifiant_date_naissance", "/personne/date_naissance")
+                self._conflict(
+                    row, "identifiant_date_naissance", "/personne/date_naissance", identifying=True
+                )
             candidates[row.id] = row
         if not candidates:
             homonyms = repository.by_identity(
@@ -265,9 +307,7 @@ class NotebookService:
                 if not (nir and row.nir13 and row.nir13 != nir):
                     candidates[row.id] = row
         if len(candidates) > 1:
-            raise AmbiguousIdentity(
-                "Plusieurs carnets pourraient correspondre : précisez le NIR ou un identifiant."
-            )
+            raise IdentificationFailed()
         if not candidates:
             return None
         (row,) = candidates.values()
@@ -277,20 +317,32 @@ class NotebookService:
         """A notebook of another territory found by NIR or identifier: the same answer whatever
         else the request says (nothing is checked against it, nothing is recorded)."""
         if row.territoire not in self.principal.territoires:
-            raise AmbiguousIdentity(
-                "Cette identité ne désigne pas un carnet de vos territoires de façon certaine."
-            )
+            raise IdentificationFailed()
 
-    def _conflict(self, row: NotebookRow | StoredNotebook, reason: str, pointer: str) -> None:
-        error = ConflictingIdentity(
-            errors=[
-                {
-                    "pointer": pointer,
-                    "code": "identite_conflictuelle",
-                    "message": "Cette donnée d'identité contredit celle d'un carnet existant.",
-                }
-            ]
-        )
+    def _conflict(
+        self,
+        row: NotebookRow | StoredNotebook,
+        reason: str,
+        pointer: str,
+        *,
+        identifying: bool = False,
+    ) -> None:
+        """Refuse an identity that contradicts the notebook's, recorded for operators. While
+        identifying, the answer is the one of every failure (:class:`IdentificationFailed`);
+        a caller writing to a notebook within its need to know is told where."""
+        error: ProblemError
+        if identifying:
+            error = IdentificationFailed()
+        else:
+            error = ConflictingIdentity(
+                errors=[
+                    {
+                        "pointer": pointer,
+                        "code": "identite_conflictuelle",
+                        "message": "Cette donnée d'identité contredit celle d'un carnet existant.",
+                    }
+                ]
+            )
         # Recorded for operators by the caller, outside the transaction this error rolls back.
         error.records.append(
             IdentityConflict(
@@ -317,6 +369,7 @@ class NotebookService:
         report = validated(self.validator, "contribution", body, self._known)
         recu_le = _now()
         contribution = _contribution(report, recu_le)
+        self._check_nir(contribution)
         parts = self.guard.check_write(contribution, self.validator.referential, identifying=True)
         row = self._locked(carnet_id)
         if if_match is not None and if_match != row.version:
@@ -339,25 +392,70 @@ class NotebookService:
         committed states when it holds this very version).
 
         Outside the caller's need to know, the notebook does not exist for it — unless it was
-        found by ``discovery``: the caller identified the person, and its contribution links
-        it to the notebook (journaled).
+        found by ``discovery`` in the caller's territories: the caller identified the person,
+        and may learn that the notebook exists (see :meth:`create_or_find`).
         """
         row = repository.by_id_for_update(self.session, carnet_id)
         if row is not None:
-            row.liens = repository.links(self.session, carnet_id, self.principal.organisation_id)
+            row.membre = repository.linked(self.session, carnet_id, self.principal.organisation_id)
         if row is None or not (
             (discovery and row.territoire in self.principal.territoires)
-            or self.guard.may_touch(row.territoire, bool(row.liens))
+            or self.guard.may_touch(row.territoire, row.membre)
         ):
             error = NotebookNotFound()
             error.records.append(self.guard.refusal("ecriture", carnet_id))
             raise error
+        self._load_state(row)
+        return row
+
+    def _load_state(self, row: StoredNotebook) -> None:
         cached = None if self._states is None else self._states.take(row.id, row.version)
         if cached is None:
             row.document = repository.document(self.session, row.id)
         else:
             row.document, row.rendered = cached
-        return row
+
+    # -- follow-up group -----------------------------------------------------------------------
+
+    def record_group(
+        self, carnet_id: str, members: list[followup.Member], *, journal: tuple[str, str]
+    ) -> WriteResult:
+        """Show the follow-up group as recorded (``members``, current and ended) in the
+        notebook's ``accompagnement`` section, as the gateway's own items: the change is
+        versioned, journaled as the caller's, and goes to the feed and the subscribers like
+        any other, journaled as ``journal`` (action, outcome). The caller's access was decided
+        before (see :mod:`gateway.followup`)."""
+        row = repository.by_id_for_update(self.session, carnet_id)
+        if row is None:
+            raise NotebookNotFound()
+        self._load_state(row)
+        recu_le = _now()
+        items: list[dict[str, Any]] = []
+        for member in members:
+            if member.row.jusqu_au is not None:
+                items.append({"id": member.row.id, "supprime": True})
+                continue
+            organisation: dict[str, Any] = {"nom": member.nom}
+            if member.siret:
+                organisation["siret"] = member.siret
+            items.append(
+                {
+                    "id": member.row.id,
+                    "organisation": organisation,
+                    "role": "referent"
+                    if member.row.role == followup.REFERENT
+                    else "accompagnateur",
+                    "actif": True,
+                    "debut": member.row.depuis.date().isoformat(),
+                }
+            )
+        contribution = {"observe_le": _iso(recu_le), "accompagnement": {"groupe_suivi": items}}
+        parts = {
+            f"/accompagnement/groupe_suivi/{index}": "accompagnement" for index in range(len(items))
+        }
+        return self._apply(
+            row, contribution, recu_le, parts, created=False, source=GATEWAY, journal=journal
+        )
 
     def _keep_state(self, row: StoredNotebook) -> None:
         """Cache the state of ``row`` once its transaction has committed."""
@@ -384,16 +482,18 @@ class NotebookService:
         parts: Mapping[str, str],
         *,
         created: bool,
+        source: Source | None = None,
+        journal: tuple[str, str] | None = None,
     ) -> WriteResult:
         """Merge ``contribution`` (whose ``parts`` are classified by category) into ``row``
-        and record what changed."""
+        as the caller's (or ``source``'s) and record what changed. Writing never brings a
+        notebook into the caller's need to know: only its creation does, for the actor kinds
+        that follow persons by relationship."""
         categories = sorted(set(parts.values()))
-        source = source_of(self.principal)
+        source = source or source_of(self.principal)
         state = row.document
         outcome = merge(state, contribution, source, _iso(recu_le))
-        if outcome.changed:
-            self._link(row, created=created, at=recu_le)
-        action = "creation" if created else "ecriture"
+        action, applied = journal or ("creation" if created else "ecriture", "applique")
         if not (outcome.changed or created):
             self._keep_state(row)
             repository.record_access(
@@ -423,9 +523,16 @@ class NotebookService:
         row.rendered = rendered
         if created:
             repository.insert_notebook(self.session, row)
-            repository.add_link(
-                self.session, row.id, self.principal.organisation_id, repository.CREATOR, recu_le
-            )
+            if self.guard.actor.portee == "relation":
+                followup.add_member(
+                    self.session,
+                    carnet_id=row.id,
+                    organisation_id=self.principal.organisation_id,
+                    role=followup.MEMBER,
+                    base=followup.CREATION,
+                    at=recu_le,
+                    client_id=self.principal.client_id,
+                )
         elif repository.save_version(
             self.session,
             row,
@@ -446,14 +553,9 @@ class NotebookService:
             self._conflict(
                 row, "identifiant_d_un_autre_carnet", f"/personne/identifiants/{taken[0]}"
             )
-        if created or "accompagnement" in outcome.sections:
-            accompagnement = rendered.fragments["accompagnement"].value
-            repository.set_group_links(
-                self.session, row.id, _active_sirets(accompagnement), recu_le
-            )
         self._keep_state(row)
         repository.record_access(
-            self.session, self.guard.entry(action, row.id, categories, "applique")
+            self.session, self.guard.entry(action, row.id, categories, applied)
         )
         sections = sorted(outcome.sections | ({"personne"} if created else set()))
         changed_categories = touched(parts, outcome.appliques)
@@ -478,16 +580,36 @@ class NotebookService:
             created=created,
             at=recu_le,
         )
-        return WriteResult(row=row, created=created, outcome=outcome)
+        result = WriteResult(row=row, created=created, outcome=outcome)
+        if "orientation" in outcome.sections and self.guard.steers(row.territoire):
+            self._orientation(result, rendered.fragments["orientation"].value, recu_le)
+        return result
 
-    def _link(self, row: StoredNotebook, *, created: bool, at: datetime) -> None:
-        """The caller recorded something: the notebook is within its need to know from now on
-        (a new notebook gets its creator's link once inserted). Identifying a person without
-        recording anything links nothing."""
-        if not created and not row.liens & {repository.CREATOR, repository.CONTRIBUTOR}:
-            organisation_id = self.principal.organisation_id
-            repository.add_link(self.session, row.id, organisation_id, repository.CONTRIBUTOR, at)
-            row.liens.add(repository.CONTRIBUTOR)
+    def _orientation(self, result: WriteResult, orientation: Any, at: datetime) -> None:
+        """An orientation decision recorded by the département that names a registered
+        structure of the territory makes it the referent structure (basis ``orientation``);
+        the follow-up group shown in the notebook follows (one more version, answered)."""
+        siret = ((orientation or {}).get("structure") or {}).get("siret")
+        organisation = siret and followup.organisation_by_siret(self.session, siret)
+        if not organisation or not membership.may_join(
+            self.session, self.guard.matrix, result.row.territoire, organisation.id
+        ):
+            return
+        designation = membership.designate(
+            self.session,
+            carnet_id=result.row.id,
+            organisation_id=organisation.id,
+            role=followup.REFERENT,
+            base=followup.ORIENTATION,
+            at=at,
+            client_id=self.principal.client_id,
+        )
+        if designation.created:
+            members = followup.members(self.session, result.row.id, current_only=False)
+            shown = self.record_group(
+                result.row.id, members, journal=("groupe_suivi", "orientation")
+            )
+            result.row = shown.row
 
     @staticmethod
     def _identity_columns(row: StoredNotebook, state: Mapping[str, Any]) -> None:
@@ -500,14 +622,14 @@ class NotebookService:
             row.prenom_cle = name_key(units["/personne/prenom"]["v"])
 
 
-def _active_sirets(accompagnement: Mapping[str, Any] | None) -> set[str]:
-    """The SIRET of the organisations active in the follow-up group of a view's section."""
-    members = (accompagnement or {}).get("groupe_suivi") or ()
-    return {
-        member["organisation"]["siret"]
-        for member in members
-        if member.get("actif") and member.get("organisation", {}).get("siret")
-    }
+def _matching_only(contribution: dict[str, Any]) -> None:
+    """The identity fields that found a notebook only find it: they never overwrite what it
+    holds (names are changed by a contribution, with the right to record identity)."""
+    personne = contribution.get("personne") or {}
+    for pointer in IDENTIFYING:
+        personne.pop(pointer.rsplit("/", 1)[1], None)
+    if not personne:
+        contribution.pop("personne", None)
 
 
 def etag(version: int) -> str:

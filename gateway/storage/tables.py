@@ -15,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -53,6 +54,9 @@ class Organisation(SQLModel, table=True):
     type_acteur: str = Field(max_length=40)
     territoires: list[str] = Field(sa_column=Column(JSON, nullable=False))
     siret: str | None = Field(default=None, max_length=14)
+    #: A professional contact channel (service e-mail or phone), shown to the partners that
+    #: discover a notebook the organisation follows.
+    contact: str | None = Field(default=None, max_length=255)
     actif: bool = True
     cree_le: datetime = _ts(nullable=False)
     #: The active overrides of the habilitation matrix for this organisation, as
@@ -303,16 +307,81 @@ class IdentityConflict(SQLModel, table=True):
     cree_le: datetime = _ts(nullable=False)
 
 
-class Link(SQLModel, table=True):
-    """Why an organisation may touch a notebook (need to know): it created it, contributed to
-    it, or is active in its follow-up group."""
+class FollowUpMember(SQLModel, table=True):
+    """A membership of a notebook's follow-up group: the recorded relationship that puts the
+    notebook within an organisation's need to know while it is current (``jusqu_au`` unset).
 
-    __tablename__ = "liens"
+    ``base`` says why it exists: ``orientation`` (an orientation decision of the territory),
+    ``mission_territoriale`` (designated by the département), ``rattachement_accepte`` (a join
+    request accepted) or ``creation`` (the organisation created the notebook). Writing to a
+    notebook never creates one.
+    """
 
-    carnet_id: str = Field(primary_key=True, foreign_key="carnets.id", max_length=36)
-    organisation_id: str = Field(primary_key=True, index=True, max_length=36)
-    nature: str = Field(primary_key=True, max_length=20)
-    cree_le: datetime = _ts(nullable=False)
+    __tablename__ = "groupe_suivi"
+    __table_args__ = (
+        Index(
+            "ux_groupe_suivi_actif",
+            "carnet_id",
+            "organisation_id",
+            unique=True,
+            sqlite_where=text("jusqu_au IS NULL"),
+            postgresql_where=text("jusqu_au IS NULL"),
+        ),
+        Index("ix_groupe_suivi_organisation", "organisation_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    carnet_id: str = Field(foreign_key="carnets.id", max_length=36)
+    organisation_id: str = Field(max_length=36)
+    #: ``referent`` (the referent structure) or ``membre``.
+    role: str = Field(max_length=20)
+    base: str = Field(max_length=40)
+    depuis: datetime = _ts(nullable=False)
+    jusqu_au: datetime | None = _ts(nullable=True)
+    #: The client that recorded it (None: recorded by a migration).
+    client_id: str | None = Field(default=None, max_length=64)
+
+
+class JoinRequest(SQLModel, table=True):
+    """An organisation's request to join a notebook's follow-up group, and its decision."""
+
+    __tablename__ = "rattachements"
+    __table_args__ = (
+        Index("ix_rattachements_carnet", "carnet_id", "demande_le"),
+        Index(
+            "ux_rattachements_en_attente",
+            "carnet_id",
+            "organisation_id",
+            unique=True,
+            sqlite_where=text("statut = 'en_attente'"),
+            postgresql_where=text("statut = 'en_attente'"),
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    carnet_id: str = Field(foreign_key="carnets.id", max_length=36)
+    organisation_id: str = Field(max_length=36)
+    client_id: str = Field(max_length=64)
+    #: Why the organisation asks (professional wording; shown to who decides).
+    motif: str = Field(max_length=500)
+    #: en_attente, accepte, refuse.
+    statut: str = Field(max_length=20)
+    #: Accepted by the territory's configuration, not by a person.
+    automatique: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    demande_le: datetime = _ts(nullable=False)
+    decide_le: datetime | None = _ts(nullable=True)
+    decideur_organisation_id: str | None = Field(default=None, max_length=36)
+    motif_decision: str | None = Field(default=None, max_length=500)
+
+
+class IdentificationFailures(SQLModel, table=True):
+    """Failed identifications of one client in the current window (no personal data)."""
+
+    __tablename__ = "identification_echecs"
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    fenetre: datetime = _ts(nullable=False)
+    nombre: int
 
 
 class JournalEntry(SQLModel, table=True):

@@ -19,6 +19,8 @@ from gateway.storage.tables import Delivery
 
 PENDING, DELIVERED, FAILED, GONE = "en_attente", "livre", "echec", "abandonne"
 CREATED, CHANGED, HEARTBEAT = "carnet.cree", "carnet.modifie", "battement"
+#: A partner asked to join a notebook's follow-up group; the request was decided.
+JOIN_REQUESTED, JOIN_DECIDED = "carnet.rattachement_demande", "carnet.rattachement_decide"
 
 #: The active subscriptions of active clients of active organisations, with what decides
 #: whether their organisation may see the notebook (a disabled client's tokens are refused: its
@@ -26,7 +28,8 @@ CREATED, CHANGED, HEARTBEAT = "carnet.cree", "carnet.modifie", "battement"
 _CANDIDATES = text(
     "SELECT s.id, s.territoires, s.sections, s.categories, s.types,"
     " o.type_acteur, o.territoires, o.derogations,"
-    " EXISTS (SELECT 1 FROM liens l WHERE l.carnet_id = :carnet_id AND l.organisation_id = o.id)"
+    " EXISTS (SELECT 1 FROM groupe_suivi g WHERE g.carnet_id = :carnet_id"
+    " AND g.organisation_id = o.id AND g.jusqu_au IS NULL)"
     " FROM abonnements s JOIN organisations o ON o.id = s.organisation_id"
     " JOIN clients cl ON cl.client_id = s.client_id"
     " WHERE s.actif AND o.actif AND cl.actif"
@@ -49,13 +52,15 @@ def enqueue(
     categories: Iterable[str],
     created: bool,
     at: datetime,
+    kind: str | None = None,
 ) -> int:
-    """Queue the change for every active subscription of an active client that wants it and
-    whose organisation may see it (need to know, categories); the number of deliveries queued."""
+    """Queue the change (or the event ``kind``) for every active subscription of an active
+    client that wants it and whose organisation may see it (need to know, categories); the
+    number of deliveries queued."""
     candidates = driver.fetch(session, _CANDIDATES, {"carnet_id": carnet_id})
     if not candidates:
         return 0
-    kind = CREATED if created else CHANGED
+    kind = kind or (CREATED if created else CHANGED)
     changed, touched = set(sections), set(categories)
     rows: list[dict[str, Any]] = []
     for (

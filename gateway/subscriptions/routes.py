@@ -54,7 +54,10 @@ Types = Annotated[
     list[Annotated[str, Field(max_length=40)]],
     Field(
         max_length=10,
-        description="Événements : carnet.cree, carnet.modifie, battement (signe de vie).",
+        description=(
+            "Événements : carnet.cree, carnet.modifie, carnet.rattachement_demande, "
+            "carnet.rattachement_decide, battement (signe de vie)."
+        ),
     ),
 ]
 Url = Annotated[

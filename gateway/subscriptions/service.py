@@ -25,7 +25,13 @@ from referential.models import SECTIONS
 
 #: The events a subscription may ask for: a notebook created, a notebook changed, and the
 #: heartbeat that lets a subscriber tell silence from a broken pipe.
-EVENT_TYPES = ("carnet.cree", "carnet.modifie", "battement")
+EVENT_TYPES = (
+    "carnet.cree",
+    "carnet.modifie",
+    "carnet.rattachement_demande",
+    "carnet.rattachement_decide",
+    "battement",
+)
 #: How long the previous secret stays valid once a new one is issued.
 ROTATION_OVERLAP = timedelta(hours=24)
 LOOPBACK_NAMES = frozenset({"localhost"})

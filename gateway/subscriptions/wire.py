@@ -80,11 +80,14 @@ class DonneesBattement(BaseModel):
 
 
 class WebhookChangement(BaseModel):
-    """Un carnet créé ou modifié : le destinataire lit le carnet avec son propre jeton."""
+    """Un carnet créé ou modifié, ou une demande de rattachement à son groupe de suivi faite
+    ou décidée : le destinataire lit le carnet (ou les demandes) avec son propre jeton."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    type: Literal["carnet.cree", "carnet.modifie"]
+    type: Literal[
+        "carnet.cree", "carnet.modifie", "carnet.rattachement_demande", "carnet.rattachement_decide"
+    ]
     horodatage: Horodatage
     donnees: DonneesChangement
 

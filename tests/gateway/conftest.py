@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from sqlalchemy import create_engine, func, text
-from sqlmodel import select
+from sqlmodel import col, select
 
 from gateway.app import create_app
 from gateway.habilitation import load_matrix
@@ -37,7 +37,9 @@ TABLES = (
     "connecteurs_sante",
     "connecteurs_suivi",
     "journal",
-    "liens",
+    "groupe_suivi",
+    "rattachements",
+    "identification_echecs",
     "idempotence",
     "changements",
     "changements_horizon",
@@ -115,6 +117,9 @@ async def app(settings: Settings, db: Database) -> AsyncIterator[object]:
         yield application
 
 
+#: Journal outcomes that answer no request of their own: refusals, alerts, and the referent
+#: designated by an orientation decision (a second change of the same write).
+NOT_SERVED = ("hors_besoin", "seuil_echecs_identification", "orientation")
 #: Routes that touch personal data: every successful call must leave one journal entry.
 PERSONAL_DATA = re.compile(r"^/v1/(carnets|changements)(/|$)")
 
@@ -139,12 +144,14 @@ async def client(app, db) -> AsyncIterator[httpx.AsyncClient]:
         transport=transport, base_url=BASE_URL, event_hooks={"response": [record]}
     ) as client:
         client.accesses = accesses
+        #: The first département registered per territory (it decides join requests).
+        client.departements = {}
         yield client
     with db.read() as session:
         journaled = session.exec(
             select(func.count())
             .select_from(JournalEntry)
-            .where(JournalEntry.resultat != "hors_besoin")
+            .where(col(JournalEntry.resultat).not_in(NOT_SERVED))
         ).one()
     assert journaled == len(accesses), (
         f"{len(accesses)} successful accesses to personal data, {journaled} journal entries"
@@ -191,13 +198,17 @@ def partner(db: Database, client: httpx.AsyncClient) -> Callable[..., object]:
             auth=(created.client.client_id, created.secret),
         )
         assert response.status_code == 200, response.text
-        return Partner(
+        made = Partner(
             organisation_id=organisation.id,
             client_id=created.client.client_id,
             secret=created.secret,
             token=response.json()["access_token"],
             type_acteur=type_acteur,
         )
+        if type_acteur == "departement":
+            for territoire in territoires:
+                client.departements.setdefault(territoire, made)
+        return made
 
     return make
 

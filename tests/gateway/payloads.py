@@ -44,8 +44,7 @@ async def new_notebook(client, p, document=None):
 
 
 def joining_record(type_acteur):
-    """Something a partner of ``type_acteur`` may record: identifying a person links an
-    organisation to the notebook only when it records something."""
+    """Something a partner of ``type_acteur`` may record once it follows the person."""
     if type_acteur == "caf_msa":
         return {"droits": {"prime_activite": True}}
     event = {
@@ -57,13 +56,33 @@ def joining_record(type_acteur):
     return {"evenements": [event]}
 
 
-async def join(client, p, carnet_id, document=None, record=None):
+async def join(client, p, carnet_id, document=None, record=None, territoire="26"):
     """``p`` identifies the person of an existing notebook and records something about them
-    (``record``, by default :func:`joining_record`): it enters the notebook's need to know."""
+    (``record``, by default :func:`joining_record`). Outside its need to know, identifying
+    only discovers the notebook: ``p`` asks to join its follow-up group, the territory's
+    département (the first one registered there) accepts, and ``p`` records again."""
     document = (document or carnet()) | (record or joining_record(p.type_acteur))
     response = await client.post("/v1/carnets", content=body(document), headers=p.headers)
     assert response.status_code == 200, response.text
     assert response.json()["id"] == carnet_id
+    if response.json().get("acces") != "decouverte":
+        return
+    asked = await client.post(
+        f"/v1/carnets/{carnet_id}/rattachements",
+        json={"motif": "Accompagnement social engagé"},
+        headers=p.headers,
+    )
+    assert asked.status_code == 201, asked.text
+    decider = client.departements[territoire]
+    decided = await client.post(
+        f"/v1/carnets/{carnet_id}/rattachements/{asked.json()['id']}/decision",
+        json={"decision": "accepte"},
+        headers=decider.headers,
+    )
+    assert decided.status_code == 200, decided.text
+    again = await client.post("/v1/carnets", content=body(document), headers=p.headers)
+    assert again.status_code == 200, again.text
+    assert again.json().get("acces") != "decouverte", again.text
 
 
 async def contribute(client, p, carnet_id, document, **headers):

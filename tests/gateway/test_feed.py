@@ -90,7 +90,8 @@ async def test_the_feed_shows_only_the_notebooks_within_the_need_to_know(client,
     await new_notebook(client, departement, carnet(personne(nom="Autre")))
     await join(client, association, followed, carnet(personne(nom="Suivie")))
     seen_by_departement, _ = await read_all(client, departement)
-    assert len(seen_by_departement) == 3
+    # Two creations, the follow-up group showing the association once it joined, its record.
+    assert len(seen_by_departement) == 4
     assert (await read_all(client, other_territory))[0] == []
     # The association sees the notebook it joined (all its changes), not the other one.
     assert {carnet_id for carnet_id, _ in (await read_all(client, association))[0]} == {followed}

@@ -270,26 +270,20 @@ async def test_outside_the_need_to_know_a_notebook_does_not_exist(client, partne
         assert (carnet_id in ids) == steering
 
 
-async def test_an_active_follow_up_group_member_is_within_the_need_to_know(client, partner, db):
-    from gateway.storage.tables import Organisation
-
+async def test_a_member_designated_by_the_departement_is_within_the_need_to_know(client, partner):
     departement = await partner("departement")
     structure = await partner("structure_insertion")
-    with db.write() as session:
-        organisation = session.get(Organisation, structure.organisation_id)
-        organisation.siret = "73282932000074"
-        session.add(organisation)
-    member = {
-        "organisation": {"nom": "Structure", "siret": "73282932000074"},
-        "role": "referent",
-        "actif": True,
-    }
-    carnet_id = await new_notebook(
-        client, departement, carnet(accompagnement={"groupe_suivi": [member]})
+    carnet_id = await new_notebook(client, departement)
+    designated = await client.post(
+        f"/v1/carnets/{carnet_id}/groupe-de-suivi",
+        json={"organisation_id": structure.organisation_id, "role": "referent"},
+        headers=departement.headers,
     )
     assert (await read(client, structure, carnet_id)).status_code == 200
-    ended = member | {"actif": False}
-    await contribute(client, departement, carnet_id, {"accompagnement": {"groupe_suivi": [ended]}})
+    await client.delete(
+        f"/v1/carnets/{carnet_id}/groupe-de-suivi/{designated.json()['id']}",
+        headers=departement.headers,
+    )
     assert (await read(client, structure, carnet_id)).status_code == 404
 
 
@@ -339,29 +333,33 @@ async def test_every_access_is_journaled_without_personal_data(client, partner, 
         assert personal not in text
 
 
-async def test_the_notebook_journal_tells_who_accessed_it(client, partner):
+async def test_the_notebook_journal_shows_an_organisation_its_own_accesses_only(client, partner):
     departement = await partner("departement")
-    carnet_id = await new_notebook(client, departement)
+    carnet_id = await new_notebook(client, departement, FULL)
     structure = await partner("structure_insertion")
     await join(client, structure, carnet_id)
     await read(client, structure, carnet_id)
+    caf = await partner("caf_msa")
+    await read(client, caf, carnet_id)
     first = await client.get(
-        f"/v1/carnets/{carnet_id}/journal", params={"limite": 2}, headers=departement.headers
+        f"/v1/carnets/{carnet_id}/journal", params={"limite": 1}, headers=departement.headers
     )
     assert first.status_code == 200, first.text
     page = first.json()
-    assert [e["action"] for e in page["entrees"]] == ["creation", "ecriture"]
+    assert [e["action"] for e in page["entrees"]] == ["creation"]
     rest = await client.get(
         f"/v1/carnets/{carnet_id}/journal",
         params={"apres": page["suivant"]},
         headers=departement.headers,
     )
-    entries = rest.json()["entrees"]
-    assert next((e["action"], e["type_acteur"]) for e in entries) == (
-        "lecture",
-        "structure_insertion",
-    )
+    everyone = page["entrees"] + rest.json()["entrees"]
+    assert {e["organisation_id"] for e in everyone} == {departement.organisation_id}
     assert rest.json()["suivant"] is None
+    # CAF/MSA reads the rights only: its journal never names another category.
+    own = await client.get(f"/v1/carnets/{carnet_id}/journal", headers=caf.headers)
+    entries = own.json()["entrees"]
+    assert {e["organisation_id"] for e in entries} == {caf.organisation_id}
+    assert {c for e in entries for c in e["categories"]} <= {"droits"}
 
 
 # -- every route declares whether it touches personal data ----------------------------------------

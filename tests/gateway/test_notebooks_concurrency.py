@@ -24,8 +24,9 @@ from tests.gateway.payloads import (
 PARALLEL = 20
 PARALLEL_CONTRIBUTIONS = 24
 SOURCES = ("departement", "structure_insertion", "mission_locale", "france_travail")
-#: Versions written before the parallel writes: the creation, then each other source joining.
-BEFORE = len(SOURCES)
+#: Versions written before the parallel writes: the creation, then for each other source
+#: joining, the follow-up group showing it and its record.
+BEFORE = 1 + 2 * (len(SOURCES) - 1)
 
 
 async def concurrently(*requests):

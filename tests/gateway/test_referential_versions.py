@@ -40,6 +40,7 @@ async def gateway(settings, database, validator):
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            client.departements = {}  # see tests/gateway/conftest.py
             yield client
 
 
