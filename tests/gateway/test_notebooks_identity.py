@@ -1,7 +1,9 @@
 """Create-or-find: identity resolution, rule by rule."""
 
+import pytest
 from sqlmodel import select
 
+from gateway.notebooks.identity import name_key
 from gateway.storage.tables import IdentityConflict
 from tests.gateway.payloads import (
     NIR_A,
@@ -100,6 +102,36 @@ async def test_same_names_and_birth_date_find_the_notebook_in_the_territory(clie
     first = await create(client, p, carnet(personne(nom="Lefèvre-d'Aubigné", prenom="Élise")))
     again = await create(client, p, carnet(personne(nom="LEFEVRE D AUBIGNE", prenom="elise")))
     assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+
+
+#: The ways a name's parts may be separated: apostrophes and their typographic look-alikes,
+#: hyphens and dashes, ordinary, non-breaking and other Unicode spaces.
+SEPARATORS = [
+    "'", "\u2018", "\u2019", "\u02bc", "\u2032", "\u00b4", "`",
+    "-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014",
+    " ", "\u00a0", "\u202f", "\u2009", "\u3000", " \u2019 ", "--",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_every_separator_of_a_name_gives_the_same_key(separator):
+    assert name_key(f"N{separator}Diaye") == "n diaye"
+    assert name_key(f"Lef\u00e8vre{separator}d{separator}Aubign\u00e9") == "lefevre d aubigne"
+
+
+def test_names_differing_by_more_than_separators_keep_distinct_keys():
+    assert name_key("NDiaye") == "ndiaye" != name_key("N\u2019Diaye")
+    assert name_key(" \u00c9lise\u00a0") == "elise"
+
+
+async def test_typographic_apostrophe_finds_the_notebook_of_the_straight_one(client, partner):
+    p = await partner()
+    first = await create(client, p, carnet(personne(nom="N\u2019Diaye", prenom="Awa")))
+    assert first.status_code == 201, first.text
+    again = await create(client, p, carnet(personne(nom="N'Diaye", prenom="Awa")))
+    assert again.status_code == 200, again.text
+    assert again.json()["cree"] is False
     assert again.json()["id"] == first.json()["id"]
 
 
