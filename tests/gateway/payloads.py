@@ -2,7 +2,8 @@
 
 import json
 
-NIR_A = "290049999900161"  # made-up, département 99, correct key
+#: Made-up NIRs (département 99) of persons born in April 1990, as ``personne()`` is.
+NIR_A = "290049999900161"  # with its key
 NIR_A13 = NIR_A[:13]
 
 
@@ -12,7 +13,7 @@ def nir15(nir13: str) -> str:
     return f"{nir13}{nir_key(nir13):02d}"
 
 
-NIR_B = nir15("1880999999002")
+NIR_B = nir15("1900499999002")
 
 
 def personne(**overrides):

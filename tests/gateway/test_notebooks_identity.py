@@ -46,7 +46,7 @@ async def test_same_nir_finds_the_notebook_even_with_other_names(client, partner
 async def test_nir_with_another_birth_date_is_a_recorded_conflict(client, partner, db):
     p = await partner()
     first = await create(client, p, carnet(personne(nir=NIR_A)))
-    response = await create(client, p, carnet(personne(nir=NIR_A, date_naissance="1991-04-15")))
+    response = await create(client, p, carnet(personne(nir=NIR_A, date_naissance="1990-04-16")))
     assert response.status_code == 409
     problem = response.json()
     assert problem["code"] == "identite_conflictuelle"
@@ -225,7 +225,7 @@ async def test_a_nir_of_another_territory_answers_the_same_whatever_the_birth_da
     ardeche = await partner(territoires=["07"])
     answers = [
         await create(client, ardeche, carnet(personne(nir=NIR_A, date_naissance=day)))
-        for day in ("1990-04-15", "1991-01-01")
+        for day in ("1990-04-15", "1990-04-01")
     ]
     assert [a.status_code for a in answers] == [409, 409]
     assert answers[0].json() | {"instance": None} == answers[1].json() | {"instance": None}

@@ -123,7 +123,7 @@ def test_nir_key_counts_corsica_2b_as_18():
 
 @pytest.mark.parametrize("departement", ["2A", "2B"])
 def test_corsican_nir_with_its_key_is_valid(departement):
-    nir13 = f"28512{departement}054032"
+    nir13 = f"29004{departement}054032"
     nir = f"{nir13}{referential.nir_key(nir13):02d}"
     report = validate(carnet_with("personne/nir", nir))
     assert report.valid, findings(report.errors)
@@ -132,7 +132,7 @@ def test_corsican_nir_with_its_key_is_valid(departement):
 
 @pytest.mark.parametrize("departement", ["2A", "2B"])
 def test_corsican_nir_with_a_wrong_key_is_refused(departement):
-    nir13 = f"28512{departement}054032"
+    nir13 = f"29004{departement}054032"
     wrong = (referential.nir_key(nir13) % 97) + 1
     error = only_error(validate(carnet_with("personne/nir", f"{nir13}{wrong:02d}")))
     assert error.code == "nir_cle_invalide"
