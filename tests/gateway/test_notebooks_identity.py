@@ -9,11 +9,14 @@ from tests.gateway.payloads import (
     NIR_A,
     NIR_A13,
     NIR_B,
+    REFUSED_BIRTH_DATE_IDS,
+    REFUSED_BIRTH_DATES,
     body,
     carnet,
     contribute,
     new_notebook,
     personne,
+    view,
 )
 
 
@@ -200,6 +203,38 @@ async def test_invalid_payload_is_422_with_every_error_and_nothing_stored(client
     }
     listing = await client.get("/v1/carnets", headers=p.headers)
     assert listing.json()["items"] == []
+
+
+@pytest.mark.parametrize(("fields", "code"), REFUSED_BIRTH_DATES, ids=REFUSED_BIRTH_DATE_IDS)
+async def test_a_refused_birth_date_is_422_located_and_nothing_is_created(
+    client, partner, fields, code
+):
+    p = await partner()
+    response = await create(client, p, carnet(personne(**fields)))
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert [(e["pointer"], e["code"]) for e in problem["errors"]] == [
+        ("/personne/date_naissance", code)
+    ]
+    assert fields["date_naissance"] not in response.text
+    listing = await client.get("/v1/carnets", headers=p.headers)
+    assert listing.json()["items"] == []
+
+
+@pytest.mark.parametrize(("fields", "code"), REFUSED_BIRTH_DATES, ids=REFUSED_BIRTH_DATE_IDS)
+async def test_a_contribution_with_a_refused_birth_date_is_422_and_changes_nothing(
+    client, partner, fields, code
+):
+    p = await partner()
+    carnet_id = await new_notebook(client, p, carnet(personne(nir=NIR_A)))
+    before = await view(client, p, carnet_id)
+    document = {"personne": personne(nir=NIR_A) | fields, "droits": {"are": True}}
+    response = await contribute(client, p, carnet_id, document)
+    assert response.status_code == 422, response.text
+    assert [(e["pointer"], e["code"]) for e in response.json()["errors"]] == [
+        ("/personne/date_naissance", code)
+    ]
+    assert await view(client, p, carnet_id) == before
 
 
 async def test_a_partner_identifier_with_another_birth_date_is_a_conflict(client, partner):
