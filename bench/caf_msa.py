@@ -38,9 +38,10 @@ NAMES = ["EXEMPLE", "MODÈLE", "FICTIF", "ÉCHANTILLON"]
 FIRST = ["HÉLOÏSE", "BASTIEN", "CLÉMENCE", "RENÉ"]
 
 
-def nir(index: int) -> str:
-    """A made-up NIR: département 99 (none such), serial from the index."""
-    return f"{1 + index % 2}9{index % 12 + 1:02d}99{index:07d}"[:13]
+def nir(index: int, birth: str) -> str:
+    """A made-up NIR of a person born in ``birth``'s year and month (``AAAA-MM-JJ``):
+    département 99 (none such), serial from the index."""
+    return f"{1 + index % 2}{birth[2:4]}{birth[5:7]}99{index % 1_000_000:06d}"
 
 
 def write_file(path: Path, foyers: int, rng: random.Random) -> list[tuple[str, str]]:
@@ -59,12 +60,12 @@ def write_file(path: Path, foyers: int, rng: random.Random) -> list[tuple[str, s
             for _ in range(1 + (rng.random() < 0.3)):
                 serial += 1
                 birth = f"{1960 + serial % 40}-{serial % 12 + 1:02d}-{serial % 28 + 1:02d}"
-                persons.append((nir(serial), birth))
+                persons.append((nir(serial, birth), birth))
                 members.append(
                     "<Personne><Identification>"
                     f"<NOM>{rng.choice(NAMES)}</NOM><NOMNAI>{rng.choice(NAMES)}</NOMNAI>"
                     f"<PRENOM>{rng.choice(FIRST)}</PRENOM><NOMCOMNAI>VALENCE</NOMCOMNAI>"
-                    f"<DTNAI>{birth}</DTNAI><NIR>{nir(serial)}</NIR><SEXE>2</SEXE></Identification>"
+                    f"<DTNAI>{birth}</DTNAI><NIR>{nir(serial, birth)}</NIR><SEXE>2</SEXE></Identification>"
                     "<DossierCAF><TOPRESPDOS>1</TOPRESPDOS><DDRATDOS>2022-09-01</DDRATDOS></DossierCAF>"
                     "<Prestations><NATPREST>RSA</NATPREST><ROLEPERS>DEM</ROLEPERS><TOPCHAPERS>1</TOPCHAPERS></Prestations>"
                     "<Prestations><NATPREST>PFA</NATPREST><ROLEPERS>DEM</ROLEPERS><TOPCHAPERS>0</TOPCHAPERS></Prestations>"

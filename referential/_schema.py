@@ -75,7 +75,8 @@ def payload_schema(validator: Validator, kind: str) -> dict[str, Any]:
     description = schema.pop("description", None) or (model.__doc__ or "").strip()
     header["description"] = (
         f"{description}\n\nVérifications que JSON Schema ne peut pas exprimer, faites par la "
-        "passerelle : clé du NIR, clé de Luhn du SIRET, cohérence des périodes (fin après début), "
+        "passerelle : clé du NIR, date de naissance ni future ni contraire à l'année ou au mois "
+        "du NIR, clé de Luhn du SIRET, cohérence des périodes (fin après début), "
         "action codée ou hors référentiel avec libellé. Les entiers s'écrivent sans partie décimale."
     ).strip()
     schema.pop("title", None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import (
@@ -232,6 +232,59 @@ Nir = Annotated[
                 "NIR à 13 caractères, ou 15 avec la clé. La clé (97 − (nombre mod 97), 2A et 2B "
                 "comptés 19 et 18) est vérifiée par la passerelle mais ne peut pas s'exprimer en "
                 "JSON Schema. Seuls les 13 premiers caractères sont conservés."
+            ),
+        }
+    ),
+]
+
+# -- birth date --------------------------------------------------------------------------------
+
+#: The earliest birth date accepted.
+BIRTH_DATE_MIN = date(1900, 1, 1)
+#: The same bound as JSON Schema can say it: a year of four digits from 1900 on.
+BIRTH_DATE_PATTERN = r"^(?:19|[2-9][0-9])[0-9]{2}-"
+#: The furthest time zone ahead of UTC (Line Islands, UTC+14): a day that has begun nowhere on
+#: Earth yet is in the future wherever the person was born.
+_AHEAD_OF_UTC = timedelta(hours=14)
+
+
+def check_birth_date(value: date) -> date:
+    """A birth date from 1900-01-01 on and not in the future (PydanticCustomError otherwise)."""
+    if value < BIRTH_DATE_MIN:
+        raise PydanticCustomError(
+            "date_naissance_trop_ancienne",
+            "Date de naissance trop ancienne : le 1er janvier 1900 au plus tôt.",
+        )
+    if value > (datetime.now(UTC) + _AHEAD_OF_UTC).date():
+        raise PydanticCustomError(
+            "date_naissance_future", "La date de naissance est dans le futur."
+        )
+    return value
+
+
+def birth_date_contradicts_nir(nir13: str, born: date) -> bool:
+    """Whether ``born`` contradicts the NIR, whose characters 2–3 are the birth year (two
+    digits) and 4–5 the birth month (01 to 12; 20 to 42, or 50 and more, when it is unknown)."""
+    if born.year % 100 != int(nir13[1:3]):
+        return True
+    month = int(nir13[3:5])
+    return 1 <= month <= 12 and month != born.month
+
+
+DateNaissance = Annotated[
+    date,
+    Strict(),
+    AfterValidator(check_birth_date),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date",
+            "pattern": BIRTH_DATE_PATTERN,
+            "description": (
+                "Date de naissance ISO 8601 (AAAA-MM-JJ), le 1900-01-01 au plus tôt. La "
+                "passerelle vérifie aussi qu'elle n'est pas dans le futur et, avec un NIR, "
+                "qu'elle a l'année et le mois qu'il porte (sauf mois inconnu : 20 à 42, 50 et "
+                "plus), ce que JSON Schema ne peut pas exprimer."
             ),
         }
     ),

@@ -457,8 +457,10 @@ class Validator:
 
     def _finding(self, kind: str, error: ErrorDetails, ligne: int | None) -> Finding:
         loc = error["loc"]
+        # A rule between the fields of an object (a period, the birth date and the NIR) is
+        # checked on the object: it names the field its error is about.
         champ = (error.get("ctx") or {}).get("champ")
-        if error["type"] == "periode_invalide" and isinstance(champ, str):
+        if isinstance(champ, str):
             loc = (*loc, champ)
         shape = tuple(p for p in loc if isinstance(p, str))
         ref = self._code_lists[kind].get(shape) if error["type"] == "literal_error" else None

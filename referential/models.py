@@ -39,6 +39,7 @@ from referential._types import (
     CodeTypeOrientation,
     Courriel,
     Date,
+    DateNaissance,
     EntierPositif,
     Horodatage,
     IdentifiantSource,
@@ -49,6 +50,7 @@ from referential._types import (
     Texte,
     TexteCourt,
     TexteLong,
+    birth_date_contradicts_nir,
 )
 
 MAX_ITEMS = 500
@@ -140,9 +142,20 @@ class Personne(Payload):
     nom: TexteCourt
     nom_naissance: TexteCourt | None = None
     prenom: TexteCourt
-    date_naissance: Date
+    date_naissance: DateNaissance
     lieu_naissance: TexteCourt | None = None
     identifiants: IdentifiantsPartenaires | None = None
+
+    @model_validator(mode="after")
+    def _birth_date_in_the_nir(self) -> Personne:
+        if self.nir is not None and birth_date_contradicts_nir(self.nir, self.date_naissance):
+            raise PydanticCustomError(
+                "date_naissance_incoherente_nir",
+                "La date de naissance ne correspond pas à l'année ou au mois de naissance inscrits "
+                "dans le NIR.",
+                {"champ": "date_naissance"},
+            )
+        return self
 
 
 # -- coordonnees -----------------------------------------------------------------------------

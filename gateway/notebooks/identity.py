@@ -7,13 +7,25 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-_SEPARATORS = re.compile(r"[\s'’\-]+")
+#: What separates the parts of a name, however it was typed: spaces (any Unicode space, the
+#: non-breaking ones too), apostrophes and their look-alikes (typographic quotes, modifier
+#: letter apostrophe, primes, acute and grave accents) and hyphens and dashes.
+_SEPARATORS = re.compile(
+    r"[\s"  # spaces
+    r"'\u2018\u2019\u201b\u02bc\u02b9\u2032\u00b4`\uff07"  # ' ‘ ’ ‛ ʼ ʹ ′ ´ ` ＇
+    r"\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d"  # - ‐ ‑ ‒ – — ― − ﹘ ﹣ －
+    r"]+"
+)
 
 
 def name_key(name: str) -> str:
-    """Case, accents, apostrophes, hyphens and spaces folded: « Lefèvre-d’Aubigné » → lefevre d aubigne."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    return _SEPARATORS.sub(" ", text).strip()
+    """Case, accents, apostrophes, hyphens and spaces folded: « Lefèvre-d’Aubigné » → lefevre d aubigne.
+
+    The separators become spaces before the text is folded to ASCII, which would delete the
+    typographic ones: « N’Diaye », « N'Diaye », « N-Diaye » and « N Diaye » give one key.
+    """
+    spaced = _SEPARATORS.sub(" ", unicodedata.normalize("NFKD", name))
+    return " ".join(spaced.encode("ascii", "ignore").decode().lower().split())
 
 
 def partner_identifiers(identifiants: Mapping[str, Any] | None) -> dict[str, str]:

@@ -1,8 +1,10 @@
 """Made-up payloads for the notebook tests."""
 
 import json
+from datetime import date, timedelta
 
-NIR_A = "290049999900161"  # made-up, département 99, correct key
+#: Made-up NIRs (département 99) of persons born in April 1990, as ``personne()`` is.
+NIR_A = "290049999900161"  # with its key
 NIR_A13 = NIR_A[:13]
 
 
@@ -12,7 +14,19 @@ def nir15(nir13: str) -> str:
     return f"{nir13}{nir_key(nir13):02d}"
 
 
-NIR_B = nir15("1880999999002")
+NIR_B = nir15("1900499999002")
+
+#: Three days on from today here is the future anywhere on Earth (UTC-12 to UTC+14).
+FUTURE = (date.today() + timedelta(days=3)).isoformat()
+#: Fields of ``personne()`` whose birth date is refused, and the code of the error (located at
+#: its ``date_naissance``).
+REFUSED_BIRTH_DATES = [
+    ({"date_naissance": FUTURE}, "date_naissance_future"),
+    ({"date_naissance": "1899-12-31"}, "date_naissance_trop_ancienne"),
+    ({"nir": NIR_A, "date_naissance": "1991-04-15"}, "date_naissance_incoherente_nir"),
+    ({"nir": NIR_A, "date_naissance": "1990-05-15"}, "date_naissance_incoherente_nir"),
+]
+REFUSED_BIRTH_DATE_IDS = ["future", "before_1900", "not_the_nir_year", "not_the_nir_month"]
 
 
 def personne(**overrides):

@@ -1,17 +1,22 @@
 """Create-or-find: identity resolution, rule by rule."""
 
+import pytest
 from sqlmodel import select
 
+from gateway.notebooks.identity import name_key
 from gateway.storage.tables import IdentityConflict
 from tests.gateway.payloads import (
     NIR_A,
     NIR_A13,
     NIR_B,
+    REFUSED_BIRTH_DATE_IDS,
+    REFUSED_BIRTH_DATES,
     body,
     carnet,
     contribute,
     new_notebook,
     personne,
+    view,
 )
 
 
@@ -44,7 +49,7 @@ async def test_same_nir_finds_the_notebook_even_with_other_names(client, partner
 async def test_nir_with_another_birth_date_is_a_recorded_conflict(client, partner, db):
     p = await partner()
     first = await create(client, p, carnet(personne(nir=NIR_A)))
-    response = await create(client, p, carnet(personne(nir=NIR_A, date_naissance="1991-04-15")))
+    response = await create(client, p, carnet(personne(nir=NIR_A, date_naissance="1990-04-16")))
     assert response.status_code == 409
     problem = response.json()
     # The answer of every failed identification (no oracle); operators get the detail.
@@ -101,6 +106,36 @@ async def test_same_names_and_birth_date_find_the_notebook_in_the_territory(clie
     first = await create(client, p, carnet(personne(nom="Lefèvre-d'Aubigné", prenom="Élise")))
     again = await create(client, p, carnet(personne(nom="LEFEVRE D AUBIGNE", prenom="elise")))
     assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+
+
+#: The ways a name's parts may be separated: apostrophes and their typographic look-alikes,
+#: hyphens and dashes, ordinary, non-breaking and other Unicode spaces.
+SEPARATORS = [
+    "'", "\u2018", "\u2019", "\u02bc", "\u2032", "\u00b4", "`",
+    "-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014",
+    " ", "\u00a0", "\u202f", "\u2009", "\u3000", " \u2019 ", "--",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_every_separator_of_a_name_gives_the_same_key(separator):
+    assert name_key(f"N{separator}Diaye") == "n diaye"
+    assert name_key(f"Lef\u00e8vre{separator}d{separator}Aubign\u00e9") == "lefevre d aubigne"
+
+
+def test_names_differing_by_more_than_separators_keep_distinct_keys():
+    assert name_key("NDiaye") == "ndiaye" != name_key("N\u2019Diaye")
+    assert name_key(" \u00c9lise\u00a0") == "elise"
+
+
+async def test_typographic_apostrophe_finds_the_notebook_of_the_straight_one(client, partner):
+    p = await partner()
+    first = await create(client, p, carnet(personne(nom="N\u2019Diaye", prenom="Awa")))
+    assert first.status_code == 201, first.text
+    again = await create(client, p, carnet(personne(nom="N'Diaye", prenom="Awa")))
+    assert again.status_code == 200, again.text
+    assert again.json()["cree"] is False
     assert again.json()["id"] == first.json()["id"]
 
 
@@ -171,6 +206,38 @@ async def test_invalid_payload_is_422_with_every_error_and_nothing_stored(client
     assert listing.json()["items"] == []
 
 
+@pytest.mark.parametrize(("fields", "code"), REFUSED_BIRTH_DATES, ids=REFUSED_BIRTH_DATE_IDS)
+async def test_a_refused_birth_date_is_422_located_and_nothing_is_created(
+    client, partner, fields, code
+):
+    p = await partner()
+    response = await create(client, p, carnet(personne(**fields)))
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert [(e["pointer"], e["code"]) for e in problem["errors"]] == [
+        ("/personne/date_naissance", code)
+    ]
+    assert fields["date_naissance"] not in response.text
+    listing = await client.get("/v1/carnets", headers=p.headers)
+    assert listing.json()["items"] == []
+
+
+@pytest.mark.parametrize(("fields", "code"), REFUSED_BIRTH_DATES, ids=REFUSED_BIRTH_DATE_IDS)
+async def test_a_contribution_with_a_refused_birth_date_is_422_and_changes_nothing(
+    client, partner, fields, code
+):
+    p = await partner()
+    carnet_id = await new_notebook(client, p, carnet(personne(nir=NIR_A)))
+    before = await view(client, p, carnet_id)
+    document = {"personne": personne(nir=NIR_A) | fields, "droits": {"are": True}}
+    response = await contribute(client, p, carnet_id, document)
+    assert response.status_code == 422, response.text
+    assert [(e["pointer"], e["code"]) for e in response.json()["errors"]] == [
+        ("/personne/date_naissance", code)
+    ]
+    assert await view(client, p, carnet_id) == before
+
+
 async def test_a_partner_identifier_with_another_birth_date_is_a_conflict(client, partner):
     departement = await partner()
     ids = {"france_travail": {"identifiant": "FT-9999"}}
@@ -194,7 +261,7 @@ async def test_a_nir_of_another_territory_answers_the_same_whatever_the_birth_da
     ardeche = await partner(territoires=["07"])
     answers = [
         await create(client, ardeche, carnet(personne(nir=NIR_A, date_naissance=day)))
-        for day in ("1990-04-15", "1991-01-01")
+        for day in ("1990-04-15", "1990-04-01")
     ]
     assert [a.status_code for a in answers] == [409, 409]
     assert answers[0].json() | {"instance": None} == answers[1].json() | {"instance": None}

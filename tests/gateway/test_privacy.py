@@ -7,7 +7,7 @@ from sqlmodel import select
 from gateway.storage.tables import IdentityConflict, JournalEntry
 from tests.gateway.payloads import NIR_A, NIR_B, body, carnet, contribute, new_notebook, personne
 
-NAME, FIRST_NAME, BIRTH = "Quenouille", "Aurélie", "1987-03-09"
+NAME, FIRST_NAME, BIRTH = "Quenouille", "Aurélie", "1990-04-09"  # as NIR_A says
 EMAIL, PHONE = "aurelie.quenouille@example.org", "+33612345678"
 
 
@@ -36,7 +36,7 @@ async def test_personal_data_never_reaches_logs_journal_or_error_answers(
         ),
         # A birth date that contradicts the notebook.
         await contribute(
-            client, p, carnet_id, {"personne": who | {"date_naissance": "1987-03-10"}}
+            client, p, carnet_id, {"personne": who | {"date_naissance": "1990-04-10"}}
         ),
         # Outside the caller's need to know.
         await client.get(f"/v1/carnets/{carnet_id}", headers=(await partner("ccas_cias")).headers),

@@ -1,14 +1,16 @@
 """Migrations that carry stored data over: what an older gateway stored reads the same after."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import orjson
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from gateway.notebooks import repository
+from gateway.notebooks.identity import name_key
 from gateway.storage.database import MIGRATIONS, Database
 from tests.gateway.conftest import fresh_database
 
@@ -114,3 +116,86 @@ def test_stored_views_and_states_read_the_same_after_the_upgrade_and_back(db, tm
             back, document = session.execute(text("SELECT vue, document FROM carnets")).one()
         assert back == VIEW
         assert (json.loads(document) if isinstance(document, str) else document) == state
+
+
+def _notebook_with_names(carnet_id: str, nom_cle: str, prenom_cle: str, now: datetime) -> dict:
+    return {
+        "id": carnet_id,
+        "nom_cle": nom_cle,
+        "prenom_cle": prenom_cle,
+        "document": json.dumps({"provenances": {"0": JANUARY}, "prochaine": 1}),
+        "tete": b'"id":"%s","version":1' % carnet_id.encode(),
+        "now": now,
+    }
+
+
+def _name_keys(database: Database) -> dict[str, tuple[str, str]]:
+    with database.read() as session:
+        rows = session.execute(text("SELECT id, nom_cle, prenom_cle FROM carnets"))
+        return {carnet_id: (nom, prenom) for carnet_id, nom, prenom in rows}
+
+
+def test_name_keys_of_stored_notebooks_are_folded_again(db, tmp_path):
+    """0017: the keys of the names stored by the former folding (typographic separators
+    deleted) are computed again from the names of each notebook's state, so that « N'Diaye »
+    finds the notebook of « N’Diaye »; a notebook without names in its state keeps its keys.
+    The downgrade gives back the former keys."""
+    revision = ScriptDirectory(str(MIGRATIONS)).get_revision("0017")
+    assert revision is not None
+    names = {"/personne/nom": {"v": "N\u2019Diaye", "p": "0"}}
+    names["/personne/prenom"] = {"v": "Marie\u2011H\u00e9l\u00e8ne", "p": "0"}
+    # More notebooks than the migration reads at once.
+    typographic = [f"c-{n:04d}" for n in range(1001)]
+    for old in fresh_database(db.dialect, tmp_path, revision="0015"):
+        now = datetime.now(UTC)
+        notebooks = [_notebook_with_names(c, "ndiaye", "mariehelene", now) for c in typographic]
+        notebooks.append(_notebook_with_names("d-ascii", "lefevre d aubigne", "elise", now))
+        notebooks.append(_notebook_with_names("d-nameless", "ndiaye", "awa", now))
+        parts = [
+            {"carnet_id": c, "etat": orjson.dumps({"unites": names, "collections": {}})}
+            for c in typographic
+        ]
+        ascii_names = {
+            "/personne/nom": {"v": "Lef\u00e8vre-d'Aubign\u00e9", "p": "0"},
+            "/personne/prenom": {"v": "\u00c9lise", "p": "0"},
+        }
+        parts.append(
+            {
+                "carnet_id": "d-ascii",
+                "etat": orjson.dumps({"unites": ascii_names, "collections": {}}),
+            }
+        )
+        with old.write() as session:
+            session.execute(
+                text(
+                    "INSERT INTO carnets (id, territoire, version, nom_cle, prenom_cle,"
+                    " date_naissance, document, tete, categories, cree_le, modifie_le)"
+                    " VALUES (:id, '26', 1, :nom_cle, :prenom_cle, '1990-04-15', :document,"
+                    " :tete, '[\"identite\"]', :now, :now)"
+                ),
+                notebooks,
+            )
+            session.execute(
+                text(
+                    "INSERT INTO carnets_etats (carnet_id, volet, etat)"
+                    " VALUES (:carnet_id, 'personne', :etat)"
+                ),
+                parts,
+            )
+
+        old.migrate()
+        assert _name_keys(old) == {
+            **dict.fromkeys(typographic, ("n diaye", "marie helene")),
+            "d-ascii": ("lefevre d aubigne", "elise"),
+            "d-nameless": ("ndiaye", "awa"),
+        }
+        with old.read() as session:
+            nom, prenom = name_key("N'Diaye"), name_key("Marie-H\u00e9l\u00e8ne")
+            found = repository.by_identity(session, "26", nom, prenom, date(1990, 4, 15))
+        assert sorted(row.id for row in found) == typographic
+        _downgrade(old, str(revision.down_revision))
+        assert _name_keys(old) == {
+            **dict.fromkeys(typographic, ("ndiaye", "mariehelene")),
+            "d-ascii": ("lefevre d aubigne", "elise"),
+            "d-nameless": ("ndiaye", "awa"),
+        }

@@ -13,7 +13,13 @@ from gateway.cli import app as cli
 from gateway.settings import Settings
 from gateway.validation.limiter import TokenBuckets
 from tests.gateway.conftest import BASE_URL
-from tests.gateway.payloads import body, carnet, personne
+from tests.gateway.payloads import (
+    REFUSED_BIRTH_DATE_IDS,
+    REFUSED_BIRTH_DATES,
+    body,
+    carnet,
+    personne,
+)
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 runner = CliRunner()
@@ -99,6 +105,25 @@ async def test_every_error_comes_with_pointer_code_french_message_and_suggestion
     assert errors["/personne/date_naissance"]["attendu"] == "AAAA-MM-JJ"
     assert errors["/personne/nir"]["code"] == "nir_cle_invalide"
     assert errors["/coordonnees/fax"]["code"] == "champ_inconnu"
+
+
+@pytest.mark.parametrize(("fields", "code"), REFUSED_BIRTH_DATES, ids=REFUSED_BIRTH_DATE_IDS)
+@pytest.mark.parametrize("kind", ["carnet", "contribution", "personne"])
+async def test_a_refused_birth_date_is_a_located_error_of_every_kind_with_a_person(
+    client, partner, kind, fields, code
+):
+    p = await partner("editeur_logiciel")
+    person = personne(**fields)
+    document = person if kind == "personne" else {"personne": person}
+    response = await client.post(
+        f"/v1/validation/{kind}", content=body(document), headers=p.headers
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["valide"] is False
+    pointer = "/date_naissance" if kind == "personne" else "/personne/date_naissance"
+    assert [(e["pointer"], e["code"]) for e in report["erreurs"]] == [(pointer, code)]
+    assert all(e["message"] for e in report["erreurs"])
 
 
 async def test_warnings_leave_the_payload_valid(client, partner):

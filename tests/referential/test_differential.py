@@ -3,9 +3,10 @@
 Thousands of made-up payloads (:mod:`referential.samples`, fixed seed), valid or mutated, go
 through both ``default_validator().validate(kind, body)`` and ``jsonschema``'s Draft 2020-12
 validator (formats checked) on the committed schema ``openapi/schemas/2026.1/<kind>.json``. The
-verdicts must be equal, except for the checks the schema says it cannot express (NIR key, SIRET
-Luhn key, period coherence, coded action XOR free label, integers written with a decimal part):
-for those families the runtime must reject with its own error code and the schema must accept.
+verdicts must be equal, except for the checks the schema says it cannot express (NIR key, birth
+date in the future or contradicting the NIR, SIRET Luhn key, period coherence, coded action XOR
+free label, integers written with a decimal part): for those families the runtime must reject
+with its own error code and the schema must accept.
 
 Mutation targets are found by walking each payload together with its schema, never by listing
 paths by hand. Known disagreements and bugs found on the way are pinned at the end of the file,
@@ -345,7 +346,41 @@ bad_email = _replace_with(
     _named("courriel"),
 )
 
+bad_birth_date = _replace_with(
+    ("1899-12-31", "1850-06-01", "1000-01-01", "0001-01-01"), _named("date_naissance")
+)
+
 # -- the families the schema cannot express: the runtime refuses, the schema accepts ------------
+
+
+def birth_date_future(
+    rng: random.Random, payload: Any, nodes: list[Node]
+) -> tuple[Any, str] | None:
+    node = _pick(rng, nodes, _named("date_naissance"))
+    if node is None:
+        return None
+    # Past the date it is anywhere on Earth (UTC-12 to UTC+14: two days apart at most).
+    value = date.today() + timedelta(days=rng.randint(3, 20_000))
+    return set_at(payload, node.path, value.isoformat()), json_pointer(node.path)
+
+
+def birth_date_nir(rng: random.Random, payload: Any, nodes: list[Node]) -> tuple[Any, str] | None:
+    """A birth date of another year than the NIR's, or of another month (the NIRs of the
+    samples have a known month)."""
+
+    def beside_a_nir(node: Node) -> bool:
+        return _named("date_naissance")(node) and "nir" in at(payload, node.path[:-1])
+
+    node = _pick(rng, nodes, beside_a_nir)
+    if node is None:
+        return None
+    born = date.fromisoformat(node.value)
+    if rng.random() < 0.5:
+        value = born.replace(year=born.year - rng.randint(1, 40), day=min(born.day, 28))
+    else:
+        month = rng.choice([m for m in range(1, 13) if m != born.month])
+        value = born.replace(month=month, day=min(born.day, 28))
+    return set_at(payload, node.path, value.isoformat()), json_pointer(node.path)
 
 
 def nir_key(rng: random.Random, payload: Any, nodes: list[Node]) -> tuple[Any, str] | None:
@@ -476,6 +511,8 @@ def edge_value(rng: random.Random, payload: Any, nodes: list[Node]) -> tuple[Any
         nodes,
         lambda n: (
             (n.path not in bounds)
+            # Birth dates have families of their own (the NIR holds the year and month).
+            and n.name != "date_naissance"
             and (
                 (type(n.value) is int)
                 or (_is_string(n) and n.schema.get("format") in ("date", "date-time"))
@@ -511,6 +548,7 @@ REFUSED_BY_BOTH: dict[str, Mutation] = {
     "bad_date": bad_date,
     "bad_timestamp": bad_timestamp,
     "bad_nir": bad_nir,
+    "bad_birth_date": bad_birth_date,
     "bad_postal_code": bad_postal_code,
     "bad_phone": bad_phone,
     "bad_email": bad_email,
@@ -520,6 +558,8 @@ REFUSED_BY_BOTH: dict[str, Mutation] = {
 #: refuse with this code at the mutation's pointer, and the schema must accept.
 RUNTIME_ONLY: dict[str, tuple[Mutation, frozenset[str]]] = {
     "nir_key": (nir_key, frozenset({"nir_cle_invalide"})),
+    "birth_date_future": (birth_date_future, frozenset({"date_naissance_future"})),
+    "birth_date_nir": (birth_date_nir, frozenset({"date_naissance_incoherente_nir"})),
     "siret_luhn": (siret_luhn, frozenset({"siret_invalide"})),
     "period": (period, frozenset({"periode_invalide"})),
     "action_xor": (action_xor, frozenset({"action_code_requis", "action_hors_referentiel"})),

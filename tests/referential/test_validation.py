@@ -6,6 +6,7 @@ JSON Pointer, French message, suggestion.
 
 import json
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -123,7 +124,7 @@ def test_nir_key_counts_corsica_2b_as_18():
 
 @pytest.mark.parametrize("departement", ["2A", "2B"])
 def test_corsican_nir_with_its_key_is_valid(departement):
-    nir13 = f"28512{departement}054032"
+    nir13 = f"29004{departement}054032"
     nir = f"{nir13}{referential.nir_key(nir13):02d}"
     report = validate(carnet_with("personne/nir", nir))
     assert report.valid, findings(report.errors)
@@ -132,7 +133,7 @@ def test_corsican_nir_with_its_key_is_valid(departement):
 
 @pytest.mark.parametrize("departement", ["2A", "2B"])
 def test_corsican_nir_with_a_wrong_key_is_refused(departement):
-    nir13 = f"28512{departement}054032"
+    nir13 = f"29004{departement}054032"
     wrong = (referential.nir_key(nir13) % 97) + 1
     error = only_error(validate(carnet_with("personne/nir", f"{nir13}{wrong:02d}")))
     assert error.code == "nir_cle_invalide"
@@ -347,6 +348,95 @@ def test_malformed_date_is_refused_with_its_pointer(date):
 def test_date_as_a_number_is_a_type_error_with_its_pointer():
     error = only_error(validate(carnet_with("personne/date_naissance", 19900415)))
     assert (error.pointer, error.code) == ("/personne/date_naissance", "type_invalide")
+
+
+# -- birth date ---------------------------------------------------------------------------------
+
+#: Three days on from today here is the future anywhere on Earth (UTC-12 to UTC+14).
+FUTURE = (date.today() + timedelta(days=3)).isoformat()
+
+
+def made_up_nir(born, month=None):
+    """A made-up 15-character NIR (département 99) of a person born in ``born``'s year, and
+    month unless ``month`` (two digits) says otherwise."""
+    nir13 = f"2{born[2:4]}{month or born[5:7]}99999001"
+    return f"{nir13}{referential.nir_key(nir13):02d}"
+
+
+def birth(date_naissance, nir=None, kind="carnet"):
+    personne = {"nom": "Dupont", "prenom": "Marie", "date_naissance": date_naissance}
+    if nir is not None:
+        personne["nir"] = nir
+    return validate(personne if kind == "personne" else {"personne": personne}, kind=kind)
+
+
+@pytest.mark.parametrize("kind", ["carnet", "contribution", "personne"])
+@pytest.mark.parametrize(
+    ("date_naissance", "nir", "code", "message"),
+    [
+        (FUTURE, None, "date_naissance_future", "La date de naissance est dans le futur."),
+        (
+            "1899-12-31",
+            None,
+            "date_naissance_trop_ancienne",
+            "Date de naissance trop ancienne : le 1er janvier 1900 au plus tôt.",
+        ),
+        (
+            "1991-04-15",
+            "290049999900161",
+            "date_naissance_incoherente_nir",
+            "La date de naissance ne correspond pas à l'année ou au mois de naissance inscrits "
+            "dans le NIR.",
+        ),
+        ("1990-05-15", "2900499999001", "date_naissance_incoherente_nir", None),
+        ("2090-04-15", None, "date_naissance_future", None),
+    ],
+)
+def test_birth_date_refused_in_every_payload_carrying_a_person(
+    kind, date_naissance, nir, code, message
+):
+    error = only_error(birth(date_naissance, nir, kind))
+    pointer = "/date_naissance" if kind == "personne" else "/personne/date_naissance"
+    assert (error.pointer, error.code) == (pointer, code)
+    if message is not None:
+        assert error.message == message
+
+
+@pytest.mark.parametrize(
+    ("date_naissance", "nir"),
+    [
+        ("1900-01-01", None),
+        (date.today().isoformat(), None),
+        ("1990-04-15", "290049999900161"),
+        ("1990-04-15", "2900499999001"),
+        ("2005-11-30", made_up_nir("2005-11-30")),
+        ("1905-11-30", made_up_nir("2005-11-30")),  # the NIR has the year's last two digits
+        ("1990-07-14", made_up_nir("1990-07-14", month="20")),  # month unknown: 20 to 42
+        ("1990-07-14", made_up_nir("1990-07-14", month="42")),
+        ("1990-07-14", made_up_nir("1990-07-14", month="50")),  # and 50 or more
+        ("1990-07-14", made_up_nir("1990-07-14", month="99")),
+    ],
+)
+def test_birth_date_accepted(date_naissance, nir):
+    report = birth(date_naissance, nir)
+    assert report.valid, findings(report.errors)
+
+
+@pytest.mark.parametrize("month", ["13", "19", "43", "49", "00"])
+def test_birth_date_only_checks_the_year_of_a_nir_without_a_month_in_01_to_12(month):
+    assert birth("1990-07-14", made_up_nir("1990-07-14", month=month)).valid
+    error = only_error(birth("1991-07-14", made_up_nir("1990-07-14", month=month)))
+    assert error.code == "date_naissance_incoherente_nir"
+
+
+def test_a_nir_with_a_wrong_key_is_not_compared_with_the_birth_date():
+    error = only_error(birth("1991-04-15", "290049999900162"))
+    assert (error.pointer, error.code) == ("/personne/nir", "nir_cle_invalide")
+
+
+def test_a_birth_date_in_the_future_is_not_compared_with_the_nir():
+    error = only_error(birth(FUTURE, "290049999900161"))
+    assert error.code == "date_naissance_future"
 
 
 def rendez_vous(date):
