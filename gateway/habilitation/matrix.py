@@ -44,6 +44,9 @@ class ActorRights:
     droits: Mapping[str, frozenset[str]]
     #: Category → the only pointers it may write (absent: the whole category).
     limites: Mapping[str, tuple[str, ...]]
+    #: Its organisations and their clients are administered by national operators only, never
+    #: by a territory's operator (authoritative sources, State services, the sandbox).
+    national: bool = False
 
     def may(self, right: Right, category: str) -> bool:
         return right in self.droits.get(category, frozenset())
@@ -82,6 +85,7 @@ class ActorRights:
             self.finalites,
             {c: r & granted for c, r in self.droits.items()},
             self.limites,
+            self.national,
         )
 
 
@@ -100,6 +104,7 @@ class Matrix:
                 finalites=tuple(entry["finalites"]),
                 droits={c: frozenset(r) for c, r in (entry.get("droits") or {}).items()},
                 limites={c: tuple(p) for c, p in (entry.get("limites") or {}).items()},
+                national=entry.get("national", False),
             )
             for kind, entry in raw["types_acteur"].items()
         }
@@ -109,7 +114,8 @@ class Matrix:
         self.check()
 
     def check(self) -> None:
-        """Refuse a matrix naming an unknown category, right, scope or purpose."""
+        """Refuse a matrix naming an unknown category, right, scope or purpose, or a kind
+        steering a territory marked national."""
         problems = []
         if set(self.categories) != set(CATEGORIES):
             problems.append(f"catégories : attendu {sorted(CATEGORIES)}")
@@ -129,6 +135,11 @@ class Matrix:
             for category in actor.limites:
                 if not actor.may("ecriture", category):
                     problems.append(f"{kind}/{category} : limite d'écriture sans écriture")
+            if not isinstance(actor.national, bool):
+                problems.append(f"{kind} : « national » vaut true ou false")
+            elif actor.national and actor.portee == "territoire":
+                # The operator of a territory is of such a kind: it cannot be national.
+                problems.append(f"{kind} : un type qui pilote un territoire n'est pas national")
         if problems:
             raise ValueError("Matrice d'habilitation invalide : " + " ; ".join(problems))
 
@@ -153,6 +164,7 @@ class Matrix:
                 base.finalites,
                 {c: frozenset(r) for c, r in rights.items()},
                 base.limites,
+                base.national,
             )
             self._with_overrides[key] = found
         return found
@@ -226,12 +238,14 @@ class Matrix:
             "",
             "L : lecture · É : écriture · X : export vers le système du partenaire ·"
             " I : identification (retrouver ou créer un carnet) · — : rien. Une écriture limitée"
-            " à certains champs les indique entre parenthèses.",
+            " à certains champs les indique entre parenthèses. Opérateur : qui administre les"
+            " organisations du type et leurs clients (`national` : un opérateur national"
+            " seulement ; `territoire` : l'opérateur du territoire).",
             "",
-            "| type d'acteur | portée | "
+            "| type d'acteur | portée | opérateur | "
             + " | ".join(f"{self.categories[c]['libelle']} (`{c}`)" for c in categories)
             + " | finalités |",
-            "|" + "---|" * (len(categories) + 3),
+            "|" + "---|" * (len(categories) + 4),
         ]
         for kind, actor in self.actors.items():
             cells = []
@@ -244,7 +258,8 @@ class Matrix:
                 cells.append(text)
             purposes = ", ".join(actor.finalites) or "—"
             lines.append(
-                f"| {actor.libelle} (`{kind}`) | {actor.portee} | "
+                f"| {actor.libelle} (`{kind}`) | {actor.portee}"
+                f" | {'national' if actor.national else 'territoire'} | "
                 + " | ".join(cells)
                 + f" | {purposes} |"
             )
@@ -265,6 +280,7 @@ class Matrix:
                     "finalites": list(actor.finalites),
                     "droits": {c: sorted(r) for c, r in actor.droits.items()},
                     "limites": {c: list(p) for c, p in actor.limites.items()},
+                    "national": actor.national,
                 }
                 for kind, actor in self.actors.items()
             },
