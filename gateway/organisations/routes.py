@@ -6,6 +6,7 @@ A territorial operator (of a département) acts within its organisation's territ
 actor kinds a territory has; the organisations of the matrix's national actor kinds (France
 Travail, CAF/MSA, State services, software publishers) and their clients belong to national
 operators (operator clients flagged ``national``, by the command line only), in every territory.
+No operator disables its own client or its own organisation.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Jeton absent ou invalide."},
     403: {
         "description": "Pas un opérateur, hors de ses territoires, type d'acteur national"
-        " (réservé aux opérateurs nationaux)."
+        " (réservé aux opérateurs nationaux) ou désactivation de soi-même."
     },
     404: {"description": "Introuvable dans ses territoires."},
     422: {"description": "Corps invalide."},
@@ -75,6 +76,12 @@ class NationalOperatorClient(ProblemError):
     status = 403
     code = "operateur_national"
     title = "Le client d'un opérateur national relève d'un opérateur national."
+
+
+class SelfDisabling(ProblemError):
+    status = 403
+    code = "auto_desactivation"
+    title = "Un opérateur ne désactive ni son propre client ni sa propre organisation."
 
 
 def _steers(type_acteur: str) -> bool:
@@ -323,6 +330,8 @@ def create_client(
 def disable_organisation(
     organisation_id: OrganisationId, database: DatabaseDep, reach: AdministratorDep
 ) -> Response:
+    if organisation_id == reach.principal.organisation_id:
+        raise SelfDisabling()
     with database.write() as session:
         _own_organisation(session, reach, organisation_id)
         service.set_organisation_active(session, organisation_id, False)
@@ -336,6 +345,8 @@ def disable_organisation(
     responses=_RESPONSES,
 )
 def disable_client(client_id: ClientId, database: DatabaseDep, reach: AdministratorDep) -> Response:
+    if client_id == reach.principal.client_id:
+        raise SelfDisabling()
     with database.write() as session:
         _own_client(session, reach, client_id)
         service.set_client_active(session, client_id, False)

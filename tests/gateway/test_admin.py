@@ -354,3 +354,34 @@ async def test_a_territorial_operator_never_takes_a_national_operators_client(cl
         assert response.status_code == 403, response.text
         assert response.json()["code"] == "operateur_national"
     assert (await token_of(client, national.client.client_id, national.secret)).status_code == 200
+
+
+async def test_an_operator_disables_neither_its_client_nor_its_organisation(client, db):
+    territorial = await operator(client, db)
+    national = await operator(client, db, ("75",), type_acteur="administration", national=True)
+    for admin in (territorial, national):
+        for response in (
+            await client.post(
+                f"/v1/admin/clients/{admin.client_id}/desactivation", headers=admin.headers
+            ),
+            await client.post(
+                f"/v1/admin/organisations/{admin.organisation_id}/desactivation",
+                headers=admin.headers,
+            ),
+        ):
+            assert response.status_code == 403, response.text
+            assert response.json()["code"] == "auto_desactivation"
+        assert (
+            await client.get("/v1/admin/organisations", headers=admin.headers)
+        ).status_code == 200
+    # Another operator client of its organisation, it may (a lost or compromised one).
+    with db.write() as session:
+        other = create_client(
+            session, organisation_id=territorial.organisation_id, nom="autre", operateur=True
+        )
+    assert (
+        await client.post(
+            f"/v1/admin/clients/{other.client.client_id}/desactivation",
+            headers=territorial.headers,
+        )
+    ).status_code == 204
