@@ -163,6 +163,13 @@ def clients_create(
             help="Client d'opérateur : administre les organisations et clients de ses territoires."
         ),
     ] = False,
+    national: Annotated[
+        bool,
+        typer.Option(
+            help="Opérateur national (avec --operateur) : administre les organisations des types"
+            " d'acteur nationaux (France Travail, CAF/MSA…) de tous les territoires."
+        ),
+    ] = False,
     jwks: Annotated[
         Path | None,
         typer.Option(help="Clés publiques (JWKS) du client : authentification private_key_jwt."),
@@ -182,6 +189,7 @@ def clients_create(
                 organisation_id=organisation,
                 nom=nom,
                 operateur=operateur,
+                national=national,
                 jwks=json.loads(jwks.read_text(encoding="utf-8")) if jwks else None,
                 jwks_uri=jwks_uri,
             )

@@ -130,11 +130,7 @@ class Guard:
         """Does the caller hold the territorial mission of steering the follow-up of the
         notebooks of ``territoire`` (the département: territorial scope and the right to record
         ``accompagnement``)? It designates the follow-up group and decides join requests."""
-        return (
-            self.actor.portee == "territoire"
-            and self.actor.may("ecriture", "accompagnement")
-            and territoire in self.principal.territoires
-        )
+        return self.actor.steers and territoire in self.principal.territoires
 
     # -- categories ------------------------------------------------------------------------------
 

@@ -47,9 +47,20 @@ class ActorRights:
     #: May it send a NIR and find a notebook by it (legal-frame.md §8.3: the kinds whose
     #: matching needs it)?
     nir: bool = False
+    #: Its organisations and their clients are administered by national operators only, never
+    #: by a territory's operator (authoritative sources, State services, the sandbox).
+    national: bool = False
 
     def may(self, right: Right, category: str) -> bool:
         return right in self.droits.get(category, frozenset())
+
+    @property
+    def steers(self) -> bool:
+        """Does the kind steer the follow-up of its territories' notebooks (territorial scope
+        and the right to record ``accompagnement``: the département)? It designates follow-up
+        groups, decides join requests, and its operators administer the territory. CAF/MSA
+        has a territorial scope (the source of RSA rights) but steers nothing."""
+        return self.portee == "territoire" and self.may("ecriture", "accompagnement")
 
     def may_write_all(self, categories: Iterable[str]) -> bool:
         """May it write every part of these categories, wherever they are?"""
@@ -86,6 +97,7 @@ class ActorRights:
             {c: r & granted for c, r in self.droits.items()},
             self.limites,
             self.nir,
+            self.national,
         )
 
 
@@ -105,6 +117,7 @@ class Matrix:
                 droits={c: frozenset(r) for c, r in (entry.get("droits") or {}).items()},
                 limites={c: tuple(p) for c, p in (entry.get("limites") or {}).items()},
                 nir=bool(entry.get("nir", False)),
+                national=entry.get("national", False),
             )
             for kind, entry in raw["types_acteur"].items()
         }
@@ -114,7 +127,8 @@ class Matrix:
         self.check()
 
     def check(self) -> None:
-        """Refuse a matrix naming an unknown category, right, scope or purpose."""
+        """Refuse a matrix naming an unknown category, right, scope or purpose, or a kind
+        steering a territory marked national."""
         problems = []
         if set(self.categories) != set(CATEGORIES):
             problems.append(f"catégories : attendu {sorted(CATEGORIES)}")
@@ -134,6 +148,11 @@ class Matrix:
             for category in actor.limites:
                 if not actor.may("ecriture", category):
                     problems.append(f"{kind}/{category} : limite d'écriture sans écriture")
+            if not isinstance(actor.national, bool):
+                problems.append(f"{kind} : « national » vaut true ou false")
+            elif actor.national and actor.steers:
+                # The operator of a territory is of such a kind: it cannot be national.
+                problems.append(f"{kind} : un type qui pilote un territoire n'est pas national")
         if problems:
             raise ValueError("Matrice d'habilitation invalide : " + " ; ".join(problems))
 
@@ -159,6 +178,7 @@ class Matrix:
                 {c: frozenset(r) for c, r in rights.items()},
                 base.limites,
                 base.nir,
+                base.national,
             )
             self._with_overrides[key] = found
         return found
@@ -233,12 +253,14 @@ class Matrix:
             "L : lecture · É : écriture · X : export vers le système du partenaire ·"
             " I : identification (retrouver ou créer un carnet) · — : rien. Une écriture limitée"
             " à certains champs les indique entre parenthèses. « NIR » : le type d'acteur peut"
-            " transmettre un NIR et retrouver un carnet par lui.",
+            " transmettre un NIR et retrouver un carnet par lui. Opérateur : qui administre les"
+            " organisations du type et leurs clients (`national` : un opérateur national"
+            " seulement ; `territoire` : l'opérateur du territoire).",
             "",
-            "| type d'acteur | portée | "
+            "| type d'acteur | portée | opérateur | "
             + " | ".join(f"{self.categories[c]['libelle']} (`{c}`)" for c in categories)
             + " | finalités |",
-            "|" + "---|" * (len(categories) + 3),
+            "|" + "---|" * (len(categories) + 4),
         ]
         for kind, actor in self.actors.items():
             cells = []
@@ -252,7 +274,8 @@ class Matrix:
             purposes = ", ".join(actor.finalites) or "—"
             scope = actor.portee + (" ; NIR" if actor.nir else "")
             lines.append(
-                f"| {actor.libelle} (`{kind}`) | {scope} | "
+                f"| {actor.libelle} (`{kind}`) | {scope}"
+                f" | {'national' if actor.national else 'territoire'} | "
                 + " | ".join(cells)
                 + f" | {purposes} |"
             )
@@ -274,6 +297,7 @@ class Matrix:
                     "droits": {c: sorted(r) for c, r in actor.droits.items()},
                     "limites": {c: list(p) for c, p in actor.limites.items()},
                     "nir": actor.nir,
+                    "national": actor.national,
                 }
                 for kind, actor in self.actors.items()
             },

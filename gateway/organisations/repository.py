@@ -11,3 +11,9 @@ ACTIVE_CLIENT = text(
     " JOIN organisations o ON o.id = c.organisation_id"
     " WHERE c.client_id = :client_id AND c.actif AND o.actif"
 )
+
+#: Is this operator client national? Read by the administration routes only (the hot path's
+#: query above does not carry it): (national,) of an operator client.
+NATIONAL_OPERATOR = text(
+    "SELECT c.national FROM clients c WHERE c.client_id = :client_id AND c.operateur"
+)

@@ -1,13 +1,17 @@
 """The administration API of operators (``/v1/admin``): the organisations and clients of their
 territories; and the access journal of their notebooks (``/v1/journal``).
 
-An operator is a client flagged ``operateur`` whose token carries the ``administration`` scope;
-it acts within its organisation's territories only (a département operator manages its own
-département).
+An operator is a client flagged ``operateur`` whose token carries the ``administration`` scope.
+A territorial operator (of a département) acts within its organisation's territories, on the
+actor kinds a territory has; the organisations of the matrix's national actor kinds (France
+Travail, CAF/MSA, State services, software publishers) and their clients belong to national
+operators (operator clients flagged ``national``, by the command line only), in every territory.
+No operator disables its own client or its own organisation.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -25,6 +29,7 @@ from gateway.habilitation.matrix import ADMINISTRATION
 from gateway.notebooks import repository
 from gateway.notebooks.routes import SEQ_MAX
 from gateway.organisations import service
+from gateway.organisations.repository import NATIONAL_OPERATOR
 from gateway.responses import OrjsonResponse
 from gateway.storage.tables import Client, Organisation
 
@@ -32,7 +37,10 @@ router = APIRouter(prefix="/v1/admin", tags=["administration"])
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Jeton absent ou invalide."},
-    403: {"description": "Pas un opérateur, ou hors de ses territoires."},
+    403: {
+        "description": "Pas un opérateur, hors de ses territoires, type d'acteur national"
+        " (réservé aux opérateurs nationaux) ou désactivation de soi-même."
+    },
     404: {"description": "Introuvable dans ses territoires."},
     422: {"description": "Corps invalide."},
 }
@@ -56,27 +64,92 @@ class NotAnOperator(ProblemError):
     title = "Seul l'opérateur d'un acteur qui pilote un territoire (département) l'administre."
 
 
+class NationalActorKind(ProblemError):
+    status = 403
+    code = "type_acteur_national"
+    title = (
+        "Les organisations de ce type d'acteur et leurs clients relèvent d'un opérateur national."
+    )
+
+
+class NationalOperatorClient(ProblemError):
+    status = 403
+    code = "operateur_national"
+    title = "Le client d'un opérateur national relève d'un opérateur national."
+
+
+class SelfDisabling(ProblemError):
+    status = 403
+    code = "auto_desactivation"
+    title = "Un opérateur ne désactive ni son propre client ni sa propre organisation."
+
+
 def _steers(type_acteur: str) -> bool:
-    """Does this actor kind steer its territories (the matrix's ``territoire`` scope)?"""
-    return load_matrix().actor(type_acteur).portee == "territoire"
+    """Does this actor kind steer its territories (see :attr:`ActorRights.steers`)?"""
+    return load_matrix().actor(type_acteur).steers
 
 
-def operator(principal: PrincipalDep) -> Principal:
-    """The caller, if its token carries the ``administration`` scope (an operator client) and
-    its organisation steers its territories (a département): an operator of any other kind
-    could otherwise give itself a département's reach."""
+def _national(type_acteur: str) -> bool:
+    """Are this actor kind's organisations administered by national operators only?"""
+    return load_matrix().actor(type_acteur).national
+
+
+def _administration_scope(principal: Principal) -> None:
     if ADMINISTRATION not in principal.scopes:
         raise InsufficientScope(
             headers={
                 "WWW-Authenticate": f'Bearer realm="carnet", error="insufficient_scope", scope="{ADMINISTRATION}"'
             }
         )
+
+
+def operator(principal: PrincipalDep) -> Principal:
+    """The caller, if its token carries the ``administration`` scope (an operator client) and
+    its organisation steers its territories (a département): an operator of any other kind
+    could otherwise give itself a département's reach. (The territorial operator of the journal
+    and the deliveries; :func:`administrator` for the organisations and clients.)"""
+    _administration_scope(principal)
     if not _steers(principal.type_acteur):
         raise NotAnOperator()
     return principal
 
 
 OperatorDep = Annotated[Principal, Depends(operator)]
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """An operator and what it administers."""
+
+    principal: Principal
+    #: Its organisation steers its territories (a département): it administers the
+    #: organisations of the territorial actor kinds of these territories, and their clients.
+    territorial: bool
+    #: A national operator: it administers the organisations of the national actor kinds, in
+    #: every territory, and their clients.
+    national: bool
+
+
+def administrator(principal: PrincipalDep, database: DatabaseDep) -> Operator:
+    """The caller, if its token carries the ``administration`` scope and it is a territorial
+    operator, a national operator or both. Whether it is national is read here, with the
+    client's row as it is now (one indexed query, on these routes only)."""
+    _administration_scope(principal)
+    found = database.fetch_one(NATIONAL_OPERATOR, {"client_id": principal.client_id})
+    reach = Operator(
+        principal,
+        territorial=_steers(principal.type_acteur),
+        national=found is not None and bool(found[0]),
+    )
+    if not (reach.territorial or reach.national):
+        raise NotAnOperator(
+            "Seul l'opérateur d'un département, ou un opérateur national, administre"
+            " organisations et clients."
+        )
+    return reach
+
+
+AdministratorDep = Annotated[Operator, Depends(administrator)]
 
 
 class NouvelleOrganisation(BaseModel):
@@ -114,33 +187,63 @@ def _within(principal: Principal, territoires: list[str]) -> bool:
     return set(territoires) <= set(principal.territoires)
 
 
-def _own_organisation(session: Session, principal: Principal, organisation_id: str) -> Organisation:
-    """An organisation the operator administers: of its territories, and not another steering
-    organisation (a département administers itself and the actors of its territory)."""
+def _in_territories(reach: Operator, organisation: Organisation) -> bool:
+    """Is the organisation within the territories the operator steers (it sees it listed)?"""
+    return (
+        reach.territorial
+        and bool(organisation.territoires)
+        and _within(reach.principal, organisation.territoires)
+    )
+
+
+def _own_organisation(session: Session, reach: Operator, organisation_id: str) -> Organisation:
+    """An organisation the operator administers. A national kind's: a national operator's,
+    wherever it is. Another's: of a territorial operator's territories, and not another steering
+    organisation (a département administers itself and the actors of its territory).
+
+    A territorial operator is told that a national organisation it sees listed is not its own
+    (403); anything else it does not administer does not exist for it (404).
+    """
     organisation = session.get(Organisation, organisation_id)
-    if (
-        organisation is None
-        or not organisation.territoires
-        or not _within(principal, organisation.territoires)
-        or (_steers(organisation.type_acteur) and organisation.id != principal.organisation_id)
-    ):
-        raise NotFound("Organisation introuvable dans vos territoires.")
-    return organisation
+    if organisation is not None:
+        if _national(organisation.type_acteur):
+            if reach.national:
+                return organisation
+            if _in_territories(reach, organisation):
+                raise NationalActorKind()
+        elif _in_territories(reach, organisation) and (
+            not _steers(organisation.type_acteur)
+            or organisation.id == reach.principal.organisation_id
+        ):
+            return organisation
+    raise NotFound("Organisation introuvable dans vos territoires.")
 
 
-def _own_client(session: Session, principal: Principal, client_id: str) -> Client:
+def _own_client(session: Session, reach: Operator, client_id: str) -> Client:
+    """A client of an organisation the operator administers; a national operator's client is
+    a national operator's only (its secret would give its reach)."""
     client = session.get(Client, client_id)
     if client is None:
         raise NotFound("Client introuvable dans vos territoires.")
-    _own_organisation(session, principal, client.organisation_id)
+    _own_organisation(session, reach, client.organisation_id)
+    if client.national and not reach.national:
+        raise NationalOperatorClient()
     return client
 
 
-@router.get("/organisations", summary="Les organisations de vos territoires", responses=_RESPONSES)
-def list_organisations(database: DatabaseDep, principal: OperatorDep) -> list[dict[str, Any]]:
+@router.get(
+    "/organisations",
+    summary="Les organisations de vos territoires (et, opérateur national, des types nationaux)",
+    responses=_RESPONSES,
+)
+def list_organisations(database: DatabaseDep, reach: AdministratorDep) -> list[dict[str, Any]]:
     with database.read() as session:
         organisations = service.list_organisations(session)
-    return [_organisation_wire(o) for o in organisations if _within(principal, o.territoires)]
+    return [
+        _organisation_wire(o)
+        for o in organisations
+        if (reach.national and _national(o.type_acteur)) or _in_territories(reach, o)
+    ]
 
 
 @router.post(
@@ -150,14 +253,22 @@ def list_organisations(database: DatabaseDep, principal: OperatorDep) -> list[di
     responses=_RESPONSES,
 )
 def create_organisation(
-    body: NouvelleOrganisation, database: DatabaseDep, principal: OperatorDep
+    body: NouvelleOrganisation, database: DatabaseDep, reach: AdministratorDep
 ) -> dict[str, Any]:
-    if not _within(principal, body.territoires):
-        raise OutsideTerritories()
-    if _steers(body.type_acteur):
-        raise NotAnOperator(
-            "Un acteur qui pilote un territoire s'habilite en dehors de l'API (carnet organisations create)."
-        )
+    if _national(body.type_acteur):
+        if not reach.national:
+            raise NationalActorKind()
+    elif body.type_acteur in service.ACTOR_KINDS:  # an unknown kind is the service's 422
+        if not reach.territorial:
+            raise NotAnOperator(
+                "Seul l'opérateur d'un département habilite les acteurs de son territoire."
+            )
+        if not _within(reach.principal, body.territoires):
+            raise OutsideTerritories()
+        if _steers(body.type_acteur):
+            raise NotAnOperator(
+                "Un acteur qui pilote un territoire s'habilite en dehors de l'API (carnet organisations create)."
+            )
     try:
         with database.write() as session:
             organisation = service.create_organisation(
@@ -186,13 +297,13 @@ def create_client(
     organisation_id: OrganisationId,
     body: NouveauClient,
     database: DatabaseDep,
-    principal: OperatorDep,
+    reach: AdministratorDep,
 ) -> Response:
-    if body.operateur and organisation_id != principal.organisation_id:
+    if body.operateur and organisation_id != reach.principal.organisation_id:
         raise NotAnOperator("Un client opérateur ne se crée que pour votre propre organisation.")
     try:
         with database.write() as session:
-            _own_organisation(session, principal, organisation_id)
+            _own_organisation(session, reach, organisation_id)
             created = service.create_client(
                 session,
                 organisation_id=organisation_id,
@@ -217,10 +328,12 @@ def create_client(
     responses=_RESPONSES,
 )
 def disable_organisation(
-    organisation_id: OrganisationId, database: DatabaseDep, principal: OperatorDep
+    organisation_id: OrganisationId, database: DatabaseDep, reach: AdministratorDep
 ) -> Response:
+    if organisation_id == reach.principal.organisation_id:
+        raise SelfDisabling()
     with database.write() as session:
-        _own_organisation(session, principal, organisation_id)
+        _own_organisation(session, reach, organisation_id)
         service.set_organisation_active(session, organisation_id, False)
     return Response(status_code=204)
 
@@ -231,9 +344,11 @@ def disable_organisation(
     summary="Désactiver un client : ses jetons sont refusés à l'instant",
     responses=_RESPONSES,
 )
-def disable_client(client_id: ClientId, database: DatabaseDep, principal: OperatorDep) -> Response:
+def disable_client(client_id: ClientId, database: DatabaseDep, reach: AdministratorDep) -> Response:
+    if client_id == reach.principal.client_id:
+        raise SelfDisabling()
     with database.write() as session:
-        _own_client(session, principal, client_id)
+        _own_client(session, reach, client_id)
         service.set_client_active(session, client_id, False)
     return Response(status_code=204)
 
@@ -243,9 +358,9 @@ def disable_client(client_id: ClientId, database: DatabaseDep, principal: Operat
     summary="Remplacer le secret d'un client (montré une fois ; l'ancien cesse de valoir)",
     responses=_RESPONSES,
 )
-def rotate_secret(client_id: ClientId, database: DatabaseDep, principal: OperatorDep) -> Response:
+def rotate_secret(client_id: ClientId, database: DatabaseDep, reach: AdministratorDep) -> Response:
     with database.write() as session:
-        _own_client(session, principal, client_id)
+        _own_client(session, reach, client_id)
         secret = service.rotate_secret(session, client_id)
     return OrjsonResponse(
         {"client_id": client_id, "client_secret": secret}, headers={"Cache-Control": "no-store"}
@@ -285,7 +400,9 @@ def journal(
             if territoire is None or territoire not in principal.territoires:
                 raise NotFound("Carnet introuvable dans vos territoires.")
         if organisation is not None:
-            _own_organisation(session, principal, organisation)
+            # The journal is the territorial operator's: an organisation of its territories.
+            territorial = Operator(principal, territorial=True, national=False)
+            _own_organisation(session, territorial, organisation)
         entries = repository.journal_of(
             session,
             carnet_id=carnet,

@@ -82,17 +82,21 @@ def create_client(
     organisation_id: str,
     nom: str,
     operateur: bool = False,
+    national: bool = False,
     jwks: dict[str, Any] | None = None,
     jwks_uri: str | None = None,
 ) -> NewClient:
     """A new client; its secret is returned once and only its digest is stored. An operator
-    client administers the organisations and clients of its organisation's territories.
+    client administers the organisations and clients of its organisation's territories; a
+    national one, those of the matrix's national actor kinds, in every territory.
 
     A client registered with its public keys (``jwks`` or ``jwks_uri``) authenticates with
     ``private_key_jwt`` and has no secret.
     """
     if session.get(Organisation, organisation_id) is None:
         raise InvalidOrganisation(f"organisation inconnue « {organisation_id} »")
+    if national and not operateur:
+        raise InvalidOrganisation("seul un client opérateur peut être national")
     if jwks is not None and jwks_uri:
         raise InvalidOrganisation("clés publiques : en ligne ou par URL, pas les deux")
     if jwks is not None:
@@ -115,6 +119,7 @@ def create_client(
         secret_hash=hash_secret(secret) if secret else "",
         actif=True,
         operateur=operateur,
+        national=national,
         jwks=jwks,
         jwks_uri=jwks_uri,
         cree_le=datetime.now(UTC),

@@ -138,3 +138,37 @@ def test_the_demo_seeds_its_notebooks_once_and_renews_its_secrets(database_url):
     assert {c.client_id for c in first} == {c.client_id for c in again}
     assert {c.client_secret for c in first}.isdisjoint({c.client_secret for c in again})
     database.dispose()
+
+
+async def test_a_national_operator_is_an_operator_client_flagged_by_the_command_line(
+    database_url,
+):
+    organisation = run(
+        "organisations", "create", "--nom", "DGCS", "--type", "administration", "--territoire", "75"
+    )[1].strip()
+    code, output = run("clients", "create", "--organisation", organisation, "--national")
+    assert code == 2
+    assert "seul un client opérateur peut être national" in output
+    code, output = run(
+        "clients", "create", "--organisation", organisation, "--operateur", "--national"
+    )
+    assert code == 0, output
+    created = values(output)
+    application = create_app(
+        Settings(database_url=database_url, environment="test", issuer=BASE_URL)
+    )
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            token = await client.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(created["client_id"], created["client_secret"]),
+            )
+            registered = await client.post(
+                "/v1/admin/organisations",
+                json={"nom": "CAF de la Drôme", "type_acteur": "caf_msa", "territoires": ["26"]},
+                headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+            )
+    application.state.database.dispose()
+    assert registered.status_code == 201, registered.text

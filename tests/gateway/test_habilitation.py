@@ -2,16 +2,22 @@
 need to know, on every notebook route. Expectations are computed from the published matrix
 (``GET /v1/habilitations``), so that the matrix and the behaviour cannot drift apart."""
 
+from importlib import resources
+from pathlib import Path
+
 import pytest
+import yaml
 from sqlmodel import col, select
 
 from gateway.app import create_app
 from gateway.habilitation import classify, load_matrix
+from gateway.habilitation.matrix import Matrix
 from gateway.storage.tables import JournalEntry
 from referential import CATEGORIES, current_referential
 from tests.gateway.payloads import body, carnet, contribute, join, new_notebook, personne
 
 MATRIX = load_matrix()
+MATRIX_FILE = Path(str(resources.files("gateway") / "data" / "habilitations.yaml"))
 KINDS = tuple(MATRIX.actors)
 
 #: A notebook holding every category (written by a département, which may write them all).
@@ -114,6 +120,26 @@ async def test_the_matrix_is_published(client):
     for actor in published["types_acteur"].values():
         for category in ("sante_handicap", "justice"):
             assert "export" not in actor["droits"].get(category, [])
+
+
+async def test_the_matrix_says_which_actor_kinds_national_operators_administer(client):
+    published = (await client.get("/v1/habilitations")).json()["types_acteur"]
+    national = {kind for kind, actor in published.items() if actor["national"]}
+    assert national == {"france_travail", "caf_msa", "editeur_logiciel", "administration"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "flag", "problem"),
+    [
+        ("departement", True, "un type qui pilote un territoire n'est pas national"),
+        ("france_travail", "oui", "« national » vaut true ou false"),
+    ],
+)
+def test_a_matrix_with_a_wrong_national_flag_is_refused(kind, flag, problem):
+    raw = yaml.safe_load(MATRIX_FILE.read_text(encoding="utf-8"))
+    raw["types_acteur"][kind]["national"] = flag
+    with pytest.raises(ValueError, match=problem):
+        Matrix(raw)
 
 
 # -- reads: projection and the withheld-categories manifest --------------------------------------
