@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -23,10 +24,17 @@ from gateway.errors import ProblemError
 from gateway.notebooks import repository
 from gateway.notebooks.errors import IdempotencyKeyReused
 from gateway.storage.database import Database, WriterBusy
-from gateway.storage.tables import IdempotencyRecord
+from gateway.storage.tables import IdempotencyRecord, JournalEntry
 
 MAX_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
+#: Journal outcomes: a replayed answer; a refused request (``refuse:<code>``).
+REPLAYED, REFUSED_PREFIX = "rejeu", "refuse:"
+
+
+def refused(code: str) -> str:
+    """The journal outcome of a request refused with ``code`` (the column holds 40)."""
+    return (REFUSED_PREFIX + code)[:40]
 
 
 class InvalidIdempotencyKey(ProblemError):
@@ -83,12 +91,15 @@ def run_write(
     operation: Callable[[Session], Response],
     *,
     wait: bool = True,
+    journal: Callable[[str], dict[str, Any]] | None = None,
 ) -> Response:
     """Run ``operation`` in one write transaction, idempotently when the request names a key.
 
     Records are kept for the ``idempotency_hours`` of the application's settings. With
     ``wait=False``, :class:`WriterBusy` is raised, before anything is done, when the database
-    is busy with another writer.
+    is busy with another writer. ``journal`` gives the access journal's entry of the request
+    for an outcome: a replay is journaled (``rejeu``), and so is a refusal
+    (``refuse:<code>``) that did not journal itself.
     """
     hours: int = request.app.state.settings.idempotency_hours
     key = _key(request)
@@ -112,6 +123,8 @@ def run_write(
                     database.lock(session, f"idempotence:{client_id}:{key}")
                 replay = existing(session)
                 if replay is not None:
+                    if journal is not None:
+                        repository.record_access(session, journal(REPLAYED))
                     return replay
                 response = operation(session)
                 if key is not None and 200 <= response.status_code < 300:
@@ -138,6 +151,10 @@ def run_write(
                     )
                 return response
         except ProblemError as error:
+            if journal is not None and not any(
+                isinstance(record, JournalEntry) for record in error.records
+            ):
+                error.records.append(JournalEntry(**journal(refused(error.code))))
             if error.records:
                 with database.write(wait=wait) as session:
                     store_records(session, error.records)
@@ -156,6 +173,7 @@ async def run_write_async(
     body: bytes,
     client_id: str,
     operation: Callable[[Session], Response],
+    journal: Callable[[str], dict[str, Any]] | None = None,
 ) -> Response:
     """:func:`run_write` from the event loop.
 
@@ -166,7 +184,11 @@ async def run_write_async(
     """
     if database.embedded:
         try:
-            return run_write(database, request, body, client_id, operation, wait=False)
+            return run_write(
+                database, request, body, client_id, operation, wait=False, journal=journal
+            )
         except WriterBusy:
             pass
-    return await run_in_threadpool(run_write, database, request, body, client_id, operation)
+    return await run_in_threadpool(
+        partial(run_write, journal=journal), database, request, body, client_id, operation
+    )

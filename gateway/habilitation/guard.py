@@ -87,6 +87,7 @@ class Guard:
                 ]
             )
         self.purpose = purpose
+        self._readable = matrix.readable(self.actor, purpose)
 
     def require(self, *rights: Right) -> None:
         """403 ``insufficient_scope`` unless the token carries one of ``rights``."""
@@ -136,13 +137,18 @@ class Guard:
 
     @property
     def readable(self) -> frozenset[str]:
-        return self.actor.readable
+        """What the caller is served: what its rights let it read, for its purpose."""
+        return self._readable
 
     def withheld(self) -> list[dict[str, str]]:
-        return self.matrix.withheld(self.principal.type_acteur, self.principal.derogations)
+        return self.matrix.withheld(
+            self.principal.type_acteur, self.principal.derogations, self.purpose
+        )
 
     def withheld_json(self) -> bytes:
-        return self.matrix.withheld_json(self.principal.type_acteur, self.principal.derogations)
+        return self.matrix.withheld_json(
+            self.principal.type_acteur, self.principal.derogations, self.purpose
+        )
 
     def check_write(
         self,

@@ -24,6 +24,7 @@ SANDBOX = "SBX"
 #: Reason codes of a withheld category, as reads report them.
 NOT_HABILITATED = "non_habilite"
 RESTRICTED = "restriction_organisation"
+OUTSIDE_PURPOSE = "hors_finalite"
 #: OAuth2 scopes: one per right of the matrix (a token may carry fewer rights than its
 #: client's), and the administration of organisations and clients for operators.
 SCOPE_PREFIX = "carnets."
@@ -109,6 +110,11 @@ class Matrix:
         self.base_legale = str(raw["base_legale"])
         self.categories: dict[str, dict[str, Any]] = dict(raw["categories"])
         self.finalites: dict[str, str] = dict(raw["finalites"])
+        #: Purpose → the categories a read stating it is served.
+        self.served: dict[str, frozenset[str]] = {
+            purpose: frozenset(categories)
+            for purpose, categories in (raw.get("categories_par_finalite") or {}).items()
+        }
         self.actors: dict[str, ActorRights] = {
             kind: ActorRights(
                 libelle=str(entry["libelle"]),
@@ -121,7 +127,7 @@ class Matrix:
             )
             for kind, entry in raw["types_acteur"].items()
         }
-        self._withheld_json: dict[tuple[str, tuple[Override, ...]], bytes] = {}
+        self._withheld_json: dict[tuple[str, tuple[Override, ...], str | None], bytes] = {}
         self._with_overrides: dict[tuple[str, tuple[Override, ...]], ActorRights] = {}
         self._effective: dict[tuple[str, tuple[Override, ...], frozenset[str]], ActorRights] = {}
         self.check()
@@ -132,6 +138,11 @@ class Matrix:
         problems = []
         if set(self.categories) != set(CATEGORIES):
             problems.append(f"catégories : attendu {sorted(CATEGORIES)}")
+        if set(self.served) != set(self.finalites):
+            problems.append("categories_par_finalite : une liste par finalité, et rien d'autre")
+        for purpose, categories in self.served.items():
+            if unknown_categories := categories - set(self.categories):
+                problems.append(f"{purpose} : catégories inconnues {sorted(unknown_categories)}")
         for kind, actor in self.actors.items():
             if actor.portee not in ("territoire", "relation", "bac_a_sable", "aucune"):
                 problems.append(f"{kind} : portée inconnue {actor.portee!r}")
@@ -212,31 +223,45 @@ class Matrix:
             )
 
     def withheld(
-        self, type_acteur: str, overrides: tuple[Override, ...] = ()
+        self,
+        type_acteur: str,
+        overrides: tuple[Override, ...] = (),
+        purpose: str | None = None,
     ) -> list[dict[str, str]]:
-        """The categories a caller may not read, with the reason and the legal basis.
+        """The categories a caller may not read (for ``purpose``, when given), with the reason
+        and the legal basis.
 
         Listed whatever the notebook holds: the list reveals nothing about the person.
         """
         base = self.actor(type_acteur)
         actor = self.actor(type_acteur, overrides)
-        return [
-            {
-                "categorie": c,
-                "raison": RESTRICTED if base.may("lecture", c) else NOT_HABILITATED,
-                "base_legale": self.base_legale,
-            }
-            for c in CATEGORIES
-            if not actor.may("lecture", c)
-        ]
+        served = self.served.get(purpose, frozenset(CATEGORIES)) if purpose else None
+        withheld = []
+        for c in CATEGORIES:
+            if not actor.may("lecture", c):
+                reason = RESTRICTED if base.may("lecture", c) else NOT_HABILITATED
+            elif served is not None and c not in served:
+                reason = OUTSIDE_PURPOSE
+            else:
+                continue
+            withheld.append({"categorie": c, "raison": reason, "base_legale": self.base_legale})
+        return withheld
 
-    def withheld_json(self, type_acteur: str, overrides: tuple[Override, ...] = ()) -> bytes:
-        """:meth:`withheld` as served, encoded once per actor kind and overrides."""
-        key = (type_acteur, overrides)
+    def withheld_json(
+        self, type_acteur: str, overrides: tuple[Override, ...] = (), purpose: str | None = None
+    ) -> bytes:
+        """:meth:`withheld` as served, encoded once per actor kind, overrides and purpose."""
+        key = (type_acteur, overrides, purpose)
         encoded = self._withheld_json.get(key)
         if encoded is None:
             encoded = self._withheld_json[key] = orjson.dumps(self.withheld(*key))
         return encoded
+
+    def readable(self, actor: ActorRights, purpose: str | None) -> frozenset[str]:
+        """The categories ``actor`` is served for ``purpose``: what it may read, narrowed to
+        what the purpose serves."""
+        served = self.served.get(purpose) if purpose else None
+        return actor.readable if served is None else actor.readable & served
 
     def to_markdown(self) -> str:
         """The matrix as a readable table (docs/habilitations.md is generated from it)."""
@@ -280,7 +305,11 @@ class Matrix:
                 + f" | {purposes} |"
             )
         lines += ["", "Finalités :", ""]
-        lines += [f"- `{code}` : {label}" for code, label in self.finalites.items()]
+        lines += [
+            f"- `{code}` : {label} — sert : "
+            + ", ".join(f"`{c}`" for c in categories if c in self.served.get(code, ()))
+            for code, label in self.finalites.items()
+        ]
         return "\n".join(lines) + "\n"
 
     def to_wire(self) -> dict[str, Any]:
@@ -289,6 +318,7 @@ class Matrix:
             "base_legale": self.base_legale,
             "categories": self.categories,
             "finalites": self.finalites,
+            "categories_par_finalite": {p: sorted(c) for p, c in self.served.items()},
             "types_acteur": {
                 kind: {
                     "libelle": actor.libelle,

@@ -277,7 +277,14 @@ def create_or_find(
             representation=representation,
         )
 
-    return run_write(database, request, body, guard.principal.client_id, operation)
+    return run_write(
+        database,
+        request,
+        body,
+        guard.principal.client_id,
+        operation,
+        journal=lambda outcome: guard.entry("ecriture", None, [], outcome),
+    )
 
 
 @lean_route(
@@ -323,7 +330,12 @@ async def contribute(request: Request) -> Response:
         return _write_response(result, guard, validator, status=200, representation=representation)
 
     return await run_write_async(
-        request.app.state.database, request, body, guard.principal.client_id, operation
+        request.app.state.database,
+        request,
+        body,
+        guard.principal.client_id,
+        operation,
+        journal=lambda outcome: guard.entry("ecriture", carnet_id, [], outcome),
     )
 
 
@@ -627,4 +639,11 @@ def write_section(
             raise
         return _write_response(result, guard, validator, status=200, representation=representation)
 
-    return run_write(database, request, body, guard.principal.client_id, operation)
+    return run_write(
+        database,
+        request,
+        body,
+        guard.principal.client_id,
+        operation,
+        journal=lambda outcome: guard.entry("ecriture", carnet_id, [], outcome),
+    )

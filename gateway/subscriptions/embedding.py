@@ -66,7 +66,8 @@ def embedded(
     if organisation is None or not organisation.actif or territoire is None:
         return None
     actor = matrix.actor(organisation.type_acteur, overrides(organisation.derogations))
-    allowed = exportable(actor)
+    # What the actor may export, for the purpose the subscription states.
+    allowed = matrix.readable(actor, subscription.finalite) & exportable(actor)
     # The subscription's own filters narrow what it receives, never widen it.
     wanted_categories = frozenset(json_list(subscription.categories))
     if wanted_categories:

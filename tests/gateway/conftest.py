@@ -117,9 +117,10 @@ async def app(settings: Settings, db: Database) -> AsyncIterator[object]:
         yield application
 
 
-#: Journal outcomes that answer no request of their own: refusals, alerts, and the referent
-#: designated by an orientation decision (a second change of the same write).
-NOT_SERVED = ("hors_besoin", "seuil_echecs_identification", "orientation")
+#: Journal outcomes that answer no request of their own: refusals (and ``refuse:<code>``),
+#: alerts, replays (not counted as accesses below), and the referent designated by an
+#: orientation decision (a second change of the same write).
+NOT_SERVED = ("hors_besoin", "seuil_echecs_identification", "orientation", "rejeu")
 #: Routes that touch personal data: every successful call must leave one journal entry.
 PERSONAL_DATA = re.compile(r"^/v1/(carnets|changements)(/|$)")
 
@@ -151,7 +152,10 @@ async def client(app, db) -> AsyncIterator[httpx.AsyncClient]:
         journaled = session.exec(
             select(func.count())
             .select_from(JournalEntry)
-            .where(col(JournalEntry.resultat).not_in(NOT_SERVED))
+            .where(
+                col(JournalEntry.resultat).not_in(NOT_SERVED),
+                col(JournalEntry.resultat).not_like("refuse:%"),
+            )
         ).one()
     assert journaled == len(accesses), (
         f"{len(accesses)} successful accesses to personal data, {journaled} journal entries"

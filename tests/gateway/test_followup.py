@@ -445,3 +445,32 @@ async def test_a_new_referent_leaves_the_previous_one_a_member(client, partner):
         f"/v1/carnets/{carnet_id}/groupe-de-suivi?historique=true", headers=departement.headers
     )
     assert len(history.json()["membres"]) == 3
+
+
+# -- the journal ---------------------------------------------------------------------------------
+
+
+async def test_refused_writes_and_replays_are_journaled(client, partner, db):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement)
+    invalid = await contribute(
+        client, departement, carnet_id, {"diagnostic": {"situations": [{"code": "inconnu"}]}}
+    )
+    assert invalid.status_code == 422
+    key = {"Idempotency-Key": "rejeu-1"}
+    first = await contribute(client, departement, carnet_id, {"evenements": [EVENT]}, **key)
+    replayed = await contribute(client, departement, carnet_id, {"evenements": [EVENT]}, **key)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.content == first.content
+    with db.read() as session:
+        entries = session.exec(
+            select(JournalEntry)
+            .where(JournalEntry.carnet_id == carnet_id)
+            .order_by(col(JournalEntry.seq))
+        ).all()
+    assert [(e.action, e.resultat) for e in entries] == [
+        ("creation", "applique"),
+        ("ecriture", "refuse:contenu_invalide"),
+        ("ecriture", "applique"),
+        ("ecriture", "rejeu"),
+    ]

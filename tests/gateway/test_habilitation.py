@@ -545,3 +545,30 @@ async def test_a_publisher_works_in_the_sandbox_and_never_reaches_a_person(clien
     assert all(item["territoire"] == "SBX" for item in listed)
     for item in listed:
         await read(client, publisher, item["id"])
+
+
+@pytest.mark.parametrize("purpose", sorted(MATRIX.finalites))
+async def test_a_purpose_serves_only_its_categories(client, partner, purpose):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement, FULL)
+    if purpose not in MATRIX.actor("departement").finalites:
+        return
+    response = await client.get(
+        f"/v1/carnets/{carnet_id}", headers=departement.headers | {"Finalite": purpose}
+    )
+    assert response.status_code == 200
+    view = response.json()
+    served = readable("departement") & MATRIX.served[purpose]
+    held = {c for _, c in classify(view, current_referential())}
+    assert held <= served
+    withheld = {m["categorie"]: m["raison"] for m in view["masques"]}
+    assert {c for c, r in withheld.items() if r == "hors_finalite"} == (
+        readable("departement") - MATRIX.served[purpose]
+    )
+
+
+def test_instructing_rsa_rights_serves_neither_health_nor_justice():
+    assert {"sante_handicap", "justice"}.isdisjoint(MATRIX.served["instruction_rsa"])
+    assert MATRIX.to_wire()["categories_par_finalite"]["instruction_rsa"] == sorted(
+        MATRIX.served["instruction_rsa"]
+    )

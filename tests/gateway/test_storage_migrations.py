@@ -199,3 +199,51 @@ def test_name_keys_of_stored_notebooks_are_folded_again(db, tmp_path):
             "d-ascii": ("lefevre d aubigne", "elise"),
             "d-nameless": ("ndiaye", "awa"),
         }
+
+
+def test_only_creators_keep_their_access_as_follow_up_members(db, tmp_path, caplog):
+    """0016: the links of ``liens`` made by writing (``contributeur``) or by a SIRET typed into
+    the notebook (``groupe_suivi``) are dropped; a creator becomes a member with the basis
+    ``creation``; the migration says how many were dropped. The downgrade gives the current
+    members back as links."""
+    now = datetime.now(UTC)
+    for old in fresh_database(db.dialect, tmp_path, revision="0015"):
+        with old.write() as session:
+            session.execute(
+                text(
+                    "INSERT INTO carnets (id, territoire, version, nom_cle, prenom_cle,"
+                    " date_naissance, document, tete, categories, cree_le, modifie_le)"
+                    " VALUES ('c-1', '26', 1, 'exemple', 'zoe', '1990-04-15', :document,"
+                    " :tete, '[]', :now, :now)"
+                ),
+                {"document": json.dumps({"prochaine": 0}), "tete": b'"id":"c-1"', "now": now},
+            )
+            session.execute(
+                text(
+                    "INSERT INTO liens (carnet_id, organisation_id, nature, cree_le)"
+                    " VALUES ('c-1', 'o-creatrice', 'createur', :now),"
+                    " ('c-1', 'o-creatrice', 'contributeur', :now),"
+                    " ('c-1', 'o-ecrivaine', 'contributeur', :now),"
+                    " ('c-1', 'o-saisie', 'groupe_suivi', :now)"
+                ),
+                {"now": now},
+            )
+        with caplog.at_level("WARNING", logger="alembic.runtime.migration"):
+            old.migrate("0016")
+        assert "1 lien(s) de créateur" in caplog.text
+        assert "3 lien(s) supprimé(s)" in caplog.text
+        assert "2 organisation(s)-carnet(s) perdent l'accès" in caplog.text
+        with old.read() as session:
+            members = session.execute(
+                text("SELECT carnet_id, organisation_id, role, base, jusqu_au FROM groupe_suivi")
+            ).all()
+            assert [tuple(m) for m in members] == [
+                ("c-1", "o-creatrice", "membre", "creation", None)
+            ]
+            assert repository.linked(session, "c-1", "o-creatrice")
+            assert not repository.linked(session, "c-1", "o-ecrivaine")
+            assert not repository.linked(session, "c-1", "o-saisie")
+        _downgrade(old, "0015")
+        with old.read() as session:
+            links = session.execute(text("SELECT organisation_id, nature FROM liens")).all()
+        assert [tuple(link) for link in links] == [("o-creatrice", "createur")]
