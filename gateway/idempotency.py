@@ -92,6 +92,7 @@ def run_write(
     *,
     wait: bool = True,
     journal: Callable[[str], dict[str, Any]] | None = None,
+    idempotent: bool = True,
 ) -> Response:
     """Run ``operation`` in one write transaction, idempotently when the request names a key.
 
@@ -99,10 +100,11 @@ def run_write(
     ``wait=False``, :class:`WriterBusy` is raised, before anything is done, when the database
     is busy with another writer. ``journal`` gives the access journal's entry of the request
     for an outcome: a replay is journaled (``rejeu``), and so is a refusal
-    (``refuse:<code>``) that did not journal itself.
+    (``refuse:<code>``) that did not journal itself. A read that journals in a write
+    transaction runs with ``idempotent=False``: it never replays (nor stores) an answer.
     """
     hours: int = request.app.state.settings.idempotency_hours
-    key = _key(request)
+    key = _key(request) if idempotent else None
     print_ = fingerprint(request, body) if key else ""
 
     def existing(session: Session) -> Response | None:

@@ -463,9 +463,9 @@ class SyncService:
 
 class _Designated(Guard):
     """The connector's client writing to the notebook its pull was asked for (by a caller
-    with the need to know it, or by a batch over its territory): like a partner that
-    identified the person, it needs no link before its first write within its territories,
-    and gets one when something is applied."""
+    with the need to know it, or by a batch over its territory): it writes within its
+    territories without being a member of the follow-up group, and writing never makes it
+    one (it gets no access of its own)."""
 
     def __init__(self, guard: Guard) -> None:
         super().__init__(guard.matrix, guard.principal, guard.purpose)

@@ -195,13 +195,16 @@ def decide(
 # -- failed identifications ----------------------------------------------------------------------
 
 
-def failures(session: Session, client_id: str, since: datetime) -> int:
-    """The client's failed identifications in the window that started after ``since``."""
+def failures(session: Session, client_id: str, since: datetime) -> tuple[int, datetime | None]:
+    """The client's failed identifications in the window that started after ``since``, and
+    when that window started."""
     table = IdentificationFailures.__table__  # type: ignore[attr-defined]
     found = session.execute(
-        sa_select(table.c.nombre).where(table.c.client_id == client_id, table.c.fenetre > since)
-    ).scalar_one_or_none()
-    return int(found or 0)
+        sa_select(table.c.nombre, table.c.fenetre).where(
+            table.c.client_id == client_id, table.c.fenetre > since
+        )
+    ).first()
+    return (0, None) if found is None else (int(found[0]), found[1])
 
 
 def count_failure(session: Session, client_id: str, at: datetime, since: datetime) -> None:

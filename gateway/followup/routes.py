@@ -114,7 +114,7 @@ def group(
             wire.GroupeSuivi(carnet_id=carnet_id, membres=[wire.member(m) for m in members])
         )
 
-    return run_write(database, request, b"", guard.principal.client_id, operation)
+    return run_write(database, request, b"", guard.principal.client_id, operation, idempotent=False)
 
 
 @router.post(
@@ -233,7 +233,7 @@ def requests(
         found = _service(request, session, validator, guard).requests(carnet_id)
         return _json(wire.Demandes(carnet_id=carnet_id, demandes=[wire.request(r) for r in found]))
 
-    return run_write(database, request, b"", guard.principal.client_id, operation)
+    return run_write(database, request, b"", guard.principal.client_id, operation, idempotent=False)
 
 
 @router.post(

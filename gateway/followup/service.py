@@ -320,6 +320,11 @@ class FollowUpService:
             motif=motif,
         ):
             raise AlreadyDecided()
+        if accepted and not membership.may_join(
+            self.session, self.guard.matrix, row.territoire, request.organisation_id
+        ):
+            # Disabled, or no longer of the notebook's territory, since it asked.
+            raise InvalidMember()
         if accepted:
             if repository.membership(self.session, carnet_id, request.organisation_id) is None:
                 self._add(

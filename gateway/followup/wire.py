@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from gateway.followup import repository
 from gateway.storage.tables import JoinRequest
@@ -13,8 +14,18 @@ from gateway.storage.tables import JoinRequest
 Role = Literal["referent", "membre"]
 Base = Literal["orientation", "mission_territoriale", "rattachement_accepte", "creation"]
 Statut = Literal["en_attente", "accepte", "refuse"]
-#: One line of professional wording (no control characters).
-Motif = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+def _visible(text: str) -> str:
+    """Refuse control, format (bidirectional overrides, zero-width) and line or paragraph
+    separator characters: the text is shown to another organisation as it was typed."""
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text):
+        raise ValueError("caractères de contrôle ou invisibles refusés")
+    return text
+
+
+#: One line of professional wording, shown to who decides.
+Motif = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_visible)]
 
 
 class OrganisationSuivi(BaseModel):
@@ -40,14 +51,24 @@ class GroupeSuivi(BaseModel):
     membres: list[Membre]
 
 
+class Suivant(BaseModel):
+    """Une structure qui suit la personne, telle que la découverte la montre : son nom, son
+    rôle et son canal de contact — ni son type d'acteur, ni depuis quand, ni pourquoi."""
+
+    nom: str
+    role: Role
+    contact: str | None = None
+
+
 class Decouverte(BaseModel):
     """Ce qu'apprend d'un carnet existant un appelant hors du besoin d'en connaître : qu'il
-    existe, son identifiant et qui suit la personne. Rien n'a été appliqué."""
+    existe, son identifiant et qui suit la personne (sauf les structures dont la seule
+    présence révèle une donnée sensible, comme Cap emploi). Rien n'a été appliqué."""
 
     id: str
     cree: Literal[False] = False
     acces: Literal["decouverte"] = "decouverte"
-    groupe_suivi: list[Membre]
+    groupe_suivi: list[Suivant]
     rattachement: str = Field(description="Où demander à rejoindre le groupe de suivi.")
 
 
@@ -103,6 +124,16 @@ def member(found: repository.Member) -> Membre:
         depuis=row.depuis,
         jusqu_au=row.jusqu_au,
     )
+
+
+def followers(found: list[repository.Member], discreet: frozenset[str]) -> list[Suivant]:
+    """The follow-up group as a discovery shows it: members of the ``discreet`` actor kinds
+    (whose involvement reveals health data) are left out."""
+    return [
+        Suivant(nom=m.nom, role=m.row.role, contact=m.contact)
+        for m in found
+        if m.type_acteur not in discreet
+    ]
 
 
 def request(row: JoinRequest) -> Demande:

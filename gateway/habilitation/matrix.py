@@ -110,6 +110,11 @@ class Matrix:
         self.base_legale = str(raw["base_legale"])
         self.categories: dict[str, dict[str, Any]] = dict(raw["categories"])
         self.finalites: dict[str, str] = dict(raw["finalites"])
+        #: The actor kinds whose involvement with a person reveals sensitive data (Cap emploi:
+        #: a disability): never named to a partner that only discovers a notebook.
+        self.discreet: frozenset[str] = frozenset(
+            kind for kind, entry in raw["types_acteur"].items() if entry.get("discret")
+        )
         #: Purpose → the categories a read stating it is served.
         self.served: dict[str, frozenset[str]] = {
             purpose: frozenset(categories)
@@ -248,9 +253,12 @@ class Matrix:
         return withheld
 
     def withheld_json(
-        self, type_acteur: str, overrides: tuple[Override, ...] = (), purpose: str | None = None
+        self,
+        type_acteur: str,
+        overrides: tuple[Override, ...] = (),
+        purpose: str | None = None,
     ) -> bytes:
-        """:meth:`withheld` as served, encoded once per actor kind, overrides and purpose."""
+        """:meth:`withheld` as served, encoded once per combination."""
         key = (type_acteur, overrides, purpose)
         encoded = self._withheld_json.get(key)
         if encoded is None:

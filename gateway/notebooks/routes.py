@@ -25,15 +25,16 @@ from gateway.deps import (
 )
 from gateway.errors import InvalidParameters, ProblemError
 from gateway.followup import repository as followup
-from gateway.followup.wire import Decouverte, member
+from gateway.followup.wire import Decouverte, followers
 from gateway.habilitation.categories import ProjectionCache, served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard
 from gateway.habilitation.journal import AccessJournal, journal_page
 from gateway.habilitation.matrix import SANDBOX
 from gateway.idempotency import run_write, run_write_async
-from gateway.notebooks import repository, throttle, wire
-from gateway.notebooks.errors import IdentificationFailed, NirNotAllowed, NotebookNotFound
+from gateway.notebooks import repository, wire
+from gateway.notebooks.errors import NirNotAllowed, NotebookNotFound
 from gateway.notebooks.service import NotebookService, WriteResult, etag, parse_if_match
+from gateway.notebooks.throttle import Throttle
 from gateway.responses import OrjsonResponse
 from gateway.routing import header_parameter, lean_route
 from gateway.storage.database import Database
@@ -132,6 +133,7 @@ def notebook_service(
         states=request.app.state.states,
         known=request.app.state.known_sections,
         on_commit=database.on_commit,
+        throttle=Throttle.of(request.app.state.settings),
     )
 
 
@@ -158,12 +160,12 @@ def _write_response(
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
-def _discovery(session: Any, carnet_id: str) -> Response:
+def _discovery(session: Any, guard: Guard, carnet_id: str) -> Response:
     """What a caller outside the need to know learns of a notebook it identified: that it
     exists, its id, and who follows it (no section, nothing applied)."""
     found = Decouverte(
         id=carnet_id,
-        groupe_suivi=[member(m) for m in followup.members(session, carnet_id)],
+        groupe_suivi=followers(followup.members(session, carnet_id), guard.matrix.discreet),
         rattachement=f"/v1/carnets/{carnet_id}/rattachements",
     )
     return Response(
@@ -255,18 +257,11 @@ def create_or_find(
     guard.require("ecriture", "identification")
     representation = _wants_representation(prefer, default=True)
 
-    settings = request.app.state.settings
-
     def operation(session: Any) -> Response:
-        throttle.check(session, guard, settings)
         service = notebook_service(request, session, validator, guard)
-        try:
-            result = service.create_or_find(body, with_view=representation)
-        except IdentificationFailed as error:
-            error.records.append(throttle.failure(guard, settings))
-            raise
+        result = service.create_or_find(body, with_view=representation)
         if not result.visible:
-            return _discovery(session, result.row.id)
+            return _discovery(session, guard, result.row.id)
         status = 201 if result.created else 200
         return _write_response(
             result,

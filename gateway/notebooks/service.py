@@ -20,6 +20,7 @@ from gateway.followup import membership
 from gateway.followup import repository as followup
 from gateway.habilitation.categories import category_mask, touched
 from gateway.habilitation.guard import IDENTIFYING, Guard
+from gateway.habilitation.matrix import SANDBOX
 from gateway.notebooks import repository
 from gateway.notebooks.errors import (
     ConflictingIdentity,
@@ -35,6 +36,7 @@ from gateway.notebooks.identity import name_key, partner_identifiers
 from gateway.notebooks.merge import Outcome, Source, compact, empty_state, merge
 from gateway.notebooks.repository import StoredNotebook
 from gateway.notebooks.states import StateCache
+from gateway.notebooks.throttle import Throttle
 from gateway.notebooks.view import render
 from gateway.storage.tables import IdentityConflict, NotebookRow
 from gateway.subscriptions import outbox
@@ -136,6 +138,7 @@ class NotebookService:
         states: StateCache | None = None,
         known: KnownSections | None = None,
         on_commit: Callable[[Session, Callable[[], None]], None] | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self.session = session
         self.validator = validator
@@ -145,6 +148,7 @@ class NotebookService:
         self._states = states
         self._known = known
         self._on_commit = on_commit
+        self._throttle = throttle
 
     # -- create or find ------------------------------------------------------------------------
 
@@ -156,6 +160,8 @@ class NotebookService:
         fields that found it never overwrite what it holds. Every failure to designate one
         notebook of the caller's territories gets the same answer (:class:`IdentificationFailed`).
         """
+        if self._throttle is not None:
+            self._throttle.check(self.session, self.guard)
         # A creation is new content more often than not: looking its sections up would cost
         # more than it saves (a third of the validation when none is known).
         report = validated(self.validator, "carnet", body)
@@ -210,6 +216,14 @@ class NotebookService:
                 ]
             )
 
+    def _identifiers(self, personne: Mapping[str, Any]) -> dict[str, str]:
+        """The partner identifiers of ``personne`` as stored; a software publisher's, in the
+        sandbox's own namespace (its made-up values never meet a person's)."""
+        found = partner_identifiers(personne.get("identifiants"))
+        if self.guard.actor.portee == "bac_a_sable":
+            return {kind: f"{SANDBOX}:{value}" for kind, value in found.items()}
+        return found
+
     def _identify_only(self, contribution: dict[str, Any]) -> None:
         """Without the right to record identity, the identity fields only check that the
         contribution is about the notebook's person."""
@@ -255,7 +269,7 @@ class NotebookService:
         ]
         if personne.get("nir"):
             keys.append(f"nir:{personne['nir']}")
-        for kind, value in partner_identifiers(personne.get("identifiants")).items():
+        for kind, value in self._identifiers(personne).items():
             keys.append(f"identifiant:{kind}:{value}")
         self._lock(self.session, *keys)
 
@@ -282,9 +296,7 @@ class NotebookService:
                         row, "nir_date_naissance", "/personne/date_naissance", identifying=True
                     )
                 candidates[row.id] = row
-        ids = repository.ids_by_identifiers(
-            self.session, partner_identifiers(personne.get("identifiants"))
-        )
+        ids = repository.ids_by_identifiers(self.session, self._identifiers(personne))
         for row in repository.rows_by_ids(self.session, ids - set(candidates)):
             self._within_territories(row)
             if nir and row.nir13 and row.nir13 != nir:
@@ -307,17 +319,24 @@ class NotebookService:
                 if not (nir and row.nir13 and row.nir13 != nir):
                     candidates[row.id] = row
         if len(candidates) > 1:
-            raise IdentificationFailed()
+            raise self._failed()
         if not candidates:
             return None
         (row,) = candidates.values()
         return row
 
+    def _failed(self) -> IdentificationFailed:
+        """The answer of every failed identification, counted for the client."""
+        error = IdentificationFailed()
+        if self._throttle is not None:
+            error.records.append(self._throttle.failure(self.guard))
+        return error
+
     def _within_territories(self, row: NotebookRow) -> None:
         """A notebook of another territory found by NIR or identifier: the same answer whatever
         else the request says (nothing is checked against it, nothing is recorded)."""
         if row.territoire not in self.principal.territoires:
-            raise IdentificationFailed()
+            raise self._failed()
 
     def _conflict(
         self,
@@ -332,7 +351,7 @@ class NotebookService:
         a caller writing to a notebook within its need to know is told where."""
         error: ProblemError
         if identifying:
-            error = IdentificationFailed()
+            error = self._failed()
         else:
             error = ConflictingIdentity(
                 errors=[
@@ -375,6 +394,9 @@ class NotebookService:
         if if_match is not None and if_match != row.version:
             raise StaleVersion(headers={"ETag": etag(row.version)})
         personne = contribution.get("personne")
+        if personne and self._throttle is not None:
+            # Identity in a contribution is checked against other notebooks too.
+            self._throttle.check(self.session, self.guard)
         if personne:
             if personne.get("nir") and row.nir13 and personne["nir"] != row.nir13:
                 self._conflict(row, "nir_different", "/personne/nir")
@@ -507,6 +529,11 @@ class NotebookService:
         row.modifie_le = recu_le
         identity = (row.nir13, row.nom_cle, row.prenom_cle)
         self._identity_columns(row, state)
+        if row.nir13 != identity[0] and row.nir13 is not None:
+            holder = repository.by_nir(self.session, row.nir13)
+            if holder is not None and holder.id != row.id:
+                # A NIR is one person's: held by another notebook, maybe of another territory.
+                self._conflict(row, "nir_d_un_autre_carnet", "/personne/nir", identifying=True)
         before = row.rendered
         rendered = render(
             carnet_id=row.id,
@@ -546,12 +573,15 @@ class NotebookService:
         else:
             raise StaleVersion()
         personne = contribution.get("personne") or {}
-        taken = repository.add_identifiers(
-            self.session, row.id, partner_identifiers(personne.get("identifiants"))
-        )
+        taken = repository.add_identifiers(self.session, row.id, self._identifiers(personne))
         if taken:
+            # Another notebook, maybe of another territory, holds it: the answer of every
+            # failed identification, which tells nothing of that notebook.
             self._conflict(
-                row, "identifiant_d_un_autre_carnet", f"/personne/identifiants/{taken[0]}"
+                row,
+                "identifiant_d_un_autre_carnet",
+                f"/personne/identifiants/{taken[0]}",
+                identifying=True,
             )
         self._keep_state(row)
         repository.record_access(

@@ -5,6 +5,7 @@ an alert entry for the operators. Counted in the database: every worker sees the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
@@ -18,30 +19,40 @@ from gateway.settings import Settings
 ALERT = "seuil_echecs_identification"
 
 
-def _window(settings: Settings) -> timedelta:
-    return timedelta(minutes=settings.identification_fenetre_minutes)
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """The threshold and window of failed identifications (from the settings)."""
 
+    maximum: int
+    window: timedelta
 
-def check(session: Session, guard: Guard, settings: Settings) -> None:
-    """429 when the client's failed identifications reached the threshold in this window."""
-    window = _window(settings)
-    if repository.failures(session, guard.principal.client_id, datetime.now(UTC) - window) < (
-        settings.identification_echecs_max
-    ):
-        return
-    raise TooManyIdentificationFailures(headers={"Retry-After": str(int(window.total_seconds()))})
+    @classmethod
+    def of(cls, settings: Settings) -> Throttle:
+        return cls(
+            settings.identification_echecs_max,
+            timedelta(minutes=settings.identification_fenetre_minutes),
+        )
 
-
-def failure(guard: Guard, settings: Settings) -> Callable[[Session], None]:
-    """What a failed identification leaves behind (see ``ProblemError.records``): one more
-    failure counted; the alert entry when it reaches the threshold."""
-
-    def count(session: Session) -> None:
+    def check(self, session: Session, guard: Guard) -> None:
+        """429 when the client's failed identifications reached the threshold in this
+        window, with the seconds left until it ends."""
         now = datetime.now(UTC)
-        since = now - _window(settings)
-        client_id = guard.principal.client_id
-        repository.count_failure(session, client_id, now, since)
-        if repository.failures(session, client_id, since) == settings.identification_echecs_max:
-            record_access(session, guard.entry("identification", None, [], ALERT))
+        count, started = repository.failures(session, guard.principal.client_id, now - self.window)
+        if count < self.maximum or started is None:
+            return
+        left = max(1, int((started + self.window - now).total_seconds()) + 1)
+        raise TooManyIdentificationFailures(headers={"Retry-After": str(left)})
 
-    return count
+    def failure(self, guard: Guard) -> Callable[[Session], None]:
+        """What a failed identification leaves behind (see ``ProblemError.records``): one
+        more failure counted; the alert entry when it reaches the threshold."""
+
+        def count(session: Session) -> None:
+            now = datetime.now(UTC)
+            since = now - self.window
+            client_id = guard.principal.client_id
+            repository.count_failure(session, client_id, now, since)
+            if repository.failures(session, client_id, since)[0] == self.maximum:
+                record_access(session, guard.entry("identification", None, [], ALERT))
+
+        return count

@@ -108,15 +108,19 @@ async def test_discovery_names_who_follows_the_person_and_how_to_reach_them(clie
     ).status_code == 201
     ccas = await partner("ccas_cias")
     answer = (await identify(client, ccas, carnet())).json()
-    (member,) = answer["groupe_suivi"]
-    assert member["organisation"] == {
-        "id": structure.organisation_id,
-        "nom": "Association Tremplin",
-        "type_acteur": "structure_insertion",
-        "contact": "accueil@tremplin.example",
-    }
-    assert member["role"] == "referent"
-    assert member["base"] == "mission_territoriale"
+    # Who to contact, not since when, why, nor the kind of structure.
+    assert answer["groupe_suivi"] == [
+        {"nom": "Association Tremplin", "role": "referent", "contact": "accueil@tremplin.example"}
+    ]
+
+
+async def test_discovery_does_not_reveal_a_disability_follow_up(client, partner):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement)
+    cap_emploi = await partner("cap_emploi")
+    await designate(client, departement, carnet_id, cap_emploi.organisation_id, "referent")
+    ccas = await partner("ccas_cias")
+    assert (await identify(client, ccas, carnet())).json()["groupe_suivi"] == []
 
 
 async def test_a_nir_is_sent_only_by_the_kinds_that_match_by_it(client, partner):
@@ -474,3 +478,95 @@ async def test_refused_writes_and_replays_are_journaled(client, partner, db):
         ("ecriture", "applique"),
         ("ecriture", "rejeu"),
     ]
+
+
+# -- found by review: no oracle elsewhere, no replayed reads, visible text ----------------------
+
+
+async def test_a_sandbox_publisher_cannot_tell_whether_a_real_nir_has_a_notebook(client, partner):
+    departement = await partner("departement")
+    await new_notebook(client, departement, carnet(personne(nir=NIR_A)))
+    publisher = await partner("editeur_logiciel")
+    refused = await identify(client, publisher, carnet(personne(nir=NIR_A)))
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "nir_non_autorise"
+
+
+async def test_a_sandbox_publisher_cannot_probe_a_persons_identifiers(client, partner):
+    departement = await partner("departement")
+    real = {"france_travail": {"identifiant": "FT-REEL-26"}}
+    await new_notebook(client, departement, carnet(personne(nom="Reel", identifiants=real)))
+    publisher = await partner("editeur_logiciel")
+    sandbox = carnet(personne(nom="Fictif", identifiants=real))
+    made = await identify(client, publisher, sandbox)
+    assert made.status_code == 201, made.text
+    assert (await identify(client, publisher, sandbox)).json()["id"] == made.json()["id"]
+
+
+async def test_a_contribution_is_no_oracle_on_other_notebooks_identifiers(client, partner):
+    elsewhere = await partner("departement", ["27"])
+    secret = {"france_travail": {"identifiant": "FT-SECRET-27"}}
+    await new_notebook(
+        client, elsewhere, carnet(personne(nom="Autre", identifiants=secret), territoire="27")
+    )
+    ccas = await partner("ccas_cias")
+    own = await new_notebook(client, ccas, carnet(personne(nom="Alibi")))
+    guessed = await contribute(
+        client, ccas, own, {"personne": personne(nom="Alibi", identifiants=secret)}
+    )
+    assert guessed.status_code == 409
+    assert guessed.json()["code"] == "identification_impossible"
+    assert "errors" not in guessed.json()
+
+
+async def test_a_contribution_is_no_oracle_on_other_notebooks_nir(client, partner):
+    elsewhere = await partner("departement", ["27"])
+    await new_notebook(client, elsewhere, carnet(personne(nir=NIR_A), territoire="27"))
+    france_travail = await partner("france_travail")
+    own = await new_notebook(client, france_travail, carnet(personne(nom="Alibi")))
+    guessed = await contribute(
+        client, france_travail, own, {"personne": personne(nom="Alibi", nir=NIR_A)}
+    )
+    assert guessed.status_code == 409, guessed.text
+    assert guessed.json()["code"] == "identification_impossible"
+
+
+async def test_contribution_probes_are_counted_and_throttled(client, partner):
+    elsewhere = await partner("departement", ["27"])
+    secret = {"france_travail": {"identifiant": "FT-SECRET-27"}}
+    await new_notebook(
+        client, elsewhere, carnet(personne(nom="Autre", identifiants=secret), territoire="27")
+    )
+    ccas = await partner("ccas_cias")
+    own = await new_notebook(client, ccas, carnet(personne(nom="Alibi")))
+    probe = {"personne": personne(nom="Alibi", identifiants=secret)}
+    answers = [(await contribute(client, ccas, own, probe)).status_code for _ in range(5)]
+    assert answers == [409, 409, 409, 409, 429]
+
+
+async def test_reads_never_replay_an_answer(client, partner):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement)
+    structure = await partner("structure_insertion")
+    key = {"Idempotency-Key": "lecture-1"}
+    before = await client.get(
+        f"/v1/carnets/{carnet_id}/groupe-de-suivi", headers=departement.headers | key
+    )
+    await designate(client, departement, carnet_id, structure.organisation_id)
+    after = await client.get(
+        f"/v1/carnets/{carnet_id}/groupe-de-suivi", headers=departement.headers | key
+    )
+    assert (len(before.json()["membres"]), len(after.json()["membres"])) == (0, 1)
+    assert "Idempotent-Replayed" not in after.headers
+
+
+@pytest.mark.parametrize(
+    "motif", ["Suivi \u202eenimrets\u202c", "Ligne\u2028cachée", "C1 \x85", "Zéro\u200blargeur"]
+)
+async def test_a_join_reason_refuses_invisible_characters(client, partner, motif):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement)
+    ccas = await partner("ccas_cias")
+    refused = await ask(client, ccas, carnet_id, motif)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["pointer"] == "/motif"
