@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from connectors import Registry
 from gateway import __version__, sealing
+from gateway.agents.routes import router as agents_router
 from gateway.auth import keys
 from gateway.auth.server import ASSERTION_ALGORITHMS, AUTH_METHODS, TokenServer
 from gateway.auth.tokens import ExternalIssuer, TokenService
@@ -253,6 +254,7 @@ def create_app(
     app.include_router(referential_router)
     app.include_router(habilitation_router)
     app.include_router(admin_router)
+    app.include_router(agents_router)
     app.include_router(journal_router)
     app.include_router(connectors_router)
     app.include_router(imports_router)

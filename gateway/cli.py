@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from gateway.agents.cli import app as agents_app
 from referential import (
     BatchReport,
     Finding,
@@ -53,6 +54,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(changes_app, name="changements")
 app.add_typer(subscriptions_app, name="abonnements")
 app.add_typer(deliveries_app, name="livraisons")
+app.add_typer(agents_app, name="agents")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = ROOT / "openapi" / "schemas"
@@ -102,6 +104,7 @@ def serve(
             typer.echo(
                 f"  {item.organisation} ({item.type_acteur})\n"
                 f"    client_id={item.client_id}\n    client_secret={item.client_secret}"
+                + (f"\n    agent={item.agent}" if item.agent else "")
             )
         typer.echo(
             f"Jeton : curl -s -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials "

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import orjson
 from sqlmodel import Session, select
 
+from gateway.agents import repository as agents
 from gateway.auth.principal import Principal
 from gateway.auth.secrets import hash_secret, new_secret
 from gateway.habilitation import load_matrix
@@ -32,6 +34,13 @@ class DemoCredentials:
     type_acteur: str
     client_id: str
     client_secret: str
+    #: The organisation's demo agent, habilitated for the categories reserved to the referent
+    #: (to name in the ``Agent`` header); None for a kind that has none.
+    agent: str | None = None
+
+
+#: Who the journal says wrote the made-up notebooks.
+SEED_AGENT = "donnees-fictives"
 
 
 def seed(database: Database, validator: Validator, notebooks: int = 5) -> list[DemoCredentials]:
@@ -54,7 +63,8 @@ def seed(database: Database, validator: Validator, notebooks: int = 5) -> list[D
                 secret = new_secret()
                 client.secret_hash = hash_secret(secret)
                 session.add(client)
-            credentials.append(DemoCredentials(nom, type_acteur, client.client_id, secret))
+            agent = _demo_agent(session, organisation.id, type_acteur)
+            credentials.append(DemoCredentials(nom, type_acteur, client.client_id, secret, agent))
         if first_run:
             departement = session.exec(
                 select(Organisation).where(Organisation.nom == ORGANISATIONS[0][0])
@@ -71,6 +81,26 @@ def seed(database: Database, validator: Validator, notebooks: int = 5) -> list[D
             )
             _made_up_notebooks(session, validator, principal, notebooks, seed=2026)
     return credentials
+
+
+def _demo_agent(session: Session, organisation_id: str, type_acteur: str) -> str | None:
+    """The organisation's demo agent (created once), habilitated for what the matrix reserves
+    to the referent for its kind."""
+    reserve = load_matrix().actor(type_acteur).reserve
+    if not reserve:
+        return None
+    existing = agents.of_organisation(session, organisation_id)
+    if existing:
+        return existing[0].id
+    return agents.create(
+        session,
+        organisation_id=organisation_id,
+        nom="Agent de démonstration",
+        courriel="agent@demo.example",
+        role="conseiller",
+        habilitations=sorted(reserve),
+        at=datetime.now(UTC),
+    ).id
 
 
 def seed_sandbox(database: Database, validator: Validator, notebooks: int) -> int:
@@ -94,7 +124,15 @@ def seed_sandbox(database: Database, validator: Validator, notebooks: int) -> in
 def _made_up_notebooks(
     session: Session, validator: Validator, principal: Principal, count: int, *, seed: int
 ) -> None:
-    guard = Guard(load_matrix(), principal, "accompagnement")
+    # The made-up data is written whole, reserved categories included.
+    matrix = load_matrix()
+    guard = Guard(
+        matrix,
+        principal,
+        "accompagnement",
+        agent=SEED_AGENT,
+        agent_habilitations=matrix.actor(principal.type_acteur).reserve,
+    )
     service = NotebookService(session, validator, guard)
     rng = random.Random(seed)
     for _ in range(count):

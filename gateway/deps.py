@@ -8,10 +8,11 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Header, Request
 
+from gateway.agents import repository as agents
 from gateway.auth.principal import Principal
 from gateway.auth.tokens import InvalidToken
-from gateway.errors import ProblemError
-from gateway.habilitation.guard import PURPOSE_HEADER, Guard
+from gateway.errors import InvalidParameters, ProblemError
+from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
 from gateway.habilitation.matrix import ADMINISTRATION, Matrix
 from gateway.organisations.repository import ACTIVE_CLIENT
 from gateway.storage.database import Database
@@ -141,6 +142,42 @@ def overrides(value: Any) -> tuple[tuple[str, str, str], ...]:
     return tuple(tuple(o) for o in json_list(value))  # type: ignore[misc]
 
 
+#: The header naming the agent (the person at the keyboard) a call acts through.
+AGENT_HEADER = "Agent"
+AGENT_MAX_LENGTH = 36
+
+
+def agent_header(request: Request) -> str | None:
+    """The agent the call names (header ``Agent``), or None; 400 when malformed."""
+    agent = request.headers.get(AGENT_HEADER)
+    if agent is None:
+        return None
+    if not 0 < len(agent) <= AGENT_MAX_LENGTH or not agent.isprintable():
+        raise InvalidParameters(
+            errors=[
+                {
+                    "parameter": AGENT_HEADER,
+                    "in": "header",
+                    "code": "parametre_invalide",
+                    "message": "En-tête « Agent » invalide : l'identifiant d'un agent.",
+                }
+            ]
+        )
+    return agent
+
+
+def agent_of(request: Request, principal: Principal) -> tuple[str | None, frozenset[str]]:
+    """The agent the call names, verified (an active agent of the caller's organisation: 403
+    otherwise), and the reserved categories it is habilitated for."""
+    agent = agent_header(request)
+    if agent is None:
+        return None, frozenset()
+    found = agents.habilitations(request.app.state.database, agent, principal.organisation_id)
+    if found is None:
+        raise UnknownAgent()
+    return agent, found
+
+
 async def get_guard(
     request: Request,
     principal: Annotated[Principal, Depends(get_principal)],
@@ -152,8 +189,16 @@ async def get_guard(
         ),
     ] = None,
 ) -> Guard:
-    """The caller's rights for the purpose it states (400/403 without an allowed purpose)."""
-    return Guard(request.app.state.matrix, principal, finalite)
+    """The caller's rights for the purpose it states (400/403 without an allowed purpose),
+    through the agent it names."""
+    agent, habilitations = agent_of(request, principal)
+    return Guard(
+        request.app.state.matrix,
+        principal,
+        finalite,
+        agent=agent,
+        agent_habilitations=habilitations,
+    )
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]

@@ -473,6 +473,11 @@ class _Designated(Guard):
     def may_touch(self, territoire: str, linked: bool) -> bool:
         return territoire in self.principal.territoires
 
+    def grants(self, referent: bool) -> frozenset[str]:
+        """What the partner system holds about the person it records as it is, whoever the
+        agent: no category is reserved to a referent agent for it."""
+        return self.actor.reserve
+
 
 def connector_guard(
     database: Database, matrix: Matrix, entry: EnabledConnector, territoire: str

@@ -39,11 +39,13 @@ def designate(
     base: str,
     at: datetime,
     client_id: str,
+    agent_id: str | None = None,
 ) -> Designation:
-    """Make the organisation a member with ``role`` (its current membership in another role
-    ends); a new referent structure leaves the previous one a member."""
+    """Make the organisation a member with ``role`` (and, for the referent structure, its
+    referent agent ``agent_id``); its current membership otherwise ends; a new referent
+    structure leaves the previous one a member."""
     current = repository.membership(session, carnet_id, organisation_id)
-    if current is not None and current.role == role:
+    if current is not None and current.role == role and current.agent_id == agent_id:
         return Designation(current, created=False)
     if current is not None:
         repository.end_member(session, current, at)
@@ -68,5 +70,6 @@ def designate(
         base=base,
         at=at,
         client_id=client_id,
+        agent_id=agent_id,
     )
     return Designation(member, created=True)

@@ -96,6 +96,7 @@ def add_member(
     base: str,
     at: datetime,
     client_id: str | None,
+    agent_id: str | None = None,
 ) -> FollowUpMember:
     member = FollowUpMember(
         id=str(uuid.uuid4()),
@@ -105,6 +106,7 @@ def add_member(
         base=base,
         depuis=at,
         client_id=client_id,
+        agent_id=agent_id,
     )
     session.add(member)
     session.flush()

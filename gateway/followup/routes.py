@@ -144,7 +144,7 @@ def designate(
 
     def operation(session: Session) -> Response:
         designation = _service(request, session, validator, guard).designate(
-            carnet_id, wanted.organisation_id, wanted.role
+            carnet_id, wanted.organisation_id, wanted.role, wanted.agent_id
         )
         shown = _shown(session, carnet_id, designation.member.id)
         return _json(shown, 201 if designation.created else 200)

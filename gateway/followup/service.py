@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
+from gateway.agents import repository as agents
 from gateway.errors import ProblemError
 from gateway.followup import membership, repository
 from gateway.followup.membership import Designation
@@ -155,7 +156,9 @@ class FollowUpService:
         )
         return repository.members(self.session, carnet_id, current_only=not history)
 
-    def designate(self, carnet_id: str, organisation_id: str, role: str) -> Designation:
+    def designate(
+        self, carnet_id: str, organisation_id: str, role: str, agent_id: str | None = None
+    ) -> Designation:
         """The département makes an organisation a member, or the referent structure (the
         previous referent stays a member)."""
         row, known = self._notebook(carnet_id, GROUP_ACTION)
@@ -178,6 +181,22 @@ class FollowUpService:
                     }
                 ]
             )
+        if agent_id is not None and (
+            role != repository.REFERENT
+            or agents.active_of(self.session, agent_id, organisation_id) is None
+        ):
+            raise InvalidMember(
+                errors=[
+                    {
+                        "pointer": "/agent_id",
+                        "code": "agent_invalide",
+                        "message": (
+                            "Un agent référent se désigne avec le rôle referent, parmi les "
+                            "agents actifs de la structure référente."
+                        ),
+                    }
+                ]
+            )
         designation = membership.designate(
             self.session,
             carnet_id=row.id,
@@ -186,6 +205,7 @@ class FollowUpService:
             base=repository.TERRITORIAL,
             at=_now(),
             client_id=self.principal.client_id,
+            agent_id=agent_id,
         )
         if designation.created:
             self._show(row.id, (GROUP_ACTION, "designation"))

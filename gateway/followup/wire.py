@@ -44,6 +44,9 @@ class Membre(BaseModel):
     base: Base = Field(description="Ce qui fonde l'appartenance au groupe de suivi.")
     depuis: datetime
     jusqu_au: datetime | None = None
+    agent_referent: str | None = Field(
+        default=None, description="L'agent référent désigné (structure référente)."
+    )
 
 
 class GroupeSuivi(BaseModel):
@@ -77,6 +80,13 @@ class NouveauMembre(BaseModel):
 
     organisation_id: Annotated[str, Field(min_length=1, max_length=36)]
     role: Role = "membre"
+    agent_id: Annotated[
+        str | None,
+        Field(
+            max_length=36,
+            description="Pour la structure référente : son agent désigné référent de la personne.",
+        ),
+    ] = None
 
 
 class NouvelleDemande(BaseModel):
@@ -123,6 +133,7 @@ def member(found: repository.Member) -> Membre:
         base=row.base,
         depuis=row.depuis,
         jusqu_au=row.jusqu_au,
+        agent_referent=row.agent_id,
     )
 
 

@@ -51,12 +51,31 @@ class CategoryNotReadable(ProblemError):
     title = "Votre type d'acteur ne peut pas lire ce que cette opération rapporte."
 
 
-class Guard:
-    """What one authenticated caller may do, for the purpose it states."""
+class UnknownAgent(ProblemError):
+    status = 403
+    code = "agent_inconnu"
+    title = "L'agent nommé (en-tête Agent) n'est pas un agent actif de votre organisation."
 
-    def __init__(self, matrix: Matrix, principal: Principal, purpose: str | None) -> None:
+
+class Guard:
+    """What one authenticated caller may do, for the purpose it states, through the agent it
+    names (if any)."""
+
+    def __init__(
+        self,
+        matrix: Matrix,
+        principal: Principal,
+        purpose: str | None,
+        *,
+        agent: str | None = None,
+        agent_habilitations: frozenset[str] = frozenset(),
+    ) -> None:
         self.matrix = matrix
         self.principal = principal
+        #: The agent the call names (verified: an active agent of the caller's organisation),
+        #: and the reserved categories it is habilitated for.
+        self.agent = agent
+        self.agent_habilitations = agent_habilitations
         #: The rights of the caller: its actor kind's, with its organisation's overrides,
         #: within its token's scopes.
         self.actor: ActorRights = matrix.effective(
@@ -88,6 +107,9 @@ class Guard:
             )
         self.purpose = purpose
         self._readable = matrix.readable(self.actor, purpose)
+        #: The categories the caller would be served that the matrix reserves to the
+        #: designated referent agent or to agents habilitated for them.
+        self.reserved = self._readable & self.actor.reserve
 
     def require(self, *rights: Right) -> None:
         """403 ``insufficient_scope`` unless the token carries one of ``rights``."""
@@ -135,20 +157,58 @@ class Guard:
 
     # -- categories ------------------------------------------------------------------------------
 
+    def grants(self, referent: bool) -> frozenset[str]:
+        """The reserved categories the caller's agent is served, and may record, on a
+        notebook (``referent``: it is the notebook's designated referent agent)."""
+        if self.agent is None:
+            return frozenset()
+        if referent:
+            return self.actor.reserve
+        return self.agent_habilitations & self.actor.reserve
+
+    def served(self, referent: bool = False) -> tuple[frozenset[str], bytes]:
+        """What the caller is served of a notebook, and the withheld categories as served
+        (``masques``), with the reason of each."""
+        denied = self.reserved - self.grants(referent)
+        withheld = self.matrix.withheld_json(
+            self.principal.type_acteur, self.principal.derogations, self.purpose, denied
+        )
+        return self._readable - denied, withheld
+
     @property
     def readable(self) -> frozenset[str]:
-        """What the caller is served: what its rights let it read, for its purpose."""
-        return self._readable
+        """What the caller is served of any notebook (as a referent agent, a notebook may
+        serve it more: :meth:`served`)."""
+        return self.served()[0]
 
     def withheld(self) -> list[dict[str, str]]:
+        denied = self.reserved - self.grants(False)
         return self.matrix.withheld(
-            self.principal.type_acteur, self.principal.derogations, self.purpose
+            self.principal.type_acteur, self.principal.derogations, self.purpose, denied
         )
 
     def withheld_json(self) -> bytes:
-        return self.matrix.withheld_json(
-            self.principal.type_acteur, self.principal.derogations, self.purpose
-        )
+        return self.served()[1]
+
+    def check_reserved(self, parts: Mapping[str, str], referent: bool) -> None:
+        """Refuse, per pointer, a write touching a category reserved to the referent agent
+        that the caller's agent may not record on this notebook."""
+        denied = self.actor.reserve - self.grants(referent)
+        refused = [
+            {
+                "pointer": pointer,
+                "code": "reserve_referent",
+                "categorie": category,
+                "message": (
+                    f"Catégorie « {category} » : réservée à l'agent référent désigné ou aux "
+                    "agents habilités (en-tête Agent)."
+                ),
+            }
+            for pointer, category in parts.items()
+            if category in denied
+        ]
+        if refused:
+            raise CategoryNotWritable(errors=refused)
 
     def check_write(
         self,
@@ -209,6 +269,7 @@ class Guard:
             "categories": categories,
             "finalite": self.purpose,
             "resultat": resultat,
+            "agent": self.agent,
         }
 
     def refusal(self, action: str, carnet_id: str | None) -> JournalEntry:

@@ -23,6 +23,7 @@ SANDBOX = "SBX"
 
 #: Reason codes of a withheld category, as reads report them.
 NOT_HABILITATED = "non_habilite"
+RESERVED = "reserve_referent"
 RESTRICTED = "restriction_organisation"
 OUTSIDE_PURPOSE = "hors_finalite"
 #: OAuth2 scopes: one per right of the matrix (a token may carry fewer rights than its
@@ -51,6 +52,9 @@ class ActorRights:
     #: Its organisations and their clients are administered by national operators only, never
     #: by a territory's operator (authoritative sources, State services, the sandbox).
     national: bool = False
+    #: The categories served to (and recorded by) the designated referent agent, or agents
+    #: habilitated for them, only ("(ref)" of legal-frame.md §8.3).
+    reserve: frozenset[str] = frozenset()
 
     def may(self, right: Right, category: str) -> bool:
         return right in self.droits.get(category, frozenset())
@@ -99,6 +103,7 @@ class ActorRights:
             self.limites,
             self.nir,
             self.national,
+            self.reserve,
         )
 
 
@@ -129,10 +134,13 @@ class Matrix:
                 limites={c: tuple(p) for c, p in (entry.get("limites") or {}).items()},
                 nir=bool(entry.get("nir", False)),
                 national=entry.get("national", False),
+                reserve=frozenset(entry.get("reserve_au_referent") or ()),
             )
             for kind, entry in raw["types_acteur"].items()
         }
-        self._withheld_json: dict[tuple[str, tuple[Override, ...], str | None], bytes] = {}
+        self._withheld_json: dict[
+            tuple[str, tuple[Override, ...], str | None, frozenset[str]], bytes
+        ] = {}
         self._with_overrides: dict[tuple[str, tuple[Override, ...]], ActorRights] = {}
         self._effective: dict[tuple[str, tuple[Override, ...], frozenset[str]], ActorRights] = {}
         self.check()
@@ -161,6 +169,8 @@ class Matrix:
                     problems.append(f"{kind}/{category} : droits inconnus {sorted(unknown)}")
                 if "export" in rights and self.categories[category].get("sensible"):
                     problems.append(f"{kind}/{category} : export d'une catégorie sensible")
+            if unknown_reserved := actor.reserve - set(self.categories):
+                problems.append(f"{kind} : réserve au référent inconnue {sorted(unknown_reserved)}")
             for category in actor.limites:
                 if not actor.may("ecriture", category):
                     problems.append(f"{kind}/{category} : limite d'écriture sans écriture")
@@ -195,6 +205,7 @@ class Matrix:
                 base.limites,
                 base.nir,
                 base.national,
+                base.reserve,
             )
             self._with_overrides[key] = found
         return found
@@ -232,9 +243,11 @@ class Matrix:
         type_acteur: str,
         overrides: tuple[Override, ...] = (),
         purpose: str | None = None,
+        reserved_denied: frozenset[str] = frozenset(),
     ) -> list[dict[str, str]]:
-        """The categories a caller may not read (for ``purpose``, when given), with the reason
-        and the legal basis.
+        """The categories a caller may not read (for ``purpose``, when given; without the
+        reserved categories ``reserved_denied`` its agent is not served), with the reason and
+        the legal basis.
 
         Listed whatever the notebook holds: the list reveals nothing about the person.
         """
@@ -247,6 +260,8 @@ class Matrix:
                 reason = RESTRICTED if base.may("lecture", c) else NOT_HABILITATED
             elif served is not None and c not in served:
                 reason = OUTSIDE_PURPOSE
+            elif c in reserved_denied:
+                reason = RESERVED
             else:
                 continue
             withheld.append({"categorie": c, "raison": reason, "base_legale": self.base_legale})
@@ -257,9 +272,10 @@ class Matrix:
         type_acteur: str,
         overrides: tuple[Override, ...] = (),
         purpose: str | None = None,
+        reserved_denied: frozenset[str] = frozenset(),
     ) -> bytes:
         """:meth:`withheld` as served, encoded once per combination."""
-        key = (type_acteur, overrides, purpose)
+        key = (type_acteur, overrides, purpose, reserved_denied)
         encoded = self._withheld_json.get(key)
         if encoded is None:
             encoded = self._withheld_json[key] = orjson.dumps(self.withheld(*key))
@@ -286,7 +302,8 @@ class Matrix:
             "L : lecture · É : écriture · X : export vers le système du partenaire ·"
             " I : identification (retrouver ou créer un carnet) · — : rien. Une écriture limitée"
             " à certains champs les indique entre parenthèses. « NIR » : le type d'acteur peut"
-            " transmettre un NIR et retrouver un carnet par lui. Opérateur : qui administre les"
+            " transmettre un NIR et retrouver un carnet par lui. « (réf.) » : réservé à l'agent"
+            " référent désigné ou aux agents habilités pour la catégorie. Opérateur : qui administre les"
             " organisations du type et leurs clients (`national` : un opérateur national"
             " seulement ; `territoire` : l'opérateur du territoire).",
             "",
@@ -303,6 +320,8 @@ class Matrix:
                 text = " ".join(rights) or "—"
                 if limits:
                     text += " (" + ", ".join(f"`{p}`" for p in limits) + ")"
+                if category in actor.reserve:
+                    text += " (réf.)"
                 cells.append(text)
             purposes = ", ".join(actor.finalites) or "—"
             scope = actor.portee + (" ; NIR" if actor.nir else "")
@@ -335,6 +354,7 @@ class Matrix:
                     "droits": {c: sorted(r) for c, r in actor.droits.items()},
                     "limites": {c: list(p) for c, p in actor.limites.items()},
                     "nir": actor.nir,
+                    "reserve_au_referent": sorted(actor.reserve),
                     "national": actor.national,
                 }
                 for kind, actor in self.actors.items()

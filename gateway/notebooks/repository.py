@@ -291,14 +291,20 @@ def journal_of(
 
 #: The hot read's first query: the caller's client and organisation must be active (no row
 #: otherwise), the caller's organisation, and the notebook's version and territory with
-#: whether the organisation is linked to it (NULLs when unknown). The view itself comes
+#: whether the organisation is linked to it (NULLs when unknown); the habilitations of the
+#: agent the call names (NULL: no such active agent of the organisation) and whether it is the
+#: notebook's designated referent agent. The view itself comes
 #: from memory when this version's is held, from :func:`load_view` otherwise.
 VIEW_FOR_CLIENT = text(
     "SELECT c.version, c.territoire,"
     " o.id, o.type_acteur, o.territoires, o.derogations,"
     " EXISTS (SELECT 1 FROM groupe_suivi g WHERE g.carnet_id = c.id"
     " AND g.organisation_id = o.id AND g.jusqu_au IS NULL),"
-    " cl.operateur"
+    " cl.operateur,"
+    " (SELECT a.habilitations FROM agents a"
+    " WHERE a.id = :agent AND a.organisation_id = o.id AND a.actif),"
+    " EXISTS (SELECT 1 FROM groupe_suivi r WHERE r.carnet_id = c.id AND r.agent_id = :agent"
+    " AND r.role = 'referent' AND r.jusqu_au IS NULL)"
     " FROM clients cl"
     " JOIN organisations o ON o.id = cl.organisation_id"
     " LEFT JOIN carnets c ON c.id = :carnet_id"

@@ -19,6 +19,8 @@ from gateway.deps import (
     GuardDep,
     Unauthenticated,
     ValidatorDep,
+    agent_header,
+    agent_of,
     bearer_claims,
     get_principal,
     principal_of,
@@ -27,7 +29,7 @@ from gateway.errors import InvalidParameters, ProblemError
 from gateway.followup import repository as followup
 from gateway.followup.wire import Decouverte, followers
 from gateway.habilitation.categories import ProjectionCache, served
-from gateway.habilitation.guard import PURPOSE_HEADER, Guard
+from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
 from gateway.habilitation.journal import AccessJournal, journal_page
 from gateway.habilitation.matrix import SANDBOX
 from gateway.idempotency import run_write, run_write_async
@@ -38,6 +40,7 @@ from gateway.notebooks.throttle import Throttle
 from gateway.responses import OrjsonResponse
 from gateway.routing import header_parameter, lean_route
 from gateway.storage.database import Database
+from gateway.storage.driver import json_list
 from referential import Validator
 from referential.models import Section
 
@@ -153,9 +156,8 @@ def _write_response(
         headers["Preference-Applied"] = "return=minimal"
     notebook = None
     if representation:
-        notebook, _ = served(
-            result.row.vue, result.row.categories, guard.readable, guard.withheld_json(), validator
-        )
+        readable, withheld = guard.served(result.referent)
+        notebook, _ = served(result.row.vue, result.row.categories, readable, withheld, validator)
     body = result.body(notebook)
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
@@ -310,8 +312,14 @@ def create_or_find(
 async def contribute(request: Request) -> Response:
     carnet_id = path_carnet_id(request)
     headers = request.headers
+    principal = await get_principal(request)
+    agent, habilitations = agent_of(request, principal)
     guard = Guard(
-        request.app.state.matrix, await get_principal(request), headers.get(PURPOSE_HEADER)
+        request.app.state.matrix,
+        principal,
+        headers.get(PURPOSE_HEADER),
+        agent=agent,
+        agent_habilitations=habilitations,
     )
     guard.require("ecriture")
     expected = parse_if_match(headers.get("if-match"))
@@ -495,19 +503,29 @@ async def _readable_view(
     """
     database: Database = request.app.state.database
     client_id = str(claims["client_id"])
+    agent = agent_header(request)
     found = database.fetch_one(
-        repository.VIEW_FOR_CLIENT, {"carnet_id": carnet_id, "client_id": client_id}
+        repository.VIEW_FOR_CLIENT,
+        {"carnet_id": carnet_id, "client_id": client_id, "agent": agent},
     )
     if found is None:
         raise Unauthenticated(
             headers={"WWW-Authenticate": 'Bearer realm="carnet", error="invalid_token"'}
         )
     version, territoire, organisation_id, type_acteur, territoires = found[:5]
-    derogations, linked, operateur = found[5:]
+    derogations, linked, operateur, habilitations, referent = found[5:]
     principal = principal_of(
         request, claims, organisation_id, type_acteur, territoires, derogations, operateur
     )
-    guard = Guard(request.app.state.matrix, principal, purpose)
+    if agent is not None and habilitations is None:
+        raise UnknownAgent()
+    guard = Guard(
+        request.app.state.matrix,
+        principal,
+        purpose,
+        agent=agent,
+        agent_habilitations=frozenset(json_list(habilitations)) if agent else frozenset(),
+    )
     guard.require("lecture")
     journal: AccessJournal = request.app.state.journal
     cache: ProjectionCache = request.app.state.projections
@@ -518,11 +536,12 @@ async def _readable_view(
         await journal.record(guard.entry("lecture", carnet_id, [], "hors_besoin"))
         raise NotebookNotFound()
     version, held, vue = stored
+    readable, withheld = guard.served(bool(referent))
     body, categories = served(
         vue,
         held,
-        guard.readable,
-        guard.withheld_json(),
+        readable,
+        withheld,
         request.app.state.validator,
         cache=cache,
         key=(carnet_id, version),

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from sqlmodel import Session
 
+from gateway.agents import repository as agents
 from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
 from gateway.followup import membership
@@ -55,6 +56,9 @@ class WriteResult:
     #: person outside its need to know *discovered* the notebook: nothing was applied, and it
     #: is answered with what the legal frame lets it know (:meth:`discovery`).
     visible: bool = True
+    #: Whether the caller's agent is the notebook's designated referent agent (it is served
+    #: the categories reserved to the referent).
+    referent: bool = False
 
     def body(self, notebook: bytes | None) -> bytes:
         """The answer, with the consolidated notebook as the caller may read it, when given."""
@@ -181,6 +185,8 @@ class NotebookService:
             )
             return WriteResult(row=row, created=False, outcome=Outcome(), visible=False)
         created = row is None
+        referent = row is not None and agents.is_referent(self.session, row.id, self.guard.agent)
+        self.guard.check_reserved(parts, referent)
         if row is not None:
             _matching_only(contribution)
         else:
@@ -197,6 +203,7 @@ class NotebookService:
                 document=empty_state(),
             )
         result = self._apply(row, contribution, recu_le, parts, created=created)
+        result.referent = referent
         if with_view:
             self._with_view(result.row)
         result.warnings = report.warnings
@@ -393,6 +400,8 @@ class NotebookService:
         row = self._locked(carnet_id)
         if if_match is not None and if_match != row.version:
             raise StaleVersion(headers={"ETag": etag(row.version)})
+        referent = agents.is_referent(self.session, carnet_id, self.guard.agent)
+        self.guard.check_reserved(parts, referent)
         personne = contribution.get("personne")
         if personne and self._throttle is not None:
             # Identity in a contribution is checked against other notebooks too.
@@ -404,6 +413,7 @@ class NotebookService:
                 self._conflict(row, "date_naissance_differente", "/personne/date_naissance")
             self._identify_only(contribution)
         result = self._apply(row, contribution, recu_le, parts, created=False)
+        result.referent = referent
         if with_view:
             self._with_view(result.row)
         result.warnings = report.warnings

@@ -196,7 +196,7 @@ def _in_territories(reach: Operator, organisation: Organisation) -> bool:
     )
 
 
-def _own_organisation(session: Session, reach: Operator, organisation_id: str) -> Organisation:
+def own_organisation(session: Session, reach: Operator, organisation_id: str) -> Organisation:
     """An organisation the operator administers. A national kind's: a national operator's,
     wherever it is. Another's: of a territorial operator's territories, and not another steering
     organisation (a département administers itself and the actors of its territory).
@@ -225,7 +225,7 @@ def _own_client(session: Session, reach: Operator, client_id: str) -> Client:
     client = session.get(Client, client_id)
     if client is None:
         raise NotFound("Client introuvable dans vos territoires.")
-    _own_organisation(session, reach, client.organisation_id)
+    own_organisation(session, reach, client.organisation_id)
     if client.national and not reach.national:
         raise NationalOperatorClient()
     return client
@@ -303,7 +303,7 @@ def create_client(
         raise NotAnOperator("Un client opérateur ne se crée que pour votre propre organisation.")
     try:
         with database.write() as session:
-            _own_organisation(session, reach, organisation_id)
+            own_organisation(session, reach, organisation_id)
             created = service.create_client(
                 session,
                 organisation_id=organisation_id,
@@ -333,7 +333,7 @@ def disable_organisation(
     if organisation_id == reach.principal.organisation_id:
         raise SelfDisabling()
     with database.write() as session:
-        _own_organisation(session, reach, organisation_id)
+        own_organisation(session, reach, organisation_id)
         service.set_organisation_active(session, organisation_id, False)
     return Response(status_code=204)
 
@@ -402,7 +402,7 @@ def journal(
         if organisation is not None:
             # The journal is the territorial operator's: an organisation of its territories.
             territorial = Operator(principal, territorial=True, national=False)
-            _own_organisation(session, territorial, organisation)
+            own_organisation(session, territorial, organisation)
         entries = repository.journal_of(
             session,
             carnet_id=carnet,

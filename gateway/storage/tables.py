@@ -343,6 +343,30 @@ class FollowUpMember(SQLModel, table=True):
     jusqu_au: datetime | None = _ts(nullable=True)
     #: The client that recorded it (None: recorded by a migration).
     client_id: str | None = Field(default=None, max_length=64)
+    #: For the referent structure: its agent designated as the person's referent, who is
+    #: served the categories the matrix reserves to the referent (``reserve_au_referent``).
+    agent_id: str | None = Field(default=None, max_length=36)
+
+
+class Agent(SQLModel, table=True):
+    """A person at the keyboard of an organisation (R. 263-5: the persons its organisation
+    designates), named by the calls on notebooks (header ``Agent`` or token claim ``agent``)
+    and recorded in the journal by this opaque id only."""
+
+    __tablename__ = "agents"
+
+    id: str = Field(primary_key=True, max_length=36)
+    organisation_id: str = Field(foreign_key="organisations.id", index=True, max_length=36)
+    nom: str = Field(max_length=200)
+    courriel: str = Field(max_length=255)
+    role: str = Field(max_length=100)
+    #: The categories reserved to the referent that this agent is habilitated for anyway
+    #: (``sante_handicap``, ``justice``), with the decision's author and reason in the journal.
+    habilitations: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    actif: bool = True
+    cree_le: datetime = _ts(nullable=False)
 
 
 class JoinRequest(SQLModel, table=True):

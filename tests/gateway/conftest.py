@@ -9,12 +9,14 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, func, text
 from sqlmodel import col, select
 
+from gateway.agents import repository as agents
 from gateway.app import create_app
 from gateway.habilitation import load_matrix
 from gateway.organisations.service import create_client, create_organisation
@@ -39,6 +41,7 @@ TABLES = (
     "journal",
     "groupe_suivi",
     "rattachements",
+    "agents",
     "identification_echecs",
     "idempotence",
     "changements",
@@ -171,10 +174,21 @@ class Partner:
     secret: str
     token: str
     type_acteur: str = "departement"
+    #: An agent of the organisation habilitated for the categories the matrix reserves to the
+    #: referent (the tests act through it unless they say otherwise: ``without_agent``).
+    agent: str | None = None
 
     @property
     def headers(self) -> dict[str, str]:
-        """The token, and the first purpose the matrix opens to the partner's actor kind."""
+        """The token, the first purpose the matrix opens to the partner's actor kind, and its
+        agent."""
+        headers = self.without_agent
+        if self.agent is not None:
+            headers["Agent"] = self.agent
+        return headers
+
+    @property
+    def without_agent(self) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.token}"}
         purposes = load_matrix().actor(self.type_acteur).finalites
         if purposes:
@@ -196,6 +210,18 @@ def partner(db: Database, client: httpx.AsyncClient) -> Callable[..., object]:
                 territoires=[] if type_acteur == "editeur_logiciel" else list(territoires),
             )
             created = create_client(session, organisation_id=organisation.id, nom="si")
+            reserve = load_matrix().actor(type_acteur).reserve
+            agent = None
+            if reserve:
+                agent = agents.create(
+                    session,
+                    organisation_id=organisation.id,
+                    nom="Agent habilité",
+                    courriel="agent@example.org",
+                    role="conseiller",
+                    habilitations=sorted(reserve),
+                    at=datetime.now(UTC),
+                ).id
         response = await client.post(
             "/oauth/token",
             data={"grant_type": "client_credentials"},
@@ -208,6 +234,7 @@ def partner(db: Database, client: httpx.AsyncClient) -> Callable[..., object]:
             secret=created.secret,
             token=response.json()["access_token"],
             type_acteur=type_acteur,
+            agent=agent,
         )
         if type_acteur == "departement":
             for territoire in territoires:

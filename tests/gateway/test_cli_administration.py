@@ -172,3 +172,31 @@ async def test_a_national_operator_is_an_operator_client_flagged_by_the_command_
             )
     application.state.database.dispose()
     assert registered.status_code == 201, registered.text
+
+
+def test_agents_are_declared_habilitated_and_disabled(database_url):
+    organisation = run(
+        "organisations", "create", "--nom", "CCAS", "--type", "ccas_cias", "--territoire", "26"
+    )[1].strip()
+    code, agent = run(
+        "agents", "create", "--organisation", organisation, "--nom", "Agent",
+        "--courriel", "agent@example.org", "--role", "travailleur social",
+        "--habilitation", "justice",
+    )  # fmt: skip
+    assert code == 0, agent
+    agent = agent.strip()
+    assert run("agents", "list", "--organisation", organisation)[1].split("\t")[:3] == [
+        agent,
+        "actif",
+        "justice",
+    ]
+    code, output = run("agents", "habiliter", "--agent", agent, "--habilitation", "identite")
+    assert code == 2
+    assert "sante_handicap" in output
+    assert run("agents", "habiliter", "--agent", agent, "--habilitation", "sante_handicap")[0] == 0
+    assert run("agents", "disable", "--agent", agent)[0] == 0
+    assert run("agents", "list", "--organisation", organisation)[1].split("\t")[1:3] == [
+        "inactif",
+        "sante_handicap",
+    ]
+    assert run("agents", "disable", "--agent", "inconnu")[0] == 2

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from gateway.agents import repository as agents
 from gateway.app import create_app
 from gateway.organisations.service import create_client, create_organisation
 from referential import current_referential
@@ -146,17 +147,31 @@ def api(settings, db):
                 session, nom=f"{kind} propriétés", type_acteur="departement", territoires=["26"]
             )
             created = create_client(session, organisation_id=organisation.id, nom="si")
-            secrets[kind] = (created.client.client_id, created.secret)
+            # Health and justice items are recorded by an agent habilitated for them.
+            agent = agents.create(
+                session,
+                organisation_id=organisation.id,
+                nom="Agent",
+                courriel="agent@example.org",
+                role="conseiller",
+                habilitations=["justice", "sante_handicap"],
+                at=datetime.now(UTC),
+            )
+            secrets[kind] = (created.client.client_id, created.secret, agent.id)
     headers = {}
 
     async def tokens(client):
-        for kind, credentials in secrets.items():
+        for kind, (client_id, secret, agent) in secrets.items():
             response = await client.post(
-                "/oauth/token", data={"grant_type": "client_credentials"}, auth=credentials
+                "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
             )
             assert response.status_code == 200, response.text
             token = response.json()["access_token"]
-            headers[kind] = {"Authorization": f"Bearer {token}", "Finalite": "accompagnement"}
+            headers[kind] = {
+                "Authorization": f"Bearer {token}",
+                "Finalite": "accompagnement",
+                "Agent": agent,
+            }
 
     result = Api(app=app, headers=headers, names=itertools.count())
     result.run(tokens)

@@ -1,0 +1,78 @@
+"""Every query on agents: the persons at the keyboard of an organisation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from gateway.storage.database import Database
+from gateway.storage.driver import json_list
+from gateway.storage.tables import Agent
+
+#: An active agent of an organisation: its habilitations (one indexed query).
+_ACTIVE_AGENT = text(
+    "SELECT a.habilitations FROM agents a"
+    " WHERE a.id = :agent AND a.organisation_id = :organisation AND a.actif"
+)
+#: Is the agent the designated referent of the notebook (in its current referent membership)?
+_REFERENT = text(
+    "SELECT 1 FROM groupe_suivi g"
+    " WHERE g.carnet_id = :carnet_id AND g.agent_id = :agent"
+    " AND g.role = 'referent' AND g.jusqu_au IS NULL"
+)
+
+
+def habilitations(database: Database, agent_id: str, organisation_id: str) -> frozenset[str] | None:
+    """The categories an active agent of the organisation is habilitated for; None when the
+    organisation has no such active agent."""
+    found = database.fetch_one(_ACTIVE_AGENT, {"agent": agent_id, "organisation": organisation_id})
+    return None if found is None else frozenset(json_list(found[0]))
+
+
+def is_referent(session: Session, carnet_id: str, agent_id: str | None) -> bool:
+    if agent_id is None:
+        return False
+    return bool(session.execute(_REFERENT, {"carnet_id": carnet_id, "agent": agent_id}).first())
+
+
+def create(
+    session: Session,
+    *,
+    organisation_id: str,
+    nom: str,
+    courriel: str,
+    role: str,
+    habilitations: list[str],
+    at: datetime,
+) -> Agent:
+    agent = Agent(
+        id=str(uuid.uuid4()),
+        organisation_id=organisation_id,
+        nom=nom,
+        courriel=courriel,
+        role=role,
+        habilitations=sorted(set(habilitations)),
+        cree_le=at,
+    )
+    session.add(agent)
+    session.flush()
+    return agent
+
+
+def of_organisation(session: Session, organisation_id: str) -> list[Agent]:
+    statement = select(Agent).where(Agent.organisation_id == organisation_id)
+    return list(session.exec(statement.order_by(col(Agent.cree_le), col(Agent.id))))
+
+
+def by_id(session: Session, agent_id: str) -> Agent | None:
+    return session.get(Agent, agent_id)
+
+
+def active_of(session: Session, agent_id: str, organisation_id: str) -> Agent | None:
+    agent = session.get(Agent, agent_id)
+    if agent is None or agent.organisation_id != organisation_id or not agent.actif:
+        return None
+    return agent
