@@ -30,10 +30,11 @@ from gateway.habilitation.categories import ProjectionCache, served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard
 from gateway.habilitation.journal import AccessJournal, journal_page
 from gateway.habilitation.matrix import SANDBOX
-from gateway.idempotency import run_write, run_write_async
+from gateway.idempotency import EmbeddingResponse, run_write, run_write_async
 from gateway.notebooks import repository, throttle, wire
 from gateway.notebooks.errors import IdentificationFailed, NirNotAllowed, NotebookNotFound
-from gateway.notebooks.service import NotebookService, WriteResult, etag, parse_if_match
+from gateway.notebooks.replays import under_current_rights
+from gateway.notebooks.service import NotebookService, WriteResult, embed, etag, parse_if_match
 from gateway.responses import OrjsonResponse
 from gateway.routing import header_parameter, lean_route
 from gateway.storage.database import Database
@@ -149,13 +150,19 @@ def _write_response(
         headers["Location"] = f"/v1/carnets/{result.row.id}"
     if not representation:
         headers["Preference-Applied"] = "return=minimal"
-    notebook = None
-    if representation:
-        notebook, _ = served(
-            result.row.vue, result.row.categories, guard.readable, guard.withheld_json(), validator
-        )
-    body = result.body(notebook)
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
+    head = result.body(None)
+    if not representation:
+        return Response(head, status_code=status, headers=headers, media_type="application/json")
+    notebook, _ = served(
+        result.row.vue, result.row.categories, guard.readable, guard.withheld_json(), validator
+    )
+    return EmbeddingResponse(
+        embed(head, notebook),
+        head=head,
+        carnet_id=result.row.id,
+        status_code=status,
+        headers=headers,
+    )
 
 
 def _discovery(session: Any, carnet_id: str) -> Response:
@@ -284,6 +291,7 @@ def create_or_find(
         guard.principal.client_id,
         operation,
         journal=lambda outcome: guard.entry("ecriture", None, [], outcome),
+        rerender=under_current_rights(guard, validator),
     )
 
 
@@ -336,6 +344,7 @@ async def contribute(request: Request) -> Response:
         guard.principal.client_id,
         operation,
         journal=lambda outcome: guard.entry("ecriture", carnet_id, [], outcome),
+        rerender=under_current_rights(guard, validator),
     )
 
 
@@ -646,4 +655,5 @@ def write_section(
         guard.principal.client_id,
         operation,
         journal=lambda outcome: guard.entry("ecriture", carnet_id, [], outcome),
+        rerender=under_current_rights(guard, validator),
     )
