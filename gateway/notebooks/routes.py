@@ -32,10 +32,11 @@ from gateway.habilitation.categories import ProjectionCache, served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
 from gateway.habilitation.journal import AccessJournal, journal_page
 from gateway.habilitation.matrix import SANDBOX
-from gateway.idempotency import run_write, run_write_async
+from gateway.idempotency import EmbeddingResponse, run_write, run_write_async
 from gateway.notebooks import repository, wire
 from gateway.notebooks.errors import NirNotAllowed, NotebookNotFound
-from gateway.notebooks.service import NotebookService, WriteResult, etag, parse_if_match
+from gateway.notebooks.replays import under_current_rights
+from gateway.notebooks.service import NotebookService, WriteResult, embed, etag, parse_if_match
 from gateway.notebooks.throttle import Throttle
 from gateway.responses import OrjsonResponse
 from gateway.routing import header_parameter, lean_route
@@ -154,12 +155,18 @@ def _write_response(
         headers["Location"] = f"/v1/carnets/{result.row.id}"
     if not representation:
         headers["Preference-Applied"] = "return=minimal"
-    notebook = None
-    if representation:
-        readable, withheld = guard.served(result.referent)
-        notebook, _ = served(result.row.vue, result.row.categories, readable, withheld, validator)
-    body = result.body(notebook)
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
+    head = result.body(None)
+    if not representation:
+        return Response(head, status_code=status, headers=headers, media_type="application/json")
+    readable, withheld = guard.served(result.referent)
+    notebook, _ = served(result.row.vue, result.row.categories, readable, withheld, validator)
+    return EmbeddingResponse(
+        embed(head, notebook),
+        head=head,
+        carnet_id=result.row.id,
+        status_code=status,
+        headers=headers,
+    )
 
 
 def _discovery(session: Any, guard: Guard, carnet_id: str) -> Response:
@@ -281,6 +288,7 @@ def create_or_find(
         guard.principal.client_id,
         operation,
         journal=lambda outcome: guard.entry("ecriture", None, [], outcome),
+        rerender=under_current_rights(guard, validator),
     )
 
 
@@ -339,6 +347,7 @@ async def contribute(request: Request) -> Response:
         guard.principal.client_id,
         operation,
         journal=lambda outcome: guard.entry("ecriture", carnet_id, [], outcome),
+        rerender=under_current_rights(guard, validator),
     )
 
 
@@ -660,4 +669,5 @@ def write_section(
         guard.principal.client_id,
         operation,
         journal=lambda outcome: guard.entry("ecriture", carnet_id, [], outcome),
+        rerender=under_current_rights(guard, validator),
     )

@@ -71,9 +71,12 @@ class WriteResult:
                 "avertissements": [w.to_wire() for w in self.warnings],
             }
         )
-        if notebook is None:
-            return head
-        return head[:-1] + b',"carnet":' + notebook + b"}"
+        return head if notebook is None else embed(head, notebook)
+
+
+def embed(head: bytes, notebook: bytes) -> bytes:
+    """A write's answer ``head`` with the consolidated notebook as the caller may read it."""
+    return head[:-1] + b',"carnet":' + notebook + b"}"
 
 
 def validated(

@@ -285,6 +285,11 @@ class Delivery(SQLModel, table=True):
 
 
 class IdempotencyRecord(SQLModel, table=True):
+    """What identifies the first answer to a write with an ``Idempotency-Key``, without
+    personal data: ``corps`` never holds the notebook the answer embedded (``avec_carnet``
+    says it did, ``carnet_id`` which one); a replay renders it again under the caller's
+    current rights."""
+
     __tablename__ = "idempotence"
 
     client_id: str = Field(primary_key=True, max_length=64)
@@ -293,6 +298,8 @@ class IdempotencyRecord(SQLModel, table=True):
     statut: int
     corps: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     entetes: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    avec_carnet: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    carnet_id: str | None = Field(default=None, max_length=36)
     cree_le: datetime = _ts(nullable=False, index=True)
 
 

@@ -247,3 +247,37 @@ def test_only_creators_keep_their_access_as_follow_up_members(db, tmp_path, capl
         with old.read() as session:
             links = session.execute(text("SELECT organisation_id, nature FROM liens")).all()
         assert [tuple(link) for link in links] == [("o-creatrice", "createur")]
+
+
+def test_idempotency_records_lose_the_notebooks_their_answers_embedded(db, tmp_path):
+    """0019: the ``carnet`` member of a stored answer is dropped, ``avec_carnet`` set and the
+    notebook's id kept; other answers are left as they were. The downgrade keeps the bodies
+    stripped."""
+    head = {"id": "c-1", "version": 2, "cree": False, "resultat": {}, "avertissements": []}
+    embedded = orjson.dumps(head | {"carnet": {"personne": {"nom": "Quillebeuf"}}})
+    discovery = orjson.dumps({"id": "c-2", "groupe_suivi": [], "rattachement": "/r"})
+    # More records than the migration reads at once.
+    keys = [f"avec-{n:03d}" for n in range(501)]
+    now = datetime.now(UTC)
+    for old in fresh_database(db.dialect, tmp_path, revision="0018"):
+        records = [{"cle": k, "corps": embedded, "now": now} for k in keys]
+        with old.write() as session:
+            session.execute(
+                text(
+                    "INSERT INTO idempotence (client_id, cle, empreinte, statut, corps, entetes,"
+                    " cree_le) VALUES ('cli', :cle, 'e', 200, :corps, '{}', :now)"
+                ),
+                [*records, {"cle": "sans", "corps": discovery, "now": now}],
+            )
+        old.migrate()
+        query = "SELECT cle, corps, avec_carnet, carnet_id FROM idempotence ORDER BY cle"
+        with old.read() as session:
+            rows = [tuple(row) for row in session.execute(text(query))]
+        assert [(cle, bytes(corps), bool(flag), c) for cle, corps, flag, c in rows] == [
+            *[(k, orjson.dumps(head), True, "c-1") for k in keys],
+            ("sans", discovery, False, None),
+        ]
+        _downgrade(old, "0018")
+        with old.read() as session:
+            bodies = session.execute(text("SELECT corps FROM idempotence ORDER BY cle")).all()
+        assert [bytes(corps) for (corps,) in bodies] == [orjson.dumps(head)] * 501 + [discovery]
