@@ -173,6 +173,13 @@ def clients_create(
             " d'acteur nationaux (France Travail, CAF/MSA…) de tous les territoires."
         ),
     ] = False,
+    dpo: Annotated[
+        bool,
+        typer.Option(
+            help="Client du délégué à la protection des données (avec --operateur) : lit le"
+            " journal entier des carnets de sa portée."
+        ),
+    ] = False,
     jwks: Annotated[
         Path | None,
         typer.Option(help="Clés publiques (JWKS) du client : authentification private_key_jwt."),
@@ -193,6 +200,7 @@ def clients_create(
                 nom=nom,
                 operateur=operateur,
                 national=national,
+                dpo=dpo,
                 jwks=json.loads(jwks.read_text(encoding="utf-8")) if jwks else None,
                 jwks_uri=jwks_uri,
             )

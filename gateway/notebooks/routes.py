@@ -31,13 +31,14 @@ from gateway.followup.wire import Decouverte, followers
 from gateway.habilitation.categories import ProjectionCache, served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
 from gateway.habilitation.journal import AccessJournal, journal_page
-from gateway.habilitation.matrix import SANDBOX
+from gateway.habilitation.matrix import ADMINISTRATION, SANDBOX
 from gateway.idempotency import EmbeddingResponse, run_write, run_write_async
 from gateway.notebooks import repository, wire
 from gateway.notebooks.errors import NirNotAllowed, NotebookNotFound
 from gateway.notebooks.replays import under_current_rights
 from gateway.notebooks.service import NotebookService, WriteResult, embed, etag, parse_if_match
 from gateway.notebooks.throttle import Throttle
+from gateway.organisations.repository import is_dpo
 from gateway.responses import OrjsonResponse
 from gateway.routing import header_parameter, lean_route
 from gateway.storage.database import Database
@@ -584,6 +585,9 @@ def access_journal(
     journal is for the data protection officer and the person, never a window on other
     organisations' activity (operators read theirs at /v1/journal)."""
     guard.require("lecture")
+    # The data protection officer (an operator client of the notebook's reach) reads every
+    # organisation's entries; any other caller, its own organisation's.
+    dpo = ADMINISTRATION in guard.principal.scopes and is_dpo(database, guard.principal.client_id)
     with database.read() as session:
         territoire = repository.territory_of(session, carnet_id)
         linked = repository.linked(session, carnet_id, guard.principal.organisation_id)
@@ -592,7 +596,7 @@ def access_journal(
             repository.journal_of(
                 session,
                 carnet_id=carnet_id,
-                organisation_id=guard.principal.organisation_id,
+                organisation_id=None if dpo else guard.principal.organisation_id,
                 after=apres,
                 limit=limite + 1,
             )
@@ -604,7 +608,7 @@ def access_journal(
         repository.record_access(session, guard.entry("journal", carnet_id, [], outcome))
     if not allowed:
         raise NotebookNotFound()
-    return journal_page(entries, limite, guard.readable)
+    return journal_page(entries, limite, None if dpo else guard.readable)
 
 
 @router.get(

@@ -12,6 +12,7 @@ No operator disables its own client or its own organisation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -29,7 +30,7 @@ from gateway.habilitation.matrix import ADMINISTRATION
 from gateway.notebooks import repository
 from gateway.notebooks.routes import SEQ_MAX
 from gateway.organisations import service
-from gateway.organisations.repository import NATIONAL_OPERATOR
+from gateway.organisations.repository import NATIONAL_OPERATOR, is_dpo
 from gateway.responses import OrjsonResponse
 from gateway.storage.tables import Client, Organisation
 
@@ -76,6 +77,12 @@ class NationalOperatorClient(ProblemError):
     status = 403
     code = "operateur_national"
     title = "Le client d'un opérateur national relève d'un opérateur national."
+
+
+class DpoRequired(ProblemError):
+    status = 403
+    code = "dpo_requis"
+    title = "Le journal des accès est lu par le délégué à la protection des données."
 
 
 class SelfDisabling(ProblemError):
@@ -373,7 +380,10 @@ journal_router = APIRouter(tags=["administration"])
 
 @journal_router.get(
     "/v1/journal",
-    summary="Le journal des accès : d'un carnet ou d'une organisation de vos territoires (opérateurs)",
+    summary=(
+        "Le journal des accès : d'un carnet ou d'une organisation de vos territoires (délégué à "
+        "la protection des données)"
+    ),
     responses=_RESPONSES | {400: {"description": "Ni carnet ni organisation."}},
 )
 def journal(
@@ -409,5 +419,26 @@ def journal(
             organisation_id=organisation,
             after=apres,
             limit=limite + 1,
+        )
+    if not is_dpo(database, principal.client_id):
+        # The journal is for the data protection officer: an operator reading the accesses of
+        # other organisations would be a window on their activity.
+        raise DpoRequired()
+    with database.write() as session:
+        # The DPO's reads of the journal are journaled too.
+        repository.record_access(
+            session,
+            {
+                "horodatage": datetime.now(UTC),
+                "client_id": principal.client_id,
+                "organisation_id": principal.organisation_id,
+                "type_acteur": principal.type_acteur,
+                "carnet_id": carnet,
+                "action": "journal",
+                "categories": [],
+                "finalite": None,
+                "resultat": "servi_dpo",
+                "agent": None,
+            },
         )
     return journal_page(entries, limite)

@@ -83,6 +83,7 @@ def create_client(
     nom: str,
     operateur: bool = False,
     national: bool = False,
+    dpo: bool = False,
     jwks: dict[str, Any] | None = None,
     jwks_uri: str | None = None,
 ) -> NewClient:
@@ -97,6 +98,10 @@ def create_client(
         raise InvalidOrganisation(f"organisation inconnue « {organisation_id} »")
     if national and not operateur:
         raise InvalidOrganisation("seul un client opérateur peut être national")
+    if dpo and not operateur:
+        raise InvalidOrganisation(
+            "seul un client opérateur peut être celui du délégué à la protection des données"
+        )
     if jwks is not None and jwks_uri:
         raise InvalidOrganisation("clés publiques : en ligne ou par URL, pas les deux")
     if jwks is not None:
@@ -120,6 +125,7 @@ def create_client(
         actif=True,
         operateur=operateur,
         national=national,
+        dpo=dpo,
         jwks=jwks,
         jwks_uri=jwks_uri,
         cree_le=datetime.now(UTC),

@@ -97,6 +97,9 @@ class Client(SQLModel, table=True):
     #: A national operator (an operator client only) administers the organisations of the
     #: matrix's national actor kinds, in every territory, and their clients.
     national: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    #: The data protection officer (an operator client only): reads the whole access journal
+    #: of the notebooks within its reach, every organisation's entries.
+    dpo: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     #: ``private_key_jwt`` (RFC 7523): the client's public keys, inline or by URL. Such a
     #: client has no secret (empty ``secret_hash``).
     jwks: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

@@ -125,7 +125,7 @@ async def app(settings: Settings, db: Database) -> AsyncIterator[object]:
 #: orientation decision (a second change of the same write).
 NOT_SERVED = ("hors_besoin", "seuil_echecs_identification", "orientation", "rejeu")
 #: Routes that touch personal data: every successful call must leave one journal entry.
-PERSONAL_DATA = re.compile(r"^/v1/(carnets|changements)(/|$)")
+PERSONAL_DATA = re.compile(r"^/v1/(carnets|changements|journal)(/|$)")
 
 
 @pytest.fixture

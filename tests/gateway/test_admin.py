@@ -9,13 +9,20 @@ from tests.gateway.conftest import Partner
 from tests.gateway.payloads import new_notebook, view
 
 
-async def operator(client, db, territoires=("26",), type_acteur="departement", national=False):
+async def operator(
+    client, db, territoires=("26",), type_acteur="departement", national=False, dpo=False
+):
     with db.write() as session:
         organisation = create_organisation(
             session, nom="CD opérateur", type_acteur=type_acteur, territoires=list(territoires)
         )
         created = create_client(
-            session, organisation_id=organisation.id, nom="admin", operateur=True, national=national
+            session,
+            organisation_id=organisation.id,
+            nom="admin",
+            operateur=True,
+            national=national,
+            dpo=dpo,
         )
     response = await client.post(
         "/oauth/token",
@@ -109,8 +116,8 @@ async def test_partners_without_the_administration_scope_are_refused(client, par
     ).status_code == 403
 
 
-async def test_the_operator_reads_the_journal_of_its_territories(client, db, partner):
-    admin = await operator(client, db)
+async def test_the_dpo_reads_the_journal_of_its_territories(client, db, partner):
+    admin = await operator(client, db, dpo=True)
     p = await partner("structure_insertion")
     carnet_id = await new_notebook(client, p)
     await view(client, p, carnet_id)
@@ -123,11 +130,43 @@ async def test_the_operator_reads_the_journal_of_its_territories(client, db, par
     )
     assert len(by_organisation.json()["entrees"]) == 2
     assert (await client.get("/v1/journal", headers=admin.headers)).status_code == 400
-    stranger = await operator(client, db, territoires=("07",))
+    stranger = await operator(client, db, territoires=("07",), dpo=True)
     refused = await client.get(
         "/v1/journal", params={"carnet": carnet_id}, headers=stranger.headers
     )
     assert refused.status_code == 404
+
+
+async def test_an_operator_that_is_not_the_dpo_reads_no_journal(client, db, partner):
+    admin = await operator(client, db)
+    p = await partner("structure_insertion")
+    carnet_id = await new_notebook(client, p)
+    refused = await client.get("/v1/journal", params={"carnet": carnet_id}, headers=admin.headers)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "dpo_requis"
+
+
+async def test_the_dpo_reads_every_organisations_entries_of_a_notebook(client, db, partner):
+    from sqlmodel import select
+
+    from gateway.storage.tables import JournalEntry
+
+    dpo = await operator(client, db, dpo=True)
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement)
+    caf = await partner("caf_msa")
+    await client.get(f"/v1/carnets/{carnet_id}", headers=caf.headers)
+    whole = await client.get(f"/v1/carnets/{carnet_id}/journal", headers=dpo.headers)
+    assert whole.status_code == 200, whole.text
+    assert {e["organisation_id"] for e in whole.json()["entrees"]} == {
+        departement.organisation_id,
+        caf.organisation_id,
+    }
+    by_admin = await client.get("/v1/journal", params={"carnet": carnet_id}, headers=dpo.headers)
+    assert by_admin.status_code == 200
+    with db.read() as session:
+        reads = session.exec(select(JournalEntry).where(JournalEntry.resultat == "servi_dpo")).all()
+    assert [(r.client_id, r.carnet_id) for r in reads] == [(dpo.client_id, carnet_id)]
 
 
 async def test_an_operator_cannot_give_itself_or_others_a_departements_reach(client, db, partner):

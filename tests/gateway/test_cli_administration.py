@@ -200,3 +200,14 @@ def test_agents_are_declared_habilitated_and_disabled(database_url):
         "sante_handicap",
     ]
     assert run("agents", "disable", "--agent", "inconnu")[0] == 2
+
+
+def test_only_an_operator_client_is_the_dpos(database_url):
+    organisation = run(
+        "organisations", "create", "--nom", "CD", "--type", "departement", "--territoire", "26"
+    )[1].strip()
+    code, output = run("clients", "create", "--organisation", organisation, "--dpo")
+    assert code == 2
+    assert "opérateur" in output
+    code, output = run("clients", "create", "--organisation", organisation, "--operateur", "--dpo")
+    assert code == 0, output
