@@ -468,6 +468,12 @@ def purge_idempotency(session: Session, client_id: str, before: datetime) -> Non
     )
 
 
+def first_found(session: Session, statement: Any) -> NotebookRow | None:
+    """The first notebook a :func:`search_statement` finds."""
+    found: NotebookRow | None = session.exec(statement).first()
+    return found
+
+
 def search_statement(
     territoires: Sequence[str],
     *,

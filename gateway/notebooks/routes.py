@@ -86,6 +86,8 @@ IdempotencyKey = Annotated[
 Prefer = Annotated[str | None, Header(description=PREFER_DOC[1])]
 IfMatch = Annotated[str | None, Header(alias=IF_MATCH_DOC[0], description=IF_MATCH_DOC[1])]
 
+#: The journal outcome of each notebook a search named.
+LISTED = "liste"
 #: The largest journal sequence number any store holds (a signed 64-bit integer).
 SEQ_MAX = 2**63 - 1
 _PURPOSE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -387,7 +389,7 @@ def search(
                 for name in identifying
             ],
         )
-    return _search(database, guard, params, wire.Recherche(), territoire, modifie_depuis)
+    return _search(request, database, guard, params, wire.Recherche(), territoire, modifie_depuis)
 
 
 @router.post(
@@ -403,6 +405,7 @@ def search(
     },
 )
 def search_by_identity(
+    request: Request,
     database: DatabaseDep,
     guard: GuardDep,
     body: Annotated[bytes, wire.RAW_BODY],
@@ -422,10 +425,11 @@ def search_by_identity(
                 }
             ]
         )
-    return _search(database, guard, params, criteres, territoire, modifie_depuis)
+    return _search(request, database, guard, params, criteres, territoire, modifie_depuis)
 
 
 def _search(
+    request: Request,
     database: Database,
     guard: Guard,
     params: Any,
@@ -444,16 +448,22 @@ def _search(
     linked_to = guard.principal.organisation_id if guard.actor.portee == "relation" else None
     carnet_ids = None
     if criteres.identifiant is not None:
-        carnet_ids = _ids_by_identifier(database, criteres.identifiant)
-    statement = repository.search_statement(
-        territoires,
-        linked_to=linked_to,
-        nir13=nir13,
-        date_naissance=criteres.date_naissance,
-        carnet_ids=carnet_ids,
-        territoire=territoire,
-        modifie_depuis=modifie_depuis,
-    )
+        carnet_ids = _ids_by_identifier(
+            database, criteres.identifiant, sandbox=guard.actor.portee == "bac_a_sable"
+        )
+    identifying = nir13 is not None or carnet_ids is not None
+    throttle = Throttle.of(request.app.state.settings)
+    if identifying:
+        with database.read() as session:
+            throttle.check(session, guard)
+    criteria: dict[str, Any] = {
+        "nir13": nir13,
+        "date_naissance": criteres.date_naissance,
+        "carnet_ids": carnet_ids,
+        "territoire": territoire,
+        "modifie_depuis": modifie_depuis,
+    }
+    statement = repository.search_statement(territoires, linked_to=linked_to, **criteria)
     with database.read() as session:
         try:
             page = paginate(session, statement, params, transformer=_summaries)
@@ -468,12 +478,34 @@ def _search(
                     }
                 ]
             ) from None
+        discovered = None
+        if identifying and linked_to is not None and not page.items and not params.cursor:
+            # Outside the need to know, an identity designating a notebook of the caller's
+            # territories discovers it: its id and territory, nothing else (as POST /v1/carnets).
+            discovered = repository.first_found(
+                session, repository.search_statement(territoires, **criteria)
+            )
+    if discovered is not None:
+        page.items = [
+            wire.ResumeCarnet(
+                id=discovered.id, territoire=discovered.territoire, acces="decouverte"
+            )
+        ]
     with database.write() as session:
-        repository.record_access(session, guard.entry("recherche", None, ["identite"], "servi"))
+        outcome = "decouverte" if discovered is not None else "servi"
+        repository.record_access(session, guard.entry("recherche", None, ["identite"], outcome))
+        # Which notebooks the search named, one entry each (the person's journal shows it).
+        for item in page.items:
+            carnet_id = item["id"] if isinstance(item, dict) else item.id
+            repository.record_access(session, guard.entry("recherche", carnet_id, [], LISTED))
+        if identifying and not page.items:
+            throttle.failure(guard)(session)
     return page
 
 
-def _ids_by_identifier(database: Database, identifiant: str) -> set[str]:
+def _ids_by_identifier(database: Database, identifiant: str, *, sandbox: bool) -> set[str]:
+    """The notebooks holding a partner identifier (``type:valeur``); a software publisher's
+    are in the sandbox's own namespace."""
     kind, _, value = identifiant.partition(":")
     if kind not in ("caf_msa", "france_travail", "si_departement") or not value:
         raise ProblemError(
@@ -485,6 +517,8 @@ def _ids_by_identifier(database: Database, identifiant: str) -> set[str]:
                 }
             ]
         )
+    if sandbox:
+        value = f"{SANDBOX}:{value}"
     with database.read() as session:
         return repository.ids_by_identifiers(session, {kind: value})
 

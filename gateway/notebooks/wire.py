@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import Depends, Request
@@ -124,10 +124,14 @@ class ResultatEcriture(BaseModel):
 
 
 class ResumeCarnet(BaseModel):
+    """Un carnet trouvé. Hors du besoin d'en connaître, une recherche par identité le
+    découvre seulement (``acces`` : ``decouverte``) : son identifiant et son territoire."""
+
     id: str
-    version: int
+    version: int | None = None
     territoire: str
-    modifie_le: str
+    modifie_le: str | None = None
+    acces: Literal["complet", "decouverte"] = "complet"
 
 
 class Recherche(BaseModel):

@@ -121,9 +121,10 @@ async def app(settings: Settings, db: Database) -> AsyncIterator[object]:
 
 
 #: Journal outcomes that answer no request of their own: refusals (and ``refuse:<code>``),
-#: alerts, replays (not counted as accesses below), and the referent designated by an
-#: orientation decision (a second change of the same write).
-NOT_SERVED = ("hors_besoin", "seuil_echecs_identification", "orientation", "rejeu")
+#: alerts, replays (not counted as accesses below), the referent designated by an
+#: orientation decision (a second change of the same write), and the notebooks a search named
+#: (one entry each beside the search's own).
+NOT_SERVED = ("hors_besoin", "seuil_echecs_identification", "orientation", "rejeu", "liste")
 #: Routes that touch personal data: every successful call must leave one journal entry.
 PERSONAL_DATA = re.compile(r"^/v1/(carnets|changements|journal)(/|$)")
 

@@ -570,3 +570,56 @@ async def test_a_join_reason_refuses_invisible_characters(client, partner, motif
     refused = await ask(client, ccas, carnet_id, motif)
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["pointer"] == "/motif"
+
+
+# -- search --------------------------------------------------------------------------------------
+
+
+async def search(client, p, criteria):
+    return await client.post("/v1/carnets/recherche", json=criteria, headers=p.headers)
+
+
+async def test_a_search_by_identity_outside_the_need_to_know_only_discovers(client, partner):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement, FULL)
+    france_travail = await partner("france_travail")
+    found = await search(client, france_travail, {"nir": NIR_A, "date_naissance": "1990-04-15"})
+    assert found.status_code == 200, found.text
+    assert found.json()["items"] == [
+        {
+            "id": carnet_id,
+            "version": None,
+            "territoire": "26",
+            "modifie_le": None,
+            "acces": "decouverte",
+        }
+    ]
+    # A wrong birth date or a NIR of another territory: the same empty answer.
+    wrong = await search(client, france_travail, {"nir": NIR_A, "date_naissance": "1990-04-16"})
+    assert wrong.json()["items"] == []
+
+
+async def test_a_search_journals_the_notebooks_it_named(client, partner, db):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement, FULL)
+    await search(client, departement, {"nir": NIR_A, "date_naissance": "1990-04-15"})
+    with db.read() as session:
+        named = session.exec(
+            select(JournalEntry).where(
+                JournalEntry.action == "recherche", JournalEntry.resultat == "liste"
+            )
+        ).all()
+    assert [(e.carnet_id, e.organisation_id) for e in named] == [
+        (carnet_id, departement.organisation_id)
+    ]
+
+
+async def test_failed_identity_searches_are_throttled(client, partner):
+    france_travail = await partner("france_travail")
+    answers = [
+        (
+            await search(client, france_travail, {"nir": NIR_A, "date_naissance": "1990-04-15"})
+        ).status_code
+        for _ in range(5)
+    ]
+    assert answers == [200, 200, 200, 200, 429]
