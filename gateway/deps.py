@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request
 
 from gateway.agents import repository as agents
 from gateway.auth.principal import Principal
-from gateway.auth.tokens import InvalidToken
+from gateway.auth.tokens import AGENT_SUB, InvalidToken
 from gateway.errors import InvalidParameters, ProblemError
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
 from gateway.habilitation.matrix import ADMINISTRATION, Matrix
@@ -104,6 +104,7 @@ def principal_of(
         _hashable(territoires),
         _hashable(derogations),
         bool(operateur),
+        claims.get(AGENT_SUB),
     )
 
 
@@ -117,6 +118,7 @@ def _principal(
     territoires: str | bytes,
     derogations: str | bytes,
     operateur: bool,
+    agent_sub: str | None = None,
 ) -> Principal:
     """A principal is immutable, and made of these values alone: built once for each (a
     fifth of a notebook read's own work otherwise)."""
@@ -129,6 +131,7 @@ def _principal(
         territoires=json_list(territoires),
         scopes=frozenset(s for s in scope.split() if s in held),
         derogations=granted,
+        agent_sub=agent_sub,
     )
 
 
@@ -168,10 +171,15 @@ def agent_header(request: Request) -> str | None:
 
 def agent_of(request: Request, principal: Principal) -> tuple[str | None, frozenset[str]]:
     """The agent the call names, verified (an active agent of the caller's organisation: 403
-    otherwise), and the reserved categories it is habilitated for."""
+    otherwise), and the reserved categories it is habilitated for. Without an Agent header,
+    the agent an external identity provider's token names by its ``sub``, if registered."""
     agent = agent_header(request)
     if agent is None:
-        return None, frozenset()
+        if principal.agent_sub is None:
+            return None, frozenset()
+        return agents.by_sub(
+            request.app.state.database, principal.agent_sub, principal.organisation_id
+        )
     found = agents.habilitations(request.app.state.database, agent, principal.organisation_id)
     if found is None:
         raise UnknownAgent()

@@ -60,6 +60,10 @@ def create(
     courriel: Annotated[str, typer.Option(help="Courriel professionnel.")],
     role: Annotated[str, typer.Option(help="Fonction (conseiller, travailleur social…).")],
     habilitation: Habilitation = [],  # noqa: B006 - typer reads the default
+    sub: Annotated[
+        str | None,
+        typer.Option(help="Son identifiant (sub) chez le fournisseur d'identité externe."),
+    ] = None,
 ) -> None:
     """Déclare un agent ; affiche son identifiant, à nommer dans l'en-tête Agent."""
     habilitations = _checked(habilitation)
@@ -77,6 +81,7 @@ def create(
                 role=role,
                 habilitations=habilitations,
                 at=datetime.now(UTC),
+                sub=sub,
             )
             typer.echo(agent.id)
     finally:

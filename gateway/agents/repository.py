@@ -17,6 +17,12 @@ _ACTIVE_AGENT = text(
     "SELECT a.habilitations FROM agents a"
     " WHERE a.id = :agent AND a.organisation_id = :organisation AND a.actif"
 )
+#: The active agent an external identity provider names by its ``sub``.
+_BY_SUB = text(
+    "SELECT a.id, a.habilitations FROM agents a"
+    " WHERE a.sub = :sub AND a.organisation_id = :organisation AND a.actif"
+)
+_ID_BY_SUB = text("SELECT a.id FROM agents a WHERE a.sub = :sub AND a.actif")
 #: Is the agent the designated referent of the notebook (in its current referent membership)?
 _REFERENT = text(
     "SELECT 1 FROM groupe_suivi g"
@@ -30,6 +36,22 @@ def habilitations(database: Database, agent_id: str, organisation_id: str) -> fr
     organisation has no such active agent."""
     found = database.fetch_one(_ACTIVE_AGENT, {"agent": agent_id, "organisation": organisation_id})
     return None if found is None else frozenset(json_list(found[0]))
+
+
+def by_sub(database: Database, sub: str, organisation_id: str) -> tuple[str | None, frozenset[str]]:
+    """The active agent of the organisation registered with this ``sub`` and its
+    habilitations; (None, nothing) when there is none (the call acts without an agent)."""
+    found = database.fetch_one(_BY_SUB, {"sub": sub, "organisation": organisation_id})
+    if found is None:
+        return None, frozenset()
+    return str(found[0]), frozenset(json_list(found[1]))
+
+
+def id_by_sub(database: Database, sub: str) -> str | None:
+    """The id of an active agent registered with this ``sub`` (its organisation is checked
+    where it is used)."""
+    found = database.fetch_one(_ID_BY_SUB, {"sub": sub})
+    return None if found is None else str(found[0])
 
 
 def is_referent(session: Session, carnet_id: str, agent_id: str | None) -> bool:
@@ -47,6 +69,7 @@ def create(
     role: str,
     habilitations: list[str],
     at: datetime,
+    sub: str | None = None,
 ) -> Agent:
     agent = Agent(
         id=str(uuid.uuid4()),
@@ -55,6 +78,7 @@ def create(
         courriel=courriel,
         role=role,
         habilitations=sorted(set(habilitations)),
+        sub=sub,
         cree_le=at,
     )
     session.add(agent)

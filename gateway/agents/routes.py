@@ -39,6 +39,12 @@ class NouvelAgent(BaseModel):
     courriel: str = Field(max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     role: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
     habilitations: list[Reserved] = Field(default_factory=list, max_length=2)
+    sub: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="Son identifiant (sub) chez le fournisseur d'identité externe.",
+    )
 
 
 class Habilitations(BaseModel):
@@ -100,6 +106,7 @@ def create_agent(
             role=body.role,
             habilitations=list(body.habilitations),
             at=datetime.now(UTC),
+            sub=body.sub,
         )
         return _wire(agent)
 

@@ -16,6 +16,8 @@ class Principal:
     scopes: frozenset[str]
     #: The organisation's overrides of the habilitation matrix: (categorie, droit, effet).
     derogations: tuple[tuple[str, str, str], ...] = ()
+    #: The ``sub`` an external identity provider's token names (its agent, when registered).
+    agent_sub: str | None = None
 
     @property
     def source(self) -> str:

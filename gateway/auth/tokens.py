@@ -18,6 +18,11 @@ LEEWAY_SECONDS = 30
 VERIFIED_CACHE_SIZE = 4096
 
 
+#: The claim under which an external identity provider's ``sub`` is handed to the routes: the
+#: agent registered with that ``sub`` acts (unless the call names one in its Agent header).
+AGENT_SUB = "carnet_agent_sub"
+
+
 class InvalidToken(Exception):
     """The token is malformed, badly signed, expired or not meant for us."""
 
@@ -151,7 +156,13 @@ class TokenService:
         scope = decoded.claims.get(external.scope_claim) or ""
         if isinstance(scope, list):
             scope = " ".join(str(s) for s in scope)
-        return {**decoded.claims, "client_id": client_id, "scope": str(scope)}
+        claims = {**decoded.claims, "client_id": client_id, "scope": str(scope)}
+        claims.pop(AGENT_SUB, None)  # never taken from the token as such
+        # The person at the keyboard, as the identity provider names it (see AGENT_SUB).
+        sub = decoded.claims.get("sub")
+        if isinstance(sub, str) and 0 < len(sub) <= 255:
+            claims[AGENT_SUB] = sub
+        return claims
 
     def _verify_own(self, token: str) -> dict[str, Any]:
         keys = self.keys

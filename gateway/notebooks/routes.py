@@ -13,6 +13,8 @@ from fastapi_pagination.customization import CustomizedPage, UseIncludeTotal, Us
 from fastapi_pagination.ext.sqlmodel import paginate
 from sqlakeyset import InvalidPage
 
+from gateway.agents import repository as agents
+from gateway.auth.tokens import AGENT_SUB
 from gateway.deps import (
     ClaimsDep,
     DatabaseDep,
@@ -548,6 +550,10 @@ async def _readable_view(
     database: Database = request.app.state.database
     client_id = str(claims["client_id"])
     agent = agent_header(request)
+    by_sub = agent is None and AGENT_SUB in claims
+    if by_sub:
+        # An external identity provider's token: its sub names the agent, if registered.
+        agent = agents.id_by_sub(database, str(claims[AGENT_SUB]))
     found = database.fetch_one(
         repository.VIEW_FOR_CLIENT,
         {"carnet_id": carnet_id, "client_id": client_id, "agent": agent},
@@ -562,7 +568,9 @@ async def _readable_view(
         request, claims, organisation_id, type_acteur, territoires, derogations, operateur
     )
     if agent is not None and habilitations is None:
-        raise UnknownAgent()
+        if not by_sub:
+            raise UnknownAgent()
+        agent = None  # registered by another organisation: acts without an agent
     guard = Guard(
         request.app.state.matrix,
         principal,

@@ -370,6 +370,8 @@ class Agent(SQLModel, table=True):
     nom: str = Field(max_length=200)
     courriel: str = Field(max_length=255)
     role: str = Field(max_length=100)
+    #: Its ``sub`` at the external identity provider, whose tokens name it that way.
+    sub: str | None = Field(default=None, max_length=255, index=True)
     #: The categories reserved to the referent that this agent is habilitated for anyway
     #: (``sante_handicap``, ``justice``), with the decision's author and reason in the journal.
     habilitations: list[str] = Field(

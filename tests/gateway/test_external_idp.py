@@ -105,3 +105,56 @@ async def test_the_provider_cannot_grant_more_than_the_client_holds(idp_client, 
     operator = registered(db, operateur=True)
     token = idp_token(idp_key, azp=operator, scope="carnets.lecture administration")
     assert await status(idp_client, token, "/v1/admin/organisations") == 200
+
+
+async def test_the_providers_sub_names_the_agent(idp_client, db, idp_key):
+    """The person at the keyboard, as the provider names it: the agent registered with that
+    sub acts (served the reserved categories it is habilitated for, named in the journal);
+    an unregistered sub acts without an agent; a sub smuggled under the gateway's own claim
+    name is ignored."""
+    from datetime import UTC, datetime
+
+    from sqlmodel import col, select
+
+    from gateway.agents import repository as agents
+    from gateway.auth.tokens import AGENT_SUB
+    from gateway.storage.tables import JournalEntry, Organisation
+
+    client_id = registered(db)
+    with db.write() as session:
+        from gateway.storage.tables import Client
+
+        organisation_id = session.get(Client, client_id).organisation_id
+        assert session.get(Organisation, organisation_id) is not None
+        agent = agents.create(
+            session,
+            organisation_id=organisation_id,
+            nom="Agent",
+            courriel="agent@example.org",
+            role="conseiller",
+            habilitations=["justice", "sante_handicap"],
+            at=datetime.now(UTC),
+            sub="idp-user-42",
+        ).id
+    health = {"personne": {"nom": "Sub", "prenom": "Test", "date_naissance": "1990-04-15"}}
+    health["situation"] = {"rqth": True}
+
+    def headers(**claims):
+        token = idp_token(idp_key, azp=client_id, **claims)
+        return {"Authorization": f"Bearer {token}", "Finalite": "accompagnement"}
+
+    created = await idp_client.post("/v1/carnets", json=health, headers=headers(sub="idp-user-42"))
+    assert created.status_code == 201, created.text
+    carnet_id = created.json()["id"]
+    named = await idp_client.get(f"/v1/carnets/{carnet_id}", headers=headers(sub="idp-user-42"))
+    assert named.json()["situation"]["rqth"] is True
+    for anonymous in (headers(sub="inconnu"), headers(**{AGENT_SUB: "idp-user-42"})):
+        view = (await idp_client.get(f"/v1/carnets/{carnet_id}", headers=anonymous)).json()
+        assert "rqth" not in view.get("situation", {})
+    with db.read() as session:
+        entries = session.exec(
+            select(JournalEntry)
+            .where(JournalEntry.carnet_id == carnet_id)
+            .order_by(col(JournalEntry.seq))
+        ).all()
+    assert [e.agent for e in entries] == [agent, agent, None, None]

@@ -26,11 +26,13 @@ def upgrade() -> None:
         sa.Column("nom", sa.String(200), nullable=False),
         sa.Column("courriel", sa.String(255), nullable=False),
         sa.Column("role", sa.String(100), nullable=False),
+        sa.Column("sub", sa.String(255), nullable=True),
         sa.Column("habilitations", sa.JSON(), nullable=False, server_default="[]"),
         sa.Column("actif", sa.Boolean(), nullable=False),
         sa.Column("cree_le", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_agents_organisation_id", "agents", ["organisation_id"])
+    op.create_index("ix_agents_sub", "agents", ["sub"])
     with op.batch_alter_table("groupe_suivi") as batch_op:
         batch_op.add_column(sa.Column("agent_id", sa.String(36), nullable=True))
 
@@ -38,5 +40,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("groupe_suivi") as batch_op:
         batch_op.drop_column("agent_id")
+    op.drop_index("ix_agents_sub", table_name="agents")
     op.drop_index("ix_agents_organisation_id", table_name="agents")
     op.drop_table("agents")
