@@ -59,6 +59,16 @@ class InvalidBody(ProblemError):
     title = "Corps de requête invalide."
 
 
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route reading its JSON body itself (see :func:`_parsed`)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
 def _parsed(model: type[M], body: bytes) -> M:
     try:
         return model.model_validate_json(body or b"null")
@@ -123,12 +133,7 @@ def group(
     response_model=wire.Membre,
     status_code=201,
     responses=_WRITE_RESPONSES | {200: {"description": "Déjà membre avec ce rôle."}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": wire.NouveauMembre.model_json_schema()}},
-        }
-    },
+    openapi_extra=_json_body(wire.NouveauMembre),
 )
 def designate(
     request: Request,
@@ -188,12 +193,7 @@ def _shown(session: Session, carnet_id: str, member_id: str) -> wire.Membre:
     response_model=wire.Demande,
     status_code=201,
     responses=_WRITE_RESPONSES,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": wire.NouvelleDemande.model_json_schema()}},
-        }
-    },
+    openapi_extra=_json_body(wire.NouvelleDemande),
 )
 def request_join(
     request: Request,
@@ -241,12 +241,7 @@ def requests(
     summary="Accepter ou refuser une demande de rattachement (structure référente ou département)",
     response_model=wire.Demande,
     responses=_WRITE_RESPONSES,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": wire.Decision.model_json_schema()}},
-        }
-    },
+    openapi_extra=_json_body(wire.Decision),
 )
 def decide(
     request: Request,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -34,7 +35,7 @@ from gateway.habilitation.categories import ProjectionCache, served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
 from gateway.habilitation.journal import AccessJournal, journal_page
 from gateway.habilitation.matrix import ADMINISTRATION, SANDBOX
-from gateway.idempotency import EmbeddingResponse, run_write, run_write_async
+from gateway.idempotency import EmbeddingResponse, Rerender, run_write, run_write_async
 from gateway.notebooks import repository, wire
 from gateway.notebooks.errors import NirNotAllowed, NotebookNotFound
 from gateway.notebooks.replays import under_current_rights
@@ -174,6 +175,20 @@ def _write_response(
     )
 
 
+class _WriteOptions(TypedDict):
+    journal: Callable[[str], dict[str, Any]]
+    rerender: Rerender
+
+
+def _write(guard: Guard, validator: Validator, carnet_id: str | None) -> _WriteOptions:
+    """How a notebook write journals its replays and refusals, and renders a replay again
+    (under the caller's current rights)."""
+    return {
+        "journal": lambda outcome: guard.entry("ecriture", carnet_id, [], outcome),
+        "rerender": under_current_rights(guard, validator),
+    }
+
+
 def _discovery(session: Any, guard: Guard, carnet_id: str) -> Response:
     """What a caller outside the need to know learns of a notebook it identified: that it
     exists, its id, and who follows it (no section, nothing applied)."""
@@ -292,8 +307,7 @@ def create_or_find(
         body,
         guard.principal.client_id,
         operation,
-        journal=lambda outcome: guard.entry("ecriture", None, [], outcome),
-        rerender=under_current_rights(guard, validator),
+        **_write(guard, validator, None),
     )
 
 
@@ -351,8 +365,7 @@ async def contribute(request: Request) -> Response:
         body,
         guard.principal.client_id,
         operation,
-        journal=lambda outcome: guard.entry("ecriture", carnet_id, [], outcome),
-        rerender=under_current_rights(guard, validator),
+        **_write(guard, validator, carnet_id),
     )
 
 
@@ -714,6 +727,5 @@ def write_section(
         body,
         guard.principal.client_id,
         operation,
-        journal=lambda outcome: guard.entry("ecriture", carnet_id, [], outcome),
-        rerender=under_current_rights(guard, validator),
+        **_write(guard, validator, carnet_id),
     )
