@@ -329,7 +329,14 @@ class NotebookService:
                 if not (nir and row.nir13 and row.nir13 != nir):
                     candidates[row.id] = row
         if len(candidates) > 1:
-            raise self._failed()
+            # Recorded on one of them, like every failure that found a notebook: the failures
+            # do the same work, so that their timing tells nothing either.
+            self._conflict(
+                next(iter(candidates.values())),
+                "candidats_multiples",
+                "/personne",
+                identifying=True,
+            )
         if not candidates:
             return None
         (row,) = candidates.values()
@@ -344,9 +351,10 @@ class NotebookService:
 
     def _within_territories(self, row: NotebookRow) -> None:
         """A notebook of another territory found by NIR or identifier: the same answer whatever
-        else the request says (nothing is checked against it, nothing is recorded)."""
+        else the request says (nothing is checked against it), recorded for the operators of
+        its territory like any other failure that found a notebook."""
         if row.territoire not in self.principal.territoires:
-            raise self._failed()
+            self._conflict(row, "autre_territoire", "/personne", identifying=True)
 
     def _conflict(
         self,
