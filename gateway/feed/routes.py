@@ -12,6 +12,7 @@ from gateway.deps import DatabaseDep, GuardDep
 from gateway.errors import InvalidParameters, ProblemError
 from gateway.feed import repository
 from gateway.feed.repository import Visibility
+from gateway.habilitation.journal import LISTED
 from gateway.notebooks import repository as notebooks
 from referential import OutgoingBody
 
@@ -117,6 +118,11 @@ def changes(
     with database.write() as session:
         entry = guard.entry("changements", None, sorted(guard.readable), "servi")
         notebooks.record_access(session, entry)
+        # Which notebooks the page named, one entry each (the person's journal shows it).
+        named = sorted({e.carnet_id for e in entries})
+        notebooks.record_accesses(
+            session, [guard.entry("changements", carnet_id, [], LISTED) for carnet_id in named]
+        )
     return {
         "changements": [
             {

@@ -18,6 +18,10 @@ from gateway.errors import ProblemError
 from gateway.storage.database import Database, WriterBusy
 from gateway.storage.tables import JournalEntry
 
+#: The journal outcome of each notebook a search or a feed page named (beside the entry of the
+#: search or page itself).
+LISTED = "liste"
+
 
 class JournalUnavailable(ProblemError):
     status = 503

@@ -259,6 +259,12 @@ def record_access(session: Session, entry: dict[str, Any]) -> None:
     driver.run(session, _JOURNAL, entry)
 
 
+def record_accesses(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Journal several accesses in one statement."""
+    if entries:
+        driver.run_many(session, _JOURNAL, entries)
+
+
 def version_of(session: Session, carnet_id: str) -> int:
     found = session.execute(sa_select(_COLUMNS.version).where(_COLUMNS.id == carnet_id))
     return int(found.scalar_one())

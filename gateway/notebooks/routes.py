@@ -33,7 +33,7 @@ from gateway.followup import repository as followup
 from gateway.followup.wire import Decouverte, followers
 from gateway.habilitation.categories import ProjectionCache, served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
-from gateway.habilitation.journal import AccessJournal, journal_page
+from gateway.habilitation.journal import LISTED, AccessJournal, journal_page
 from gateway.habilitation.matrix import ADMINISTRATION, SANDBOX
 from gateway.idempotency import EmbeddingResponse, Rerender, run_write, run_write_async
 from gateway.notebooks import repository, wire
@@ -89,8 +89,6 @@ IdempotencyKey = Annotated[
 Prefer = Annotated[str | None, Header(description=PREFER_DOC[1])]
 IfMatch = Annotated[str | None, Header(alias=IF_MATCH_DOC[0], description=IF_MATCH_DOC[1])]
 
-#: The journal outcome of each notebook a search named.
-LISTED = "liste"
 #: The largest journal sequence number any store holds (a signed 64-bit integer).
 SEQ_MAX = 2**63 - 1
 _PURPOSE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -510,9 +508,10 @@ def _search(
         outcome = "decouverte" if discovered is not None else "servi"
         repository.record_access(session, guard.entry("recherche", None, ["identite"], outcome))
         # Which notebooks the search named, one entry each (the person's journal shows it).
-        for item in page.items:
-            carnet_id = item["id"] if isinstance(item, dict) else item.id
-            repository.record_access(session, guard.entry("recherche", carnet_id, [], LISTED))
+        named = [item["id"] if isinstance(item, dict) else item.id for item in page.items]
+        repository.record_accesses(
+            session, [guard.entry("recherche", carnet_id, [], LISTED) for carnet_id in named]
+        )
         if identifying and not page.items:
             throttle.failure(guard)(session)
     return page

@@ -623,3 +623,18 @@ async def test_failed_identity_searches_are_throttled(client, partner):
         for _ in range(5)
     ]
     assert answers == [200, 200, 200, 200, 429]
+
+
+async def test_a_feed_page_journals_the_notebooks_it_named(client, partner, db):
+    departement = await partner("departement")
+    first = await new_notebook(client, departement)
+    second = await new_notebook(client, departement, carnet(personne(nom="Autre")))
+    page = await client.get("/v1/changements", headers=departement.headers)
+    assert page.status_code == 200
+    with db.read() as session:
+        named = session.exec(
+            select(JournalEntry).where(
+                JournalEntry.action == "changements", JournalEntry.resultat == "liste"
+            )
+        ).all()
+    assert sorted(e.carnet_id for e in named) == sorted([first, second])
