@@ -349,6 +349,7 @@ async def test_every_access_is_journaled_without_personal_data(client, partner, 
         ("lecture", "servi"),
         ("ecriture", "applique"),
         ("recherche", "servi"),
+        ("recherche", "liste"),  # the notebook the search named
         ("lecture", "hors_besoin"),
     ]
     assert entries[0].categories == sorted(CATEGORIES)
