@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -204,6 +205,7 @@ def register(url: str, database_url: str, type_acteur: str) -> dict[str, str]:
             session, nom=f"Banc d'essai {type_acteur}", type_acteur=type_acteur, territoires=["26"]
         )
         created = create_client(session, organisation_id=organisation.id, nom="bench")
+        agent = bench_agent(session, organisation.id, type_acteur)
     database.dispose()
     token = httpx.post(
         url + "/oauth/token",
@@ -211,7 +213,30 @@ def register(url: str, database_url: str, type_acteur: str) -> dict[str, str]:
         auth=(created.client.client_id, created.secret),
     ).json()["access_token"]
     purpose = load_matrix().actor(type_acteur).finalites[0]
-    return {"Authorization": f"Bearer {token}", "Finalite": purpose}
+    headers = {"Authorization": f"Bearer {token}", "Finalite": purpose}
+    if agent is not None:
+        headers["Agent"] = agent
+    return headers
+
+
+def bench_agent(session: Any, organisation_id: str, type_acteur: str) -> str | None:
+    """An agent of the organisation habilitated for what the matrix reserves to the referent
+    (the benches' notebooks hold health data), or None for a kind that reserves nothing."""
+    from gateway.agents import repository as agents
+    from gateway.habilitation import load_matrix
+
+    reserve = load_matrix().actor(type_acteur).reserve
+    if not reserve:
+        return None
+    return agents.create(
+        session,
+        organisation_id=organisation_id,
+        nom="Agent du banc",
+        courriel="agent@banc.example",
+        role="conseiller",
+        habilitations=sorted(reserve),
+        at=datetime.now(UTC),
+    ).id
 
 
 def prepare_gateway(

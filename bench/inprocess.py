@@ -38,7 +38,7 @@ from typing import Any
 
 import orjson
 
-from bench.http import contribution_body
+from bench.http import bench_agent, contribution_body
 from gateway.app import create_app
 from gateway.habilitation import load_matrix
 from gateway.habilitation.guard import Guard
@@ -157,19 +157,22 @@ def timed_phases(spent: defaultdict[str, float]) -> Iterator[None]:
             setattr(holder, name, function)
 
 
-async def token(app: Any, database: Database) -> str:
+async def token(app: Any, database: Database) -> tuple[str, str]:
+    """A département's token and its agent habilitated for the reserved categories."""
     with database.write() as session:
         organisation = create_organisation(
             session, nom="Banc en processus", type_acteur="departement", territoires=["26"]
         )
         created = create_client(session, organisation_id=organisation.id, nom="bench")
+        agent = bench_agent(session, organisation.id, "departement")
+        assert agent is not None
     form = f"grant_type=client_credentials&client_id={created.client.client_id}"
     form += f"&client_secret={created.secret}"
     status, body = await Caller(app, {"Content-Type": "application/x-www-form-urlencoded"})(
         "POST", "/oauth/token", form.encode()
     )
     assert status == 200, body
-    return str(orjson.loads(body)["access_token"])
+    return str(orjson.loads(body)["access_token"]), agent
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -179,9 +182,11 @@ async def run(args: argparse.Namespace) -> None:
     app = create_app(Settings(environment="test", issuer=f"http://{HOST}"), database=database)
     async with app.router.lifespan_context(app):
         purpose = load_matrix().actor("departement").finalites[0]
+        access, agent = await token(app, database)
         headers = {
-            "Authorization": f"Bearer {await token(app, database)}",
+            "Authorization": f"Bearer {access}",
             "Finalite": purpose,
+            "Agent": agent,
             "Content-Type": "application/json",
         }
         call = Caller(app, headers)

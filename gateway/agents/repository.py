@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from gateway.storage import driver
 from gateway.storage.database import Database
 from gateway.storage.driver import json_list
 from gateway.storage.tables import Agent
@@ -55,9 +56,10 @@ def id_by_sub(database: Database, sub: str) -> str | None:
 
 
 def is_referent(session: Session, carnet_id: str, agent_id: str | None) -> bool:
+    """Is the agent the notebook's designated referent agent (its current membership)?"""
     if agent_id is None:
         return False
-    return bool(session.execute(_REFERENT, {"carnet_id": carnet_id, "agent": agent_id}).first())
+    return bool(driver.fetch(session, _REFERENT, {"carnet_id": carnet_id, "agent": agent_id}))
 
 
 def create(

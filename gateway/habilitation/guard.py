@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -165,6 +165,14 @@ class Guard:
         if referent:
             return self.actor.reserve
         return self.agent_habilitations & self.actor.reserve
+
+    def referent_matters(self, categories: Iterable[str], with_view: bool) -> bool:
+        """Would being the notebook's referent agent change what the caller may record of
+        ``categories`` (or, ``with_view``, what it is served)? Only then is it looked up."""
+        if self.agent is None:
+            return False
+        missing = self.actor.reserve - self.grants(False)
+        return bool(missing) and (with_view or not missing.isdisjoint(categories))
 
     def served(self, referent: bool = False) -> tuple[frozenset[str], bytes]:
         """What the caller is served of a notebook, and the withheld categories as served

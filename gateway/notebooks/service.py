@@ -188,7 +188,7 @@ class NotebookService:
             )
             return WriteResult(row=row, created=False, outcome=Outcome(), visible=False)
         created = row is None
-        referent = row is not None and agents.is_referent(self.session, row.id, self.guard.agent)
+        referent = row is not None and self._referent(row.id, parts, with_view)
         self.guard.check_reserved(parts, referent)
         if row is not None:
             _matching_only(contribution)
@@ -211,6 +211,12 @@ class NotebookService:
             self._with_view(result.row)
         result.warnings = report.warnings
         return result
+
+    def _referent(self, carnet_id: str, parts: Mapping[str, str], with_view: bool) -> bool:
+        """Is the caller's agent the notebook's referent agent, when that matters."""
+        if not self.guard.referent_matters(parts.values(), with_view):
+            return False
+        return agents.is_referent(self.session, carnet_id, self.guard.agent)
 
     def _check_nir(self, contribution: Mapping[str, Any]) -> None:
         """A NIR is sent only by the actor kinds whose matrix row opens matching by NIR."""
@@ -411,7 +417,7 @@ class NotebookService:
         row = self._locked(carnet_id)
         if if_match is not None and if_match != row.version:
             raise StaleVersion(headers={"ETag": etag(row.version)})
-        referent = agents.is_referent(self.session, carnet_id, self.guard.agent)
+        referent = self._referent(carnet_id, parts, with_view)
         self.guard.check_reserved(parts, referent)
         personne = contribution.get("personne")
         if personne and self._throttle is not None:
