@@ -18,13 +18,18 @@ _SEPARATORS = re.compile(
 )
 
 
+#: Letters that folding to ASCII would delete, as their ASCII spelling (« Lœuillet », « Æbi »).
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+
+
 def name_key(name: str) -> str:
     """Case, accents, apostrophes, hyphens and spaces folded: « Lefèvre-d’Aubigné » → lefevre d aubigne.
 
     The separators become spaces before the text is folded to ASCII, which would delete the
-    typographic ones: « N’Diaye », « N'Diaye », « N-Diaye » and « N Diaye » give one key.
+    typographic ones: « N’Diaye », « N'Diaye », « N-Diaye » and « N Diaye » give one key; the
+    ligatures are spelt out (« Lœuillet » = « Loeuillet »).
     """
-    spaced = _SEPARATORS.sub(" ", unicodedata.normalize("NFKD", name))
+    spaced = _SEPARATORS.sub(" ", unicodedata.normalize("NFKD", name.translate(_LIGATURES)))
     return " ".join(spaced.encode("ascii", "ignore").decode().lower().split())
 
 

@@ -124,6 +124,14 @@ def test_every_separator_of_a_name_gives_the_same_key(separator):
     assert name_key(f"Lef\u00e8vre{separator}d{separator}Aubign\u00e9") == "lefevre d aubigne"
 
 
+@pytest.mark.parametrize(
+    ("ligature", "spelt"),
+    [("L\u0153uillet", "Loeuillet"), ("\u0152uvre", "OEUVRE"), ("\u00c6bi", "Aebi")],
+)
+def test_a_ligature_gives_the_key_of_its_spelling(ligature, spelt):
+    assert name_key(ligature) == name_key(spelt) == spelt.lower()
+
+
 def test_names_differing_by_more_than_separators_keep_distinct_keys():
     assert name_key("NDiaye") == "ndiaye" != name_key("N\u2019Diaye")
     assert name_key(" \u00c9lise\u00a0") == "elise"

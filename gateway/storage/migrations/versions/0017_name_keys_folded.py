@@ -46,8 +46,8 @@ _NAMES = {"nom_cle": "/personne/nom", "prenom_cle": "/personne/prenom"}
 _BATCH = 1000
 
 # A copy of gateway.notebooks.identity.name_key as of this revision (migrations import nothing
-# from the application, whose folding may change again): separators become spaces before the
-# text is folded to ASCII.
+# from the application, whose folding may change again): ligatures spelt out, separators become
+# spaces, then the text is folded to ASCII.
 _SEPARATORS = re.compile(
     r"[\s"  # spaces
     r"'\u2018\u2019\u201b\u02bc\u02b9\u2032\u00b4`\uff07"  # ' ‘ ’ ‛ ʼ ʹ ′ ´ ` ＇
@@ -56,8 +56,11 @@ _SEPARATORS = re.compile(
 )
 
 
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+
+
 def _name_key(name: str) -> str:
-    spaced = _SEPARATORS.sub(" ", unicodedata.normalize("NFKD", name))
+    spaced = _SEPARATORS.sub(" ", unicodedata.normalize("NFKD", name.translate(_LIGATURES)))
     return " ".join(spaced.encode("ascii", "ignore").decode().lower().split())
 
 
