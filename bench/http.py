@@ -222,21 +222,11 @@ def register(url: str, database_url: str, type_acteur: str) -> dict[str, str]:
 def bench_agent(session: Any, organisation_id: str, type_acteur: str) -> str | None:
     """An agent of the organisation habilitated for what the matrix reserves to the referent
     (the benches' notebooks hold health data), or None for a kind that reserves nothing."""
-    from gateway.agents import repository as agents
-    from gateway.habilitation import load_matrix
+    from gateway.agents.service import reserve_agent
 
-    reserve = load_matrix().actor(type_acteur).reserve
-    if not reserve:
-        return None
-    return agents.create(
-        session,
-        organisation_id=organisation_id,
-        nom="Agent du banc",
-        courriel="agent@banc.example",
-        role="conseiller",
-        habilitations=sorted(reserve),
-        at=datetime.now(UTC),
-    ).id
+    return reserve_agent(
+        session, organisation_id, type_acteur, nom="Agent du banc", courriel="agent@banc.example"
+    )
 
 
 def prepare_gateway(

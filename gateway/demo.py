@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import orjson
 from sqlmodel import Session, select
 
 from gateway.agents import repository as agents
+from gateway.agents.service import reserve_agent
 from gateway.auth.principal import Principal
 from gateway.auth.secrets import hash_secret, new_secret
 from gateway.habilitation import load_matrix
@@ -86,21 +86,16 @@ def seed(database: Database, validator: Validator, notebooks: int = 5) -> list[D
 def _demo_agent(session: Session, organisation_id: str, type_acteur: str) -> str | None:
     """The organisation's demo agent (created once), habilitated for what the matrix reserves
     to the referent for its kind."""
-    reserve = load_matrix().actor(type_acteur).reserve
-    if not reserve:
-        return None
     existing = agents.of_organisation(session, organisation_id)
     if existing:
         return existing[0].id
-    return agents.create(
+    return reserve_agent(
         session,
-        organisation_id=organisation_id,
+        organisation_id,
+        type_acteur,
         nom="Agent de démonstration",
         courriel="agent@demo.example",
-        role="conseiller",
-        habilitations=sorted(reserve),
-        at=datetime.now(UTC),
-    ).id
+    )
 
 
 def seed_sandbox(database: Database, validator: Validator, notebooks: int) -> int:

@@ -9,14 +9,13 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, func, text
 from sqlmodel import col, select
 
-from gateway.agents import repository as agents
+from gateway.agents.service import reserve_agent
 from gateway.app import create_app
 from gateway.habilitation import load_matrix
 from gateway.organisations.service import create_client, create_organisation
@@ -211,18 +210,13 @@ def partner(db: Database, client: httpx.AsyncClient) -> Callable[..., object]:
                 territoires=[] if type_acteur == "editeur_logiciel" else list(territoires),
             )
             created = create_client(session, organisation_id=organisation.id, nom="si")
-            reserve = load_matrix().actor(type_acteur).reserve
-            agent = None
-            if reserve:
-                agent = agents.create(
-                    session,
-                    organisation_id=organisation.id,
-                    nom="Agent habilité",
-                    courriel="agent@example.org",
-                    role="conseiller",
-                    habilitations=sorted(reserve),
-                    at=datetime.now(UTC),
-                ).id
+            agent = reserve_agent(
+                session,
+                organisation.id,
+                type_acteur,
+                nom="Agent habilité",
+                courriel="agent@example.org",
+            )
         response = await client.post(
             "/oauth/token",
             data={"grant_type": "client_credentials"},
