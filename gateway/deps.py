@@ -148,6 +148,10 @@ def overrides(value: Any) -> tuple[tuple[str, str, str], ...]:
 #: The header naming the agent (the person at the keyboard) a call acts through.
 AGENT_HEADER = "Agent"
 AGENT_MAX_LENGTH = 36
+AGENT_DOC = (
+    "L'agent qui agit (identifiant déclaré par l'organisation) : la santé et la justice ne sont "
+    "servies qu'à l'agent référent désigné ou à un agent habilité pour elles."
+)
 
 
 def agent_header(request: Request) -> str | None:
@@ -196,9 +200,10 @@ async def get_guard(
             description="Finalité de l'accès (voir GET /v1/habilitations), par exemple accompagnement.",
         ),
     ] = None,
+    agent: Annotated[str | None, Header(alias=AGENT_HEADER, description=AGENT_DOC)] = None,
 ) -> Guard:
     """The caller's rights for the purpose it states (400/403 without an allowed purpose),
-    through the agent it names."""
+    through the agent it names (``agent`` is read, and checked, by :func:`agent_of`)."""
     agent, habilitations = agent_of(request, principal)
     return Guard(
         request.app.state.matrix,

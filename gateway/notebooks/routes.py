@@ -17,6 +17,8 @@ from sqlakeyset import InvalidPage
 from gateway.agents import repository as agents
 from gateway.auth.tokens import AGENT_SUB
 from gateway.deps import (
+    AGENT_DOC,
+    AGENT_HEADER,
     ClaimsDep,
     DatabaseDep,
     GuardDep,
@@ -73,6 +75,7 @@ CARNET_ID_PARAMETER = {
     "description": "Identifiant du carnet.",
     "schema": {"type": "string", "maxLength": CARNET_ID_MAX_LENGTH},
 }
+AGENT_PARAMETER = header_parameter(AGENT_HEADER, AGENT_DOC)
 PURPOSE_PARAMETER = header_parameter(
     PURPOSE_HEADER, "Finalité de l'accès, par exemple accompagnement."
 )
@@ -230,6 +233,7 @@ def _wants_representation(prefer: str | None, default: bool) -> bool:
         "parameters": [
             CARNET_ID_PARAMETER,
             PURPOSE_PARAMETER,
+            AGENT_PARAMETER,
             header_parameter("If-None-Match", "ETag déjà connu du carnet (réponse 304)."),
         ]
     },
@@ -320,6 +324,7 @@ def create_or_find(
         "parameters": [
             CARNET_ID_PARAMETER,
             PURPOSE_PARAMETER,
+            AGENT_PARAMETER,
             header_parameter(*IDEMPOTENCY_KEY_DOC),
             header_parameter(*IF_MATCH_DOC),
             header_parameter(*PREFER_DOC),
@@ -614,6 +619,7 @@ async def _readable_view(
     return body, version, guard
 
 
+AgentHeader = Annotated[str | None, Header(alias=AGENT_HEADER, description=AGENT_DOC)]
 Purpose = Annotated[
     str | None,
     Header(alias=PURPOSE_HEADER, description="Finalité de l'accès, par exemple accompagnement."),
@@ -676,7 +682,9 @@ async def read_section(
     section: Section,
     claims: ClaimsDep,
     finalite: Purpose = None,
+    agent: AgentHeader = None,
 ) -> Response:
+    # ``agent`` documents the header; _readable_view reads and checks it.
     text, version, _ = await _readable_view(request, claims, carnet_id, finalite)
     view = orjson.loads(text)
     body = {"id": carnet_id, "version": version, section: view.get(section)}
