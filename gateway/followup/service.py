@@ -303,13 +303,14 @@ class FollowUpService:
         return request
 
     def requests(self, carnet_id: str) -> list[JoinRequest]:
-        """Who decides sees every request of the notebook; a requester, its own."""
-        row, _ = self._notebook(carnet_id, JOIN_ACTION)
+        """Who decides sees every request of the notebook; a member or a requester, its own
+        (none for a member that never asked); anyone else: 404."""
+        row, known = self._notebook(carnet_id, JOIN_ACTION)
         everyone = self._decides(row)
         found = repository.requests_of(
             self.session, carnet_id, None if everyone else self.principal.organisation_id
         )
-        if not everyone and not found:
+        if not (everyone or known or found):
             raise self._not_found(JOIN_ACTION, carnet_id)
         notebooks.record_access(self.session, self.guard.entry(JOIN_ACTION, carnet_id, [], "servi"))
         return found

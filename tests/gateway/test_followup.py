@@ -638,3 +638,71 @@ async def test_a_feed_page_journals_the_notebooks_it_named(client, partner, db):
             )
         ).all()
     assert sorted(e.carnet_id for e in named) == sorted([first, second])
+
+
+# -- each route: who may call it, another notebook's ids -----------------------------------------
+
+
+async def test_a_member_may_leave_the_group_and_loses_access(client, partner):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement)
+    structure = await partner("structure_insertion")
+    member = (await designate(client, departement, carnet_id, structure.organisation_id)).json()
+    left = await client.delete(
+        f"/v1/carnets/{carnet_id}/groupe-de-suivi/{member['id']}", headers=structure.headers
+    )
+    assert left.status_code == 200, left.text
+    assert (await read(client, structure, carnet_id)).status_code == 404
+    again = await client.delete(
+        f"/v1/carnets/{carnet_id}/groupe-de-suivi/{member['id']}", headers=departement.headers
+    )
+    assert again.status_code == 409
+    assert again.json()["code"] == "membre_deja_sorti"
+
+
+async def test_a_member_cannot_end_another_members_membership(client, partner):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement)
+    first = await partner("structure_insertion")
+    second = await partner("mission_locale")
+    await designate(client, departement, carnet_id, first.organisation_id)
+    other = (await designate(client, departement, carnet_id, second.organisation_id)).json()
+    refused = await client.delete(
+        f"/v1/carnets/{carnet_id}/groupe-de-suivi/{other['id']}", headers=first.headers
+    )
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "designation_reservee"
+
+
+async def test_ids_of_another_notebook_act_on_nothing(client, partner):
+    departement = await partner("departement")
+    first = await new_notebook(client, departement)
+    second = await new_notebook(client, departement, carnet(personne(nom="Autre")))
+    structure = await partner("structure_insertion")
+    member = (await designate(client, departement, first, structure.organisation_id)).json()
+    ccas = await partner("ccas_cias")
+    demande = (await ask(client, ccas, first)).json()["id"]
+    ended = await client.delete(
+        f"/v1/carnets/{second}/groupe-de-suivi/{member['id']}", headers=departement.headers
+    )
+    assert ended.status_code == 404
+    assert ended.json()["code"] == "membre_introuvable"
+    decided = await decide(client, departement, second, demande)
+    assert decided.status_code == 404
+    assert decided.json()["code"] == "rattachement_introuvable"
+    assert (await read(client, structure, first)).status_code == 200
+    assert (await read(client, ccas, first)).status_code == 404
+
+
+async def test_a_member_lists_its_own_requests_and_a_stranger_nothing(client, partner):
+    departement = await partner("departement")
+    carnet_id = await new_notebook(client, departement)
+    structure = await partner("structure_insertion")
+    await designate(client, departement, carnet_id, structure.organisation_id)
+    await ask(client, await partner("ccas_cias"), carnet_id)
+    mine = await client.get(f"/v1/carnets/{carnet_id}/rattachements", headers=structure.headers)
+    assert mine.status_code == 200
+    assert mine.json()["demandes"] == []
+    stranger = await partner("mission_locale")
+    hidden = await client.get(f"/v1/carnets/{carnet_id}/rattachements", headers=stranger.headers)
+    assert hidden.status_code == 404
