@@ -158,6 +158,14 @@ class Personne(Payload):
         return self
 
 
+#: How the schemas describe a free-text field (the category ``texte_libre`` of the matrix).
+FREE_TEXT_NOTE = (
+    "Texte libre : servi à l'organisation qui l'a écrit, à la structure référente et aux types "
+    "d'acteur que la matrice y habilite ; absent pour les autres (catégorie texte_libre dans "
+    "« masques »)."
+)
+
+
 # -- coordonnees -----------------------------------------------------------------------------
 
 
@@ -214,7 +222,7 @@ class SituationProfessionnelle(Payload):
 class ProjetProfessionnel(Payload):
     id: IdentifiantSource | None = None
     code_rome: CodeRome | None = None
-    appellation: Texte | None = None
+    appellation: Texte | None = Field(default=None, description=FREE_TEXT_NOTE)
     type_contrat: CodeTypeContratEmploi | None = None
     duree_travail: CodeTypeDureeEmploi | None = None
     rayon_mobilite_km: Annotated[int, Field(ge=0, le=1000)] | None = Field(
@@ -263,7 +271,8 @@ class Action(Payload):
     hors_referentiel: bool = False
     libelle: Annotated[str, Field(min_length=1, max_length=120, pattern=ONE_LINE)] | None = Field(
         default=None,
-        description="Libellé libre (120 caractères au plus) d'une action hors référentiel.",
+        description="Libellé libre (120 caractères au plus) d'une action hors référentiel. "
+        + FREE_TEXT_NOTE,
     )
     statut: CodeStatutAction
     debut: Date | None = None
@@ -352,10 +361,10 @@ class Accompagnement(Payload):
 
 class Orientation(Payload):
     type: CodeTypeOrientation
-    dispositif: Texte | None = None
+    dispositif: Texte | None = Field(default=None, description=FREE_TEXT_NOTE)
     structure: Organisation | None = None
     date: Date
-    motif: TexteLong | None = None
+    motif: TexteLong | None = Field(default=None, description=FREE_TEXT_NOTE)
 
 
 class RendezVous(Payload):
@@ -363,14 +372,14 @@ class RendezVous(Payload):
     date: Horodatage
     statut: CodeStatutRendezVous
     organisation: Organisation | None = None
-    objet: Texte | None = None
+    objet: Texte | None = Field(default=None, description=FREE_TEXT_NOTE)
 
 
 class Evenement(Payload):
     id: IdentifiantSource
     type: CodeTypeEvenement
     date: Horodatage
-    libelle: Texte
+    libelle: Texte | None = Field(default=None, description=FREE_TEXT_NOTE)
 
 
 # -- the notebook ----------------------------------------------------------------------------

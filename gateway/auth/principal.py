@@ -22,4 +22,9 @@ class Principal:
     @property
     def source(self) -> str:
         """The provenance key of what this caller writes."""
-        return f"organisation:{self.organisation_id}"
+        return source_key(self.organisation_id)
+
+
+def source_key(organisation_id: str) -> str:
+    """The provenance key of what an organisation writes."""
+    return f"organisation:{organisation_id}"

@@ -5,6 +5,12 @@ collection items — so that a write is refused, and a read projected, at the po
 category changes. A coded entry takes its category from the referential: a health situation of
 the diagnostic is ``sante_handicap``, and so is an RSA right suspended for a health reason. Within
 an axe, an objective or an action is sensitive when its theme, its objective or its own code is.
+
+Free text (:data:`FREE_TEXT_FIELDS`) is a part of its own, category :data:`FREE_TEXT`, inside
+the part that holds it: « Suivi SPIP » typed in an event's label says more than the event's
+category. It is served to whoever the matrix grants it, to the notebook's referent structure,
+and to the organisation that wrote it (:func:`project`, ``own``); never without the part that
+holds it.
 """
 
 from __future__ import annotations
@@ -18,8 +24,25 @@ from typing import Any
 import orjson
 
 from gateway.notebooks.labels import labels
+from referential import CATEGORIES as CODED_CATEGORIES
 from referential import SENSITIVE_CATEGORIES, Referential, Validator
 from referential.models import SECTIONS
+
+#: The category of free text: labels, subjects and comments a professional types.
+FREE_TEXT = "texte_libre"
+#: The categories of the matrix: those of the legal frame (which the referential's codes
+#: carry), then free text.
+CATEGORIES: tuple[str, ...] = (*CODED_CATEGORIES, FREE_TEXT)
+#: The free-text fields of the items or units of each collection or section (a field of an
+#: item of ``/evenements`` is ``/evenements/<n>/libelle``); none is required by the schemas.
+#: An action out of the referential is free text whole (its label is required and is all it
+#: says).
+FREE_TEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    "/situation/projets_professionnels": ("appellation",),
+    "/orientation": ("dispositif", "motif"),
+    "/rendez_vous": ("objet",),
+    "/evenements": ("libelle",),
+}
 
 #: Sections whose every part is of one category.
 SECTION_CATEGORIES = {
@@ -48,6 +71,14 @@ def _coded(referential: Referential, liste: str, code: Any, default: str) -> str
 Parts = Iterator[tuple[str, str]]
 
 
+def _free_text(pointer: str, item: Any, fields: tuple[str, ...]) -> Parts:
+    """The free-text parts of an item or unit at ``pointer``."""
+    if isinstance(item, Mapping):
+        for name in fields:
+            if item.get(name) is not None:
+                yield f"{pointer}/{name}", FREE_TEXT
+
+
 def _named_fields(section: str) -> Any:
     def parts(value: Any, referential: Referential) -> Parts:
         for name, item in (value or {}).items():
@@ -73,8 +104,10 @@ def _droits(value: Any, referential: Referential) -> Parts:
 def _situation(value: Any, referential: Referential) -> Parts:
     for name, item in (value or {}).items():
         if name == "projets_professionnels":
-            for index in range(len(item or ())):
+            fields = FREE_TEXT_FIELDS["/situation/projets_professionnels"]
+            for index, projet in enumerate(item or ()):
                 yield f"/situation/projets_professionnels/{index}", "situation"
+                yield from _free_text(f"/situation/projets_professionnels/{index}", projet, fields)
         elif name == "situation_professionnelle" and isinstance(item, Mapping):
             code = item.get("code")
             yield (
@@ -106,13 +139,21 @@ def _axes(value: Any, referential: Referential) -> Parts:
             )
             yield pointer, category
             for rank, action in enumerate(objectif.get("actions") or ()):
+                if action.get("hors_referentiel"):
+                    # Its label is all it says: the whole action is free text (the objective
+                    # holding it carries the category of the theme and objective).
+                    yield f"{pointer}/actions/{rank}", FREE_TEXT
+                    continue
                 own = _coded(referential, "actions", action.get("code"), "parcours")
                 yield f"{pointer}/actions/{rank}", _combine(category, own)
 
 
 def _whole(section: str) -> Any:
+    fields = FREE_TEXT_FIELDS.get(f"/{section}", ())
+
     def parts(value: Any, referential: Referential) -> Parts:
         yield f"/{section}", SECTION_CATEGORIES[section]
+        yield from _free_text(f"/{section}", value, fields)
 
     return parts
 
@@ -123,9 +164,12 @@ def _groupe_suivi(value: Any, referential: Referential) -> Parts:
 
 
 def _items(section: str) -> Any:
+    fields = FREE_TEXT_FIELDS.get(f"/{section}", ())
+
     def parts(value: Any, referential: Referential) -> Parts:
-        for index in range(len(value or ())):
+        for index, item in enumerate(value or ()):
             yield f"/{section}/{index}", SECTION_CATEGORIES[section]
+            yield from _free_text(f"/{section}/{index}", item, fields)
 
     return parts
 
@@ -251,6 +295,7 @@ CATEGORY_BITS = {
     "parcours": 32,
     "sante_handicap": 64,
     "justice": 128,
+    FREE_TEXT: 256,
 }
 
 
@@ -285,19 +330,38 @@ def touched(parts: Mapping[str, str], applied: Iterable[str]) -> set[str]:
     return found
 
 
-def project(view: dict[str, Any], readable: frozenset[str], validator: Validator) -> dict[str, Any]:
-    """``view`` without the parts of a category outside ``readable`` (changed in place).
+def project(
+    view: dict[str, Any],
+    readable: frozenset[str],
+    validator: Validator,
+    *,
+    own: str | None = None,
+) -> dict[str, Any]:
+    """``view`` without the parts of a category outside ``readable`` (changed in place), but
+    the free text written by the source ``own`` (the caller's organisation, when the purpose
+    it states serves free text).
 
     Their provenance and the labels of their codes go with them; a section left empty is
     dropped.
     """
-    withheld = [
-        pointer
-        for pointer, category in classify(view, validator.referential)
-        if category not in readable
-    ]
+    return _project(view, readable, validator, own)[0]
+
+
+def _project(
+    view: dict[str, Any], readable: frozenset[str], validator: Validator, own: str | None
+) -> tuple[dict[str, Any], bool]:
+    """:func:`project`, and whether some free text of ``own`` was kept."""
+    withheld = []
+    kept_own = False
+    for pointer, category in classify(view, validator.referential):
+        if category in readable:
+            continue
+        if category == FREE_TEXT and own is not None and author(view, pointer) == own:
+            kept_own = True
+        else:
+            withheld.append(pointer)
     if not withheld:
-        return view
+        return view, kept_own
     # Deepest and last first, so that list indexes stay right while removing.
     for pointer in sorted(withheld, key=_removal_order, reverse=True):
         _remove(view, pointer)
@@ -311,7 +375,29 @@ def project(view: dict[str, Any], readable: frozenset[str], validator: Validator
             del provenance[pointer]
     if "libelles" in view:
         view["libelles"] = labels(view, validator)
-    return view
+    # Own free text inside a part withheld went with it.
+    return view, kept_own and any(
+        category == FREE_TEXT for _, category in classify(view, validator.referential)
+    )
+
+
+def author(view: Mapping[str, Any], pointer: str) -> str | None:
+    """The source that wrote the part at ``pointer`` of a view: that of the innermost item
+    holding it, or of the unit holding it (``provenance`` by pointer)."""
+    parts = pointer.strip("/").split("/")
+    node: Any = view
+    found = None
+    for part in parts:
+        node = node[int(part)] if isinstance(node, list) else node.get(part)
+        if isinstance(node, Mapping) and isinstance(node.get("provenance"), Mapping):
+            found = node["provenance"].get("source", found)
+    if found is None:
+        provenance = view.get("provenance") or {}
+        for end in range(len(parts) - 1, 0, -1):
+            unit = provenance.get("/" + "/".join(parts[:end]))
+            if unit is not None:
+                return str(unit["source"])
+    return found
 
 
 #: The sections made of parts (the others are replaced as a whole).
@@ -343,8 +429,10 @@ def _empty(value: Any) -> bool:
     return False
 
 
-#: A notebook version's view, whole (``readable`` None) or as some readable categories project it.
-ViewKey = tuple[str, int, frozenset[str] | None]
+#: A notebook version's view, whole (``readable`` None) or as some readable categories project
+#: it, with the free text of one source (the last member: None when no free text is kept but
+#: what ``readable`` serves).
+ViewKey = tuple[str, int, frozenset[str] | None, str | None]
 
 
 class ProjectionCache:
@@ -395,20 +483,25 @@ def served(
     *,
     cache: ProjectionCache | None = None,
     key: tuple[str, int] | None = None,
+    own: str | None = None,
 ) -> tuple[bytes, list[str]]:
     """The stored view ``vue`` as one caller may read it, with ``masques`` (the categories it
-    may not read), and the categories served.
+    may not read), and the categories served (``own``: the caller's source, served the free
+    text it wrote; see :func:`project`).
 
     A view holding only readable categories is served as stored, without parsing it.
     """
     held = list(held)
     if readable.issuperset(held):
         return b"".join((memoryview(vue)[:-1], b',"masques":', withheld, b"}")), held
-    cache_key = None if cache is None or key is None else (*key, readable)
+    if FREE_TEXT in readable or FREE_TEXT not in held:
+        own = None
+    cache_key = None if cache is None or key is None else (*key, readable, own)
     found = None if cache_key is None or cache is None else cache.get(cache_key)
     if found is None:
-        projected = orjson.dumps(project(orjson.loads(vue), readable, validator))
-        found = (projected[:-1], sorted(readable.intersection(held)))
+        view, kept_own = _project(orjson.loads(vue), readable, validator, own)
+        categories = readable.intersection(held) | ({FREE_TEXT} if kept_own else set())
+        found = (orjson.dumps(view)[:-1], sorted(categories))
         if cache_key is not None and cache is not None:
             cache.put(cache_key, found)
     return b"".join((found[0], b',"masques":', withheld, b"}")), found[1]

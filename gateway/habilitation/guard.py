@@ -110,6 +110,9 @@ class Guard:
         #: The categories the caller would be served that the matrix reserves to the
         #: designated referent agent or to agents habilitated for them.
         self.reserved = self._readable & self.actor.reserve
+        #: The caller's source, served the free text it wrote when the purpose serves free
+        #: text (None otherwise).
+        self.own = principal.source if matrix.serves_free_text(purpose) else None
 
     def require(self, *rights: Right) -> None:
         """403 ``insufficient_scope`` unless the token carries one of ``rights``."""
@@ -174,14 +177,25 @@ class Guard:
         missing = self.actor.reserve - self.grants(False)
         return bool(missing) and (with_view or not missing.isdisjoint(categories))
 
-    def served(self, referent: bool = False) -> tuple[frozenset[str], bytes]:
+    def served(
+        self, referent: bool = False, referent_structure: bool = False
+    ) -> tuple[frozenset[str], bytes]:
         """What the caller is served of a notebook, and the withheld categories as served
-        (``masques``), with the reason of each."""
+        (``masques``), with the reason of each (``referent``: the caller's agent is the
+        notebook's referent agent; ``referent_structure``: its organisation is the notebook's
+        referent structure, served every free text)."""
         denied = self.reserved - self.grants(referent)
         withheld = self.matrix.withheld_json(
-            self.principal.type_acteur, self.principal.derogations, self.purpose, denied
+            self.principal.type_acteur,
+            self.principal.derogations,
+            self.purpose,
+            denied,
+            referent_structure,
         )
-        return self._readable - denied, withheld
+        readable = self._readable
+        if referent_structure:
+            readable = self.matrix.readable(self.actor, self.purpose, referent_structure=True)
+        return readable - denied, withheld
 
     @property
     def readable(self) -> frozenset[str]:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import orjson
 import yaml
 
-from referential import CATEGORIES
+from gateway.habilitation.categories import CATEGORIES, FREE_TEXT
 
 Right = Literal["lecture", "ecriture", "export", "identification"]
 RIGHTS: tuple[Right, ...] = ("lecture", "ecriture", "export", "identification")
@@ -26,6 +26,9 @@ NOT_HABILITATED = "non_habilite"
 RESERVED = "reserve_referent"
 RESTRICTED = "restriction_organisation"
 OUTSIDE_PURPOSE = "hors_finalite"
+#: Free text the caller may not read whole: it is served only what its organisation wrote
+#: (and, as the notebook's referent structure, everything).
+AUTHOR_OR_REFERENT = "auteur_ou_referent"
 #: OAuth2 scopes: one per right of the matrix (a token may carry fewer rights than its
 #: client's), and the administration of organisations and clients for operators.
 SCOPE_PREFIX = "carnets."
@@ -139,7 +142,7 @@ class Matrix:
             for kind, entry in raw["types_acteur"].items()
         }
         self._withheld_json: dict[
-            tuple[str, tuple[Override, ...], str | None, frozenset[str]], bytes
+            tuple[str, tuple[Override, ...], str | None, frozenset[str], bool], bytes
         ] = {}
         self._with_overrides: dict[tuple[str, tuple[Override, ...]], ActorRights] = {}
         self._effective: dict[tuple[str, tuple[Override, ...], frozenset[str]], ActorRights] = {}
@@ -244,10 +247,12 @@ class Matrix:
         overrides: tuple[Override, ...] = (),
         purpose: str | None = None,
         reserved_denied: frozenset[str] = frozenset(),
+        referent_structure: bool = False,
     ) -> list[dict[str, str]]:
         """The categories a caller may not read (for ``purpose``, when given; without the
         reserved categories ``reserved_denied`` its agent is not served), with the reason and
-        the legal basis.
+        the legal basis. Free text the matrix does not grant is served to the notebook's
+        ``referent_structure``, and to the others as far as they wrote it.
 
         Listed whatever the notebook holds: the list reveals nothing about the person.
         """
@@ -256,7 +261,15 @@ class Matrix:
         served = self.served.get(purpose, frozenset(CATEGORIES)) if purpose else None
         withheld = []
         for c in CATEGORIES:
-            if not actor.may("lecture", c):
+            if c == FREE_TEXT:
+                # Served to its author, whatever the kind may read: the purpose decides first.
+                if served is not None and c not in served:
+                    reason = OUTSIDE_PURPOSE
+                elif actor.may("lecture", c) or referent_structure:
+                    continue
+                else:
+                    reason = AUTHOR_OR_REFERENT
+            elif not actor.may("lecture", c):
                 reason = RESTRICTED if base.may("lecture", c) else NOT_HABILITATED
             elif served is not None and c not in served:
                 reason = OUTSIDE_PURPOSE
@@ -273,19 +286,28 @@ class Matrix:
         overrides: tuple[Override, ...] = (),
         purpose: str | None = None,
         reserved_denied: frozenset[str] = frozenset(),
+        referent_structure: bool = False,
     ) -> bytes:
         """:meth:`withheld` as served, encoded once per combination."""
-        key = (type_acteur, overrides, purpose, reserved_denied)
+        key = (type_acteur, overrides, purpose, reserved_denied, referent_structure)
         encoded = self._withheld_json.get(key)
         if encoded is None:
             encoded = self._withheld_json[key] = orjson.dumps(self.withheld(*key))
         return encoded
 
-    def readable(self, actor: ActorRights, purpose: str | None) -> frozenset[str]:
-        """The categories ``actor`` is served for ``purpose``: what it may read, narrowed to
-        what the purpose serves."""
+    def readable(
+        self, actor: ActorRights, purpose: str | None, *, referent_structure: bool = False
+    ) -> frozenset[str]:
+        """The categories ``actor`` is served for ``purpose``: what it may read (with every
+        free text, as a notebook's ``referent_structure``), narrowed to what the purpose
+        serves."""
+        readable = actor.readable | ({FREE_TEXT} if referent_structure else set())
         served = self.served.get(purpose) if purpose else None
-        return actor.readable if served is None else actor.readable & served
+        return readable if served is None else readable & served
+
+    def serves_free_text(self, purpose: str | None) -> bool:
+        """Does ``purpose`` serve free text (at least what the caller wrote)?"""
+        return purpose is None or FREE_TEXT in self.served.get(purpose, frozenset(CATEGORIES))
 
     def to_markdown(self) -> str:
         """The matrix as a readable table (docs/habilitations.md is generated from it)."""

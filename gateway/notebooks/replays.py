@@ -26,12 +26,14 @@ def under_current_rights(guard: Guard, validator: Validator) -> Rerender:
         territoire = repository.territory_of(session, carnet_id)
         if territoire is None:
             return head, []
-        linked = repository.linked(session, carnet_id, guard.principal.organisation_id)
-        if not guard.may_touch(territoire, linked):
+        role = repository.role_of(session, carnet_id, guard.principal.organisation_id)
+        if not guard.may_touch(territoire, role is not None):
             return head, []
         vue, held = repository.stored_view(session, carnet_id)
-        readable, withheld = guard.served(agents.is_referent(session, carnet_id, guard.agent))
-        notebook, categories = served(vue, held, readable, withheld, validator)
+        readable, withheld = guard.served(
+            agents.is_referent(session, carnet_id, guard.agent), role == "referent"
+        )
+        notebook, categories = served(vue, held, readable, withheld, validator, own=guard.own)
         return embed(head, notebook), categories
 
     return rerender

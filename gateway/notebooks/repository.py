@@ -55,8 +55,10 @@ class StoredNotebook:
     vue: bytes = b""
     #: The data categories the view holds (set with it).
     categories: list[str] = field(default_factory=list)
-    #: Whether the calling organisation is a current member of the notebook's follow-up group.
+    #: Whether the calling organisation is a current member of the notebook's follow-up group,
+    #: and its referent structure.
     membre: bool = False
+    referent_structure: bool = False
     #: The view of ``document`` rendered, when known.
     rendered: Rendered | None = None
 
@@ -229,6 +231,11 @@ _MEMBERSHIP = sa_select(_MEMBERS.id).where(
     _MEMBERS.organisation_id == bindparam("organisation"),
     _MEMBERS.jusqu_au.is_(None),
 )
+_ROLE = sa_select(_MEMBERS.role).where(
+    _MEMBERS.carnet_id == bindparam("carnet_id"),
+    _MEMBERS.organisation_id == bindparam("organisation"),
+    _MEMBERS.jusqu_au.is_(None),
+)
 _JOURNAL = insert(JournalEntry.__table__)  # type: ignore[attr-defined]
 _CHANGE = insert(Change.__table__)  # type: ignore[attr-defined]
 #: Columns a new version sets; the identity columns only when they change (each is indexed).
@@ -252,6 +259,14 @@ def linked(session: Session, carnet_id: str, organisation_id: str) -> bool:
     """Is the organisation a current member of the notebook's follow-up group?"""
     parameters = {"carnet_id": carnet_id, "organisation": organisation_id}
     return bool(driver.fetch(session, _MEMBERSHIP, parameters))
+
+
+def role_of(session: Session, carnet_id: str, organisation_id: str) -> str | None:
+    """The organisation's current role in the notebook's follow-up group (``referent``: the
+    referent structure, ``membre``), None when it is no member."""
+    parameters = {"carnet_id": carnet_id, "organisation": organisation_id}
+    found = driver.fetch(session, _ROLE, parameters)
+    return str(found[0][0]) if found else None
 
 
 def record_access(session: Session, entry: dict[str, Any]) -> None:
@@ -310,7 +325,9 @@ VIEW_FOR_CLIENT = text(
     " (SELECT a.habilitations FROM agents a"
     " WHERE a.id = :agent AND a.organisation_id = o.id AND a.actif),"
     " EXISTS (SELECT 1 FROM groupe_suivi r WHERE r.carnet_id = c.id AND r.agent_id = :agent"
-    " AND r.role = 'referent' AND r.jusqu_au IS NULL)"
+    " AND r.role = 'referent' AND r.jusqu_au IS NULL),"
+    " EXISTS (SELECT 1 FROM groupe_suivi s WHERE s.carnet_id = c.id"
+    " AND s.organisation_id = o.id AND s.role = 'referent' AND s.jusqu_au IS NULL)"
     " FROM clients cl"
     " JOIN organisations o ON o.id = cl.organisation_id"
     " LEFT JOIN carnets c ON c.id = :carnet_id"
@@ -350,7 +367,7 @@ def cached_view(
     ``cache`` when it holds it, otherwise the view stored now, assembled and kept (a write
     committed since ``version`` was read gives its own version and categories); None when the
     notebook no longer exists."""
-    kept = cache.get((carnet_id, version, None))
+    kept = cache.get((carnet_id, version, None, None))
     if kept is not None:
         return version, kept[1], kept[0]
     loaded = load_view(database, carnet_id)
@@ -358,7 +375,7 @@ def cached_view(
         return None
     version, categories, vue = loaded
     held = list(json_list(categories))
-    cache.put((carnet_id, version, None), (vue, held))
+    cache.put((carnet_id, version, None, None), (vue, held))
     return version, held, vue
 
 

@@ -165,8 +165,10 @@ def _write_response(
     head = result.body(None)
     if not representation:
         return Response(head, status_code=status, headers=headers, media_type="application/json")
-    readable, withheld = guard.served(result.referent)
-    notebook, _ = served(result.row.vue, result.row.categories, readable, withheld, validator)
+    readable, withheld = guard.served(result.referent, result.referent_structure)
+    notebook, _ = served(
+        result.row.vue, result.row.categories, readable, withheld, validator, own=guard.own
+    )
     return EmbeddingResponse(
         embed(head, notebook),
         head=head,
@@ -580,7 +582,7 @@ async def _readable_view(
             headers={"WWW-Authenticate": 'Bearer realm="carnet", error="invalid_token"'}
         )
     version, territoire, organisation_id, type_acteur, territoires = found[:5]
-    derogations, linked, operateur, habilitations, referent = found[5:]
+    derogations, linked, operateur, habilitations, referent, referent_structure = found[5:]
     principal = principal_of(
         request, claims, organisation_id, type_acteur, territoires, derogations, operateur
     )
@@ -605,7 +607,7 @@ async def _readable_view(
         await journal.record(guard.entry("lecture", carnet_id, [], "hors_besoin"))
         raise NotebookNotFound()
     version, held, vue = stored
-    readable, withheld = guard.served(bool(referent))
+    readable, withheld = guard.served(bool(referent), bool(referent_structure))
     body, categories = served(
         vue,
         held,
@@ -614,6 +616,7 @@ async def _readable_view(
         request.app.state.validator,
         cache=cache,
         key=(carnet_id, version),
+        own=guard.own,
     )
     await journal.record(guard.entry("lecture", carnet_id, categories, "servi"))
     return body, version, guard

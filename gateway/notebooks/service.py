@@ -60,6 +60,12 @@ class WriteResult:
     #: the categories reserved to the referent).
     referent: bool = False
 
+    @property
+    def referent_structure(self) -> bool:
+        """Whether the caller's organisation is the notebook's referent structure (it is
+        served every free text), as the write found it."""
+        return self.row.referent_structure
+
     def body(self, notebook: bytes | None) -> bytes:
         """The answer, with the consolidated notebook as the caller may read it, when given."""
         head = orjson.dumps(
@@ -446,7 +452,9 @@ class NotebookService:
         """
         row = repository.by_id_for_update(self.session, carnet_id)
         if row is not None:
-            row.membre = repository.linked(self.session, carnet_id, self.principal.organisation_id)
+            role = repository.role_of(self.session, carnet_id, self.principal.organisation_id)
+            row.membre = role is not None
+            row.referent_structure = role == "referent"
         if row is None or not (
             (discovery and row.territoire in self.principal.territoires)
             or self.guard.may_touch(row.territoire, row.membre)

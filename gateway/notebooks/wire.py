@@ -54,7 +54,15 @@ class Avertissement(BaseModel):
 
 class Masque(BaseModel):
     categorie: str
-    raison: str = Field(description="Code de la raison : non_habilite.")
+    raison: str = Field(
+        description=(
+            "Code de la raison : non_habilite (la matrice ne l'ouvre pas à votre type d'acteur), "
+            "restriction_organisation (retirée à votre organisation), hors_finalite (la finalité "
+            "indiquée ne la sert pas), reserve_referent (réservée à l'agent référent désigné ou "
+            "aux agents habilités), auteur_ou_referent (texte libre : vous est servi celui que "
+            "votre organisation a écrit ; tout, si elle est la structure référente)."
+        )
+    )
     base_legale: str
 
 
@@ -65,7 +73,8 @@ class CarnetVue(BaseModel):
     assert is shown once, with the values of the latest observation and, in ``provenances``,
     the provenance of every source asserting it. ``libelles`` gives the label of every code,
     by list. ``masques`` lists the data categories the caller may not read (whether the notebook
-    holds some or not). The NIR is never returned."""
+    holds some or not); free text (``texte_libre``) another organisation wrote is absent from
+    the parts it is served, unless it is the referent structure. The NIR is never returned."""
 
     model_config = ConfigDict(extra="allow")
 

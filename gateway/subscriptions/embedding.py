@@ -18,8 +18,9 @@ from typing import Any
 import orjson
 from sqlmodel import Session
 
+from gateway.auth.principal import source_key
 from gateway.deps import overrides
-from gateway.habilitation.categories import categories_of, project
+from gateway.habilitation.categories import FREE_TEXT, categories_of, project
 from gateway.habilitation.matrix import Matrix
 from gateway.notebooks import repository as notebooks
 from gateway.storage.driver import json_list
@@ -66,20 +67,26 @@ def embedded(
     if organisation is None or not organisation.actif or territoire is None:
         return None
     actor = matrix.actor(organisation.type_acteur, overrides(organisation.derogations))
-    # What the actor may export, for the purpose the subscription states.
-    allowed = matrix.readable(actor, subscription.finalite) & exportable(actor)
+    role = notebooks.role_of(session, carnet_id, organisation.id)
+    # What the actor may export, for the purpose the subscription states (every free text as
+    # the referent structure, its own otherwise).
+    finalite = subscription.finalite
+    exported = exportable(actor)
+    allowed = matrix.readable(actor, finalite, referent_structure=role == "referent") & exported
+    own_text = FREE_TEXT in exported and matrix.serves_free_text(finalite)
     # The subscription's own filters narrow what it receives, never widen it.
     wanted_categories = frozenset(json_list(subscription.categories))
     if wanted_categories:
         allowed &= wanted_categories
+        own_text = own_text and FREE_TEXT in wanted_categories
     wanted_sections = frozenset(json_list(subscription.sections))
-    linked = notebooks.linked(session, carnet_id, organisation.id)
     if not allowed or not may_see(
-        actor.portee, territoire, json_list(organisation.territoires), linked
+        actor.portee, territoire, json_list(organisation.territoires), role is not None
     ):
         return None
     vue, _ = notebooks.stored_view(session, carnet_id)
-    view = project(orjson.loads(vue), allowed, validator)
+    own = source_key(organisation.id) if own_text else None
+    view = project(orjson.loads(vue), allowed, validator, own=own)
     sections = {
         name: _payload(view[name])
         for name in delivery.sections

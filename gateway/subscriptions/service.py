@@ -16,11 +16,11 @@ import httpx
 from gateway import sealing
 from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
+from gateway.habilitation.categories import CATEGORIES, FREE_TEXT
 from gateway.habilitation.matrix import ActorRights
 from gateway.sealing import Keyring
 from gateway.storage.tables import Subscription
 from gateway.subscriptions import addresses, signing
-from referential import CATEGORIES
 from referential.models import SECTIONS
 
 #: The events a subscription may ask for: a notebook created, a notebook changed, and the
@@ -190,8 +190,10 @@ def check_inclusion(fields: dict[str, Any], actor: ActorRights) -> list[dict[str
 
 
 def exportable(actor: ActorRights) -> frozenset[str]:
-    """The categories an actor may read and export into its own system."""
-    return frozenset(c for c in actor.readable if actor.may("export", c))
+    """The categories an actor may read and export into its own system (free text: the free
+    text it is served, see :func:`gateway.habilitation.categories.project`)."""
+    readable = actor.readable | {FREE_TEXT}
+    return frozenset(c for c in readable if actor.may("export", c))
 
 
 def create(

@@ -170,7 +170,8 @@ async def test_a_disabled_client_gets_no_section_and_no_new_delivery(
 @pytest.mark.parametrize(
     ("filters", "embedded", "served"),
     [
-        ({"sections": ["evenements"]}, {"evenements"}, ["parcours"]),
+        # The département wrote the events: their labels (free text) are its own.
+        ({"sections": ["evenements"]}, {"evenements"}, ["parcours", "texte_libre"]),
         (
             {"sections": ["personne", "situation"]},
             {"personne", "situation"},

@@ -11,9 +11,10 @@ from sqlmodel import col, select
 
 from gateway.app import create_app
 from gateway.habilitation import classify, load_matrix
+from gateway.habilitation.categories import CATEGORIES, FREE_TEXT
 from gateway.habilitation.matrix import Matrix
 from gateway.storage.tables import JournalEntry
-from referential import CATEGORIES, current_referential
+from referential import current_referential
 from tests.gateway.payloads import body, carnet, contribute, join, new_notebook, personne
 
 MATRIX = load_matrix()
@@ -67,11 +68,26 @@ SAMPLES = {
         "diagnostic",
         {"situations": [{"code": "difficulte_administrative.difficulte_ordre_juridique"}]},
     ),
+    # Free text is always held by a part of another category: here, a parcours event.
+    FREE_TEXT: (
+        "evenements",
+        [{"id": "e3", "type": "autre", "date": "2026-02-06T10:00:00Z", "libelle": "Suivi"}],
+    ),
 }
 
 
 def readable(kind):
     return {c for c in CATEGORIES if MATRIX.actor(kind).may("lecture", c)}
+
+
+def reason(kind, category):
+    """Why a category the kind may not read is withheld, for the kind's first purpose (the
+    one the tests' clients state): free text is served to its author and to the referent
+    structure."""
+    if category == FREE_TEXT:
+        served = MATRIX.served[MATRIX.actor(kind).finalites[0]]
+        return "auteur_ou_referent" if category in served else "hors_finalite"
+    return "non_habilite"
 
 
 def reachable(kind):
@@ -155,11 +171,16 @@ async def test_a_read_returns_exactly_the_readable_categories(client, partner, k
     assert response.status_code == 200, response.text
     view = response.json()
     served = {category for _, category in classify(view, current_referential())}
-    assert served == readable(kind), "the notebook holds every category"
+    # Free text: the département wrote the notebook's, a partner an event when it joined; none
+    # is the referent structure.
+    own = {FREE_TEXT} if writable(kind, FREE_TEXT) else set()
+    assert served == readable(kind) | own, "the notebook holds every category"
     assert [m["categorie"] for m in view["masques"]] == [
         c for c in CATEGORIES if c not in readable(kind)
     ]
-    assert all(m["raison"] == "non_habilite" and m["base_legale"] for m in view["masques"])
+    assert all(
+        m["raison"] == reason(kind, m["categorie"]) and m["base_legale"] for m in view["masques"]
+    )
     # Labels and provenance of withheld parts are withheld with them.
     if "sante_handicap" not in readable(kind):
         assert "sante.couverture_sociale_a_mettre_a_jour" not in str(view["libelles"])
@@ -207,7 +228,10 @@ async def test_a_write_follows_the_matrix(client, partner, kind, category):
             assert response.status_code == 403, response.text
             problem = response.json()
             assert problem["code"] == "ecriture_non_autorisee"
-            assert {e["categorie"] for e in problem["errors"]} == {category}
+            refused = {e["categorie"] for e in problem["errors"]}
+            # The sample's other parts are refused with it when the kind may not write them.
+            assert category in refused
+            assert not any(writable(kind, c) for c in refused)
         elif not reachable(kind):
             assert response.status_code == 404, response.text
         else:
@@ -467,7 +491,8 @@ async def test_a_restriction_withholds_a_category_with_its_own_reason(client, pa
             "categorie": "sante_handicap",
             "raison": "restriction_organisation",
             "base_legale": MATRIX.base_legale,
-        }
+        },
+        {"categorie": FREE_TEXT, "raison": "auteur_ou_referent", "base_legale": MATRIX.base_legale},
     ]
     assert "/situation/rqth" not in view["provenance"]
     rights = (
@@ -559,12 +584,13 @@ async def test_a_purpose_serves_only_its_categories(client, partner, purpose):
     )
     assert response.status_code == 200
     view = response.json()
-    served = readable("departement") & MATRIX.served[purpose]
+    # The département wrote the notebook's free text.
+    served = (readable("departement") | {FREE_TEXT}) & MATRIX.served[purpose]
     held = {c for _, c in classify(view, current_referential())}
     assert held <= served
     withheld = {m["categorie"]: m["raison"] for m in view["masques"]}
     assert {c for c, r in withheld.items() if r == "hors_finalite"} == (
-        readable("departement") - MATRIX.served[purpose]
+        (readable("departement") | {FREE_TEXT}) - MATRIX.served[purpose]
     )
 
 

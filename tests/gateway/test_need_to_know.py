@@ -10,8 +10,9 @@ decision code:
 
 - within the need to know iff the state is ``member``, ``referent`` or ``territorial``;
 - served: what the kind may read, narrowed by the purpose stated, the categories reserved to
-  the referent only through an agent habilitated for them or the designated referent agent;
-  ``masques`` lists every other category with its reason;
+  the referent only through an agent habilitated for them or the designated referent agent,
+  free text (written by the département that created the notebook) only to the referent
+  structure; ``masques`` lists every other category with its reason;
 - outside: 404 on reads, section reads, the journal and writes; not listed by the search nor
   the change feed; no webhook delivery; a discovery without any section on identification.
 
@@ -27,8 +28,9 @@ import pytest
 from sqlalchemy import text
 
 from gateway.habilitation import classify, load_matrix
+from gateway.habilitation.categories import CATEGORIES, FREE_TEXT
 from gateway.subscriptions.worker import Worker
-from referential import CATEGORIES, current_referential
+from referential import current_referential
 from referential.models import SECTIONS
 from tests.gateway.payloads import body, carnet, new_notebook, personne
 from tests.gateway.receiver import serve
@@ -66,21 +68,33 @@ def within(kind: str, state: str) -> bool:
     return state in INSIDE
 
 
-def expected(kind: str, purpose: str, reserved_granted: bool) -> set[str]:
-    """The categories a read by ``kind`` stating ``purpose`` is served."""
+def expected(kind: str, purpose: str, reserved_granted: bool, free_text: bool = False) -> set[str]:
+    """The categories a read by ``kind`` stating ``purpose`` is served (``free_text``: as the
+    referent structure, or as the author of some)."""
     actor = MATRIX.actors[kind]
-    served = {c for c in CATEGORIES if actor.may("lecture", c) and c in MATRIX.served[purpose]}
+    may_read = {c for c in CATEGORIES if actor.may("lecture", c)} | (
+        {FREE_TEXT} if free_text else set()
+    )
+    served = may_read & MATRIX.served[purpose]
     if not reserved_granted:
         served -= actor.reserve
     return served
 
 
-def expected_masks(kind: str, purpose: str, reserved_granted: bool) -> list[tuple[str, str]]:
+def expected_masks(
+    kind: str, purpose: str, reserved_granted: bool, referent_structure: bool
+) -> list[tuple[str, str]]:
     """Every category not served, in the matrix's order, with its reason."""
     actor = MATRIX.actors[kind]
     masks = []
     for c in CATEGORIES:
-        if not actor.may("lecture", c):
+        if c == FREE_TEXT:
+            # Served to its author whatever the kind may read: the purpose decides first.
+            if c not in MATRIX.served[purpose]:
+                masks.append((c, "hors_finalite"))
+            elif not (actor.may("lecture", c) or referent_structure):
+                masks.append((c, "auteur_ou_referent"))
+        elif not actor.may("lecture", c):
             masks.append((c, "non_habilite"))
         elif c not in MATRIX.served[purpose]:
             masks.append((c, "hors_finalite"))
@@ -93,20 +107,22 @@ def categories_of(document: dict[str, Any]) -> set[str]:
     return {category for _, category in classify(document, REFERENTIAL)}
 
 
-def exportable(kind: str) -> set[str]:
+def exportable(kind: str, referent_structure: bool = False) -> set[str]:
     actor = MATRIX.actors[kind]
     return {
         c
         for c in CATEGORIES
         if actor.may("export", c)
-        and actor.may("lecture", c)
+        and (actor.may("lecture", c) or (c == FREE_TEXT and referent_structure))
         and c in MATRIX.served[EMBEDDING_PURPOSE]
         and c not in actor.reserve
     }
 
 
-def embeds(kind: str) -> bool:
-    return EMBEDDING_PURPOSE in MATRIX.actors[kind].finalites and bool(exportable(kind))
+def embeds(kind: str, referent_structure: bool = False) -> bool:
+    return EMBEDDING_PURPOSE in MATRIX.actors[kind].finalites and bool(
+        exportable(kind, referent_structure)
+    )
 
 
 @dataclass
@@ -255,14 +271,14 @@ async def test_need_to_know(client, partner, db, receiver, kind, state):
             view = read.json()
             if purpose == first and name == "agent_habilite":
                 whole = view
-            served = expected(kind, purpose, reserved_granted)
+            served = expected(kind, purpose, reserved_granted, state == "referent")
             problems.check(
                 categories_of(view) == served,
                 f"{label}: servies {sorted(categories_of(view))}, attendues {sorted(served)}",
             )
             masks = [(m["categorie"], m["raison"]) for m in view["masques"]]
             problems.check(
-                masks == expected_masks(kind, purpose, reserved_granted),
+                masks == expected_masks(kind, purpose, reserved_granted, state == "referent"),
                 f"{label}: masques {masks}",
             )
             problems.check(all(m["base_legale"] for m in view["masques"]), f"{label}: base")
@@ -282,7 +298,9 @@ async def test_need_to_know(client, partner, db, receiver, kind, state):
         problems.check(answer["masques"] == whole.get("masques"), f"{label}: masques", read)
         part = {section: answer[section]} if answer.get(section) is not None else {}
         problems.check(
-            categories_of(part) <= expected(kind, first, True), f"{label}: catégories", read
+            categories_of(part) <= expected(kind, first, True, state == "referent"),
+            f"{label}: catégories",
+            read,
         )
 
     # -- identification ------------------------------------------------------------------------
@@ -310,7 +328,7 @@ async def test_need_to_know(client, partner, db, receiver, kind, state):
         if identified.status_code == 200:
             embedded = categories_of(answer.get("carnet") or {})
             problems.check(
-                embedded == expected(kind, first, True),
+                embedded == expected(kind, first, True, state == "referent"),
                 f"{label}: carnet servi {sorted(embedded)}",
             )
     else:
@@ -378,7 +396,8 @@ async def test_need_to_know(client, partner, db, receiver, kind, state):
             "journal : les accès des autres",
         )
         problems.check(
-            {c for e in entries for c in e["categories"]} <= expected(kind, first, True),
+            # Its own writes (free text included) and its reads.
+            {c for e in entries for c in e["categories"]} <= expected(kind, first, True, True),
             "journal : catégories",
         )
     else:
@@ -389,7 +408,7 @@ async def test_need_to_know(client, partner, db, receiver, kind, state):
 
     # -- webhooks: a change by the département after the relationship is set ------------------
     fields: dict[str, Any] = {"url": receiver.url}
-    if embeds(kind):
+    if embeds(kind, state == "referent"):
         fields |= {"inclure_sections": True, "finalite": EMBEDDING_PURPOSE}
     subscribed = await client.post("/v1/abonnements", json=fields, headers=actor.headers)
     assert subscribed.status_code == 201, subscribed.text
@@ -416,7 +435,7 @@ async def test_need_to_know(client, partner, db, receiver, kind, state):
     problems.check(bool(mine) == inside, f"webhook : {len(mine)} livraison(s)")
     embedded_sections = [d["donnees"]["carnet"] for d in mine if "carnet" in d["donnees"]]
     problems.check(
-        bool(embedded_sections) == (inside and embeds(kind)),
+        bool(embedded_sections) == (inside and embeds(kind, state == "referent")),
         f"webhook : {len(embedded_sections)} livraison(s) avec les volets",
     )
     for delivered in mine:
@@ -425,7 +444,9 @@ async def test_need_to_know(client, partner, db, receiver, kind, state):
             continue
         client.accesses.append("livraison")  # journaled by the worker
         got = categories_of(sections)
-        want = exportable(kind) & categories_of(change)
+        # Free text: every one as the referent structure, its own otherwise (it wrote some).
+        wrote = writable(kind, FREE_TEXT)
+        want = exportable(kind, state == "referent" or wrote) & categories_of(change)
         problems.check(got == want, f"webhook : catégories {sorted(got)}, attendues {sorted(want)}")
     with db.read() as session:
         queued = session.execute(

@@ -123,7 +123,10 @@ async def test_a_replay_after_a_restriction_withholds_the_category(client, partn
     answer = replayed.json()
     assert "rqth" not in answer["carnet"].get("situation", {})
     assert "/situation/rqth" not in answer["carnet"]["provenance"]
-    assert [m["categorie"] for m in answer["carnet"]["masques"]] == ["sante_handicap"]
+    assert [m["categorie"] for m in answer["carnet"]["masques"]] == [
+        "sante_handicap",
+        "texte_libre",
+    ]
     assert answer["carnet"]["personne"]["nom"] == NAME
     assert {k: v for k, v in answer.items() if k != "carnet"} == without_notebook(created)
     with db.read() as session:

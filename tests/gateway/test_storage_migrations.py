@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, date, datetime
+from typing import Any
 
 import orjson
 from alembic import command
@@ -129,6 +130,19 @@ def _notebook_with_names(carnet_id: str, nom_cle: str, prenom_cle: str, now: dat
     }
 
 
+def _insert_notebooks(session: Any, notebooks: list[dict], categories: list[str]) -> None:
+    """Notebooks as :func:`_notebook_with_names` gives them, holding ``categories``."""
+    session.execute(
+        text(
+            "INSERT INTO carnets (id, territoire, version, nom_cle, prenom_cle,"
+            " date_naissance, document, tete, categories, cree_le, modifie_le)"
+            " VALUES (:id, '26', 1, :nom_cle, :prenom_cle, '1990-04-15', :document,"
+            " :tete, :categories, :now, :now)"
+        ),
+        [notebook | {"categories": json.dumps(categories)} for notebook in notebooks],
+    )
+
+
 def _name_keys(database: Database) -> dict[str, tuple[str, str]]:
     with database.read() as session:
         rows = session.execute(text("SELECT id, nom_cle, prenom_cle FROM carnets"))
@@ -166,15 +180,7 @@ def test_name_keys_of_stored_notebooks_are_folded_again(db, tmp_path):
             }
         )
         with old.write() as session:
-            session.execute(
-                text(
-                    "INSERT INTO carnets (id, territoire, version, nom_cle, prenom_cle,"
-                    " date_naissance, document, tete, categories, cree_le, modifie_le)"
-                    " VALUES (:id, '26', 1, :nom_cle, :prenom_cle, '1990-04-15', :document,"
-                    " :tete, '[\"identite\"]', :now, :now)"
-                ),
-                notebooks,
-            )
+            _insert_notebooks(session, notebooks, ["identite"])
             session.execute(
                 text(
                     "INSERT INTO carnets_etats (carnet_id, volet, etat)"
@@ -281,3 +287,63 @@ def test_idempotency_records_lose_the_notebooks_their_answers_embedded(db, tmp_p
         with old.read() as session:
             bodies = session.execute(text("SELECT corps FROM idempotence ORDER BY cle")).all()
         assert [bytes(corps) for (corps,) in bodies] == [orjson.dumps(head)] * 501 + [discovery]
+
+
+def _categories(database: Database) -> dict[str, list[str]]:
+    with database.read() as session:
+        rows = session.execute(text("SELECT id, categories FROM carnets"))
+        return {c: json.loads(held) if isinstance(held, str) else held for c, held in rows}
+
+
+def test_notebooks_holding_free_text_get_its_category(db, tmp_path):
+    """0022: a notebook whose stored view shows free text (an event's label, an appointment's
+    subject, the orientation's reason, a job title, an action's label) gets the category
+    ``texte_libre``, so that a read projects it instead of serving the view as stored; the
+    others keep theirs. The downgrade removes it."""
+    event = {"id": "e", "type": "autre", "date": "2026-01-05T10:00:00Z", "libelle": "Suivi"}
+    action = {"hors_referentiel": True, "libelle": "Démarches", "statut": "en_cours"}
+    objectif = {"code": "logement.acceder_logement", "statut": "en_cours", "actions": [action]}
+    views = {
+        "evenements": [event],
+        "rendez_vous": [
+            {"id": "r", "date": "2026-01-05T10:00:00Z", "statut": "a_venir", "objet": "x"}
+        ],
+        "orientation": {"type": "social", "date": "2026-01-01", "motif": "Parce que"},
+        "situation": {"projets_professionnels": [{"code_rome": "K2204", "appellation": "x"}]},
+        "axes": [{"theme": "logement", "objectifs": [objectif]}],
+    }
+    plain = {
+        "rendez_vous": [{"id": "r", "date": "2026-01-05T10:00:00Z", "statut": "a_venir"}],
+        "orientation": {"type": "social", "date": "2026-01-01"},
+        "droits": {"are": True},
+    }
+    # More notebooks than the migration reads at once, the ones with free text among them.
+    with_text = [f"t-{n:03d}-{section}" for n in range(101) for section in views]
+    without = [f"u-{section}" for section in plain]
+    now = datetime.now(UTC)
+    for old in fresh_database(db.dialect, tmp_path, revision="0021"):
+        notebooks = [_notebook_with_names(c, "nom", "prenom", now) for c in [*with_text, *without]]
+        parts = [
+            {
+                "carnet_id": c,
+                "volet": c.split("-")[-1],
+                "vue": orjson.dumps(views[c.split("-")[-1]]),
+            }
+            for c in with_text
+        ] + [{"carnet_id": c, "volet": c[2:], "vue": orjson.dumps(plain[c[2:]])} for c in without]
+        with old.write() as session:
+            _insert_notebooks(session, notebooks, ["parcours"])
+            session.execute(
+                text(
+                    "INSERT INTO carnets_etats (carnet_id, volet, etat, vue)"
+                    " VALUES (:carnet_id, :volet, '{}', :vue)"
+                ),
+                parts,
+            )
+        old.migrate()
+        assert _categories(old) == {
+            **{key: ["parcours", "texte_libre"] for key in with_text},
+            **{key: ["parcours"] for key in without},
+        }
+        _downgrade(old, "0021")
+        assert _categories(old) == {key: ["parcours"] for key in [*with_text, *without]}
