@@ -10,11 +10,11 @@ from sqlmodel import Session, select
 
 from gateway.agents import repository as agents
 from gateway.agents.service import reserve_agent
-from gateway.auth.principal import Principal
+from gateway.auth.principal import ClientRights, Principal, principal_of
 from gateway.auth.secrets import hash_secret, new_secret
 from gateway.habilitation import load_matrix
 from gateway.habilitation.guard import Guard
-from gateway.habilitation.matrix import SANDBOX, SCOPES
+from gateway.habilitation.matrix import SANDBOX
 from gateway.notebooks.service import NotebookService
 from gateway.organisations.service import create_client, create_organisation
 from gateway.storage.database import Database
@@ -72,13 +72,8 @@ def seed(database: Database, validator: Validator, notebooks: int = 5) -> list[D
             client = session.exec(
                 select(Client).where(Client.organisation_id == departement.id)
             ).one()
-            principal = Principal(
-                client_id=client.client_id,
-                organisation_id=departement.id,
-                type_acteur=departement.type_acteur,
-                territoires=(TERRITOIRE,),
-                scopes=frozenset(SCOPES),
-            )
+            rights = ClientRights(departement.id, departement.type_acteur, (TERRITOIRE,), (), False)
+            principal = principal_of(load_matrix(), client.client_id, rights)
             _made_up_notebooks(session, validator, principal, notebooks, seed=2026)
     return credentials
 
@@ -101,13 +96,8 @@ def _demo_agent(session: Session, organisation_id: str, type_acteur: str) -> str
 def seed_sandbox(database: Database, validator: Validator, notebooks: int) -> int:
     """Add made-up notebooks to the sandbox territory, where software publishers try their
     integration; the number of notebooks it then holds."""
-    principal = Principal(
-        client_id="bac-a-sable",
-        organisation_id="bac-a-sable",
-        type_acteur="departement",
-        territoires=(SANDBOX,),
-        scopes=frozenset(SCOPES),
-    )
+    rights = ClientRights("bac-a-sable", "departement", (SANDBOX,), (), False)
+    principal = principal_of(load_matrix(), "bac-a-sable", rights)
     with database.write() as session:
         held = len(
             session.exec(select(NotebookRow.id).where(NotebookRow.territoire == SANDBOX)).all()

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Depends, Header, Request
 
 from gateway.agents import repository as agents
-from gateway.auth.principal import Principal
+from gateway.auth.principal import ClientRights, Principal, principal_of
 from gateway.auth.tokens import AGENT_SUB, InvalidToken
 from gateway.errors import InvalidParameters, ProblemError
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
-from gateway.habilitation.matrix import ADMINISTRATION, Matrix
-from gateway.organisations.repository import ACTIVE_CLIENT
+from gateway.organisations import repository as organisations
 from gateway.storage.database import Database
-from gateway.storage.driver import json_list
 from referential import Validator
 
 
@@ -70,79 +66,21 @@ async def get_principal(request: Request) -> Principal:
     thread pool.
     """
     claims = bearer_claims(request)
-    database: Database = request.app.state.database
-    found = database.fetch_one(ACTIVE_CLIENT, {"client_id": str(claims["client_id"])})
-    if found is None:
+    rights = organisations.active_client(request.app.state.database, str(claims["client_id"]))
+    if rights is None:
         raise _unauthenticated("invalid_token")
-    organisation_id, type_acteur, territoires, derogations, operateur = found
+    return token_principal(request, claims, rights)
+
+
+def token_principal(request: Request, claims: dict[str, Any], rights: ClientRights) -> Principal:
+    """The caller a bearer token's ``claims`` name, with its client's ``rights`` now."""
     return principal_of(
-        request, claims, organisation_id, type_acteur, territoires, derogations, operateur
-    )
-
-
-def principal_of(
-    request: Request,
-    claims: dict[str, Any],
-    organisation_id: str,
-    type_acteur: str,
-    territoires: Any,
-    derogations: Any,
-    operateur: Any,
-) -> Principal:
-    """The caller, from its token's claims and its client's row as read by a text() query.
-
-    Its scopes are those its token carries *and* its client holds now: a restriction or a
-    disabled operator flag applies at once to live tokens, and an identity provider's token
-    cannot carry more than the registered client may.
-    """
-    return _principal(
         request.app.state.matrix,
         str(claims["client_id"]),
+        rights,
         str(claims.get("scope") or ""),
-        organisation_id,
-        type_acteur,
-        _hashable(territoires),
-        _hashable(derogations),
-        bool(operateur),
         claims.get(AGENT_SUB),
     )
-
-
-@lru_cache(maxsize=4096)
-def _principal(
-    matrix: Matrix,
-    client_id: str,
-    scope: str,
-    organisation_id: str,
-    type_acteur: str,
-    territoires: str | bytes,
-    derogations: str | bytes,
-    operateur: bool,
-    agent_sub: str | None = None,
-) -> Principal:
-    """A principal is immutable, and made of these values alone: built once for each (a
-    fifth of a notebook read's own work otherwise)."""
-    granted = overrides(derogations)
-    held = matrix.actor(type_acteur, granted).scopes + ((ADMINISTRATION,) if operateur else ())
-    return Principal(
-        client_id=client_id,
-        organisation_id=organisation_id,
-        type_acteur=type_acteur,
-        territoires=json_list(territoires),
-        scopes=frozenset(s for s in scope.split() if s in held),
-        derogations=granted,
-        agent_sub=agent_sub,
-    )
-
-
-def _hashable(column: Any) -> str | bytes:
-    """A JSON column as a text() query reads it: SQLite's text, or PostgreSQL's value dumped."""
-    return column if isinstance(column, str | bytes) else orjson.dumps(column)
-
-
-def overrides(value: Any) -> tuple[tuple[str, str, str], ...]:
-    """The overrides column as read by a text() query."""
-    return tuple(tuple(o) for o in json_list(value))  # type: ignore[misc]
 
 
 #: The header naming the agent (the person at the keyboard) a call acts through.

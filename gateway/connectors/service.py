@@ -29,7 +29,7 @@ from connectors import (
     PullRequest,
     PullResult,
 )
-from gateway.auth.principal import Principal
+from gateway.auth.principal import Principal, principal_of
 from gateway.connectors import repository
 from gateway.connectors.errors import (
     CapabilityMissing,
@@ -41,7 +41,6 @@ from gateway.connectors.errors import (
     UpstreamProblem,
 )
 from gateway.connectors.loader import Connectors, EnabledConnector
-from gateway.deps import overrides
 from gateway.errors import ProblemError
 from gateway.habilitation.guard import Guard
 from gateway.habilitation.matrix import Matrix
@@ -50,9 +49,8 @@ from gateway.notebooks.errors import InvalidPayload, NotebookNotFound
 from gateway.notebooks.identity import partner_identifiers
 from gateway.notebooks.service import NotebookService
 from gateway.notebooks.states import StateCache
-from gateway.organisations.repository import ACTIVE_CLIENT
+from gateway.organisations import repository as organisations
 from gateway.storage.database import Database
-from gateway.storage.driver import json_list
 from gateway.storage.tables import ConnectorPull, NotebookRow
 from referential import KnownSections, Validator
 
@@ -484,22 +482,14 @@ def connector_guard(
 ) -> Guard:
     """The rights of the client the connector writes as in this territory."""
     connector = entry.connector
-    found = database.fetch_one(ACTIVE_CLIENT, {"client_id": entry.clients[territoire]})
-    if found is None:
+    rights = organisations.active_client(database, entry.clients[territoire])
+    if (
+        rights is None
+        or rights.type_acteur != connector.type_acteur
+        or territoire not in rights.territoires
+    ):
         raise ConnectorMisconfigured()
-    organisation_id, type_acteur, territoires, derogations, _ = found
-    held = json_list(territoires)
-    if type_acteur != connector.type_acteur or territoire not in held:
-        raise ConnectorMisconfigured()
-    granted = overrides(derogations)
-    principal = Principal(
-        client_id=entry.clients[territoire],
-        organisation_id=organisation_id,
-        type_acteur=type_acteur,
-        territoires=held,
-        scopes=frozenset(matrix.actor(type_acteur, granted).scopes),
-        derogations=granted,
-    )
+    principal = principal_of(matrix, entry.clients[territoire], rights)
     return Guard(matrix, principal, connector.finalite)
 
 

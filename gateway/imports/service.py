@@ -35,20 +35,18 @@ from sqlalchemy import select, text, update
 from sqlmodel import Session
 
 from connectors import Capability, Connector, ConnectorError, Ingest, IngestRecord, Notice
-from gateway.auth.principal import Principal
+from gateway.auth.principal import Principal, principal_of
 from gateway.connectors.errors import ConnectorMisconfigured, ConnectorUnknown
 from gateway.connectors.loader import Connectors, EnabledConnector
 from gateway.connectors.service import connector_guard
-from gateway.deps import overrides
 from gateway.errors import NotFound, ProblemError
 from gateway.habilitation.guard import Guard
 from gateway.habilitation.matrix import Matrix
 from gateway.notebooks import repository as notebooks
 from gateway.notebooks.service import NotebookService
 from gateway.notebooks.states import StateCache
-from gateway.organisations.repository import ACTIVE_CLIENT
+from gateway.organisations import repository as organisations
 from gateway.storage.database import Database
-from gateway.storage.driver import json_list
 from gateway.storage.tables import ImportJob, ImportState
 from referential import Validator
 
@@ -495,19 +493,10 @@ class ImportService:
 
     def uploader(self, client_id: str) -> Guard:
         """The rights of an active client, stating the RSA purpose (an upload from the CLI)."""
-        found = self.database.fetch_one(ACTIVE_CLIENT, {"client_id": client_id})
-        if found is None:
+        rights = organisations.active_client(self.database, client_id)
+        if rights is None:
             raise UploaderNotAllowed("Client inconnu ou inactif.")
-        organisation_id, type_acteur, territoires, derogations, _ = found
-        granted = overrides(derogations)
-        principal = Principal(
-            client_id=client_id,
-            organisation_id=organisation_id,
-            type_acteur=type_acteur,
-            territoires=json_list(territoires),
-            scopes=frozenset(self.matrix.actor(type_acteur, granted).scopes),
-            derogations=granted,
-        )
+        principal = principal_of(self.matrix, client_id, rights)
         try:
             return Guard(self.matrix, principal, PURPOSE)
         except ProblemError:

@@ -28,7 +28,7 @@ from gateway.deps import (
     agent_of,
     bearer_claims,
     get_principal,
-    principal_of,
+    token_principal,
 )
 from gateway.errors import InvalidParameters, ProblemError
 from gateway.followup import repository as followup
@@ -43,7 +43,7 @@ from gateway.notebooks.errors import NirNotAllowed, NotebookNotFound
 from gateway.notebooks.replays import under_current_rights
 from gateway.notebooks.service import NotebookService, WriteResult, embed, etag, parse_if_match
 from gateway.notebooks.throttle import Throttle
-from gateway.organisations.repository import is_dpo
+from gateway.organisations.repository import client_rights, is_dpo
 from gateway.responses import OrjsonResponse
 from gateway.routing import header_parameter, lean_route
 from gateway.storage.database import Database
@@ -583,9 +583,8 @@ async def _readable_view(
         )
     version, territoire, organisation_id, type_acteur, territoires = found[:5]
     derogations, linked, operateur, habilitations, referent, referent_structure = found[5:]
-    principal = principal_of(
-        request, claims, organisation_id, type_acteur, territoires, derogations, operateur
-    )
+    rights = client_rights(organisation_id, type_acteur, territoires, derogations, operateur)
+    principal = token_principal(request, claims, rights)
     if agent is not None and habilitations is None:
         if not by_sub:
             raise UnknownAgent()

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
+import orjson
 from sqlalchemy import text
 
+from gateway.auth.principal import ClientRights, Override
 from gateway.storage.database import Database
+from gateway.storage.driver import json_list
 
 #: Run on every authenticated request: disabling a client or its organisation takes effect at
 #: once. (organisation id, actor kind, territories) of an active client of an active organisation.
@@ -27,3 +33,46 @@ def is_dpo(database: Database, client_id: str) -> bool:
     """Is the client the data protection officer's (an active operator client flagged dpo)?"""
     found = database.fetch_one(DPO, {"client_id": client_id})
     return found is not None and bool(found[0])
+
+
+def overrides(value: Any) -> tuple[Override, ...]:
+    """The overrides column (``derogations``) as a text() query reads it."""
+    return tuple(tuple(o) for o in json_list(value))  # type: ignore[misc]
+
+
+def client_rights(
+    organisation_id: str, type_acteur: str, territoires: Any, derogations: Any, operateur: Any
+) -> ClientRights:
+    """A client's rights from the columns of :data:`ACTIVE_CLIENT` (or of a query reading the
+    same), as the driver gives them."""
+    return _client_rights(
+        organisation_id,
+        type_acteur,
+        _hashable(territoires),
+        _hashable(derogations),
+        bool(operateur),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _client_rights(
+    organisation_id: str,
+    type_acteur: str,
+    territoires: str | bytes,
+    derogations: str | bytes,
+    operateur: bool,
+) -> ClientRights:
+    return ClientRights(
+        organisation_id, type_acteur, json_list(territoires), overrides(derogations), operateur
+    )
+
+
+def _hashable(column: Any) -> str | bytes:
+    """A JSON column as a text() query reads it: SQLite's text, or PostgreSQL's value dumped."""
+    return column if isinstance(column, str | bytes) else orjson.dumps(column)
+
+
+def active_client(database: Database, client_id: str) -> ClientRights | None:
+    """The rights of an active client of an active organisation (None otherwise)."""
+    found = database.fetch_one(ACTIVE_CLIENT, {"client_id": client_id})
+    return None if found is None else client_rights(*found)

@@ -19,10 +19,10 @@ import orjson
 from sqlmodel import Session
 
 from gateway.auth.principal import source_key
-from gateway.deps import overrides
 from gateway.habilitation.categories import FREE_TEXT, categories_of, project
 from gateway.habilitation.matrix import Matrix
 from gateway.notebooks import repository as notebooks
+from gateway.organisations.repository import overrides
 from gateway.storage.driver import json_list
 from gateway.storage.tables import Client, Delivery, Organisation, Subscription
 from gateway.subscriptions.outbox import may_see

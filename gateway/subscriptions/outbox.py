@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlmodel import Session
 
-from gateway.deps import overrides
 from gateway.habilitation.matrix import SANDBOX, Matrix
+from gateway.organisations.repository import overrides
 from gateway.storage import driver
 from gateway.storage.driver import json_list
 from gateway.storage.tables import Delivery
