@@ -215,6 +215,14 @@ class _NoLock:
         return None
 
 
+def _default_keyring() -> Keyring:
+    """The keys of the settings (CARNET_CLES_SECRETS or the key file)."""
+    from gateway.sealing import keyring
+    from gateway.settings import Settings
+
+    return keyring(Settings())
+
+
 class Database:
     """One engine and its sessions."""
 
@@ -473,12 +481,13 @@ class Database:
         """Apply the migrations up to ``revision`` (creates the database on first run).
 
         ``keyring`` seals the secrets a migration finds in clear (default: the keys of the
-        settings, read only when there is something to seal)."""
+        settings, read only when there is something to seal). Migrations import nothing from
+        the application: they are handed a function giving the keyring."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
-            config.attributes["keyring"] = keyring
+            config.attributes["keyring"] = _default_keyring if keyring is None else lambda: keyring
             command.upgrade(config, revision)
 
     def checkpoints(self) -> Checkpoints | None:

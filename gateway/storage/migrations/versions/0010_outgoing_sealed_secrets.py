@@ -3,8 +3,9 @@ schema; the signing secrets of subscriptions sealed at rest (AES-256-GCM); subsc
 that embed the changed sections, and the purpose they are journaled with
 
 The secrets found in clear are sealed here, under the keyring handed over by
-Database.migrate (default: the keys of the settings, CARNET_CLES_SECRETS or the key file);
-a downgrade opens them again.
+Database.migrate (a function giving it: by default, the keys of the settings,
+CARNET_CLES_SECRETS or the key file); a downgrade opens them again. Nothing is imported from
+the application: the keyring is an object with ``seal`` and ``open``.
 
 Revision ID: 0010
 Revises: 0009
@@ -12,14 +13,11 @@ Create Date: 2026-12-01 10:00:00.000000
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import context, op
-
-from gateway import sealing
-from gateway.settings import Settings
-from gateway.subscriptions.service import seal_context
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -32,9 +30,20 @@ _UPDATE = sa.text(
 )
 
 
-def _keyring() -> sealing.Keyring:
+#: How a sealed value starts (gateway.sealing as of this revision).
+_SEALED = "a256gcm$"
+
+
+def _keyring() -> Any:
     given = context.config.attributes.get("keyring")
-    return given if given is not None else sealing.keyring(Settings())
+    if given is None:
+        raise RuntimeError("0010 : des secrets sont à sceller ; Database.migrate donne les clés.")
+    return given()
+
+
+def _seal_context(subscription_id: str) -> str:
+    """What a sealed secret is bound to: its subscription (gateway.subscriptions.service)."""
+    return f"abonnements:{subscription_id}"
 
 
 def _rewrite(sealed: bool) -> None:
@@ -44,10 +53,10 @@ def _rewrite(sealed: bool) -> None:
     keyring = None
     for subscription_id, secret, previous in bind.execute(_SECRETS).all():
         values = {"secret": secret, "secret_precedent": previous}
-        where = seal_context(subscription_id)
+        where = _seal_context(subscription_id)
         changed = {}
         for name, value in values.items():
-            if value is None or sealing.sealed(value) == sealed:
+            if value is None or value.startswith(_SEALED) == sealed:
                 continue
             keyring = keyring or _keyring()
             changed[name] = keyring.seal(value, where) if sealed else keyring.open(value, where)

@@ -1,0 +1,33 @@
+"""Rules of the code's shape that import-linter cannot check (the migrations are no package):
+a migration imports nothing from the application, whose code may change after it ran."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from gateway.storage.database import MIGRATIONS
+
+APPLICATION = ("gateway", "referential", "connectors")
+VERSIONS = sorted((Path(MIGRATIONS) / "versions").glob("*.py"))
+
+
+def imported(path: Path) -> set[str]:
+    """The modules a file imports, wherever the import stands (a function's body too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+    return found
+
+
+def test_every_migration_is_checked():
+    assert len(VERSIONS) >= 22
+
+
+@pytest.mark.parametrize("path", VERSIONS, ids=[p.stem for p in VERSIONS])
+def test_a_migration_imports_nothing_from_the_application(path):
+    application = {m for m in imported(path) if m.split(".")[0] in APPLICATION}
+    assert not application, f"{path.name} imports {sorted(application)}"
