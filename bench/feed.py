@@ -42,6 +42,7 @@ from sqlalchemy import insert, text
 from gateway.feed import repository as feed
 from gateway.feed.repository import Visibility
 from gateway.habilitation.categories import CATEGORY_BITS
+from gateway.organisations.service import create_client
 from gateway.sealing import Keyring, new_key
 from gateway.storage.database import Database
 from gateway.storage.tables import Change, Delivery, NotebookRow, Organisation, Subscription
@@ -57,12 +58,16 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 KEYRING = Keyring.parse(new_key())
 
 
-def bench_subscription(subscription_id: str, target: str, *, actif: bool = True) -> Subscription:
-    """A subscription of the bench's organisation to every change, delivered to ``target``."""
+def bench_subscription(
+    subscription_id: str, target: str, client_id: str, *, actif: bool = True
+) -> Subscription:
+    """A subscription of the bench's organisation (through its active client ``client_id``:
+    the outbox queues nothing for a disabled or unknown client) to every change, delivered to
+    ``target``."""
     return Subscription(
         id=subscription_id,
         organisation_id="bench",
-        client_id="bench",
+        client_id=client_id,
         url=target,
         territoires=[],
         sections=[],
@@ -208,22 +213,17 @@ def _throughput(database: Database, workers: int, events: int) -> float:
     return events / elapsed
 
 
-def _write_cost(database: Database, target: str, writes: int) -> dict[int, float]:
+def _write_cost(database: Database, target: str, client_id: str, writes: int) -> dict[int, float]:
     """Writes/s with 0, 1 and 10 matching subscriptions, alternated in 4 blocks each."""
-    from gateway.auth.principal import Principal
+    from gateway.auth.principal import ClientRights, principal_of
     from gateway.habilitation import load_matrix
     from gateway.habilitation.guard import Guard
     from gateway.notebooks.service import NotebookService
     from referential import default_validator
 
     matrix, validator = load_matrix(), default_validator()
-    principal = Principal(
-        client_id="bench",
-        organisation_id="bench",
-        type_acteur="departement",
-        territoires=("26",),
-        scopes=frozenset(matrix.actor("departement").scopes),
-    )
+    rights = ClientRights("bench", "departement", ("26",), (), False)
+    principal = principal_of(matrix, client_id, rights)
     guard = Guard(matrix, principal, "accompagnement")
     identity = b'{"personne": {"nom": "Banc", "prenom": "Essai", "date_naissance": "1990-01-01"}}'
     with database.write() as session:
@@ -253,7 +253,7 @@ def _write_cost(database: Database, target: str, writes: int) -> dict[int, float
 
     with database.write() as session:
         for n in range(10):
-            session.add(bench_subscription(f"bench-{n}", target, actif=False))
+            session.add(bench_subscription(f"bench-{n}", target, client_id, actif=False))
         session.execute(text("UPDATE abonnements SET actif = false WHERE id = 'bench'"))
     rates: dict[int, list[float]] = {0: [], 1: [], 10: []}
     block()  # warm-up
@@ -284,7 +284,14 @@ def main() -> None:
     database = Database(url)
     database.migrate()
     with database.write() as session:
-        for table in ("livraisons", "abonnements", "changements", "carnets", "organisations"):
+        for table in (
+            "livraisons",
+            "abonnements",
+            "changements",
+            "carnets",
+            "clients",
+            "organisations",
+        ):
             session.execute(text(f"DELETE FROM {table}"))
     ids = _notebooks(database)
     print(f"engine: {database.dialect}")
@@ -304,7 +311,9 @@ def main() -> None:
                 id="bench", nom="bench", type_acteur="departement", territoires=["26"], cree_le=NOW
             )
         )
-        session.add(bench_subscription("bench", target))
+        session.flush()
+        client_id = create_client(session, organisation_id="bench", nom="bench").client.client_id
+        session.add(bench_subscription("bench", target, client_id))
     rates = []
     for workers in (1, 2):
         _queue(database, "bench", ids[0], args.events)
@@ -312,7 +321,7 @@ def main() -> None:
         print(f"(b) delivery, {workers} worker(s): {rates[-1]:8.0f} events/s")
     print(f"    ratio 2 workers / 1 worker: {rates[1] / rates[0]:.2f}")
 
-    rates_by_count = _write_cost(database, target, args.writes)
+    rates_by_count = _write_cost(database, target, client_id, args.writes)
     for count, rate in rates_by_count.items():
         ratio = rate / rates_by_count[0]
         print(f"(c) contributions, {count:2d} subscription(s): {rate:8.0f} writes/s  ({ratio:.2f})")
