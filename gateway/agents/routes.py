@@ -7,14 +7,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
+from gateway import pagination
 from gateway.agents import repository
 from gateway.deps import DatabaseDep
 from gateway.errors import NotFound
 from gateway.organisations.routes import AdministratorDep, Operator, own_organisation
+from gateway.pagination import page_of
 from gateway.storage.tables import Agent
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"])
@@ -111,18 +113,25 @@ def create_agent(
         return _wire(agent)
 
 
+Agents = page_of(AgentVue, name="Agents", description="Les agents, par identifiant.")
+
+
 @router.get(
     "/organisations/{organisation_id}/agents",
     summary="Les agents de l'organisation",
-    response_model=list[AgentVue],
+    response_model=Agents,
     responses=_RESPONSES,
 )
 def list_agents(
-    organisation_id: OrganisationId, database: DatabaseDep, reach: AdministratorDep
-) -> list[AgentVue]:
+    organisation_id: OrganisationId,
+    database: DatabaseDep,
+    reach: AdministratorDep,
+    params: Annotated[Any, Depends(pagination.params_of(Agents))],
+) -> Any:
     with database.read() as session:
         own_organisation(session, reach, organisation_id)
-        return [_wire(agent) for agent in repository.of_organisation(session, organisation_id)]
+        found = [_wire(agent) for agent in repository.of_organisation(session, organisation_id)]
+    return pagination.keyset(Agents, params, found, lambda agent: agent.id)
 
 
 @router.put(

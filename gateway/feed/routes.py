@@ -5,23 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from gateway import pagination
 from gateway.deps import DatabaseDep, GuardDep
-from gateway.errors import InvalidParameters, ProblemError
+from gateway.errors import ProblemError
 from gateway.feed import repository
 from gateway.feed.repository import Visibility
 from gateway.habilitation.journal import LISTED
 from gateway.notebooks import repository as notebooks
+from gateway.pagination import page_of
 from referential import OutgoingBody
 
 router = APIRouter(prefix="/v1/changements", tags=["changements"])
-
-CURSOR_DOC = (
-    "Curseur opaque rendu dans « suivant » par la page précédente (absent : depuis le début de "
-    "l'historique conservé)."
-)
 
 
 class CursorExpired(ProblemError):
@@ -40,14 +37,22 @@ class Changement(BaseModel):
     horodatage: datetime = Field(description="Instant du changement (UTC).")
 
 
-class Changements(BaseModel):
-    """Une page du flux des changements, dans l'ordre où ils ont eu lieu."""
-
-    changements: list[Changement]
-    suivant: str = Field(description="À passer dans « depuis » pour lire la suite.")
-    fin: bool = Field(
-        description="Vrai quand la page atteint le dernier changement enregistré à cet instant."
-    )
+Changements = page_of(
+    Changement,
+    name="Changements",
+    description="Les changements, dans l'ordre où ils ont eu lieu.",
+    default=100,
+    maximum=1000,
+    fin=(
+        bool,
+        Field(
+            description=(
+                "Vrai quand la page atteint le dernier changement enregistré à cet instant ; "
+                "« suivant » est alors l'endroit où reprendre plus tard."
+            )
+        ),
+    ),
+)
 
 
 CHANGEMENT = OutgoingBody(
@@ -64,19 +69,6 @@ CHANGEMENTS = OutgoingBody(
 )
 
 
-def _invalid_cursor() -> InvalidParameters:
-    return InvalidParameters(
-        errors=[
-            {
-                "parameter": "depuis",
-                "in": "query",
-                "code": "curseur_invalide",
-                "message": "Curseur « depuis » invalide : reprenez celui d'une page précédente.",
-            }
-        ]
-    )
-
-
 @router.get(
     "",
     summary="Les changements des carnets que vous pouvez voir, dans l'ordre où ils ont eu lieu",
@@ -91,19 +83,21 @@ def _invalid_cursor() -> InvalidParameters:
 def changes(
     database: DatabaseDep,
     guard: GuardDep,
-    depuis: Annotated[str | None, Query(max_length=40, description=CURSOR_DOC)] = None,
-    limite: Annotated[int, Query(ge=1, le=1000, description="Taille de la page.")] = 100,
+    params: Annotated[Any, Depends(pagination.params_of(Changements))],
 ) -> Any:
     """Each change gives the notebook, its new version, the sections it modified and when; the
     data itself is read from the notebook (habilitation and journal apply there). Only the
     notebooks within the caller's need to know are listed, and a change that touched only
-    categories its actor kind may not read is left out. The cursor ``suivant`` stays valid for
-    the retention of the change log (``CARNET_CHANGEMENTS_RETENTION_JOURS``, 30 days by default);
-    an expired one answers 410."""
+    categories its actor kind may not read is left out. The list pages as every list does
+    (``apres``, ``limite``; ``elements``, ``suivant``), without gaps: ``suivant`` is always given,
+    where to resume once more changes happened, and stays valid for the retention of the change
+    log (``CARNET_CHANGEMENTS_RETENTION_JOURS``, 30 days by default); an expired one answers
+    410."""
     guard.require("lecture")
+    depuis = pagination.position(params)
     after = repository.START if depuis is None else repository.parse_cursor(depuis)
     if after is None:
-        raise _invalid_cursor()
+        raise pagination.invalid_cursor()
     principal = guard.principal
     visibility = Visibility(
         territoires=principal.territoires,
@@ -114,7 +108,9 @@ def changes(
     with database.read() as session:
         if depuis is not None and after < repository.horizon(session):
             raise CursorExpired()
-        entries, position, end = repository.page(session, visibility, after, limite)
+        entries, position, end = repository.page(
+            session, visibility, after, pagination.size(params)
+        )
     with database.write() as session:
         entry = guard.entry("changements", None, sorted(guard.readable), "servi")
         notebooks.record_access(session, entry)
@@ -123,16 +119,15 @@ def changes(
         notebooks.record_accesses(
             session, [guard.entry("changements", carnet_id, [], LISTED) for carnet_id in named]
         )
-    return {
-        "changements": [
-            {
-                "carnet_id": e.carnet_id,
-                "version": e.version,
-                "sections": e.sections,
-                "horodatage": e.horodatage.astimezone(UTC),
-            }
-            for e in entries
-        ],
-        "suivant": repository.format_cursor(position),
-        "fin": end,
-    }
+    elements = [
+        Changement(
+            carnet_id=e.carnet_id,
+            version=e.version,
+            sections=e.sections,
+            horodatage=e.horodatage.astimezone(UTC),
+        )
+        for e in entries
+    ]
+    return pagination.page(
+        Changements, params, elements, repository.format_cursor(position), fin=end
+    )

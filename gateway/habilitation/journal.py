@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from gateway import pagination
 from gateway.errors import ProblemError
 from gateway.storage.database import Database, WriterBusy
 from gateway.storage.tables import JournalEntry
@@ -105,12 +106,13 @@ def journal_wire(entry: JournalEntry, readable: frozenset[str] | None = None) ->
 
 
 def journal_page(
-    entries: list[JournalEntry], limit: int, readable: frozenset[str] | None = None
-) -> dict[str, Any]:
-    """One page of the journal from ``limit + 1`` entries read: the entries, and the cursor of
-    the next page (None on the last one)."""
-    page = entries[:limit]
-    return {
-        "entrees": [journal_wire(entry, readable) for entry in page],
-        "suivant": page[-1].seq if len(entries) > limit else None,
-    }
+    page_type: Any,
+    params: Any,
+    entries: list[JournalEntry],
+    readable: frozenset[str] | None = None,
+) -> Any:
+    """One page of the journal from the ``limite + 1`` entries read after its cursor (see
+    :mod:`gateway.pagination`)."""
+    return pagination.from_rows(
+        page_type, params, entries, lambda e: e.seq, lambda e: journal_wire(e, readable)
+    )

@@ -9,11 +9,10 @@ from typing import Annotated, Any, TypedDict
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
-from fastapi_pagination.cursor import CursorPage
-from fastapi_pagination.customization import CustomizedPage, UseIncludeTotal, UseParamsFields
 from fastapi_pagination.ext.sqlmodel import paginate
 from sqlakeyset import InvalidPage
 
+from gateway import pagination
 from gateway.agents import repository as agents
 from gateway.auth.tokens import AGENT_SUB
 from gateway.deps import (
@@ -56,12 +55,13 @@ router = APIRouter(prefix="/v1/carnets", tags=["carnets"])
 #: gateway/app.py): FastAPI resolves the routes of an included router twice per request.
 hot_router = APIRouter(prefix="/v1/carnets", tags=["carnets"])
 
-#: Cursor pages without a COUNT per page.
-Page = CustomizedPage[
-    CursorPage[wire.ResumeCarnet],
-    UseIncludeTotal(False),
-    UseParamsFields(size=Query(50, ge=1, le=100, description="Taille de la page.")),
-]
+#: The notebooks a search finds, by modification time then id (see gateway/pagination.py).
+Page = pagination.page_of(
+    wire.ResumeCarnet,
+    name="Carnets",
+    description="Les carnets trouvés, du moins au plus récemment modifié.",
+    maximum=100,
+)
 
 CARNET_ID_MAX_LENGTH = 36
 CarnetId = Annotated[
@@ -390,7 +390,7 @@ def search(
     request: Request,
     database: DatabaseDep,
     guard: GuardDep,
-    params: Annotated[Page.__params_type__, Depends()],  # type: ignore[name-defined]
+    params: Annotated[Any, Depends(pagination.params_of(Page))],
     territoire: Territoire = None,
     modifie_depuis: ModifieDepuis = None,
 ) -> Any:
@@ -429,7 +429,7 @@ def search_by_identity(
     database: DatabaseDep,
     guard: GuardDep,
     body: Annotated[bytes, wire.RAW_BODY],
-    params: Annotated[Page.__params_type__, Depends()],  # type: ignore[name-defined]
+    params: Annotated[Any, Depends(pagination.params_of(Page))],
     territoire: Territoire = None,
     modifie_depuis: ModifieDepuis = None,
 ) -> Any:
@@ -488,16 +488,7 @@ def _search(
         try:
             page = paginate(session, statement, params, transformer=_summaries)
         except InvalidPage:
-            raise InvalidParameters(
-                errors=[
-                    {
-                        "parameter": "cursor",
-                        "in": "query",
-                        "code": "parametre_invalide",
-                        "message": "Paramètre « cursor » invalide : reprenez celui d'une page précédente.",
-                    }
-                ]
-            ) from None
+            raise pagination.invalid_cursor() from None
         discovered = None
         if identifying and linked_to is not None and not page.items and not params.cursor:
             # Outside the need to know, an identity designating a notebook of the caller's
@@ -638,10 +629,7 @@ def access_journal(
     carnet_id: CarnetId,
     database: DatabaseDep,
     guard: GuardDep,
-    apres: Annotated[
-        int | None, Query(ge=0, le=SEQ_MAX, description="Numéro de la dernière entrée lue.")
-    ] = None,
-    limite: Annotated[int, Query(ge=1, le=200)] = 50,
+    params: Annotated[Any, Depends(pagination.params_of(wire.Journal))],
 ) -> Any:
     """The caller's own organisation's accesses to a notebook within its need to know: the
     journal is for the data protection officer and the person, never a window on other
@@ -659,8 +647,8 @@ def access_journal(
                 session,
                 carnet_id=carnet_id,
                 organisation_id=None if dpo else guard.principal.organisation_id,
-                after=apres,
-                limit=limite + 1,
+                after=pagination.number(params),
+                limit=pagination.size(params) + 1,
             )
             if allowed
             else []
@@ -670,7 +658,7 @@ def access_journal(
         repository.record_access(session, guard.entry("journal", carnet_id, [], outcome))
     if not allowed:
         raise NotebookNotFound()
-    return journal_page(entries, limite, None if dpo else guard.readable)
+    return journal_page(wire.Journal, params, entries, None if dpo else guard.readable)
 
 
 @router.get(

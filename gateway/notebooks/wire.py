@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 
 from gateway.errors import ProblemError
 from gateway.notebooks.errors import InvalidPayload
+from gateway.pagination import page_of
 from referential import check_nir
 
 
@@ -112,9 +113,12 @@ class EntreeJournal(BaseModel):
     )
 
 
-class Journal(BaseModel):
-    entrees: list[EntreeJournal]
-    suivant: int | None = Field(description="À passer dans « apres » pour la page suivante.")
+Journal = page_of(
+    EntreeJournal,
+    name="Journal",
+    description="Les accès, du plus ancien au plus récent.",
+    maximum=500,
+)
 
 
 class ResultatEcriture(BaseModel):

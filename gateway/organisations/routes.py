@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
+from gateway import pagination
 from gateway.auth.principal import Principal
 from gateway.deps import DatabaseDep, PrincipalDep
 from gateway.errors import NotFound, ProblemError
@@ -28,7 +29,7 @@ from gateway.habilitation.guard import InsufficientScope
 from gateway.habilitation.journal import journal_page
 from gateway.habilitation.matrix import ADMINISTRATION
 from gateway.notebooks import repository
-from gateway.notebooks.routes import SEQ_MAX
+from gateway.notebooks.wire import Journal
 from gateway.organisations import service
 from gateway.organisations.repository import NATIONAL_OPERATOR, is_dpo
 from gateway.responses import OrjsonResponse
@@ -179,6 +180,22 @@ class NouveauClient(BaseModel):
     jwks_uri: str | None = Field(default=None, max_length=500, pattern=r"^https://")
 
 
+class OrganisationVue(BaseModel):
+    """Une organisation habilitée."""
+
+    id: str
+    nom: str
+    type_acteur: str
+    territoires: list[str]
+    siret: str | None
+    actif: bool
+
+
+Organisations = pagination.page_of(
+    OrganisationVue, name="Organisations", description="Les organisations, par identifiant."
+)
+
+
 def _organisation_wire(organisation: Organisation) -> dict[str, Any]:
     return {
         "id": organisation.id,
@@ -241,16 +258,22 @@ def _own_client(session: Session, reach: Operator, client_id: str) -> Client:
 @router.get(
     "/organisations",
     summary="Les organisations de vos territoires (et, opérateur national, des types nationaux)",
+    response_model=Organisations,
     responses=_RESPONSES,
 )
-def list_organisations(database: DatabaseDep, reach: AdministratorDep) -> list[dict[str, Any]]:
+def list_organisations(
+    database: DatabaseDep,
+    reach: AdministratorDep,
+    params: Annotated[Any, Depends(pagination.params_of(Organisations))],
+) -> Any:
     with database.read() as session:
         organisations = service.list_organisations(session)
-    return [
+    found = [
         _organisation_wire(o)
         for o in organisations
         if (reach.national and _national(o.type_acteur)) or _in_territories(reach, o)
     ]
+    return pagination.keyset(Organisations, params, found, lambda o: str(o["id"]))
 
 
 @router.post(
@@ -384,16 +407,16 @@ journal_router = APIRouter(tags=["administration"])
         "Le journal des accès : d'un carnet ou d'une organisation de vos territoires (délégué à "
         "la protection des données)"
     ),
+    response_model=Journal,
     responses=_RESPONSES | {400: {"description": "Ni carnet ni organisation."}},
 )
 def journal(
     database: DatabaseDep,
     principal: OperatorDep,
+    params: Annotated[Any, Depends(pagination.params_of(Journal))],
     carnet: Annotated[str | None, Query(max_length=36)] = None,
     organisation: Annotated[str | None, Query(max_length=36)] = None,
-    apres: Annotated[int | None, Query(ge=0, le=SEQ_MAX)] = None,
-    limite: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> dict[str, Any]:
+) -> Any:
     if carnet is None and organisation is None:
         raise ProblemError(
             errors=[
@@ -417,8 +440,8 @@ def journal(
             session,
             carnet_id=carnet,
             organisation_id=organisation,
-            after=apres,
-            limit=limite + 1,
+            after=pagination.number(params),
+            limit=pagination.size(params) + 1,
         )
     if not is_dpo(database, principal.client_id):
         # The journal is for the data protection officer: an operator reading the accesses of
@@ -441,4 +464,4 @@ def journal(
                 "agent": None,
             },
         )
-    return journal_page(entries, limite)
+    return journal_page(Journal, params, entries)

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway import pagination
 from gateway.auth.principal import Principal
 from gateway.deps import DatabaseDep, PrincipalDep
 from gateway.errors import NotFound
 from gateway.habilitation.guard import InsufficientScope
 from gateway.habilitation.matrix import SCOPE_PREFIX, Matrix
 from gateway.organisations.routes import OperatorDep
+from gateway.pagination import page_of
 from gateway.settings import Settings
 from gateway.storage.tables import Delivery
 from gateway.subscriptions import repository, service
@@ -209,16 +211,27 @@ def create_subscription(
     return answer
 
 
+Abonnements = page_of(
+    Abonnement, name="Abonnements", description="Les abonnements, par identifiant."
+)
+
+
 @router.get(
     "",
-    response_model=list[Abonnement],
+    response_model=Abonnements,
     summary="Les abonnements de votre organisation",
     responses=_RESPONSES,
 )
-def list_subscriptions(database: DatabaseDep, principal: SubscriberDep) -> Any:
+def list_subscriptions(
+    database: DatabaseDep,
+    principal: SubscriberDep,
+    params: Annotated[Any, Depends(pagination.params_of(Abonnements))],
+) -> Any:
     with database.read() as session:
-        found = repository.of_organisation(session, principal.organisation_id)
-        return [service.wire(s) for s in found]
+        found = [
+            service.wire(s) for s in repository.of_organisation(session, principal.organisation_id)
+        ]
+    return pagination.keyset(Abonnements, params, found, lambda s: str(s["id"]))
 
 
 @router.get("/{abonnement_id}", response_model=Abonnement, summary="Un abonnement", responses=_ONE)
@@ -333,9 +346,9 @@ class Livraison(BaseModel):
     cree_le: datetime
 
 
-class Livraisons(BaseModel):
-    livraisons: list[Livraison]
-    suivant: int | None = Field(description="À passer dans « apres » pour la page suivante.")
+Livraisons = page_of(
+    Livraison, name="Livraisons", description="Les livraisons, les plus récentes d'abord."
+)
 
 
 def _delivery_wire(delivery: Delivery) -> dict[str, Any]:
@@ -360,8 +373,6 @@ DeliveryStatus = Annotated[
     Literal["en_attente", "livre", "echec", "abandonne"] | None,
     Query(description="Seulement les livraisons de ce statut."),
 ]
-After = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="Dernière livraison lue.")]
-Limit = Annotated[int, Query(ge=1, le=200)]
 
 
 @router.get(
@@ -374,21 +385,20 @@ def list_deliveries(
     abonnement_id: SubscriptionId,
     database: DatabaseDep,
     principal: SubscriberDep,
+    params: Annotated[Any, Depends(pagination.params_of(Livraisons))],
     statut: DeliveryStatus = None,
-    apres: After = None,
-    limite: Limit = 50,
 ) -> Any:
     with database.read() as session:
         if repository.get(session, abonnement_id, principal.organisation_id) is None:
             raise _not_found()
         found = repository.deliveries(
-            session, abonnement_id, after=apres, limit=limite + 1, statut=statut
+            session,
+            abonnement_id,
+            after=pagination.number(params),
+            limit=pagination.size(params) + 1,
+            statut=statut,
         )
-    page = found[:limite]
-    return {
-        "livraisons": [_delivery_wire(d) for d in page],
-        "suivant": page[-1].id if len(found) > limite else None,
-    }
+    return pagination.from_rows(Livraisons, params, found, lambda d: d.id, _delivery_wire)
 
 
 @router.post(
@@ -430,9 +440,11 @@ class LivraisonOperateur(Livraison):
     organisation_id: str
 
 
-class LivraisonsOperateur(BaseModel):
-    livraisons: list[LivraisonOperateur]
-    suivant: int | None = Field(description="À passer dans « apres » pour la page suivante.")
+LivraisonsOperateur = page_of(
+    LivraisonOperateur,
+    name="LivraisonsOperateur",
+    description="Les livraisons, les plus récentes d'abord.",
+)
 
 
 @admin_router.get(
@@ -447,22 +459,27 @@ class LivraisonsOperateur(BaseModel):
 def operator_deliveries(
     database: DatabaseDep,
     principal: OperatorDep,
+    params: Annotated[Any, Depends(pagination.params_of(LivraisonsOperateur))],
     statut: DeliveryStatus = None,
-    apres: After = None,
-    limite: Limit = 50,
 ) -> Any:
     with database.read() as session:
         found = repository.deliveries_of_territories(
-            session, principal.territoires, after=apres, limit=limite + 1, statut=statut
+            session,
+            principal.territoires,
+            after=pagination.number(params),
+            limit=pagination.size(params) + 1,
+            statut=statut,
         )
-    page = found[:limite]
-    return {
-        "livraisons": [
-            _delivery_wire(d) | {"abonnement_id": d.abonnement_id, "organisation_id": o}
-            for d, o in page
-        ],
-        "suivant": page[-1][0].id if len(found) > limite else None,
-    }
+    return pagination.from_rows(
+        LivraisonsOperateur,
+        params,
+        found,
+        lambda row: row[0].id,
+        lambda row: (
+            _delivery_wire(row[0])
+            | {"abonnement_id": row[0].abonnement_id, "organisation_id": row[1]}
+        ),
+    )
 
 
 @admin_router.post(

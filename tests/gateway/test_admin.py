@@ -4,6 +4,7 @@ and the access journal."""
 from sqlmodel import select
 
 from gateway.organisations.service import create_client, create_organisation
+from gateway.pagination import encode
 from gateway.storage.tables import Client, Organisation
 from tests.gateway.conftest import Partner
 from tests.gateway.payloads import new_notebook, view
@@ -61,7 +62,7 @@ async def test_an_operator_registers_an_organisation_and_its_client(client, db):
     )
     assert token.status_code == 200
     assert "administration" not in token.json()["scope"]
-    listed = (await client.get("/v1/admin/organisations", headers=admin.headers)).json()
+    listed = (await client.get("/v1/admin/organisations", headers=admin.headers)).json()["elements"]
     assert organisation in [o["id"] for o in listed]
 
 
@@ -87,7 +88,7 @@ async def test_an_operator_acts_within_its_territories_only(client, db, partner)
         ),
     ):
         assert response.status_code == 404, response.text
-    listed = (await client.get("/v1/admin/organisations", headers=admin.headers)).json()
+    listed = (await client.get("/v1/admin/organisations", headers=admin.headers)).json()["elements"]
     assert ardeche.organisation_id not in [o["id"] for o in listed]
 
 
@@ -124,11 +125,11 @@ async def test_the_dpo_reads_the_journal_of_its_territories(client, db, partner)
     by_notebook = await client.get(
         "/v1/journal", params={"carnet": carnet_id}, headers=admin.headers
     )
-    assert [e["action"] for e in by_notebook.json()["entrees"]] == ["creation", "lecture"]
+    assert [e["action"] for e in by_notebook.json()["elements"]] == ["creation", "lecture"]
     by_organisation = await client.get(
         "/v1/journal", params={"organisation": p.organisation_id}, headers=admin.headers
     )
-    assert len(by_organisation.json()["entrees"]) == 2
+    assert len(by_organisation.json()["elements"]) == 2
     assert (await client.get("/v1/journal", headers=admin.headers)).status_code == 400
     stranger = await operator(client, db, territoires=("07",), dpo=True)
     refused = await client.get(
@@ -158,7 +159,7 @@ async def test_the_dpo_reads_every_organisations_entries_of_a_notebook(client, d
     await client.get(f"/v1/carnets/{carnet_id}", headers=caf.headers)
     whole = await client.get(f"/v1/carnets/{carnet_id}/journal", headers=dpo.headers)
     assert whole.status_code == 200, whole.text
-    assert {e["organisation_id"] for e in whole.json()["entrees"]} == {
+    assert {e["organisation_id"] for e in whole.json()["elements"]} == {
         departement.organisation_id,
         caf.organisation_id,
     }
@@ -212,16 +213,18 @@ async def test_a_huge_journal_cursor_is_400_not_500(client, db, partner):
     admin = await operator(client, db)
     p = await partner()
     carnet_id = await new_notebook(client, p)
-    huge = str(2**70)
-    for response in (
-        await client.get(
-            f"/v1/carnets/{carnet_id}/journal", params={"apres": huge}, headers=p.headers
-        ),
-        await client.get(
-            "/v1/journal", params={"carnet": carnet_id, "apres": huge}, headers=admin.headers
-        ),
-    ):
-        assert response.status_code == 400, response.text
+    # Not a cursor the API hands out, and the well-formed cursor of a number out of range.
+    for huge in (str(2**70), encode(None, str(2**70))):
+        for response in (
+            await client.get(
+                f"/v1/carnets/{carnet_id}/journal", params={"apres": huge}, headers=p.headers
+            ),
+            await client.get(
+                "/v1/journal", params={"carnet": carnet_id, "apres": huge}, headers=admin.headers
+            ),
+        ):
+            assert response.status_code == 400, response.text
+            assert response.json()["errors"][0]["code"] == "curseur_invalide"
 
 
 #: The actor kinds whose organisations national operators administer (the matrix's data).
@@ -306,7 +309,7 @@ async def test_a_national_organisation_elsewhere_does_not_exist_for_a_territoria
     ):
         assert response.status_code == 404, response.text
         assert response.json()["code"] == "introuvable"
-    listed = (await client.get("/v1/admin/organisations", headers=admin.headers)).json()
+    listed = (await client.get("/v1/admin/organisations", headers=admin.headers)).json()["elements"]
     assert elsewhere.organisation_id not in [o["id"] for o in listed]
 
 
@@ -341,7 +344,9 @@ async def test_a_national_operator_administers_national_actors_in_every_territor
     structure = await partner("structure_insertion", ["75"])
     listed = [
         o["id"]
-        for o in (await client.get("/v1/admin/organisations", headers=national.headers)).json()
+        for o in (await client.get("/v1/admin/organisations", headers=national.headers)).json()[
+            "elements"
+        ]
     ]
     assert agence in listed
     assert caf.organisation_id in listed

@@ -162,7 +162,7 @@ async def test_operators_manage_their_agents(client, partner, db):
     listed = await client.get(
         f"/v1/admin/organisations/{structure.organisation_id}/agents", headers=admin.headers
     )
-    assert agent in [a["id"] for a in listed.json()]
+    assert agent in [a["id"] for a in listed.json()["elements"]]
     granted = await client.put(
         f"/v1/admin/agents/{agent}/habilitations",
         json={"habilitations": ["sante_handicap"]},

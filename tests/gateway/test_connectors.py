@@ -558,7 +558,7 @@ async def test_the_journal_of_a_pull_names_the_agent_by_identifier_only(
     assert "Hélène" not in dump
     journal = await client.get(f"/v1/carnets/{notebook}/journal", headers=departement.headers)
     assert journal.status_code == 200, journal.text
-    served = [e for e in journal.json()["entrees"] if e["action"] == "synchronisation"]
+    served = [e for e in journal.json()["elements"] if e["action"] == "synchronisation"]
     assert [e["agent"] for e in served] == ["agent-0042"]
 
 
@@ -566,5 +566,5 @@ async def test_a_batch_pull_is_journaled_on_behalf_of_batch(client, departement,
     fake.answer(PullResult(PullOutcome.NOT_FOUND))
     assert (await sync(client, departement, notebook)).status_code == 200
     journal = await client.get(f"/v1/carnets/{notebook}/journal", headers=departement.headers)
-    served = [e for e in journal.json()["entrees"] if e["action"] == "synchronisation"]
+    served = [e for e in journal.json()["elements"] if e["action"] == "synchronisation"]
     assert [e["agent"] for e in served] == ["BATCH"]

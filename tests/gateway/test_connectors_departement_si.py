@@ -110,7 +110,7 @@ async def deliveries(client, who, subscription_id):
         f"/v1/abonnements/{subscription_id}/livraisons", headers=who.headers
     )
     assert response.status_code == 200, response.text
-    return response.json()["livraisons"]
+    return response.json()["elements"]
 
 
 async def run(worker):

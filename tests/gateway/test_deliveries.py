@@ -81,7 +81,7 @@ async def deliveries(client, p, subscription_id, **params):
         f"{URL}/{subscription_id}/livraisons", params=params, headers=p.headers
     )
     assert response.status_code == 200, response.text
-    return response.json()["livraisons"]
+    return response.json()["elements"]
 
 
 def event(number):
@@ -354,14 +354,14 @@ async def test_an_operator_lists_the_failed_deliveries_of_its_territories(
     admin = await operator(client, db, ("26",))
     response = await client.get("/v1/admin/livraisons", headers=admin.headers)
     assert response.status_code == 200, response.text
-    [seen] = response.json()["livraisons"]
+    [seen] = response.json()["elements"]
     assert seen["abonnement_id"] == here["id"]
     assert seen["organisation_id"] == association.organisation_id
     assert seen["dernier_statut_http"] == 500
     failed = await client.get(
         "/v1/admin/livraisons", params={"statut": "livre"}, headers=admin.headers
     )
-    assert failed.json()["livraisons"] == []
+    assert failed.json()["elements"] == []
     refused = await client.get("/v1/admin/livraisons", headers=association.headers)
     assert refused.status_code == 403
 
@@ -378,9 +378,9 @@ async def test_an_operator_redelivers_a_failed_delivery_of_its_territories_only(
     await new_notebook(client, elsewhere)
     assert await run(worker) == 2
     admin = await operator(client, db, ("26",))
-    [here] = (await client.get("/v1/admin/livraisons", headers=admin.headers)).json()["livraisons"]
+    [here] = (await client.get("/v1/admin/livraisons", headers=admin.headers)).json()["elements"]
     other = await operator(client, db, ("07",))
-    [there] = (await client.get("/v1/admin/livraisons", headers=other.headers)).json()["livraisons"]
+    [there] = (await client.get("/v1/admin/livraisons", headers=other.headers)).json()["elements"]
     outside = await client.post(
         f"/v1/admin/livraisons/{there['id']}/relivrer", headers=admin.headers
     )
@@ -399,7 +399,7 @@ async def test_an_operator_redelivers_a_failed_delivery_of_its_territories_only(
     assert len(receiver.received) == received + 1
     [done] = (
         await client.get("/v1/admin/livraisons", params={"statut": "livre"}, headers=admin.headers)
-    ).json()["livraisons"]
+    ).json()["elements"]
     assert done["id"] == here["id"]
 
 
@@ -442,7 +442,7 @@ async def test_a_body_outside_its_published_schema_is_never_sent_and_is_a_locate
     listed = await client.get(
         "/v1/admin/livraisons", params={"statut": "echec"}, headers=admin.headers
     )
-    assert [d["erreurs"] for d in listed.json()["livraisons"]] == [dead["erreurs"]]
+    assert [d["erreurs"] for d in listed.json()["elements"]] == [dead["erreurs"]]
     # Redelivered, it is checked again: still not sent.
     response = await client.post(
         f"{URL}/{subscription['id']}/livraisons/{dead['id']}/relivrer", headers=p.headers

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from gateway.cli import app as cli
 from gateway.notebooks import repository
+from gateway.pagination import encode
 from tests.gateway.payloads import at, carnet, contribute, join, new_notebook, personne
 
 FEED = "/v1/changements"
@@ -19,7 +20,7 @@ runner = CliRunner()
 async def read_feed(client, p, depuis=None, limite=None):
     params = {}
     if depuis is not None:
-        params["depuis"] = depuis
+        params["apres"] = depuis
     if limite is not None:
         params["limite"] = limite
     response = await client.get(FEED, params=params, headers=p.headers)
@@ -32,7 +33,7 @@ async def read_all(client, p, depuis=None, limite=100):
     seen = []
     while True:
         page = await read_feed(client, p, depuis, limite)
-        seen += [(c["carnet_id"], c["version"]) for c in page["changements"]]
+        seen += [(c["carnet_id"], c["version"]) for c in page["elements"]]
         depuis = page["suivant"]
         if page["fin"]:
             return seen, depuis
@@ -58,13 +59,13 @@ async def test_the_feed_lists_each_change_with_its_notebook_version_sections_and
     carnet_id = await new_notebook(client, p)
     assert (await contribute(client, p, carnet_id, event(1))).status_code == 200
     page = await read_feed(client, p)
-    assert [(c["carnet_id"], c["version"]) for c in page["changements"]] == [
+    assert [(c["carnet_id"], c["version"]) for c in page["elements"]] == [
         (carnet_id, 1),
         (carnet_id, 2),
     ]
-    assert page["changements"][0]["sections"] == ["personne"]
-    assert page["changements"][1]["sections"] == ["evenements"]
-    assert page["changements"][1]["horodatage"].endswith("Z")
+    assert page["elements"][0]["sections"] == ["personne"]
+    assert page["elements"][1]["sections"] == ["evenements"]
+    assert page["elements"][1]["horodatage"].endswith("Z")
     assert page["fin"] is True
 
 
@@ -72,12 +73,12 @@ async def test_the_feed_is_read_page_by_page_and_resumes_from_its_cursor(client,
     p = await partner()
     ids = [await new_notebook(client, p, carnet(personne(nom=f"Nom{n}"))) for n in range(5)]
     first = await read_feed(client, p, limite=2)
-    assert [c["carnet_id"] for c in first["changements"]] == ids[:2]
+    assert [c["carnet_id"] for c in first["elements"]] == ids[:2]
     assert first["fin"] is False
     rest, cursor = await read_all(client, p, first["suivant"], limite=2)
     assert [carnet_id for carnet_id, _ in rest] == ids[2:]
     # Nothing new: the same cursor, an empty page; then the next change, alone.
-    assert (await read_feed(client, p, cursor))["changements"] == []
+    assert (await read_feed(client, p, cursor))["elements"] == []
     assert (await contribute(client, p, ids[0], event(1))).status_code == 200
     assert (await read_all(client, p, cursor))[0] == [(ids[0], 2)]
 
@@ -127,12 +128,17 @@ async def test_a_feed_page_is_journaled_without_notebook(client, partner, db):
     assert [tuple(r) for r in rows] == [("changements", None, "servi")]
 
 
-@pytest.mark.parametrize("cursor", ["abc", "1", "1.2.3", "-1.0", "99999999999999999999.0"])
+#: Cursors that are no cursor (not the encoding the API hands out), and well encoded positions
+#: that are no position of the feed.
+MALFORMED = ["!!!", "a", *(encode(None, c) for c in ("abc", "1", "1.2.3", "-1.0", "9" * 20 + ".0"))]
+
+
+@pytest.mark.parametrize("cursor", MALFORMED)
 async def test_a_malformed_cursor_is_a_located_400(client, partner, cursor):
     p = await partner()
-    response = await client.get(FEED, params={"depuis": cursor}, headers=p.headers)
+    response = await client.get(FEED, params={"apres": cursor}, headers=p.headers)
     assert response.status_code == 400
-    assert response.json()["errors"][0]["parameter"] == "depuis"
+    assert response.json()["errors"][0]["parameter"] == "apres"
 
 
 async def test_the_feed_needs_a_token_and_a_purpose(client, partner):
@@ -157,12 +163,12 @@ async def test_a_cursor_before_the_purged_history_has_expired(client, partner, d
     # SQLite keeps the last change: its next row id follows it.
     kept = [(third, 1)] if db.dialect == "sqlite" else []
     assert f"{3 - len(kept)} changement(s)" in result.output
-    for expired in ("0.0", old_cursor):
-        response = await client.get(FEED, params={"depuis": expired}, headers=p.headers)
+    for expired in (encode(None, "0.0"), old_cursor):
+        response = await client.get(FEED, params={"apres": expired}, headers=p.headers)
         assert response.status_code == 410, response.text
         assert response.json()["code"] == "curseur_expire"
     # A reader that had read everything goes on; the next change follows.
-    assert (await read_feed(client, p, last_cursor))["changements"] == []
+    assert (await read_feed(client, p, last_cursor))["elements"] == []
     assert (await contribute(client, p, first, event(1))).status_code == 200
     assert (await read_all(client, p, last_cursor))[0] == [(first, 2)]
     # Without a cursor, the feed starts at what is kept.
@@ -196,7 +202,7 @@ async def test_readers_never_skip_a_change_while_many_writers_commit(client, par
         while True:
             finished = done.is_set()
             page = await read_feed(client, p, cursor, limite=7)
-            seen.extend((c["carnet_id"], c["version"]) for c in page["changements"])
+            seen.extend((c["carnet_id"], c["version"]) for c in page["elements"])
             cursor = page["suivant"]
             if finished and page["fin"]:
                 return

@@ -585,7 +585,7 @@ async def test_a_search_by_identity_outside_the_need_to_know_only_discovers(clie
     france_travail = await partner("france_travail")
     found = await search(client, france_travail, {"nir": NIR_A, "date_naissance": "1990-04-15"})
     assert found.status_code == 200, found.text
-    assert found.json()["items"] == [
+    assert found.json()["elements"] == [
         {
             "id": carnet_id,
             "version": None,
@@ -596,7 +596,7 @@ async def test_a_search_by_identity_outside_the_need_to_know_only_discovers(clie
     ]
     # A wrong birth date or a NIR of another territory: the same empty answer.
     wrong = await search(client, france_travail, {"nir": NIR_A, "date_naissance": "1990-04-16"})
-    assert wrong.json()["items"] == []
+    assert wrong.json()["elements"] == []
 
 
 async def test_a_search_journals_the_notebooks_it_named(client, partner, db):

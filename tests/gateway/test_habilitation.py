@@ -316,7 +316,7 @@ async def test_outside_the_need_to_know_a_notebook_does_not_exist(client, partne
                 assert response.json()["code"] in ("ecriture_non_autorisee", "portee_insuffisante")
     found = await client.get("/v1/carnets", headers=stranger.headers)
     if MATRIX.actor(kind).scopes:
-        ids = [item["id"] for item in found.json()["items"]]
+        ids = [item["id"] for item in found.json()["elements"]]
         assert (carnet_id in ids) == steering
 
 
@@ -397,18 +397,18 @@ async def test_the_notebook_journal_shows_an_organisation_its_own_accesses_only(
     )
     assert first.status_code == 200, first.text
     page = first.json()
-    assert [e["action"] for e in page["entrees"]] == ["creation"]
+    assert [e["action"] for e in page["elements"]] == ["creation"]
     rest = await client.get(
         f"/v1/carnets/{carnet_id}/journal",
         params={"apres": page["suivant"]},
         headers=departement.headers,
     )
-    everyone = page["entrees"] + rest.json()["entrees"]
+    everyone = page["elements"] + rest.json()["elements"]
     assert {e["organisation_id"] for e in everyone} == {departement.organisation_id}
     assert rest.json()["suivant"] is None
     # CAF/MSA reads the rights only: its journal never names another category.
     own = await client.get(f"/v1/carnets/{carnet_id}/journal", headers=caf.headers)
-    entries = own.json()["entrees"]
+    entries = own.json()["elements"]
     assert {e["organisation_id"] for e in entries} == {caf.organisation_id}
     assert {c for e in entries for c in e["categories"]} <= {"droits"}
 
@@ -566,7 +566,7 @@ async def test_a_publisher_works_in_the_sandbox_and_never_reaches_a_person(clien
     assert (await read(client, departement, made_up)).status_code == 404
     assert seed_sandbox(db, default_validator(), 3) == 4
     client.accesses.extend(["carnet bac-a-sable peupler"] * 3)  # journaled creations
-    listed = (await client.get("/v1/carnets", headers=publisher.headers)).json()["items"]
+    listed = (await client.get("/v1/carnets", headers=publisher.headers)).json()["elements"]
     assert len(listed) == 4
     assert all(item["territoire"] == "SBX" for item in listed)
     for item in listed:

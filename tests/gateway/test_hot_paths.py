@@ -109,7 +109,7 @@ async def test_a_read_waiting_for_another_process_is_journaled_once_the_lock_is_
     response = await while_another_process_writes(db, client, read)
     assert response.status_code == 200, response.text
     journal = await client.get(f"/v1/carnets/{carnet_id}/journal", headers=p.headers)
-    reads = [e for e in journal.json()["entrees"] if e["action"] == "lecture"]
+    reads = [e for e in journal.json()["elements"] if e["action"] == "lecture"]
     assert [e["resultat"] for e in reads] == ["servi"]
 
 

@@ -371,15 +371,15 @@ async def test_need_to_know(client, partner, db, receiver, kind, state):
                 problems.check(written.status_code == 200, label, written)
 
     # -- search, feed and journal --------------------------------------------------------------
-    listed = await client.get("/v1/carnets", params={"size": 100}, headers=actor.headers)
+    listed = await client.get("/v1/carnets", params={"limite": 100}, headers=actor.headers)
     if listed.status_code == 200:
-        ids = {item["id"] for item in listed.json()["items"]}
+        ids = {item["id"] for item in listed.json()["elements"]}
         problems.check((carnet_id in ids) == inside, f"recherche : listé={carnet_id in ids}")
     else:
         problems.check(False, "recherche", listed)
     feed = await client.get("/v1/changements", params={"limite": 1000}, headers=actor.headers)
     if feed.status_code == 200:
-        changed = {c["carnet_id"] for c in feed.json()["changements"]}
+        changed = {c["carnet_id"] for c in feed.json()["elements"]}
         problems.check(
             (carnet_id in changed) == inside, f"changements : listé={carnet_id in changed}"
         )
@@ -389,7 +389,7 @@ async def test_need_to_know(client, partner, db, receiver, kind, state):
     if not inside:
         problems.check(journal.status_code == 404, "journal", journal)
     elif journal.status_code == 200:
-        entries = journal.json()["entrees"]
+        entries = journal.json()["elements"]
         problems.check(bool(entries), "journal : ses accès", journal)
         problems.check(
             {e["organisation_id"] for e in entries} <= {actor.organisation_id},

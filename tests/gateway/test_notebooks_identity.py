@@ -211,7 +211,7 @@ async def test_invalid_payload_is_422_with_every_error_and_nothing_stored(client
         "/diagnostic/situations/0/code",
     }
     listing = await client.get("/v1/carnets", headers=p.headers)
-    assert listing.json()["items"] == []
+    assert listing.json()["elements"] == []
 
 
 @pytest.mark.parametrize(("fields", "code"), REFUSED_BIRTH_DATES, ids=REFUSED_BIRTH_DATE_IDS)
@@ -227,7 +227,7 @@ async def test_a_refused_birth_date_is_422_located_and_nothing_is_created(
     ]
     assert fields["date_naissance"] not in response.text
     listing = await client.get("/v1/carnets", headers=p.headers)
-    assert listing.json()["items"] == []
+    assert listing.json()["elements"] == []
 
 
 @pytest.mark.parametrize(("fields", "code"), REFUSED_BIRTH_DATES, ids=REFUSED_BIRTH_DATE_IDS)

@@ -21,7 +21,7 @@ async def new_notebook(client, p):
 async def listed(client, p):
     response = await client.get("/v1/carnets", headers=p.headers)
     assert response.status_code == 200
-    return response.json()["items"]
+    return response.json()["elements"]
 
 
 async def version_of(client, p, carnet_id):

@@ -34,7 +34,7 @@ async def search(client, p, **params):
 
 
 async def found_ids(client, p, **params):
-    return [item["id"] for item in (await search(client, p, **params))["items"]]
+    return [item["id"] for item in (await search(client, p, **params))["elements"]]
 
 
 async def numbered(client, p, count, prefix="Personne", **document):
@@ -46,14 +46,14 @@ async def numbered(client, p, count, prefix="Personne", **document):
 
 
 async def all_pages(client, p, size, between_pages=None, **params):
-    """Ids of every page, following ``next_page`` until it is null."""
+    """Ids of every page, following ``suivant`` until it is null."""
     pages = []
     cursor = None
     while True:
-        query = dict(params, size=size) | ({"cursor": cursor} if cursor else {})
+        query = dict(params, limite=size) | ({"apres": cursor} if cursor else {})
         page = await search(client, p, **query)
-        pages.append([item["id"] for item in page["items"]])
-        cursor = page["next_page"]
+        pages.append([item["id"] for item in page["elements"]])
+        cursor = page["suivant"]
         if cursor is None:
             return pages
         assert len(pages) < 50, "paging does not end"
@@ -313,16 +313,16 @@ async def test_paging_lists_a_notebook_modified_meanwhile_once(client, partner):
 
 async def test_page_size_over_the_maximum_is_400(client, partner):
     p = await partner()
-    response = await client.get("/v1/carnets", params={"size": 101}, headers=p.headers)
+    response = await client.get("/v1/carnets", params={"limite": 101}, headers=p.headers)
     assert response.status_code == 400
-    assert [e["parameter"] for e in response.json()["errors"]] == ["size"]
+    assert [e["parameter"] for e in response.json()["errors"]] == ["limite"]
 
 
 async def test_forged_cursor_is_400(client, partner):
     p = await partner()
     await numbered(client, p, 3)
     response = await client.get(
-        "/v1/carnets", params={"size": 2, "cursor": "garbage"}, headers=p.headers
+        "/v1/carnets", params={"limite": 2, "apres": "garbage"}, headers=p.headers
     )
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
@@ -353,13 +353,13 @@ async def test_a_search_body_needs_no_content_type(client, partner):
         content=b'{"nir": "%s", "date_naissance": "1990-04-15"}' % NIR_A.encode(),
         headers=p.headers | {"Content-Type": "application/x-www-form-urlencoded"},
     )
-    assert [item["id"] for item in response.json()["items"]] == [target["id"]]
+    assert [item["id"] for item in response.json()["elements"]] == [target["id"]]
 
 
 async def test_a_malformed_search_cursor_is_a_located_400(client, partner):
     p = await partner()
     response = await client.post(
-        "/v1/carnets/recherche", json={}, params={"cursor": "HEAD"}, headers=p.headers
+        "/v1/carnets/recherche", json={}, params={"apres": "HEAD"}, headers=p.headers
     )
     assert response.status_code == 400, response.text
-    assert response.json()["errors"][0]["parameter"] == "cursor"
+    assert response.json()["errors"][0]["parameter"] == "apres"

@@ -60,7 +60,7 @@ async def deliver(db, keyring):
 async def listed(client, p, subscription_id):
     response = await client.get(f"{URL}/{subscription_id}/livraisons", headers=p.headers)
     assert response.status_code == 200, response.text
-    return response.json()["livraisons"]
+    return response.json()["elements"]
 
 
 async def test_the_database_never_holds_a_signing_secret_in_clear(client, partner, db, receiver):

@@ -34,7 +34,7 @@ async def test_a_subscription_is_created_with_its_secret_shown_once(client, part
     assert "secret" not in read.json()
     assert created["secret"] not in read.text
     listed = await client.get(URL, headers=p.headers)
-    assert [s["id"] for s in listed.json()] == [created["id"]]
+    assert [s["id"] for s in listed.json()["elements"]] == [created["id"]]
     assert created["secret"] not in listed.text
 
 
@@ -48,7 +48,7 @@ async def test_default_subscriptions_follow_creations_and_changes_everywhere(cli
 async def test_another_organisation_does_not_see_a_subscription(client, partner):
     owner, other = await partner(), await partner()
     created = await subscribe(client, owner)
-    assert (await client.get(URL, headers=other.headers)).json() == []
+    assert (await client.get(URL, headers=other.headers)).json()["elements"] == []
     for method in ("GET", "PATCH", "DELETE"):
         response = await client.request(
             method,
@@ -96,7 +96,7 @@ async def test_a_bad_field_is_a_located_422_and_creates_nothing(
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "abonnement_invalide"
     assert [(e["pointer"], e["code"]) for e in response.json()["errors"]] == [(pointer, code)]
-    assert (await client.get(URL, headers=p.headers)).json() == []
+    assert (await client.get(URL, headers=p.headers)).json()["elements"] == []
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ async def test_a_malformed_body_is_a_4xx(client, partner, content):
     )
     assert 400 <= response.status_code < 500
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert (await client.get(URL, headers=p.headers)).json() == []
+    assert (await client.get(URL, headers=p.headers)).json()["elements"] == []
 
 
 async def test_http_is_accepted_on_the_loopback_outside_production(client, partner):
@@ -156,7 +156,7 @@ async def test_a_deleted_subscription_is_gone(client, partner):
     created = await subscribe(client, p)
     assert (await client.delete(f"{URL}/{created['id']}", headers=p.headers)).status_code == 204
     assert (await client.get(f"{URL}/{created['id']}", headers=p.headers)).status_code == 404
-    assert (await client.get(URL, headers=p.headers)).json() == []
+    assert (await client.get(URL, headers=p.headers)).json()["elements"] == []
 
 
 async def test_subscriptions_need_a_token(client):
