@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from gateway.agents.cli import app as agents_app
+from gateway.openapi import OPENAPI_FILE, ROOT, SCHEMAS_DIR, openapi_document, outgoing_bodies
 from referential import (
     BatchReport,
     Finding,
@@ -56,9 +57,6 @@ app.add_typer(subscriptions_app, name="abonnements")
 app.add_typer(deliveries_app, name="livraisons")
 app.add_typer(agents_app, name="agents")
 
-ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS_DIR = ROOT / "openapi" / "schemas"
-OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
 HABILITATIONS_FILE = ROOT / "docs" / "habilitations.md"
 
 
@@ -82,6 +80,7 @@ def serve(
 
     from connectors import ConnectorLoadError
     from gateway.app import create_app
+    from gateway.connectors import loader
     from gateway.settings import Settings
     from gateway.storage.database import Database
 
@@ -89,7 +88,7 @@ def serve(
     database = Database(settings.database_url)
     database.migrate()
     try:
-        application = create_app(settings, database=database, registry=connector_registry())
+        application = create_app(settings, database=database, registry=loader.connector_registry())
     except ConnectorLoadError as error:
         typer.echo(f"Démarrage impossible : {error}", err=True)
         raise typer.Exit(1) from None
@@ -462,26 +461,6 @@ def schemas_export(
         raise typer.Exit(1)
 
 
-def outgoing_bodies() -> list[Any]:
-    """The bodies that leave the gateway (those of the installed connectors included)."""
-    from gateway.outgoing import outgoing_bodies as bodies
-
-    return bodies(connector_registry())
-
-
-def openapi_document() -> str:
-    from pydantic import SecretStr
-
-    from gateway.app import create_app
-    from gateway.sealing import new_key
-    from gateway.settings import Settings
-    from gateway.storage.database import Database
-
-    # A key of its own: describing the API seals nothing (and writes no key file).
-    settings = Settings(cles_secrets=SecretStr(new_key()))
-    return dumps_stable(create_app(settings, database=Database("sqlite://")).openapi())
-
-
 @openapi_app.command("export")
 def openapi_export(
     file: Annotated[Path, typer.Option("--file", help="Fichier de sortie.")] = OPENAPI_FILE,
@@ -631,20 +610,13 @@ def sandbox_seed(
 def enabled_connectors(configuration: dict[str, dict[str, str]], matrix: Any) -> Any:
     """The connectors the configuration enables; exit 1 with the reason when one cannot load."""
     from connectors import ConnectorLoadError
-    from gateway.connectors.loader import Connectors
+    from gateway.connectors import loader
 
     try:
-        return Connectors.load(configuration, connector_registry(), matrix)
+        return loader.Connectors.load(configuration, loader.connector_registry(), matrix)
     except ConnectorLoadError as error:
         typer.echo(f"Connecteurs : {error}", err=True)
         raise typer.Exit(1) from None
-
-
-def connector_registry() -> Any:
-    """The registry the commands load connectors from (the installed entry points)."""
-    from connectors import Registry
-
-    return Registry.discover()
 
 
 #: The longest a batch waits when the partner asks it to come back later (Retry-After).

@@ -18,6 +18,7 @@ from connectors import (
 )
 from gateway import cli as cli_module
 from gateway.cli import app as cli
+from gateway.connectors import loader
 from gateway.notebooks.service import NotebookService
 from gateway.organisations.service import create_client, create_organisation
 from gateway.storage.database import Database
@@ -61,7 +62,7 @@ def territory(tmp_path, monkeypatch):
     monkeypatch.setenv("CARNET_CONNECTEURS", json.dumps({"faux": {"26": client.client_id}}))
     registry = Registry()
     registry.register(Scripted)
-    monkeypatch.setattr(cli_module, "connector_registry", lambda: registry)
+    monkeypatch.setattr(loader, "connector_registry", lambda: registry)
     monkeypatch.setattr(Scripted, "calls", [])
     yield database, cd_client.client_id, cd.id
     database.dispose()
@@ -148,7 +149,7 @@ def test_serve_stops_when_an_enabled_connector_cannot_load(territory, monkeypatc
 
 
 def test_serve_names_the_missing_settings_of_the_france_travail_connector(territory, monkeypatch):
-    monkeypatch.setattr(cli_module, "connector_registry", Registry.discover)
+    monkeypatch.setattr(loader, "connector_registry", Registry.discover)
     monkeypatch.setenv("CARNET_CONNECTEURS", json.dumps({"france_travail": {"26": "x"}}))
     monkeypatch.delenv("CARNET_FT_CLIENT_ID", raising=False)
     monkeypatch.delenv("CARNET_FT_CLIENT_SECRET", raising=False)
