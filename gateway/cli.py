@@ -619,17 +619,6 @@ def enabled_connectors(configuration: dict[str, dict[str, str]], matrix: Any) ->
         raise typer.Exit(1) from None
 
 
-#: The longest a batch waits when the partner asks it to come back later (Retry-After).
-BATCH_RETRY_AFTER_CAP_SECONDS = 60.0
-
-
-async def batch_pause(seconds: float) -> None:
-    """The wait of a batch before trying a notebook again (replaced by the tests)."""
-    import asyncio
-
-    await asyncio.sleep(seconds)
-
-
 @connectors_app.command("run")
 def connectors_run(
     slug: Annotated[str, typer.Argument(help="Le connecteur, par exemple france_travail.")],
@@ -642,15 +631,10 @@ def connectors_run(
     passerelle, BATCH) ; barre de progression, puis bilan par résultat. S'arrête dès que le
     partenaire refuse tout appel (configuration, abonnement) ; quand il demande de revenir plus
     tard (Retry-After), attend (au plus une minute) et réessaie ce carnet une fois."""
-    import asyncio
-    from collections import Counter
     from datetime import timedelta
 
-    from connectors import BATCH
-    from gateway.connectors import repository
-    from gateway.connectors.errors import UpstreamProblem
+    from gateway.connectors.batch import run_batch
     from gateway.connectors.service import SyncService
-    from gateway.errors import ProblemError
     from gateway.habilitation import load_matrix
     from gateway.settings import Settings
     from gateway.storage.database import Database
@@ -671,59 +655,26 @@ def connectors_run(
         interval=timedelta(seconds=settings.connecteur_intervalle_secondes),
         not_found_interval=timedelta(seconds=settings.connecteur_intervalle_introuvable_secondes),
     )
-    with database.read() as session:
-        ids = repository.notebooks_of(session, territoire)
-    outcomes: Counter[str] = Counter()
-
-    stopped: list[UpstreamProblem] = []
-
-    async def pull(carnet_id: str) -> None:
-        for attempt in (1, 2):
-            try:
-                result = await service.synchronise(
-                    slug, carnet_id, trigger=None, agent=BATCH, force=forcer
-                )
-            except UpstreamProblem as error:
-                if error.needs_operator:
-                    stopped.append(error)
-                elif attempt == 1 and error.retryable and error.retry_after is not None:
-                    # The partner says when to come back (429, open circuit): wait, bounded,
-                    # and try this notebook once more.
-                    await batch_pause(min(error.retry_after, BATCH_RETRY_AFTER_CAP_SECONDS))
-                    continue
-                outcomes[f"echec:{error.code}"] += 1
-            except ProblemError as error:
-                outcomes[f"refus:{error.code}"] += 1
-            else:
-                outcomes[result.resultat] += 1
-                outcomes["codes_inconnus"] += result.unknown_codes
-            return
-
-    async def run() -> None:
-        try:
-            with typer.progressbar(ids, label=f"{slug} {territoire}", show_pos=True) as bar:
-                for rank, carnet_id in enumerate(bar, start=1):
-                    await pull(carnet_id)
-                    if stopped:
-                        outcomes["non_parcourus"] = len(ids) - rank
-                        break
-        finally:
-            await enabled.aclose()
-
-    asyncio.run(run())
+    summary = run_batch(
+        service,
+        slug,
+        territoire,
+        force=forcer,
+        progress=lambda ids: typer.progressbar(ids, label=f"{slug} {territoire}", show_pos=True),
+    )
     database.dispose()
-    if stopped:
-        fatal = stopped[0]
+    if summary.stopped is not None:
+        fatal = summary.stopped
         typer.echo(
             f"Lot arrêté : le partenaire refuse tout appel ({fatal.code} : {fatal.detail}). "
             "Un opérateur doit corriger la configuration ou l'abonnement du connecteur.",
             err=True,
         )
-    typer.echo(f"Bilan : {len(ids)} carnet(s)")
-    for name, count in sorted(outcomes.items()):
+    typer.echo(f"Bilan : {summary.total} carnet(s)")
+    for name, count in sorted(summary.outcomes.items()):
         if count:
             typer.echo(f"  {name}={count}")
-    if stopped or any(name.startswith(("echec:", "refus:")) for name in outcomes):
+    if summary.failed:
         raise typer.Exit(1)
 
 

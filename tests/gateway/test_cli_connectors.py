@@ -16,9 +16,8 @@ from connectors import (
     UpstreamRefused,
     UpstreamUnavailable,
 )
-from gateway import cli as cli_module
 from gateway.cli import app as cli
-from gateway.connectors import loader
+from gateway.connectors import batch, loader
 from gateway.notebooks.service import NotebookService
 from gateway.organisations.service import create_client, create_organisation
 from gateway.storage.database import Database
@@ -186,7 +185,7 @@ def test_a_notebook_the_partner_asks_to_come_back_for_is_tried_once_more(territo
     async def pause(seconds):
         pauses.append(seconds)
 
-    monkeypatch.setattr(cli_module, "batch_pause", pause)
+    monkeypatch.setattr(batch, "batch_pause", pause)
     Scripted.results = [
         UpstreamUnavailable("Trop de requêtes.", retry_after=5),
         dossier("h1", situations=[{"code": SITUATION}]),
@@ -195,7 +194,7 @@ def test_a_notebook_the_partner_asks_to_come_back_for_is_tried_once_more(territo
     ]
     result = runner.invoke(cli, ["connectors", "run", "faux", "--territoire", "26"])
     assert result.exit_code == 1, result.output
-    assert pauses == [5, cli_module.BATCH_RETRY_AFTER_CAP_SECONDS]
+    assert pauses == [5, batch.BATCH_RETRY_AFTER_CAP_SECONDS]
     assert len(Scripted.calls) == 4
     assert "applique=1" in result.output
     assert "echec:amont_indisponible=1" in result.output
