@@ -897,36 +897,24 @@ def subscriptions_reseal() -> None:
     relancer la commande. Code 1 si un secret ne s'ouvre avec aucune des clés."""
     from gateway import sealing
     from gateway.settings import Settings
-    from gateway.subscriptions import repository, service
+    from gateway.subscriptions import service
 
     keyring = sealing.keyring(Settings())
-    resealed, changed, unreadable = 0, 0, 0
     database = _database()
     try:
         with database.write() as session:
-            for subscription in repository.every(session):
-                try:
-                    sealed = service.reseal(subscription, keyring)
-                except sealing.SealError as error:
-                    unreadable += 1
-                    typer.echo(f"abonnement {subscription.id} : {error.code}", err=True)
-                    continue
-                if not sealed:
-                    continue
-                # Written only over the secrets read: a rotation committed meanwhile stands.
-                if repository.replace_secrets(session, subscription, sealed):
-                    resealed += 1
-                else:
-                    changed += 1
+            done = service.reseal_all(session, keyring)
     finally:
         database.dispose()
-    typer.echo(f"{resealed} abonnement(s) scellé(s) de nouveau sous la clé « {keyring.kid} ».")
-    if changed:
+    for subscription_id, code in done.unreadable:
+        typer.echo(f"abonnement {subscription_id} : {code}", err=True)
+    typer.echo(f"{done.resealed} abonnement(s) scellé(s) de nouveau sous la clé « {keyring.kid} ».")
+    if done.changed:
         typer.echo(
-            f"{changed} abonnement(s) dont le secret a changé pendant l'opération, laissé(s) "
+            f"{done.changed} abonnement(s) dont le secret a changé pendant l'opération, laissé(s) "
             "tel(s) quel(s) : relancez la commande."
         )
-    if unreadable:
+    if done.unreadable:
         raise typer.Exit(1)
 
 
