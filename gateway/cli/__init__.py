@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import typer
 
-from gateway.agents.cli import app as agents_app
 from gateway.cli import (
     administration,
+    agents,
     connectors,
     db,
     habilitations,
@@ -41,7 +41,7 @@ app.add_typer(imports.import_app, name="import")
 app.add_typer(maintenance.changes_app, name="changements")
 app.add_typer(maintenance.subscriptions_app, name="abonnements")
 app.add_typer(maintenance.deliveries_app, name="livraisons")
-app.add_typer(agents_app, name="agents")
+app.add_typer(agents.agents_app, name="agents")
 
 
 def main() -> None:
