@@ -22,7 +22,7 @@ from gateway.auth import keys
 from gateway.auth.server import ASSERTION_ALGORITHMS, AUTH_METHODS, TokenServer
 from gateway.auth.tokens import ExternalIssuer, TokenService
 from gateway.connectors import repository as connector_health
-from gateway.connectors.loader import Connectors
+from gateway.connectors.loader import Connectors, connector_registry
 from gateway.connectors.routes import router as connectors_router
 from gateway.connectors.service import SyncService
 from gateway.errors import install_error_handlers
@@ -89,7 +89,7 @@ def create_app(
     database = database or Database(settings.database_url)
     validator = validator or default_validator()
     matrix = load_matrix()
-    registry = registry or Registry.discover()
+    registry = registry or connector_registry()
     enabled = Connectors.load(settings.connecteurs, registry, matrix)
 
     @asynccontextmanager

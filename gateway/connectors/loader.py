@@ -65,3 +65,9 @@ class Connectors:
     async def aclose(self) -> None:
         for entry in self._enabled.values():
             await entry.connector.aclose()
+
+
+def connector_registry() -> Registry:
+    """The registry connectors are loaded from by default: the installed entry points (of the
+    group ``carnet.connectors``). Looked up here at each call, so the tests can replace it."""
+    return Registry.discover()

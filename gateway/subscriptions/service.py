@@ -7,11 +7,13 @@ import ipaddress
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import httpx
+from sqlmodel import Session
 
 from gateway import sealing
 from gateway.auth.principal import Principal
@@ -20,7 +22,7 @@ from gateway.habilitation.categories import CATEGORIES, FREE_TEXT
 from gateway.habilitation.matrix import ActorRights
 from gateway.sealing import Keyring
 from gateway.storage.tables import Subscription
-from gateway.subscriptions import addresses, signing
+from gateway.subscriptions import addresses, repository, signing
 from referential.models import SECTIONS
 
 #: The events a subscription may ask for: a notebook created, a notebook changed, and the
@@ -273,6 +275,38 @@ def reseal(subscription: Subscription, keyring: Keyring) -> dict[str, str]:
         clear = keyring.open(value, context) if sealing.sealed(value) else value
         resealed[name] = keyring.seal(clear, context)
     return resealed
+
+
+@dataclass(slots=True)
+class Resealed:
+    """What :func:`reseal_all` did."""
+
+    #: The subscriptions whose secrets were sealed again.
+    resealed: int = 0
+    #: Those whose secrets changed during the operation (a rotation), left as they were.
+    changed: int = 0
+    #: Those whose secrets no key opens: (subscription id, the error's code).
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+
+def reseal_all(session: Session, keyring: Keyring) -> Resealed:
+    """Seal again, under the sealing key of ``keyring``, the secrets of every subscription that
+    needs it (:func:`reseal`)."""
+    done = Resealed()
+    for subscription in repository.every(session):
+        try:
+            sealed = reseal(subscription, keyring)
+        except sealing.SealError as error:
+            done.unreadable.append((subscription.id, error.code))
+            continue
+        if not sealed:
+            continue
+        # Written only over the secrets read: a rotation committed meanwhile stands.
+        if repository.replace_secrets(session, subscription, sealed):
+            done.resealed += 1
+        else:
+            done.changed += 1
+    return done
 
 
 def seal_context(subscription_id: str) -> str:

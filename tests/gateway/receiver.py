@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jsonschema
 
-from gateway.cli import SCHEMAS_DIR
+from gateway.openapi import SCHEMAS_DIR
 from referential import OUTGOING_VERSION
 
 

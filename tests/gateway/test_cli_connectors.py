@@ -16,8 +16,8 @@ from connectors import (
     UpstreamRefused,
     UpstreamUnavailable,
 )
-from gateway import cli as cli_module
 from gateway.cli import app as cli
+from gateway.connectors import batch, loader
 from gateway.notebooks.service import NotebookService
 from gateway.organisations.service import create_client, create_organisation
 from gateway.storage.database import Database
@@ -61,7 +61,7 @@ def territory(tmp_path, monkeypatch):
     monkeypatch.setenv("CARNET_CONNECTEURS", json.dumps({"faux": {"26": client.client_id}}))
     registry = Registry()
     registry.register(Scripted)
-    monkeypatch.setattr(cli_module, "connector_registry", lambda: registry)
+    monkeypatch.setattr(loader, "connector_registry", lambda: registry)
     monkeypatch.setattr(Scripted, "calls", [])
     yield database, cd_client.client_id, cd.id
     database.dispose()
@@ -148,7 +148,7 @@ def test_serve_stops_when_an_enabled_connector_cannot_load(territory, monkeypatc
 
 
 def test_serve_names_the_missing_settings_of_the_france_travail_connector(territory, monkeypatch):
-    monkeypatch.setattr(cli_module, "connector_registry", Registry.discover)
+    monkeypatch.setattr(loader, "connector_registry", Registry.discover)
     monkeypatch.setenv("CARNET_CONNECTEURS", json.dumps({"france_travail": {"26": "x"}}))
     monkeypatch.delenv("CARNET_FT_CLIENT_ID", raising=False)
     monkeypatch.delenv("CARNET_FT_CLIENT_SECRET", raising=False)
@@ -185,7 +185,7 @@ def test_a_notebook_the_partner_asks_to_come_back_for_is_tried_once_more(territo
     async def pause(seconds):
         pauses.append(seconds)
 
-    monkeypatch.setattr(cli_module, "batch_pause", pause)
+    monkeypatch.setattr(batch, "batch_pause", pause)
     Scripted.results = [
         UpstreamUnavailable("Trop de requêtes.", retry_after=5),
         dossier("h1", situations=[{"code": SITUATION}]),
@@ -194,7 +194,7 @@ def test_a_notebook_the_partner_asks_to_come_back_for_is_tried_once_more(territo
     ]
     result = runner.invoke(cli, ["connectors", "run", "faux", "--territoire", "26"])
     assert result.exit_code == 1, result.output
-    assert pauses == [5, cli_module.BATCH_RETRY_AFTER_CAP_SECONDS]
+    assert pauses == [5, batch.BATCH_RETRY_AFTER_CAP_SECONDS]
     assert len(Scripted.calls) == 4
     assert "applique=1" in result.output
     assert "echec:amont_indisponible=1" in result.output

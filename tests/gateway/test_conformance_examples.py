@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 import referential
 from gateway.app import create_app
-from gateway.cli import OPENAPI_FILE
 from gateway.cli import app as cli
+from gateway.openapi import OPENAPI_FILE
 from gateway.settings import Settings
 from gateway.validation.examples import examples
 from tests.gateway.conftest import BASE_URL

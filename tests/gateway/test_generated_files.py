@@ -5,14 +5,9 @@ from pathlib import Path
 
 import jsonschema
 
-from gateway.cli import (
-    HABILITATIONS_FILE,
-    OPENAPI_FILE,
-    SCHEMAS_DIR,
-    openapi_document,
-    outgoing_bodies,
-)
+from gateway.cli.habilitations import HABILITATIONS_FILE
 from gateway.habilitation import load_matrix
+from gateway.openapi import OPENAPI_FILE, SCHEMAS_DIR, openapi_document, outgoing_bodies
 from referential import OUTGOING_VERSION, default_validator, dumps_stable, payload_schema
 
 

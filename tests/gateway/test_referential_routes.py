@@ -4,7 +4,7 @@ import jsonschema
 import pytest
 
 import referential
-from gateway.cli import SCHEMAS_DIR
+from gateway.openapi import SCHEMAS_DIR
 
 
 async def test_health_answers_ok(public_client):

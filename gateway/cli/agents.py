@@ -9,11 +9,11 @@ import typer
 from sqlmodel import Session
 
 from gateway.agents import repository
+from gateway.cli.common import open_database
 from gateway.habilitation import load_matrix
-from gateway.storage.database import Database
 from gateway.storage.tables import Agent, Organisation
 
-app = typer.Typer(
+agents_app = typer.Typer(
     no_args_is_help=True, help="Agents des organisations (les personnes qui agissent)."
 )
 
@@ -25,12 +25,6 @@ Habilitation = Annotated[
         help="Catégorie réservée au référent à laquelle l'agent est habilité (répétable).",
     ),
 ]
-
-
-def _database() -> Database:
-    from gateway.settings import Settings
-
-    return Database(Settings().database_url)
 
 
 def _checked(habilitations: list[str]) -> list[str]:
@@ -53,7 +47,7 @@ def _agent(session: Session, agent_id: str) -> Agent:
     return agent
 
 
-@app.command("create")
+@agents_app.command("create")
 def create(
     organisation: Annotated[str, typer.Option(help="Identifiant de l'organisation.")],
     nom: Annotated[str, typer.Option(help="Nom de l'agent.")],
@@ -67,7 +61,7 @@ def create(
 ) -> None:
     """Déclare un agent ; affiche son identifiant, à nommer dans l'en-tête Agent."""
     habilitations = _checked(habilitation)
-    database = _database()
+    database = open_database()
     try:
         with database.write() as session:
             if session.get(Organisation, organisation) is None:
@@ -88,12 +82,12 @@ def create(
         database.dispose()
 
 
-@app.command("list")
+@agents_app.command("list")
 def list_agents(
     organisation: Annotated[str, typer.Option(help="Identifiant de l'organisation.")],
 ) -> None:
     """Les agents d'une organisation : identifiant, état, habilitations, fonction."""
-    database = _database()
+    database = open_database()
     try:
         with database.read() as session:
             for agent in repository.of_organisation(session, organisation):
@@ -104,11 +98,11 @@ def list_agents(
         database.dispose()
 
 
-@app.command("habiliter")
+@agents_app.command("habiliter")
 def habilitate(agent: AgentId, habilitation: Habilitation = []) -> None:  # noqa: B006
     """Remplace les habilitations de l'agent aux catégories réservées au référent."""
     habilitations = _checked(habilitation)
-    database = _database()
+    database = open_database()
     try:
         with database.write() as session:
             found = _agent(session, agent)
@@ -119,10 +113,10 @@ def habilitate(agent: AgentId, habilitation: Habilitation = []) -> None:  # noqa
     typer.echo(f"agent {agent} : {', '.join(sorted(set(habilitations))) or 'aucune habilitation'}")
 
 
-@app.command("disable")
+@agents_app.command("disable")
 def disable(agent: AgentId) -> None:
     """Désactive un agent : les appels qui le nomment sont refusés aussitôt."""
-    database = _database()
+    database = open_database()
     try:
         with database.write() as session:
             found = _agent(session, agent)

@@ -1,0 +1,5 @@
+"""``python -m gateway.cli``, as ``carnet``."""
+
+from gateway.cli import main
+
+main()
