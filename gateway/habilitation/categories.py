@@ -310,8 +310,14 @@ def category_mask(categories: Iterable[str]) -> int:
 def touched(parts: Mapping[str, str], applied: Iterable[str]) -> set[str]:
     """The categories of the parts of a contribution a merge applied (``parts``: pointer →
     category, as :meth:`gateway.habilitation.guard.Guard.check_write` classified them;
-    ``applied``: pointers into the contribution, at a part or inside one)."""
+    ``applied``: pointers into the contribution, at a part or inside one).
+
+    Free text goes with the part holding it both ways: a change of free text alone (an action
+    out of the referential) touches its holder's category too, so that whoever reads the
+    holder hears of it (its author and the referent structure among them); a part applied
+    with its free text touches free text too."""
     found = set()
+    holding_text = {p.rsplit("/", 1)[0] for p, c in parts.items() if c == FREE_TEXT}
     for pointer in applied:
         category = parts.get(pointer)
         if category is None:
@@ -327,6 +333,15 @@ def touched(parts: Mapping[str, str], applied: Iterable[str]) -> set[str]:
             # A part the classification does not name: every category the contribution holds.
             return set(parts.values())
         found.add(category)
+        if pointer in holding_text:
+            found.add(FREE_TEXT)
+        if category == FREE_TEXT:
+            holder = pointer
+            while "/" in holder.strip("/"):
+                holder = holder.rsplit("/", 1)[0]
+                if parts.get(holder, FREE_TEXT) != FREE_TEXT:
+                    found.add(parts[holder])
+                    break
     return found
 
 

@@ -163,8 +163,12 @@ class Merger:
         recu_le: str,
         *,
         resent: bool = True,
+        restamp: frozenset[str] = frozenset(),
     ):
         self.state = state
+        #: Units recorded as this source's even when it sends the value they hold (see
+        #: :func:`merge`).
+        self.restamp = restamp
         #: Whether sections sent again as they were are recognised (see the module).
         self.resent = resent
         self.source = source
@@ -297,7 +301,7 @@ class Merger:
                 if self._older_than(existing):
                     self.outcome.ignores_obsoletes.append(pointer)
                     return
-                if existing["v"] == value:
+                if existing["v"] == value and pointer not in self.restamp:
                     self.outcome.inchanges.append(pointer)
                     return
         units[pointer] = {"v": value, "p": self.prov}
@@ -420,14 +424,19 @@ def merge(
     recu_le: str,
     *,
     resent: bool = True,
+    restamp: frozenset[str] = frozenset(),
 ) -> Outcome:
     """Apply ``contribution`` to ``state`` in place; what was done, per pointer.
 
     Values of the contribution are stored by reference: the caller hands both over. With
     ``resent`` (the default), sections sent again as they were are not merged again (see the
-    module); the outcome and the data are the same either way.
+    module); the outcome and the data are the same either way. The units of ``restamp`` are
+    recorded as the source's even when it sends the value they hold: whether it equals what
+    the source may not read is no answer to give it.
     """
-    merger = Merger(state, source, contribution["observe_le"], recu_le, resent=resent)
+    merger = Merger(
+        state, source, contribution["observe_le"], recu_le, resent=resent, restamp=restamp
+    )
     return merger.apply(contribution)
 
 

@@ -32,7 +32,7 @@ from gateway.deps import (
 from gateway.errors import InvalidParameters, ProblemError
 from gateway.followup import repository as followup
 from gateway.followup.wire import Decouverte, followers
-from gateway.habilitation.categories import ProjectionCache, served
+from gateway.habilitation.categories import FREE_TEXT, ProjectionCache, served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
 from gateway.habilitation.journal import LISTED, AccessJournal, journal_page
 from gateway.habilitation.matrix import ADMINISTRATION, SANDBOX
@@ -658,7 +658,9 @@ def access_journal(
         repository.record_access(session, guard.entry("journal", carnet_id, [], outcome))
     if not allowed:
         raise NotebookNotFound()
-    return journal_page(wire.Journal, params, entries, None if dpo else guard.readable)
+    # Its own entries name the free text it was served (its own, or as referent structure).
+    readable = None if dpo else guard.readable | {FREE_TEXT}
+    return journal_page(wire.Journal, params, entries, readable)
 
 
 @router.get(

@@ -19,7 +19,7 @@ from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
 from gateway.followup import membership
 from gateway.followup import repository as followup
-from gateway.habilitation.categories import category_mask, touched
+from gateway.habilitation.categories import FREE_TEXT, FREE_TEXT_FIELDS, category_mask, touched
 from gateway.habilitation.guard import IDENTIFYING, Guard
 from gateway.habilitation.matrix import SANDBOX
 from gateway.notebooks import repository
@@ -34,7 +34,7 @@ from gateway.notebooks.errors import (
     TerritoryRequired,
 )
 from gateway.notebooks.identity import name_key, partner_identifiers
-from gateway.notebooks.merge import Outcome, Source, compact, empty_state, merge
+from gateway.notebooks.merge import Outcome, Source, compact, empty_state, merge, resolve
 from gateway.notebooks.repository import StoredNotebook
 from gateway.notebooks.states import StateCache
 from gateway.notebooks.throttle import Throttle
@@ -547,9 +547,10 @@ class NotebookService:
         notebook into the caller's need to know: only its creation does, for the actor kinds
         that follow persons by relationship."""
         categories = sorted(set(parts.values()))
+        restamp = frozenset() if created or source else self._withheld_text(row, contribution)
         source = source or source_of(self.principal)
         state = row.document
-        outcome = merge(state, contribution, source, _iso(recu_le))
+        outcome = merge(state, contribution, source, _iso(recu_le), restamp=restamp)
         action, applied = journal or ("creation" if created else "ecriture", "applique")
         if not (outcome.changed or created):
             self._keep_state(row)
@@ -649,6 +650,30 @@ class NotebookService:
         if "orientation" in outcome.sections and self.guard.steers(row.territoire):
             self._orientation(result, rendered.fragments["orientation"].value, recu_le)
         return result
+
+    def _withheld_text(self, row: StoredNotebook, contribution: dict[str, Any]) -> frozenset[str]:
+        """The orientation (a unit replaced whole) sent by a caller not served its free text:
+        sent back as it was served (the other fields unchanged, no free text), it keeps its
+        author's free text; sent with free text, it is recorded as the caller's even if that
+        text is the one held (see :func:`merge`: no answer confirms a guess). The units to
+        record so."""
+        sent = contribution.get("orientation")
+        unit = row.document["unites"].get("/orientation")
+        if not isinstance(sent, dict) or unit is None:
+            return frozenset()
+        readable, _ = self.guard.served(False, row.referent_structure)
+        author = resolve(row.document, unit["p"])["source"]
+        if FREE_TEXT in readable or (self.guard.own is not None and author == self.guard.own):
+            return frozenset()
+        fields = FREE_TEXT_FIELDS["/orientation"]
+        if any(name in sent for name in fields):
+            return frozenset({"/orientation"})
+        current = unit["v"]
+        if {k: v for k, v in sent.items() if k not in fields} == {
+            k: v for k, v in current.items() if k not in fields
+        }:
+            sent.update({name: current[name] for name in fields if name in current})
+        return frozenset()
 
     def _orientation(self, result: WriteResult, orientation: Any, at: datetime) -> None:
         """An orientation decision recorded by the département that names a registered
