@@ -62,7 +62,7 @@ STAGED = frozenset({"personne", "personne_rejetee", "foyer_rejete"})
 BY_NIR = text(
     "SELECT c.id, c.date_naissance, e.vue FROM carnets c"
     " LEFT JOIN carnets_etats e ON e.carnet_id = c.id AND e.volet = 'personne'"
-    " WHERE c.nir13 = :nir AND c.territoire = :territoire LIMIT 2"
+    " WHERE c.nir = :nir AND c.territoire = :territoire LIMIT 2"
 )
 STATE = text(
     "SELECT observation, empreinte FROM imports_suivi"

@@ -12,9 +12,9 @@ class InvalidPayload(ProblemError):
 
 
 class IdentificationFailed(ProblemError):
-    """Every identification that cannot designate one notebook of the caller's territories
-    — several candidates, a notebook of another territory, an identity contradicting the one
-    found — gets this one answer: it tells nothing about which case it was."""
+    """Every identification that cannot designate one notebook of the territory — several
+    candidates, an identity contradicting the one found, a NIR or identifier held by another
+    of its notebooks — gets this one answer: it tells nothing about which case it was."""
 
     status = 409
     code = "identification_impossible"

@@ -379,18 +379,32 @@ def cached_view(
     return version, held, vue
 
 
-def by_nir(session: Session, nir13: str) -> NotebookRow | None:
-    return session.exec(select(NotebookRow).where(NotebookRow.nir13 == nir13)).first()
+def by_nir(session: Session, nir13: str, territoire: str) -> NotebookRow | None:
+    """The notebook of a NIR in a territory (a NIR designates one notebook per territory)."""
+    statement = select(NotebookRow).where(
+        NotebookRow.nir13 == nir13, NotebookRow.territoire == territoire
+    )
+    return session.exec(statement).first()
 
 
-def ids_by_identifiers(session: Session, identifiers: dict[str, str]) -> set[str]:
+def ids_by_identifiers(
+    session: Session, identifiers: dict[str, str], territoire: str | None = None
+) -> set[str]:
+    """The notebooks holding partner identifiers: in ``territoire`` (one per identifier), or
+    in any territory (a search, narrowed to the caller's territories afterwards)."""
     if not identifiers:
         return set()
     found: set[str] = set()
     for kind, value in identifiers.items():
-        row = session.get(PartnerIdentifier, (kind, value))
-        if row is not None:
-            found.add(row.carnet_id)
+        if territoire is not None:
+            row = session.get(PartnerIdentifier, (kind, value, territoire))
+            if row is not None:
+                found.add(row.carnet_id)
+            continue
+        statement = select(PartnerIdentifier.carnet_id).where(
+            PartnerIdentifier.type == kind, PartnerIdentifier.valeur == value
+        )
+        found.update(session.exec(statement))
     return found
 
 
@@ -412,13 +426,20 @@ def rows_by_ids(session: Session, ids: set[str]) -> list[NotebookRow]:
     return list(session.exec(select(NotebookRow).where(col(NotebookRow.id).in_(ids))))
 
 
-def add_identifiers(session: Session, carnet_id: str, identifiers: dict[str, str]) -> list[str]:
-    """Record the partner identifiers of a notebook; the types already held by another one."""
+def add_identifiers(
+    session: Session, carnet_id: str, territoire: str, identifiers: dict[str, str]
+) -> list[str]:
+    """Record the partner identifiers of a notebook; the types already held by another one of
+    its territory."""
     taken = []
     for kind, value in identifiers.items():
-        existing = session.get(PartnerIdentifier, (kind, value))
+        existing = session.get(PartnerIdentifier, (kind, value, territoire))
         if existing is None:
-            session.add(PartnerIdentifier(type=kind, valeur=value, carnet_id=carnet_id))
+            session.add(
+                PartnerIdentifier(
+                    type=kind, valeur=value, territoire=territoire, carnet_id=carnet_id
+                )
+            )
         elif existing.carnet_id != carnet_id:
             taken.append(kind)
     return taken

@@ -290,37 +290,37 @@ class NotebookService:
             f"identite:{territoire}:{name_key(personne['nom'])}:{name_key(personne['prenom'])}:{personne['date_naissance']}"
         ]
         if personne.get("nir"):
-            keys.append(f"nir:{personne['nir']}")
+            keys.append(f"nir:{territoire}:{personne['nir']}")
         for kind, value in self._identifiers(personne).items():
-            keys.append(f"identifiant:{kind}:{value}")
+            keys.append(f"identifiant:{territoire}:{kind}:{value}")
         self._lock(self.session, *keys)
 
     def _resolve(self, personne: Mapping[str, Any], territoire: str) -> NotebookRow | None:
         """The notebook of this person, if there is exactly one; None if there is none.
 
-        Rules, in order: the NIR (13 characters); then a partner identifier (CAF/MSA organisme
-        and matricule, France Travail identifier, département IS identifier within its
-        département); then last name, first name and birth date, unique within the territory
-        and never a notebook whose NIR differs. Two persons are never merged silently: any
-        doubt — several candidates, a notebook of another territory, an identity that
-        contradicts the one found — is the same 409 (:class:`IdentificationFailed`), so that
-        the answer tells nothing about which one it was.
+        Within ``territoire`` only — a notebook is a département's, and a person known
+        elsewhere is unknown here (a NIR and an identifier designate one notebook per
+        territory): rules, in order, the NIR (13 characters); then a partner identifier
+        (CAF/MSA organisme and matricule, France Travail identifier, département IS identifier
+        within its département); then last name, first name and birth date, never a notebook
+        whose NIR differs. Two persons are never merged silently: any doubt — several
+        candidates, an identity that contradicts the one found — is the same 409
+        (:class:`IdentificationFailed`), so that the answer tells nothing about which one it
+        was.
         """
         nir = personne.get("nir")
         birth = personne["date_naissance"]
         candidates: dict[str, NotebookRow] = {}
         if nir:
-            row = repository.by_nir(self.session, nir)
+            row = repository.by_nir(self.session, nir, territoire)
             if row is not None:
-                self._within_territories(row)
                 if row.date_naissance.isoformat() != birth:
                     self._conflict(
                         row, "nir_date_naissance", "/personne/date_naissance", identifying=True
                     )
                 candidates[row.id] = row
-        ids = repository.ids_by_identifiers(self.session, self._identifiers(personne))
+        ids = repository.ids_by_identifiers(self.session, self._identifiers(personne), territoire)
         for row in repository.rows_by_ids(self.session, ids - set(candidates)):
-            self._within_territories(row)
             if nir and row.nir13 and row.nir13 != nir:
                 self._conflict(row, "identifiant_nir", "/personne/nir", identifying=True)
             # An identifier is a key, not a proof: the birth date must agree too.
@@ -360,13 +360,6 @@ class NotebookService:
         if self._throttle is not None:
             error.records.append(self._throttle.failure(self.guard))
         return error
-
-    def _within_territories(self, row: NotebookRow) -> None:
-        """A notebook of another territory found by NIR or identifier: the same answer whatever
-        else the request says (nothing is checked against it), recorded for the operators of
-        its territory like any other failure that found a notebook."""
-        if row.territoire not in self.principal.territoires:
-            self._conflict(row, "autre_territoire", "/personne", identifying=True)
 
     def _conflict(
         self,
@@ -566,9 +559,9 @@ class NotebookService:
         identity = (row.nir13, row.nom_cle, row.prenom_cle)
         self._identity_columns(row, state)
         if row.nir13 != identity[0] and row.nir13 is not None:
-            holder = repository.by_nir(self.session, row.nir13)
+            holder = repository.by_nir(self.session, row.nir13, row.territoire)
             if holder is not None and holder.id != row.id:
-                # A NIR is one person's: held by another notebook, maybe of another territory.
+                # A NIR is one person's: held by another notebook of the territory.
                 self._conflict(row, "nir_d_un_autre_carnet", "/personne/nir", identifying=True)
         before = row.rendered
         rendered = render(
@@ -609,9 +602,11 @@ class NotebookService:
         else:
             raise StaleVersion()
         personne = contribution.get("personne") or {}
-        taken = repository.add_identifiers(self.session, row.id, self._identifiers(personne))
+        taken = repository.add_identifiers(
+            self.session, row.id, row.territoire, self._identifiers(personne)
+        )
         if taken:
-            # Another notebook, maybe of another territory, holds it: the answer of every
+            # Another notebook of the territory holds it: the answer of every
             # failed identification, which tells nothing of that notebook.
             self._conflict(
                 row,

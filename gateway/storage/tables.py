@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    String,
     TypeDecorator,
     UniqueConstraint,
     text,
@@ -121,13 +122,19 @@ class NotebookRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_carnets_identite", "territoire", "nom_cle", "prenom_cle", "date_naissance"),
         Index("ix_carnets_territoire_rang", "territoire", "rang"),
+        # A NIR designates one notebook per territory (migration 0023).
+        Index("ux_carnets_territoire_nir", "territoire", "nir13", unique=True),
     )
 
     rang: int | None = Field(default=None, sa_column=Column(AutoIncrement, primary_key=True))
     id: str = Field(unique=True, max_length=36)
     territoire: str = Field(max_length=3)
     version: int
-    nir13: str | None = Field(default=None, unique=True, max_length=13)
+    #: The NIR's 13 characters (column ``nir``; SQLite databases migrated from before 0023
+    #: keep an empty ``nir13`` column beside it).
+    nir13: str | None = Field(
+        default=None, sa_column=Column("nir", String(13), key="nir13", nullable=True)
+    )
     nom_cle: str = Field(max_length=100)
     prenom_cle: str = Field(max_length=100)
     date_naissance: date
@@ -183,6 +190,8 @@ class PartnerIdentifier(SQLModel, table=True):
 
     type: str = Field(primary_key=True, max_length=20)
     valeur: str = Field(primary_key=True, max_length=100)
+    #: An identifier designates one notebook per territory (migration 0023).
+    territoire: str = Field(primary_key=True, max_length=3)
     carnet_id: str = Field(foreign_key="carnets.id", index=True, max_length=36)
 
 

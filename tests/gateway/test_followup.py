@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from gateway.settings import Settings
 from gateway.storage.tables import JournalEntry, Organisation
 from tests.gateway.conftest import BASE_URL
-from tests.gateway.payloads import NIR_A, body, carnet, contribute, new_notebook, personne
+from tests.gateway.payloads import NIR_A, body, carnet, contribute, new_notebook, nir15, personne
 
 EVENT = {
     "id": "ccas-1",
@@ -170,45 +170,62 @@ def _comparable(response):
 
 
 async def test_identification_failures_are_one_answer(client, partner):
-    elsewhere = await partner("departement", ["27"])
-    await new_notebook(client, elsewhere, carnet(personne(nir=NIR_A), territoire="27"))
+    """Several candidates, and a known NIR with another birth date: one answer."""
     departement = await partner("departement")
-    await new_notebook(client, departement, carnet(personne(nom="Homonyme", prenom="Alix")))
-    other = await client.post(
-        "/v1/carnets",
-        content=body(carnet(personne(nom="Homonyme", prenom="Alix", nom_naissance="Autre"))),
-        headers=departement.headers,
-    )
-    assert other.status_code == 200  # the same person: found
+    born = {"nom": "Homonyme", "prenom": "Alix", "date_naissance": "1988-09-01"}
+    for nir in ("1880999999003", "1880999999004"):
+        await new_notebook(client, departement, carnet(personne(nir=nir15(nir), **born)))
     france_travail = await partner("france_travail")
-    known_elsewhere = await identify(client, france_travail, carnet(personne(nir=NIR_A)))
-    wrong_birth_date = None
-    nir_b = "1880999999002"
-    from tests.gateway.payloads import nir15
-
-    await new_notebook(
-        client,
-        departement,
-        carnet(personne(nir=nir15(nir_b), nom="Date", date_naissance="1988-09-01")),
-    )
+    several = await identify(client, france_travail, carnet(personne(**born)))
     wrong_birth_date = await identify(
         client,
         france_travail,
-        carnet(personne(nir=nir15(nir_b), nom="Date", date_naissance="1988-09-02")),
+        carnet(personne(nir=nir15("1880999999003"), **born | {"date_naissance": "1988-09-02"})),
     )
-    answers = [known_elsewhere, wrong_birth_date]
-    for answer in answers:
+    for answer in (several, wrong_birth_date):
         assert answer.status_code == 409, answer.text
         assert answer.json()["code"] == "identification_impossible"
-    assert _comparable(known_elsewhere) == _comparable(wrong_birth_date)
+    assert _comparable(several) == _comparable(wrong_birth_date)
+
+
+async def test_a_person_known_in_another_territory_is_unknown_here(client, partner):
+    """A notebook is a département's: a NIR or an identifier held in another territory
+    designates nothing here, and the answer is that of a person never seen (no oracle)."""
+    elsewhere = await partner("departement", ["27"])
+    held = {"france_travail": {"identifiant": "FT-AILLEURS-27"}}
+    theirs = await new_notebook(
+        client, elsewhere, carnet(personne(nir=NIR_A, identifiants=held), territoire="27")
+    )
+    france_travail = await partner("france_travail", ["26", "27"])
+    known = await identify(
+        client, france_travail, carnet(personne(nir=NIR_A, identifiants=held), territoire="26")
+    )
+    never_seen = await identify(
+        client,
+        france_travail,
+        carnet(
+            personne(nir=nir15("2920599999001"), nom="Jamais", date_naissance="1992-05-01"),
+            territoire="26",
+        ),
+    )
+    for answer in (known, never_seen):
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["cree"] is True
+        assert answer.json()["carnet"]["territoire"] == "26"
+    assert known.json()["id"] != theirs
+    # The notebook of 27 is untouched, and still the one its département finds.
+    again = await identify(client, elsewhere, carnet(personne(nir=NIR_A), territoire="27"))
+    assert again.json()["id"] == theirs
+    assert again.json()["version"] == 1
 
 
 async def test_failed_identifications_are_throttled_and_alerted(client, partner, db):
-    elsewhere = await partner("departement", ["27"])
-    await new_notebook(client, elsewhere, carnet(personne(nir=NIR_A), territoire="27"))
+    departement = await partner("departement")
+    await new_notebook(client, departement, carnet(personne(nir=NIR_A)))
     france_travail = await partner("france_travail")
+    wrong_birth_date = carnet(personne(nir=NIR_A, date_naissance="1990-04-16"))
     for _ in range(4):
-        failed = await identify(client, france_travail, carnet(personne(nir=NIR_A)))
+        failed = await identify(client, france_travail, wrong_birth_date)
         assert failed.status_code == 409
     refused = await identify(client, france_travail, carnet(personne(nom="Quelconque")))
     assert refused.status_code == 429
@@ -504,11 +521,9 @@ async def test_a_sandbox_publisher_cannot_probe_a_persons_identifiers(client, pa
 
 
 async def test_a_contribution_is_no_oracle_on_other_notebooks_identifiers(client, partner):
-    elsewhere = await partner("departement", ["27"])
-    secret = {"france_travail": {"identifiant": "FT-SECRET-27"}}
-    await new_notebook(
-        client, elsewhere, carnet(personne(nom="Autre", identifiants=secret), territoire="27")
-    )
+    departement = await partner("departement")
+    secret = {"france_travail": {"identifiant": "FT-SECRET-26"}}
+    await new_notebook(client, departement, carnet(personne(nom="Autre", identifiants=secret)))
     ccas = await partner("ccas_cias")
     own = await new_notebook(client, ccas, carnet(personne(nom="Alibi")))
     guessed = await contribute(
@@ -520,8 +535,8 @@ async def test_a_contribution_is_no_oracle_on_other_notebooks_identifiers(client
 
 
 async def test_a_contribution_is_no_oracle_on_other_notebooks_nir(client, partner):
-    elsewhere = await partner("departement", ["27"])
-    await new_notebook(client, elsewhere, carnet(personne(nir=NIR_A), territoire="27"))
+    departement = await partner("departement")
+    await new_notebook(client, departement, carnet(personne(nom="Autre", nir=NIR_A)))
     france_travail = await partner("france_travail")
     own = await new_notebook(client, france_travail, carnet(personne(nom="Alibi")))
     guessed = await contribute(
@@ -532,11 +547,9 @@ async def test_a_contribution_is_no_oracle_on_other_notebooks_nir(client, partne
 
 
 async def test_contribution_probes_are_counted_and_throttled(client, partner):
-    elsewhere = await partner("departement", ["27"])
-    secret = {"france_travail": {"identifiant": "FT-SECRET-27"}}
-    await new_notebook(
-        client, elsewhere, carnet(personne(nom="Autre", identifiants=secret), territoire="27")
-    )
+    departement = await partner("departement")
+    secret = {"france_travail": {"identifiant": "FT-SECRET-26"}}
+    await new_notebook(client, departement, carnet(personne(nom="Autre", identifiants=secret)))
     ccas = await partner("ccas_cias")
     own = await new_notebook(client, ccas, carnet(personne(nom="Alibi")))
     probe = {"personne": personne(nom="Alibi", identifiants=secret)}

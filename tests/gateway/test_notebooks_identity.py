@@ -176,12 +176,15 @@ async def test_two_homonyms_make_a_third_request_ambiguous(client, partner):
 
 
 async def test_person_of_another_territory_is_not_revealed(client, partner):
+    """Known in 07, unknown in 26: the département of 26 creates its own notebook, as for
+    anyone it never met (nothing says the person is known elsewhere)."""
     owner = await partner(territoires=["07"])
-    await create(client, owner, carnet(personne(nir=NIR_A)))
+    theirs = (await create(client, owner, carnet(personne(nir=NIR_A)))).json()["id"]
     stranger = await partner(territoires=["26"])
     response = await create(client, stranger, carnet(personne(nir=NIR_A)))
-    assert response.status_code == 409
-    assert response.json()["code"] == "identification_impossible"
+    assert response.status_code == 201, response.text
+    assert response.json()["id"] != theirs
+    assert response.json()["carnet"]["territoire"] == "26"
 
 
 async def test_territory_outside_the_organisation_is_403(client, partner):
@@ -263,7 +266,7 @@ async def test_a_partner_identifier_with_another_birth_date_is_a_conflict(client
     assert view["personne"]["nom"] == "Exemple"
 
 
-async def test_a_nir_of_another_territory_answers_the_same_whatever_the_birth_date(client, partner):
+async def test_a_nir_of_another_territory_is_unknown_whatever_the_birth_date(client, partner):
     drome = await partner(territoires=["26"])
     await create(client, drome, carnet(personne(nir=NIR_A)))
     ardeche = await partner(territoires=["07"])
@@ -271,8 +274,10 @@ async def test_a_nir_of_another_territory_answers_the_same_whatever_the_birth_da
         await create(client, ardeche, carnet(personne(nir=NIR_A, date_naissance=day)))
         for day in ("1990-04-15", "1990-04-01")
     ]
-    assert [a.status_code for a in answers] == [409, 409]
-    assert answers[0].json() | {"instance": None} == answers[1].json() | {"instance": None}
+    # Unknown in 07 whatever the birth date: the first creates 07's notebook, the second
+    # (same NIR, another birth date) contradicts it.
+    assert [a.status_code for a in answers] == [201, 409]
+    assert answers[1].json()["code"] == "identification_impossible"
 
 
 async def test_identifying_a_person_without_recording_gives_no_access(client, partner):

@@ -347,3 +347,51 @@ def test_notebooks_holding_free_text_get_its_category(db, tmp_path):
         }
         _downgrade(old, "0021")
         assert _categories(old) == {key: ["parcours"] for key in [*with_text, *without]}
+
+
+def test_a_nir_and_an_identifier_become_unique_per_territory(db, tmp_path):
+    """0023: the NIR moves to ``carnets.nir``, unique with the territory, and the partner
+    identifiers get their notebook's territory: another territory may then hold the same.
+    The downgrade gives the national uniqueness back."""
+    now = datetime.now(UTC)
+    for old in fresh_database(db.dialect, tmp_path, revision="0022"):
+        with old.write() as session:
+            _insert_notebooks(session, [_notebook_with_names("c-26", "nom", "p", now)], [])
+            session.execute(text("UPDATE carnets SET nir13 = '1900599999001'"))
+            session.execute(
+                text(
+                    "INSERT INTO identifiants (type, valeur, carnet_id)"
+                    " VALUES ('france_travail', 'FT-1', 'c-26')"
+                )
+            )
+        old.migrate()
+        with old.write() as session:
+            assert session.execute(text("SELECT id, nir FROM carnets")).all() == [
+                ("c-26", "1900599999001")
+            ]
+            assert session.execute(
+                text("SELECT type, valeur, territoire, carnet_id FROM identifiants")
+            ).all() == [("france_travail", "FT-1", "26", "c-26")]
+            # Another territory holds the same NIR and identifier.
+            _insert_notebooks(session, [_notebook_with_names("c-07", "nom", "p", now)], [])
+            session.execute(
+                text(
+                    "UPDATE carnets SET territoire = '07', nir = '1900599999001' WHERE id = 'c-07'"
+                )
+            )
+            session.execute(
+                text(
+                    "INSERT INTO identifiants (type, valeur, territoire, carnet_id)"
+                    " VALUES ('france_travail', 'FT-1', '07', 'c-07')"
+                )
+            )
+            session.execute(text("DELETE FROM identifiants WHERE carnet_id = 'c-07'"))
+            session.execute(text("DELETE FROM carnets WHERE id = 'c-07'"))
+        _downgrade(old, "0022")
+        with old.read() as session:
+            assert session.execute(text("SELECT id, nir13 FROM carnets")).all() == [
+                ("c-26", "1900599999001")
+            ]
+            assert session.execute(
+                text("SELECT type, valeur, carnet_id FROM identifiants")
+            ).all() == [("france_travail", "FT-1", "c-26")]
