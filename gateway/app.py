@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import threading
 from collections.abc import AsyncIterator
@@ -106,6 +107,8 @@ def create_app(
         # state, the view) that reference counting frees: at the default threshold (700) the
         # collector ran about once per write, for a tenth of its time, finding little.
         gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
+        # Reads' journal entries spooled by a stopped process go into the journal first.
+        await app.state.journal.settle()
         # Imports left waiting or running by a stopped process resume (or fail cleanly).
         for job_id in app.state.imports.pending():
             start_job(app, job_id)
@@ -125,6 +128,8 @@ def create_app(
         try:
             yield
         finally:
+            with contextlib.suppress(Exception):  # left for the next start otherwise
+                await app.state.journal.settle()
             # Running imports stop after their current foyer, to resume at the next start.
             app.state.imports.stop()
             await asyncio.gather(*app.state.import_tasks, return_exceptions=True)

@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway import threads
 from gateway.errors import ProblemError
 from gateway.notebooks import repository
 from gateway.notebooks.errors import IdempotencyKeyReused
@@ -248,7 +248,9 @@ async def run_write_async(
             )
         except WriterBusy:
             pass
-    return await run_in_threadpool(
+    return await threads.run(
+        "ecritures",
+        threads.WRITERS[database.dialect],
         partial(run_write, journal=journal, rerender=rerender),
         database,
         request,

@@ -10,18 +10,20 @@ the next one, so the journal costs one transaction per burst of reads, not per r
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-
-from gateway import pagination
+from gateway import pagination, threads
 from gateway.errors import ProblemError
 from gateway.storage.database import Database, WriterBusy
+from gateway.storage.spool import JournalSpool
 from gateway.storage.tables import JournalEntry
 
 #: The journal outcome of each notebook a search or a feed page named (beside the entry of the
 #: search or page itself).
 LISTED = "liste"
+
+logger = logging.getLogger(__name__)
 
 
 class JournalUnavailable(ProblemError):
@@ -30,11 +32,18 @@ class JournalUnavailable(ProblemError):
     title = "Le journal des accès ne peut pas être écrit : la lecture est refusée."
 
 
+#: How long a read's journal entries wait for an embedded database's write lock before they
+#: are spooled (``gateway/storage/spool.py``): a read never waits for a long writer.
+SPOOL_AFTER_SECONDS = 0.05
+
+
 class AccessJournal:
     def __init__(self, database: Database) -> None:
         self.database = database
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._flushing = False
+        self.spool = JournalSpool.of(database)
+        self._moves: set[asyncio.Task[int]] = set()
 
     async def record(self, entry: dict[str, Any]) -> None:
         """Return once ``entry`` is committed; JournalUnavailable if it cannot be."""
@@ -68,8 +77,10 @@ class AccessJournal:
 
         An embedded database with no write running takes them at once on the event loop's
         thread (a short insert): a worker thread would wait for the busy loop to hand over the
-        interpreter lock at each step, and the reads with it. Otherwise a worker thread waits
-        for its turn.
+        interpreter lock at each step, and the reads with it. Otherwise a worker thread of the
+        journal's own pool waits for its turn — on an embedded database a moment only: if the
+        write lock stays held (another process's long transaction), the entries are spooled,
+        durably, and moved into the table once the lock is free.
         """
         if self.database.embedded:
             try:
@@ -77,10 +88,48 @@ class AccessJournal:
                 return
             except WriterBusy:
                 pass
-        await run_in_threadpool(self._write, entries)
+        if self.spool is None:
+            await threads.run("journal", threads.JOURNAL, self._write, entries)
+        elif not await threads.run("journal", threads.JOURNAL, self._write_or_spool, entries):
+            self._move_later()
 
-    def _write(self, entries: list[dict[str, Any]], *, wait: bool = True) -> None:
+    def _write(self, entries: list[dict[str, Any]], *, wait: bool | float = True) -> None:
         self.database.insert_rows(JournalEntry.__table__, entries, wait=wait)  # type: ignore[attr-defined]
+
+    def _write_or_spool(self, entries: list[dict[str, Any]]) -> bool:
+        """Write the entries, or spool them if the write lock stays held; whether written."""
+        assert self.spool is not None
+        if not self.spool.pending:
+            try:
+                self._write(entries, wait=SPOOL_AFTER_SECONDS)
+                return True
+            except WriterBusy:
+                pass
+        # Behind the entries already waiting (the lock is still held, most likely).
+        self.spool.append(entries)
+        return False
+
+    def _move_later(self) -> None:
+        """Move the spooled entries into the table on a thread of their own, once the write
+        lock is free (a failure leaves them for the next move, or the next start)."""
+        spool = self.spool
+        assert spool is not None
+        task = asyncio.get_running_loop().create_task(threads.run("journal-attente", 1, spool.move))
+        self._moves.add(task)
+        task.add_done_callback(self._moved)
+
+    def _moved(self, task: asyncio.Task[int]) -> None:
+        self._moves.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("journal : entrées en attente non transférées (nouvel essai plus tard)")
+
+    async def settle(self) -> int:
+        """Wait for the spooled entries to be in the table; how many were moved (at a stop,
+        and for tests)."""
+        moved = sum(await asyncio.gather(*self._moves)) if self._moves else 0
+        if self.spool is not None:
+            moved += await threads.run("journal-attente", 1, self.spool.move)
+        return moved
 
 
 def journal_wire(entry: JournalEntry, readable: frozenset[str] | None = None) -> dict[str, Any]:

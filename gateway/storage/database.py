@@ -245,6 +245,14 @@ class Database:
         dbapi = self.engine.dialect.loaded_dbapi
         self._dbapi_errors = (dbapi.OperationalError, dbapi.InterfaceError)
 
+    @property
+    def file(self) -> Path | None:
+        """The file of an embedded database (None for a server or an in-memory one)."""
+        database = make_url(self.url).database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            return None
+        return Path(database)
+
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only session."""
@@ -354,7 +362,7 @@ class Database:
                     # BEGIN IMMEDIATE on SQLite.
                     transaction = connection.begin()
                 except OperationalError as error:
-                    raise self._busy(error, wait) from error
+                    raise self._busy(error, not wait) from error
                 session = Session(
                     bind=connection,
                     join_transaction_mode="rollback_only",
@@ -399,14 +407,16 @@ class Database:
                 connection.close()
             raise
 
-    def _busy(self, error: OperationalError, wait: bool) -> Exception:
-        """What a failed BEGIN raises: :class:`WriterBusy` for a writer that does not wait
-        when another process holds SQLite's write lock, the error itself otherwise."""
-        if not wait and self.dialect == "sqlite" and "locked" in str(error.orig):
+    def _busy(self, error: OperationalError, bounded: bool) -> Exception:
+        """What a failed BEGIN raises: :class:`WriterBusy` for a writer that does not wait (or
+        not long) when another process holds SQLite's write lock, the error itself otherwise."""
+        if bounded and self.dialect == "sqlite" and "locked" in str(error.orig):
             return WriterBusy()
         return error
 
-    def insert_rows(self, table: Any, rows: list[dict[str, Any]], *, wait: bool = True) -> None:
+    def insert_rows(
+        self, table: Any, rows: list[dict[str, Any]], *, wait: bool | float = True
+    ) -> None:
         """Insert ``rows`` into ``table`` in one write transaction, without an ORM session (the
         access journal's group commits).
 
@@ -416,40 +426,46 @@ class Database:
         """
         if not rows:
             return
-        if not self._writers.acquire(blocking=wait):
+        acquired = (
+            self._writers.acquire(timeout=wait)
+            if not isinstance(wait, bool)
+            else self._writers.acquire(blocking=wait)
+        )
+        if not acquired:
             raise WriterBusy()
         try:
             if self.dialect == "sqlite":
                 self._insert_on_driver(table, rows, wait)
                 return
             with self.engine.connect() as connection:
-                connection = connection.execution_options(carnet_write=True, carnet_nowait=not wait)
+                nowait = wait is False
+                connection = connection.execution_options(carnet_write=True, carnet_nowait=nowait)
                 try:
                     transaction = connection.begin()
                 except OperationalError as error:
-                    raise self._busy(error, wait) from error
+                    raise self._busy(error, nowait) from error
                 with transaction:
                     driver.run_many(connection, _insert_of(table), rows)
         finally:
             self._writers.release()
 
-    def _insert_on_driver(self, table: Any, rows: list[dict[str, Any]], wait: bool) -> None:
+    def _insert_on_driver(self, table: Any, rows: list[dict[str, Any]], wait: bool | float) -> None:
         prepared = driver.prepare(_insert_of(table), tuple(rows[0]), self.engine.dialect)
         if self._inserter is None:
             self._inserter = self.engine.raw_connection()
         connection: sqlite3.Connection = self._inserter.dbapi_connection
         try:
-            if wait:
+            if wait is True:
                 _begin_immediate(connection)
             else:
-                # Not waiting for another process's write lock either (see _begin).
-                connection.execute("PRAGMA busy_timeout=0")
+                # Not waiting (or not long) for another process's write lock either.
+                connection.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
                 try:
                     _begin_immediate(connection)
                 finally:
                     connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         except OperationalError as error:
-            raise self._busy(error, wait) from error
+            raise self._busy(error, wait is not True) from error
         try:
             connection.executemany(prepared.sql, [prepared.arguments(row) for row in rows])
             connection.commit()
@@ -492,10 +508,8 @@ class Database:
 
     def checkpoints(self) -> Checkpoints | None:
         """Background checkpoints of an embedded database file (None for others)."""
-        database = make_url(self.url).database
-        if self.dialect != "sqlite" or not database or database == ":memory:":
-            return None
-        return Checkpoints(database)
+        found = self.file
+        return None if found is None else Checkpoints(str(found))
 
     def dispose(self) -> None:
         if self._kept_writer is not None:

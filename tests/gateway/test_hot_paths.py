@@ -6,6 +6,7 @@ import copy
 import random
 import sqlite3
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from gateway.app import create_app
+from gateway.storage.spool import JournalSpool
 from referential import samples
 from tests.gateway.payloads import carnet, contribute, new_notebook, personne, view
 
@@ -96,21 +99,69 @@ async def test_a_write_waiting_for_another_process_lets_the_loop_serve(client, p
     assert (await view(client, p, carnet_id))["droits"]["are"] is True
 
 
-async def test_a_read_waiting_for_another_process_is_journaled_once_the_lock_is_released(
-    client, partner, db
+async def test_a_read_while_another_process_writes_is_answered_and_journaled_after(
+    app, client, partner, db
 ):
-    """Another process holds SQLite's write lock: the read's journal entry waits on a worker
-    thread (the loop goes on serving), and the read is answered once it is committed."""
+    """Another process holds SQLite's write lock: the read is answered at once, its journal
+    entry made durable in the journal's spool beside the database (ids and codes only), and
+    moved into the journal once the lock is released."""
     if db.dialect != "sqlite":
         pytest.skip("SQLite's write lock")
     p = await partner()
     carnet_id = await new_notebook(client, p)
-    read = client.get(f"/v1/carnets/{carnet_id}", headers=p.headers)
-    response = await while_another_process_writes(db, client, read)
-    assert response.status_code == 200, response.text
+    spool = app.state.journal.spool
+    other_process = sqlite3.connect(make_url(db.url).database, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    try:
+        read = await asyncio.wait_for(
+            client.get(f"/v1/carnets/{carnet_id}", headers=p.headers), timeout=5
+        )
+        assert read.status_code == 200, read.text
+        assert spool.pending
+        spooled = spool.path.read_bytes()
+        assert carnet_id.encode() in spooled
+        assert b"Exemple" not in spooled
+    finally:
+        other_process.rollback()
+        other_process.close()
+    assert await app.state.journal.settle() >= 0
+    assert not spool.pending
     journal = await client.get(f"/v1/carnets/{carnet_id}/journal", headers=p.headers)
     reads = [e for e in journal.json()["elements"] if e["action"] == "lecture"]
     assert [e["resultat"] for e in reads] == ["servi"]
+
+
+async def test_spooled_journal_entries_of_a_stopped_process_land_at_the_next_start(
+    settings, db, partner, client
+):
+    """Entries spooled by a process that stopped before moving them go into the journal when
+    the next one starts."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's write lock")
+    spool = JournalSpool.of(db)
+    assert spool is not None
+    entry = {
+        "horodatage": datetime.now(UTC),
+        "client_id": "cli_avant_arret",
+        "organisation_id": "org",
+        "type_acteur": "departement",
+        "carnet_id": None,
+        "action": "lecture",
+        "categories": [],
+        "finalite": "accompagnement",
+        "resultat": "servi",
+        "agent": None,
+    }
+    spool.append([entry])
+    client.accesses.append("la lecture d'avant l'arrêt")
+    restarted = create_app(settings, database=db)
+    async with restarted.router.lifespan_context(restarted):
+        assert not spool.pending
+    with db.read() as session:
+        found = session.execute(
+            text("SELECT count(*) FROM journal WHERE client_id = 'cli_avant_arret'")
+        ).scalar_one()
+    assert found == 1
 
 
 async def test_a_read_whose_journal_cannot_be_written_is_refused_and_the_next_one_served(
