@@ -1,4 +1,5 @@
-"""Merge properties, checked through HTTP on generated contributions.
+"""Merge properties, checked through HTTP on generated contributions: a few examples end to
+end, on top of the hundreds ``test_merge_properties.py`` checks on the pure functions.
 
 Hypothesis calls a property many times within one test, so each property is a sync test that
 runs its HTTP scenario with ``asyncio.run`` on a client of its own, and works on fresh notebooks
@@ -26,7 +27,7 @@ from tests.gateway.conftest import BASE_URL
 from tests.gateway.payloads import body, carnet, personne
 
 PROPERTY_SETTINGS = settings(
-    max_examples=25,
+    max_examples=5,
     deadline=None,
     derandomize=True,
     database=None,
