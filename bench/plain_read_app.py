@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -33,8 +34,11 @@ views = ProjectionCache(settings.projection_cache_size, settings.projection_cach
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     with database.read() as session:
         signing = keys.load(session)
-    app.state.tokens = TokenService(
-        signing, settings.issuer, settings.audience, settings.token_lifetime_seconds
+    # The one service the bearer dependency reads from the application's container.
+    app.state.gateway = SimpleNamespace(
+        tokens=TokenService(
+            signing, settings.issuer, settings.audience, settings.token_lifetime_seconds
+        )
     )
     yield
 

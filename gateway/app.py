@@ -26,6 +26,7 @@ from gateway.connectors import repository as connector_health
 from gateway.connectors.loader import Connectors, connector_registry
 from gateway.connectors.routes import router as connectors_router
 from gateway.connectors.service import SyncService
+from gateway.container import Gateway, gateway_of
 from gateway.errors import install_error_handlers
 from gateway.feed.routes import router as feed_router
 from gateway.followup.routes import router as followup_router
@@ -108,9 +109,9 @@ def create_app(
         # collector ran about once per write, for a tenth of its time, finding little.
         gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
         # Reads' journal entries spooled by a stopped process go into the journal first.
-        await app.state.journal.settle()
+        await gateway.journal.settle()
         # Imports left waiting or running by a stopped process resume (or fail cleanly).
-        for job_id in app.state.imports.pending():
+        for job_id in gateway.imports.pending():
             start_job(app, job_id)
         deliverer, delivering = None, None
         if settings.livraisons_integrees:
@@ -119,7 +120,7 @@ def create_app(
                 heartbeat=timedelta(minutes=settings.battement_minutes),
                 connectors=enabled,
                 settings=settings,
-                keyring=app.state.keyring,
+                keyring=gateway.keyring,
                 matrix=matrix,
                 validator=validator,
             )
@@ -129,22 +130,22 @@ def create_app(
             yield
         finally:
             with contextlib.suppress(Exception):  # left for the next start otherwise
-                await app.state.journal.settle()
+                await gateway.journal.settle()
             # Running imports stop after their current foyer, to resume at the next start.
-            app.state.imports.stop()
-            await asyncio.gather(*app.state.import_tasks, return_exceptions=True)
+            gateway.imports.stop()
+            await asyncio.gather(*gateway.import_tasks, return_exceptions=True)
             if deliverer is not None and delivering is not None:
                 deliverer.stop()
                 await asyncio.to_thread(delivering.join, 30)
                 deliverer.close()
             if checkpoints is not None:
                 checkpoints.stop()
-            app.state.token_server.remote_keys.close()
-            app.state.tokens.close()
+            gateway.token_server.remote_keys.close()
+            gateway.tokens.close()
             # Pulls still running in the background end with the process (their state says so).
-            for task in list(app.state.pulls):
+            for task in list(gateway.pulls):
                 task.cancel()
-            await asyncio.gather(*app.state.pulls, return_exceptions=True)
+            await asyncio.gather(*gateway.pulls, return_exceptions=True)
             await enabled.aclose()
 
     app = FastAPI(
@@ -157,49 +158,50 @@ def create_app(
         # at every request (a tenth of a notebook read): on when the deployment asks for it.
         telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": False},
     )
-    app.state.settings = settings
-    #: Seals the subscriptions' signing secrets at rest.
-    app.state.keyring = sealing.keyring(settings)
-    app.state.database = database
-    app.state.validator = validator
-    app.state.states = StateCache(settings.state_cache_size)
-    app.state.known_sections = (
-        KnownSections(settings.known_sections_bytes) if settings.known_sections_bytes else None
+    states = StateCache(settings.state_cache_size)
+    known = KnownSections(settings.known_sections_bytes) if settings.known_sections_bytes else None
+    gateway = Gateway(
+        settings=settings,
+        keyring=sealing.keyring(settings),
+        database=database,
+        validator=validator,
+        states=states,
+        known_sections=known,
+        matrix=matrix,
+        connectors=enabled,
+        outgoing={body.kind: body for body in outgoing_bodies(registry, skip_unloadable=True)},
+        sync=SyncService(
+            database,
+            validator,
+            matrix,
+            enabled,
+            interval=timedelta(seconds=settings.connecteur_intervalle_secondes),
+            not_found_interval=timedelta(
+                seconds=settings.connecteur_intervalle_introuvable_secondes
+            ),
+            states=states,
+            known=known,
+        ),
+        imports=ImportService(
+            database,
+            validator,
+            matrix,
+            enabled,
+            spool=Path(settings.imports_dossier),
+            states=states,
+            max_bytes=settings.imports_max_octets,
+        ),
+        journal=AccessJournal(database),
+        projections=ProjectionCache(
+            settings.projection_cache_size, settings.projection_cache_bytes
+        ),
+        anonymous_validation=(
+            TokenBuckets(settings.validation_anonymous_per_minute)
+            if settings.validation_anonymous_per_minute
+            else None
+        ),
     )
-    app.state.matrix = matrix
-    app.state.connectors = enabled
-    #: The published schemas of the bodies that leave the gateway, by kind.
-    app.state.outgoing = {
-        body.kind: body for body in outgoing_bodies(registry, skip_unloadable=True)
-    }
-    app.state.pulls = set()
-    app.state.sync = SyncService(
-        database,
-        validator,
-        matrix,
-        enabled,
-        interval=timedelta(seconds=settings.connecteur_intervalle_secondes),
-        not_found_interval=timedelta(seconds=settings.connecteur_intervalle_introuvable_secondes),
-        states=app.state.states,
-        known=app.state.known_sections,
-    )
-    app.state.imports = ImportService(
-        database,
-        validator,
-        matrix,
-        enabled,
-        spool=Path(settings.imports_dossier),
-        states=app.state.states,
-        max_bytes=settings.imports_max_octets,
-    )
-    app.state.import_tasks = set()
-    app.state.journal = AccessJournal(database)
-    app.state.projections = ProjectionCache(
-        settings.projection_cache_size, settings.projection_cache_bytes
-    )
-    app.state.schemas = {}
-    if settings.validation_anonymous_per_minute:
-        app.state.anonymous_validation = TokenBuckets(settings.validation_anonymous_per_minute)
+    app.state.gateway = gateway
 
     def start(app: FastAPI) -> None:
         # The models of every supported version, built before the first payload declaring one.
@@ -231,18 +233,18 @@ def create_app(
             loader=reload,
             external=external,
         )
-        app.state.tokens = tokens
-        app.state.token_server = TokenServer(
+        gateway.tokens = tokens
+        gateway.token_server = TokenServer(
             database.read,
             lambda: tokens.keys,
             settings.issuer,
             settings.audience,
             settings.token_lifetime_seconds,
-            app.state.matrix,
+            matrix,
             database.write,
         )
 
-    app.state.start = start
+    gateway.start = start
     install_error_handlers(app)
     # The validation routes read their bodies themselves: a batch is streamed line by line.
     app.add_middleware(
@@ -297,14 +299,14 @@ def create_app(
         },
     )
     async def token(request: Request) -> Response:
-        server: TokenServer = request.app.state.token_server
+        server = gateway_of(request).token_server
         return await server.token_response(request)
 
     @app.get(
         "/.well-known/jwks.json", tags=["authentification"], summary="Clés publiques des jetons"
     )
     def jwks(request: Request) -> dict[str, Any]:
-        tokens: TokenService = request.app.state.tokens
+        tokens = gateway_of(request).tokens
         return tokens.keys.public_jwks()
 
     @app.get(

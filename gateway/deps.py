@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request
 from gateway.agents import repository as agents
 from gateway.auth.principal import ClientRights, Principal, principal_of
 from gateway.auth.tokens import AGENT_SUB, InvalidToken
+from gateway.container import gateway_of
 from gateway.errors import InvalidParameters, ProblemError
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
 from gateway.organisations import repository as organisations
@@ -23,12 +24,12 @@ class Unauthenticated(ProblemError):
 
 
 async def get_database(request: Request) -> Database:
-    database: Database = request.app.state.database
+    database: Database = gateway_of(request).database
     return database
 
 
 async def get_validator(request: Request) -> Validator:
-    validator: Validator = request.app.state.validator
+    validator: Validator = gateway_of(request).validator
     return validator
 
 
@@ -48,7 +49,7 @@ def bearer_claims(request: Request) -> dict[str, Any]:
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthenticated()
     try:
-        claims: dict[str, Any] = request.app.state.tokens.verify(token.strip())
+        claims: dict[str, Any] = gateway_of(request).tokens.verify(token.strip())
     except InvalidToken:
         raise _unauthenticated("invalid_token") from None
     return claims
@@ -66,7 +67,7 @@ async def get_principal(request: Request) -> Principal:
     thread pool.
     """
     claims = bearer_claims(request)
-    rights = organisations.active_client(request.app.state.database, str(claims["client_id"]))
+    rights = organisations.active_client(gateway_of(request).database, str(claims["client_id"]))
     if rights is None:
         raise _unauthenticated("invalid_token")
     return token_principal(request, claims, rights)
@@ -75,7 +76,7 @@ async def get_principal(request: Request) -> Principal:
 def token_principal(request: Request, claims: dict[str, Any], rights: ClientRights) -> Principal:
     """The caller a bearer token's ``claims`` name, with its client's ``rights`` now."""
     return principal_of(
-        request.app.state.matrix,
+        gateway_of(request).matrix,
         str(claims["client_id"]),
         rights,
         str(claims.get("scope") or ""),
@@ -120,9 +121,9 @@ def agent_of(request: Request, principal: Principal) -> tuple[str | None, frozen
         if principal.agent_sub is None:
             return None, frozenset()
         return agents.by_sub(
-            request.app.state.database, principal.agent_sub, principal.organisation_id
+            gateway_of(request).database, principal.agent_sub, principal.organisation_id
         )
-    found = agents.habilitations(request.app.state.database, agent, principal.organisation_id)
+    found = agents.habilitations(gateway_of(request).database, agent, principal.organisation_id)
     if found is None:
         raise UnknownAgent()
     return agent, found
@@ -144,7 +145,7 @@ async def get_guard(
     through the agent it names (``agent`` is read, and checked, by :func:`agent_of`)."""
     agent, habilitations = agent_of(request, principal)
     return Guard(
-        request.app.state.matrix,
+        gateway_of(request).matrix,
         principal,
         finalite,
         agent=agent,

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway import threads
+from gateway.container import gateway_of
 from gateway.errors import ProblemError
 from gateway.notebooks import repository
 from gateway.notebooks.errors import IdempotencyKeyReused
@@ -165,7 +166,7 @@ def run_write(
     replayed without the notebook. A read that journals in a write transaction runs with
     ``idempotent=False``: it never replays (nor stores) an answer.
     """
-    hours: int = request.app.state.settings.idempotency_hours
+    hours: int = gateway_of(request).settings.idempotency_hours
     key = _key(request) if idempotent else None
     print_ = fingerprint(request, body) if key else ""
 

@@ -15,6 +15,7 @@ from connectors import BATCH, Agent
 from gateway.connectors import repository, wire
 from gateway.connectors.loader import Connectors
 from gateway.connectors.service import Prepared, SyncService
+from gateway.container import gateway_of
 from gateway.deps import DatabaseDep, GuardDep, PrincipalDep
 from gateway.errors import ProblemError
 from gateway.responses import OrjsonResponse
@@ -38,7 +39,7 @@ def _iso(moment: datetime | None) -> str | None:
 def list_connectors(
     request: Request, principal: PrincipalDep, database: DatabaseDep
 ) -> OrjsonResponse:
-    connectors: Connectors = request.app.state.connectors
+    connectors: Connectors = gateway_of(request).connectors
     with database.read() as session:
         health = repository.health(session)
     items = []
@@ -108,14 +109,14 @@ async def synchronise(
 ) -> Response:
     guard.require("ecriture")
     guard.require_reading("situation")
-    service: SyncService = request.app.state.sync
+    service: SyncService = gateway_of(request).sync
     agent = BATCH
     if demande is not None and demande.agent is not None:
         agent = Agent(demande.agent.identifiant, demande.agent.nom, demande.agent.prenom)
     force = demande is not None and demande.forcer
     prepared = await service.prepare(slug, carnet_id, guard)
     if prefer and "respond-async" in {token.strip().lower() for token in prefer.split(",")}:
-        pulls: set[asyncio.Task[None]] = request.app.state.pulls
+        pulls: set[asyncio.Task[None]] = gateway_of(request).pulls
         task = asyncio.create_task(_in_background(service, prepared, agent, force))
         pulls.add(task)
         task.add_done_callback(pulls.discard)
@@ -156,7 +157,7 @@ def synchronisation_status(
     request: Request, carnet_id: CarnetId, slug: Slug, guard: GuardDep
 ) -> OrjsonResponse:
     guard.require("lecture")
-    service: SyncService = request.app.state.sync
+    service: SyncService = gateway_of(request).sync
     state = service.status(slug, carnet_id, guard)
     return OrjsonResponse(
         {

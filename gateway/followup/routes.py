@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
+from gateway.container import gateway_of
 from gateway.deps import DatabaseDep, GuardDep, ValidatorDep
 from gateway.errors import ProblemError
 from gateway.followup import repository, wire
@@ -92,7 +93,7 @@ def _service(
         session,
         guard,
         notebook_service(request, session, validator, guard),
-        automatic=request.app.state.settings.rattachement_automatique,
+        automatic=gateway_of(request).settings.rattachement_automatique,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from gateway.container import gateway_of
 from gateway.deps import PrincipalDep
 from gateway.habilitation.matrix import Matrix
 from gateway.responses import OrjsonResponse
@@ -19,7 +20,7 @@ def get_habilitations(request: Request) -> OrjsonResponse:
     """Rights per actor kind and data category (lecture, ecriture, export, identification), the
     pointers some writes are limited to, the scope of the need to know (territoire, relation)
     and the purposes each actor kind may state in the ``Finalite`` header."""
-    matrix: Matrix = request.app.state.matrix
+    matrix: Matrix = gateway_of(request).matrix
     return OrjsonResponse(matrix.to_wire())
 
 
@@ -29,7 +30,7 @@ def get_habilitations(request: Request) -> OrjsonResponse:
     responses={401: {"description": "Jeton absent ou invalide."}},
 )
 def get_own_rights(request: Request, principal: PrincipalDep) -> OrjsonResponse:
-    matrix: Matrix = request.app.state.matrix
+    matrix: Matrix = gateway_of(request).matrix
     actor = matrix.actor(principal.type_acteur, principal.derogations)
     return OrjsonResponse(
         {

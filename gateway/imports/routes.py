@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, File, Path, Request, UploadFile
 
+from gateway.container import gateway_of
 from gateway.deps import GuardDep
 from gateway.imports import wire
 from gateway.imports.service import FileTooLarge, ImportService
@@ -42,8 +43,8 @@ def to_wire(job: ImportJob) -> dict[str, Any]:
 
 def start_job(app: Any, job_id: str) -> None:
     """Run a job in a worker thread, tracked by the app (stopped cleanly at shutdown)."""
-    service: ImportService = app.state.imports
-    tasks: set[asyncio.Task[None]] = app.state.import_tasks
+    service: ImportService = gateway_of(app).imports
+    tasks: set[asyncio.Task[None]] = gateway_of(app).import_tasks
     task = asyncio.create_task(_run(service, job_id))
     tasks.add(task)
     task.add_done_callback(tasks.discard)
@@ -75,7 +76,7 @@ async def upload_caf_msa(
     fichier: Annotated[UploadFile, File(description="Le fichier XML du flux (vrsb0801).")],
 ) -> OrjsonResponse:
     guard.require("ecriture")
-    service: ImportService = request.app.state.imports
+    service: ImportService = gateway_of(request).imports
     if fichier.size is not None and fichier.size > service.max_bytes:
         raise FileTooLarge(f"Fichier de plus de {service.max_bytes} octets.")
     job = await anyio.to_thread.run_sync(service.submit, guard, fichier.file)
@@ -95,6 +96,6 @@ async def upload_caf_msa(
     },
 )
 def import_status(request: Request, import_id: ImportId, guard: GuardDep) -> OrjsonResponse:
-    service: ImportService = request.app.state.imports
+    service: ImportService = gateway_of(request).imports
     job = service.get(import_id, guard.principal.organisation_id)
     return OrjsonResponse(to_wire(job))

@@ -15,6 +15,7 @@ from sqlakeyset import InvalidPage
 from gateway import pagination
 from gateway.agents import repository as agents
 from gateway.auth.tokens import AGENT_SUB
+from gateway.container import gateway_of
 from gateway.deps import (
     AGENT_DOC,
     AGENT_HEADER,
@@ -135,16 +136,17 @@ def path_carnet_id(request: Request) -> str:
 def notebook_service(
     request: Request, session: Any, validator: Validator, guard: Guard
 ) -> NotebookService:
-    database: Database = request.app.state.database
+    gateway = gateway_of(request)
+    database: Database = gateway.database
     return NotebookService(
         session,
         validator,
         guard,
         lock=database.lock,
-        states=request.app.state.states,
-        known=request.app.state.known_sections,
+        states=gateway.states,
+        known=gateway.known_sections,
         on_commit=database.on_commit,
-        throttle=Throttle.of(request.app.state.settings),
+        throttle=Throttle.of(gateway.settings),
     )
 
 
@@ -347,7 +349,7 @@ async def contribute(request: Request) -> Response:
     principal = await get_principal(request)
     agent, habilitations = agent_of(request, principal)
     guard = Guard(
-        request.app.state.matrix,
+        gateway_of(request).matrix,
         principal,
         headers.get(PURPOSE_HEADER),
         agent=agent,
@@ -357,7 +359,7 @@ async def contribute(request: Request) -> Response:
     expected = parse_if_match(headers.get("if-match"))
     representation = _wants_representation(headers.get("prefer"), default=False)
     body = await request.body()
-    validator: Validator = request.app.state.validator
+    validator: Validator = gateway_of(request).validator
 
     def operation(session: Any) -> Response:
         service = notebook_service(request, session, validator, guard)
@@ -365,7 +367,7 @@ async def contribute(request: Request) -> Response:
         return _write_response(result, guard, validator, status=200, representation=representation)
 
     return await run_write_async(
-        request.app.state.database,
+        gateway_of(request).database,
         request,
         body,
         guard.principal.client_id,
@@ -472,7 +474,7 @@ def _search(
             database, criteres.identifiant, sandbox=guard.actor.portee == "bac_a_sable"
         )
     identifying = nir13 is not None or carnet_ids is not None
-    throttle = Throttle.of(request.app.state.settings)
+    throttle = Throttle.of(gateway_of(request).settings)
     if identifying:
         with database.read() as session:
             throttle.check(session, guard)
@@ -557,7 +559,8 @@ async def _readable_view(
     (one more query otherwise); the read is journaled before it is answered (a journal that
     cannot be written fails the read).
     """
-    database: Database = request.app.state.database
+    gateway = gateway_of(request)
+    database: Database = gateway.database
     client_id = str(claims["client_id"])
     agent = agent_header(request)
     by_sub = agent is None and AGENT_SUB in claims
@@ -581,15 +584,15 @@ async def _readable_view(
             raise UnknownAgent()
         agent = None  # registered by another organisation: acts without an agent
     guard = Guard(
-        request.app.state.matrix,
+        gateway.matrix,
         principal,
         purpose,
         agent=agent,
         agent_habilitations=frozenset(json_list(habilitations)) if agent else frozenset(),
     )
     guard.require("lecture")
-    journal: AccessJournal = request.app.state.journal
-    cache: ProjectionCache = request.app.state.projections
+    journal: AccessJournal = gateway.journal
+    cache: ProjectionCache = gateway.projections
     stored = None
     if version is not None and guard.may_touch(territoire, bool(linked)):
         stored = repository.cached_view(database, cache, carnet_id, version)
@@ -603,7 +606,7 @@ async def _readable_view(
         held,
         readable,
         withheld,
-        request.app.state.validator,
+        gateway.validator,
         cache=cache,
         key=(carnet_id, version),
         own=guard.own,

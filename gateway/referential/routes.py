@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from gateway.container import gateway_of
 from gateway.errors import NotFound, ProblemError
 from gateway.referential import wire
 from gateway.responses import OrjsonResponse, SchemaResponse
@@ -23,7 +24,7 @@ router = APIRouter(tags=["référentiel"])
 
 
 def _referential(request: Request) -> Referential:
-    validator: Validator = request.app.state.validator
+    validator: Validator = gateway_of(request).validator
     return validator.referential
 
 
@@ -239,7 +240,7 @@ class SchemaRetired(ProblemError):
     summary="Les schémas publiés, de chaque version du référentiel",
 )
 def get_schemas(request: Request) -> OrjsonResponse:
-    validator: Validator = request.app.state.validator
+    validator: Validator = gateway_of(request).validator
     ref = validator.referential
     versions = []
     for version in sorted(ref.versions.values(), key=lambda v: version_key(v.version)):
@@ -259,7 +260,7 @@ def get_schemas(request: Request) -> OrjsonResponse:
             body["fin_support"] = version.fin_support
         body["schemas"] = schemas
         versions.append(body)
-    outgoing: dict[str, OutgoingBody] = request.app.state.outgoing
+    outgoing: dict[str, OutgoingBody] = gateway_of(request).outgoing
     sortants = {
         "version": OUTGOING_VERSION,
         "schemas": [
@@ -289,15 +290,15 @@ def get_schemas(request: Request) -> OrjsonResponse:
     },
 )
 def get_schema(request: Request, version: str, kind: str) -> SchemaResponse:
-    cache: dict[tuple[str, str], Any] = request.app.state.schemas
+    cache: dict[tuple[str, str], Any] = gateway_of(request).schemas
     if version == OUTGOING_VERSION:
-        body: OutgoingBody | None = request.app.state.outgoing.get(kind)
+        body: OutgoingBody | None = gateway_of(request).outgoing.get(kind)
         if body is None:
             raise NotFound("Schéma inconnu pour cette version et ce type.")
         if (version, kind) not in cache:
             cache[version, kind] = body.schema()
         return SchemaResponse(cache[version, kind])
-    validator: Validator = request.app.state.validator
+    validator: Validator = gateway_of(request).validator
     published = validator.referential.versions.get(version)
     if published is None or kind not in validator.kinds:
         raise NotFound("Schéma inconnu pour cette version et ce type.")

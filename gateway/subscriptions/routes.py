@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway import pagination
 from gateway.auth.principal import Principal
+from gateway.container import gateway_of
 from gateway.deps import DatabaseDep, PrincipalDep
 from gateway.errors import NotFound
 from gateway.habilitation.guard import InsufficientScope
@@ -169,7 +170,7 @@ class NouveauSecret(BaseModel):
 
 
 def _check(request: Request, principal: Principal, fields: dict[str, Any]) -> None:
-    settings: Settings = request.app.state.settings
+    settings: Settings = gateway_of(request).settings
     allow = settings.environment != "production"
     errors = service.check(fields, principal, allow_loopback_http=allow)
     if errors:
@@ -179,7 +180,7 @@ def _check(request: Request, principal: Principal, fields: dict[str, Any]) -> No
 def _check_inclusion(request: Request, principal: Principal, fields: dict[str, Any]) -> None:
     """Embedding sections: the caller's rights, with its organisation's overrides, within its
     token's scopes."""
-    matrix: Matrix = request.app.state.matrix
+    matrix: Matrix = gateway_of(request).matrix
     actor = matrix.effective(principal.type_acteur, principal.derogations, principal.scopes)
     errors = service.check_inclusion(fields, actor)
     if errors:
@@ -204,7 +205,7 @@ def create_subscription(
     _check(request, principal, fields)
     _check_inclusion(request, principal, fields)
     now = datetime.now(UTC)
-    subscription, secret = service.create(principal, fields, now, request.app.state.keyring)
+    subscription, secret = service.create(principal, fields, now, gateway_of(request).keyring)
     with database.write() as session:
         repository.add(session, subscription)
         answer = service.wire(subscription, now) | {"secret": secret}
@@ -306,7 +307,7 @@ def rotate_secret(
         found = repository.get(session, abonnement_id, principal.organisation_id)
         if found is None:
             raise _not_found()
-        secret = service.rotate(found, now, request.app.state.keyring)
+        secret = service.rotate(found, now, gateway_of(request).keyring)
         return {"secret": secret, "precedent_expire_le": found.precedent_expire_le}
 
 

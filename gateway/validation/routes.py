@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from gateway.auth.principal import Principal
+from gateway.container import gateway_of
 from gateway.deps import Unauthenticated, get_principal
 from gateway.errors import NotFound, ProblemError
 from gateway.responses import OrjsonResponse
@@ -58,10 +59,9 @@ async def get_caller(request: Request) -> Principal | None:
     configuration opens anonymous validation (counted per address)."""
     if "authorization" in request.headers:
         return await get_principal(request)
-    settings: Settings = request.app.state.settings
-    if settings.validation_anonymous_per_minute == 0:
+    buckets = gateway_of(request).anonymous_validation
+    if buckets is None:  # CARNET_VALIDATION_ANONYME_PAR_MINUTE=0
         raise AnonymousValidationOff(headers={"WWW-Authenticate": 'Bearer realm="carnet"'})
-    buckets: TokenBuckets = request.app.state.anonymous_validation
     wait = buckets.take(request.client.host if request.client else "")
     if wait:
         raise TooManyRequests(headers={"Retry-After": TokenBuckets.retry_after(wait)})
@@ -116,8 +116,8 @@ _REQUEST_BODY: dict[str, Any] = {
     openapi_extra={"requestBody": _REQUEST_BODY},
 )
 async def validate(request: Request, kind: str, caller: CallerDep) -> OrjsonResponse:
-    validator: Validator = request.app.state.validator
-    settings: Settings = request.app.state.settings
+    validator: Validator = gateway_of(request).validator
+    settings: Settings = gateway_of(request).settings
     if kind not in validator.kinds:
         raise NotFound("Type de contenu inconnu.", types=sorted(validator.kinds))
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -100,7 +100,7 @@ async def test_malformed_tokens_are_401_never_500(client, header):
 
 async def test_expired_token_is_401(client, partner, app):
     p = await partner()
-    tokens = app.state.tokens
+    tokens = app.state.gateway.tokens
     claims = jwt.decode(p.token, tokens.keys.public).claims
     claims.update(exp=int(time.time()) - 120, iat=int(time.time()) - 800)
     expired = jwt.encode({"alg": "RS256", "typ": "at+jwt"}, claims, tokens.keys.private)
@@ -111,7 +111,7 @@ async def test_expired_token_is_401(client, partner, app):
 
 async def test_token_signed_by_another_key_is_401(client, partner, app):
     p = await partner()
-    claims = jwt.decode(p.token, app.state.tokens.keys.public).claims
+    claims = jwt.decode(p.token, app.state.gateway.tokens.keys.public).claims
     forged = jwt.encode({"alg": "RS256", "typ": "at+jwt"}, claims, RSAKey.generate_key(2048))
     response = await client.get("/v1/carnets", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
@@ -141,7 +141,7 @@ def _b64(data):
 
 def _signed(app, header_changes=None, **claim_changes):
     """A token signed with the gateway's own key, with changed header or claims."""
-    tokens = app.state.tokens
+    tokens = app.state.gateway.tokens
     claims = {
         "iss": tokens.issuer,
         "aud": tokens.audience,
@@ -175,14 +175,14 @@ async def _status(client, token):
 )
 async def test_misdirected_or_stale_tokens_are_401(client, partner, app, changes):
     p = await partner()
-    real = jwt.decode(p.token, app.state.tokens.keys.public).claims
+    real = jwt.decode(p.token, app.state.gateway.tokens.keys.public).claims
     token = _signed(app, **(real | changes))
     assert await _status(client, token) == 401
 
 
 async def test_a_token_naming_an_unknown_key_is_401(client, partner, app):
     p = await partner()
-    real = jwt.decode(p.token, app.state.tokens.keys.public).claims
+    real = jwt.decode(p.token, app.state.gateway.tokens.keys.public).claims
     assert await _status(client, _signed(app, {"kid": "inconnue"}, **real)) == 401
 
 
@@ -196,7 +196,7 @@ async def test_an_unsigned_token_is_401(client, partner):
 
 async def test_hs256_signed_with_the_public_key_is_401(client, partner, app):
     p = await partner()
-    tokens = app.state.tokens
+    tokens = app.state.gateway.tokens
     real = jwt.decode(p.token, tokens.keys.public).claims
     public_pem = tokens.keys.private.as_pem(private=False)
     signing_input = _b64({"alg": "HS256", "typ": "at+jwt", "kid": tokens.keys.kid}) + "."
@@ -232,7 +232,7 @@ async def test_rotated_keys_keep_old_tokens_valid_until_the_old_key_is_retired(
 ):
     monkeypatch.setattr(tokens_module, "KEYS_REFRESH_SECONDS", 0.0)
     p = await partner()
-    old_kid = app.state.tokens.keys.kid
+    old_kid = app.state.gateway.tokens.keys.kid
     with db.write() as session:
         new_kid = keys.rotate(session).kid
     published = (await client.get("/.well-known/jwks.json")).json()
@@ -252,7 +252,7 @@ async def test_rotated_keys_keep_old_tokens_valid_until_the_old_key_is_retired(
 async def test_a_key_rotated_by_another_worker_is_learnt_on_first_sight(client, partner, app, db):
     """Tokens signed by a key this worker has not read yet verify at once (no 60 s wait)."""
     p = await partner()
-    other = create_app(app.state.settings, database=db)
+    other = create_app(app.state.gateway.settings, database=db)
     with db.write() as session:
         keys.rotate(session)
     async with other.router.lifespan_context(other):
@@ -264,7 +264,9 @@ async def test_a_key_rotated_by_another_worker_is_learnt_on_first_sight(client, 
                 auth=(p.client_id, p.secret),
             )
     token = response.json()["access_token"]
-    assert jws.extract_compact(token.encode()).headers()["kid"] != app.state.tokens._keys.kid
+    assert (
+        jws.extract_compact(token.encode()).headers()["kid"] != app.state.gateway.tokens._keys.kid
+    )
     assert await _status(client, token) == 200
 
 

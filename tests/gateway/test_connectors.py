@@ -61,7 +61,7 @@ async def app(settings, db):
 
 @pytest.fixture
 def fake(app) -> FakeConnector:
-    return app.state.connectors.get("faux").connector
+    return app.state.gateway.connectors.get("faux").connector
 
 
 @pytest.fixture
@@ -195,7 +195,7 @@ async def test_within_the_freshness_window_the_partner_is_not_called(
 
 
 async def test_not_found_has_its_own_window(client, departement, notebook, fake, app):
-    app.state.sync.not_found_interval = app.state.sync.interval * 0
+    app.state.gateway.sync.not_found_interval = app.state.gateway.sync.interval * 0
     fake.answer(PullResult(PullOutcome.NOT_FOUND), PullResult(PullOutcome.NOT_FOUND))
     assert (await sync(client, departement, notebook)).json()["resultat"] == "introuvable"
     assert (await sync(client, departement, notebook)).json()["resultat"] == "introuvable"
@@ -436,7 +436,7 @@ async def test_respond_async_answers_202_then_the_state_says_what_came_of_it(
     assert response.status_code == 202
     location = response.headers["location"]
     assert location == f"/v1/carnets/{notebook}/synchronisations/faux"
-    await asyncio.gather(*app.state.pulls)
+    await asyncio.gather(*app.state.gateway.pulls)
     client.accesses.append("connector write")
     state = await client.get(location, headers=departement.headers)
     assert state.status_code == 200
@@ -455,7 +455,7 @@ async def test_a_failed_background_pull_is_in_the_state(client, departement, not
     )
     assert response.status_code == 202
     # The 202 and the failed pull's journal entry make one access.
-    await asyncio.gather(*app.state.pulls)
+    await asyncio.gather(*app.state.gateway.pulls)
     state = await client.get(response.headers["location"], headers=departement.headers)
     assert state.json()["dernier_resultat"] == "echec"
     assert state.json()["derniere_reussite"] is None

@@ -78,7 +78,7 @@ def clock():
 
 @pytest.fixture
 def worker(app, db, clock):
-    deliverer = Worker(db, now=clock, connectors=app.state.connectors)
+    deliverer = Worker(db, now=clock, connectors=app.state.gateway.connectors)
     yield deliverer
     deliverer.close()
 

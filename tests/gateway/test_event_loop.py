@@ -60,7 +60,7 @@ async def test_reads_go_on_while_writes_wait_on_a_locked_notebook(app, client, p
         await asyncio.to_thread(locker.join, 30)
     answers = await asyncio.gather(*writes)
     # On SQLite the reads' entries waited in the journal's spool: in the table now.
-    await app.state.journal.settle()
+    await app.state.gateway.journal.settle()
     assert {w.status_code for w in answers} <= {200}, {w.status_code for w in answers}
     assert len(latencies) > 20, f"{len(latencies)} reads in {HELD_SECONDS} s"
     p99 = statistics.quantiles(latencies, n=100)[98]

@@ -452,7 +452,7 @@ async def test_jobs_resume_after_a_restart_or_fail_cleanly(db: Database, tmp_pat
             env = Env(application, http, db, "", departement, spool)
             first = await notebook(env, NIR_1)
             third = await notebook(env, NIR_3, "1992-11-27")
-            service: ImportService = application.state.imports
+            service: ImportService = application.state.gateway.imports
 
     # A process stopped during an import: the job is « en_cours » after its first foyer, its
     # file in the spool; another lost its file.
@@ -498,7 +498,7 @@ async def test_a_process_that_lost_its_claim_stops_and_the_batch_rolls_back(
     monkeypatch.setattr(imports, "BATCH_FOYERS", 1)
     first = await notebook(env, NIR_1)
     third = await notebook(env, NIR_3, "1992-11-27")
-    service: ImportService = env.app.state.imports
+    service: ImportService = env.app.state.gateway.imports
     matrix = load_matrix()
     guard = Guard(
         matrix,
@@ -538,7 +538,7 @@ async def test_a_process_that_lost_its_claim_stops_and_the_batch_rolls_back(
 
 
 async def test_an_oversized_upload_is_refused_and_recorded_nowhere(env: Env) -> None:
-    service: ImportService = env.app.state.imports
+    service: ImportService = env.app.state.gateway.imports
     service.max_bytes = 2048
     response = await env.http.post(
         "/v1/imports/caf-msa",

@@ -199,7 +199,7 @@ async def test_a_rotation_issues_a_new_secret_and_keeps_the_old_one_valid_a_day(
     body = b'{"type": "carnet.modifie"}'
     now = datetime.now(UTC)
     during = signing.headers(
-        service.valid_secrets(subscription, now, app.state.keyring),
+        service.valid_secrets(subscription, now, app.state.gateway.keyring),
         "msg_1",
         int(now.timestamp()),
         body,
@@ -209,7 +209,7 @@ async def test_a_rotation_issues_a_new_secret_and_keeps_the_old_one_valid_a_day(
     assert verifies(new, during, body)
     later = now + timedelta(hours=25)
     after = signing.headers(
-        service.valid_secrets(subscription, later, app.state.keyring),
+        service.valid_secrets(subscription, later, app.state.gateway.keyring),
         "msg_2",
         int(now.timestamp()),
         body,
