@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import text
@@ -101,4 +102,20 @@ def active_of(session: Session, agent_id: str, organisation_id: str) -> Agent | 
     agent = session.get(Agent, agent_id)
     if agent is None or agent.organisation_id != organisation_id or not agent.actif:
         return None
+    return agent
+
+
+def update(
+    session: Session,
+    agent: Agent,
+    *,
+    habilitations: Sequence[str] | None = None,
+    actif: bool | None = None,
+) -> Agent:
+    """Change an agent's habilitations or its state, in the session's transaction."""
+    if habilitations is not None:
+        agent.habilitations = list(habilitations)
+    if actif is not None:
+        agent.actif = actif
+    session.add(agent)
     return agent

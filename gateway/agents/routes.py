@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session
 
 from gateway import pagination
 from gateway.agents import repository
@@ -17,6 +16,7 @@ from gateway.deps import DatabaseDep
 from gateway.errors import NotFound
 from gateway.organisations.routes import AdministratorDep, Operator, own_organisation
 from gateway.pagination import page_of
+from gateway.storage import Session
 from gateway.storage.tables import Agent
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"])
@@ -145,9 +145,8 @@ def set_habilitations(
 ) -> AgentVue:
     with database.write() as session:
         agent = _own_agent(session, reach, agent_id)
-        agent.habilitations = sorted(set(body.habilitations))
-        session.add(agent)
-        return _wire(agent)
+        habilitations = sorted(set(body.habilitations))
+        return _wire(repository.update(session, agent, habilitations=habilitations))
 
 
 @router.post(
@@ -159,6 +158,4 @@ def set_habilitations(
 def disable_agent(agent_id: AgentId, database: DatabaseDep, reach: AdministratorDep) -> AgentVue:
     with database.write() as session:
         agent = _own_agent(session, reach, agent_id)
-        agent.actif = False
-        session.add(agent)
-        return _wire(agent)
+        return _wire(repository.update(session, agent, actif=False))

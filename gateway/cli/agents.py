@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from sqlmodel import Session
 
 from gateway.agents import repository
 from gateway.cli.common import open_database
 from gateway.habilitation import load_matrix
+from gateway.storage import Session
 from gateway.storage.tables import Agent, Organisation
 
 agents_app = typer.Typer(

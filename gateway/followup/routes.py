@@ -18,7 +18,6 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session
 
 from gateway.container import gateway_of
 from gateway.deps import DatabaseDep, GuardDep, ValidatorDep
@@ -34,6 +33,7 @@ from gateway.notebooks.routes import (
     notebook_service,
 )
 from gateway.notebooks.wire import RAW_BODY
+from gateway.storage import Session
 from referential import Validator
 
 router = APIRouter(prefix="/v1/carnets", tags=["groupe de suivi"])

@@ -333,6 +333,18 @@ VIEW_FOR_CLIENT = text(
     " LEFT JOIN carnets c ON c.id = :carnet_id"
     " WHERE cl.client_id = :client_id AND cl.actif AND o.actif"
 )
+
+
+def view_for_client(
+    database: Database, carnet_id: str, client_id: str, agent: str | None
+) -> tuple[Any, ...] | None:
+    """:data:`VIEW_FOR_CLIENT`'s row (None: no active client of an active organisation), from
+    the database's reading connections: the hot read's one query."""
+    return database.fetch_one(
+        VIEW_FOR_CLIENT, {"carnet_id": carnet_id, "client_id": client_id, "agent": agent}
+    )
+
+
 #: A notebook's stored view in one query (one snapshot): its version, categories, head and
 #: labels, then one row per section the view shows, its pieces in the last three columns.
 _VIEW_PIECES = text(

@@ -567,10 +567,7 @@ async def _readable_view(
     if by_sub:
         # An external identity provider's token: its sub names the agent, if registered.
         agent = agents.id_by_sub(database, str(claims[AGENT_SUB]))
-    found = database.fetch_one(
-        repository.VIEW_FOR_CLIENT,
-        {"carnet_id": carnet_id, "client_id": client_id, "agent": agent},
-    )
+    found = repository.view_for_client(database, carnet_id, client_id, agent)
     if found is None:
         raise Unauthenticated(
             headers={"WWW-Authenticate": 'Bearer realm="carnet", error="invalid_token"'}

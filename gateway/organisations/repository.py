@@ -7,10 +7,12 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
+from sqlmodel import Session
 
 from gateway.auth.principal import ClientRights, Override
 from gateway.storage.database import Database
 from gateway.storage.driver import json_list
+from gateway.storage.tables import Client, Organisation
 
 #: Run on every authenticated request: disabling a client or its organisation takes effect at
 #: once. (organisation id, actor kind, territories) of an active client of an active organisation.
@@ -76,3 +78,17 @@ def active_client(database: Database, client_id: str) -> ClientRights | None:
     """The rights of an active client of an active organisation (None otherwise)."""
     found = database.fetch_one(ACTIVE_CLIENT, {"client_id": client_id})
     return None if found is None else client_rights(*found)
+
+
+def is_national_operator(database: Database, client_id: str) -> bool:
+    """Is the client a national operator's (read at each administration request)?"""
+    found = database.fetch_one(NATIONAL_OPERATOR, {"client_id": client_id})
+    return found is not None and bool(found[0])
+
+
+def organisation(session: Session, organisation_id: str) -> Organisation | None:
+    return session.get(Organisation, organisation_id)
+
+
+def client(session: Session, client_id: str) -> Client | None:
+    return session.get(Client, client_id)

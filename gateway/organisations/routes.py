@@ -18,7 +18,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session
 
 from gateway import pagination
 from gateway.auth.principal import Principal
@@ -30,9 +29,11 @@ from gateway.habilitation.journal import journal_page
 from gateway.habilitation.matrix import ADMINISTRATION
 from gateway.notebooks import repository
 from gateway.notebooks.wire import Journal
+from gateway.organisations import repository as organisations
 from gateway.organisations import service
-from gateway.organisations.repository import NATIONAL_OPERATOR, is_dpo
+from gateway.organisations.repository import is_dpo
 from gateway.responses import OrjsonResponse
+from gateway.storage import Session
 from gateway.storage.tables import Client, Organisation
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"])
@@ -143,11 +144,10 @@ def administrator(principal: PrincipalDep, database: DatabaseDep) -> Operator:
     operator, a national operator or both. Whether it is national is read here, with the
     client's row as it is now (one indexed query, on these routes only)."""
     _administration_scope(principal)
-    found = database.fetch_one(NATIONAL_OPERATOR, {"client_id": principal.client_id})
     reach = Operator(
         principal,
         territorial=_steers(principal.type_acteur),
-        national=found is not None and bool(found[0]),
+        national=organisations.is_national_operator(database, principal.client_id),
     )
     if not (reach.territorial or reach.national):
         raise NotAnOperator(
@@ -228,7 +228,7 @@ def own_organisation(session: Session, reach: Operator, organisation_id: str) ->
     A territorial operator is told that a national organisation it sees listed is not its own
     (403); anything else it does not administer does not exist for it (404).
     """
-    organisation = session.get(Organisation, organisation_id)
+    organisation = organisations.organisation(session, organisation_id)
     if organisation is not None:
         if _national(organisation.type_acteur):
             if reach.national:
@@ -246,7 +246,7 @@ def own_organisation(session: Session, reach: Operator, organisation_id: str) ->
 def _own_client(session: Session, reach: Operator, client_id: str) -> Client:
     """A client of an organisation the operator administers; a national operator's client is
     a national operator's only (its secret would give its reach)."""
-    client = session.get(Client, client_id)
+    client = organisations.client(session, client_id)
     if client is None:
         raise NotFound("Client introuvable dans vos territoires.")
     own_organisation(session, reach, client.organisation_id)

@@ -38,7 +38,7 @@ async def token_status(url, client_id, secret):
             response = await client.post(
                 "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
             )
-    application.state.database.dispose()
+    application.state.gateway.database.dispose()
     return response.status_code
 
 
@@ -170,7 +170,7 @@ async def test_a_national_operator_is_an_operator_client_flagged_by_the_command_
                 json={"nom": "CAF de la Drôme", "type_acteur": "caf_msa", "territoires": ["26"]},
                 headers={"Authorization": f"Bearer {token.json()['access_token']}"},
             )
-    application.state.database.dispose()
+    application.state.gateway.database.dispose()
     assert registered.status_code == 201, registered.text
 
 
