@@ -15,14 +15,13 @@ holds it.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from gateway.caches import BoundedLRU
 from gateway.notebooks.labels import labels
 from referential import CATEGORIES as CODED_CATEGORIES
 from referential import SENSITIVE_CATEGORIES, Referential, Validator
@@ -213,34 +212,24 @@ class ClassifiedSections:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[tuple[Referential, str, bytes], SectionParts] = OrderedDict()
-        self._size = 0
-        self._mutex = threading.Lock()
+        self._entries: BoundedLRU[tuple[Referential, str, bytes], SectionParts] = BoundedLRU(
+            max_weight=capacity, weight=lambda key, _: len(key[2])
+        )
 
     def parts(
         self, referential: Referential, section: str, value: Any, classifier: Any
     ) -> SectionParts:
         key = (referential, section, orjson.dumps(value))
-        with self._mutex:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
+        found = self._entries.get(key)
         if found is None:
             found = SectionParts.of(classifier(value, referential))
-            if len(key[2]) <= self.capacity:
-                with self._mutex:
-                    if key not in self._entries:
-                        self._entries[key] = found
-                        self._size += len(key[2])
-                    while self._size > self.capacity:
-                        old, _ = self._entries.popitem(last=False)
-                        self._size -= len(old[2])
+            self._entries.put(key, found)
         return found
 
     @property
     def size(self) -> int:
         """The bytes of contents held."""
-        return self._size
+        return self._entries.weight
 
 
 def classified_sections(
@@ -459,34 +448,20 @@ class ProjectionCache:
     def __init__(self, capacity: int, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.capacity = capacity
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[ViewKey, tuple[bytes, list[str]]] = OrderedDict()
-        self._size = 0
-        self._mutex = threading.Lock()
+        self._entries: BoundedLRU[ViewKey, tuple[bytes, list[str]]] = BoundedLRU(
+            capacity, max_weight=max_bytes, weight=lambda _, value: len(value[0])
+        )
 
     def get(self, key: ViewKey) -> tuple[bytes, list[str]] | None:
-        with self._mutex:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
+        return self._entries.get(key)
 
     def put(self, key: ViewKey, value: tuple[bytes, list[str]]) -> None:
-        if self.capacity <= 0 or len(value[0]) > self.max_bytes:
-            return
-        with self._mutex:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._size -= len(old[0])
-            self._entries[key] = value
-            self._size += len(value[0])
-            while len(self._entries) > self.capacity or self._size > self.max_bytes:
-                _, (dropped, _) = self._entries.popitem(last=False)
-                self._size -= len(dropped)
+        self._entries.put(key, value)
 
     @property
     def size(self) -> int:
         """The bytes of views held."""
-        return self._size
+        return self._entries.weight
 
 
 def served(

@@ -14,10 +14,9 @@ with it: a write renders again only the sections it changed.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
+from gateway.caches import BoundedLRU
 from gateway.notebooks.view import Rendered
 
 #: A committed state and its view, rendered.
@@ -29,14 +28,12 @@ class StateCache:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[str, tuple[int, Entry]] = OrderedDict()
-        self._mutex = threading.Lock()
+        self._entries: BoundedLRU[str, tuple[int, Entry]] = BoundedLRU(capacity)
 
     def take(self, carnet_id: str, version: int) -> Entry | None:
         """The state of ``carnet_id`` at ``version`` and its rendered view, removed from
         the cache; None otherwise."""
-        with self._mutex:
-            entry = self._entries.pop(carnet_id, None)
+        entry = self._entries.pop(carnet_id)
         if entry is None or entry[0] != version:
             return None
         return entry[1]
@@ -50,13 +47,7 @@ class StateCache:
     ) -> None:
         """Remember ``state``, rendered as ``rendered``, as the committed ``version`` of
         ``carnet_id``."""
-        if self.capacity <= 0:
-            return
-        with self._mutex:
-            self._entries[carnet_id] = (version, (state, rendered))
-            self._entries.move_to_end(carnet_id)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+        self._entries.put(carnet_id, (version, (state, rendered)))
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -53,7 +53,6 @@ import random
 import ssl
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -70,6 +69,7 @@ from connectors import (
     retry_after_seconds,
 )
 from gateway import sealing
+from gateway.caches import BoundedLRU
 from gateway.connectors import repository as connector_repository
 from gateway.habilitation import load_matrix
 from gateway.habilitation.matrix import Matrix
@@ -180,7 +180,9 @@ class Worker:
         self._transport = transport
         self._verify = verify
         #: One client (one connection pool) per target host name, the most recent last.
-        self._clients: OrderedDict[str, httpx.Client] = OrderedDict()
+        self._clients: BoundedLRU[str, httpx.Client] = BoundedLRU(
+            POOLS, on_evict=lambda _, client: client.close()
+        )
         self.batch = batch
         self.lease = lease
         #: Every subscription asking for ``battement`` gets one event at least this often.
@@ -197,7 +199,7 @@ class Worker:
         pool, the least recently used closed beyond :data:`POOLS`. A test transport (no
         network) is shared."""
         key = "" if self._transport is not None else host
-        client = self._clients.pop(key, None)
+        client = self._clients.get(key)
         if client is None:
             client = httpx.Client(
                 timeout=TIMEOUT,
@@ -205,15 +207,11 @@ class Worker:
                 verify=self._verify,
                 follow_redirects=False,
             )
-        self._clients[key] = client
-        while len(self._clients) > POOLS:
-            _, oldest = self._clients.popitem(last=False)
-            oldest.close()
+            self._clients.put(key, client)
         return client
 
     def close(self) -> None:
-        while self._clients:
-            _, client = self._clients.popitem()
+        for _, client in self._clients.drain():
             client.close()
         if self._loop is not None:
             # The connectors this worker called hold their HTTP client on its loop.

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+
+from gateway.caches import BoundedLRU
 
 
 class TokenBuckets:
@@ -27,22 +28,20 @@ class TokenBuckets:
         self.rate = per_minute / 60.0
         self.max_addresses = max_addresses
         self._clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._buckets: BoundedLRU[str, tuple[float, float]] = BoundedLRU(max_addresses)
 
     def take(self, address: str) -> float:
         """0 when a request of ``address`` may go now (and it is counted), otherwise the seconds
         to wait before the next one may."""
         now = self._clock()
-        tokens, seen = self._buckets.pop(address, (self.capacity, now))
+        tokens, seen = self._buckets.pop(address) or (self.capacity, now)
         tokens = min(self.capacity, tokens + (now - seen) * self.rate)
         wait = 0.0
         if tokens >= 1.0:
             tokens -= 1.0
         else:
             wait = (1.0 - tokens) / self.rate
-        self._buckets[address] = (tokens, now)
-        while len(self._buckets) > self.max_addresses:
-            self._buckets.popitem(last=False)
+        self._buckets.put(address, (tokens, now))
         return wait
 
     @staticmethod
