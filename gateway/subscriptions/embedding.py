@@ -16,15 +16,16 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlmodel import Session
 
 from gateway.auth.principal import source_key
 from gateway.habilitation.categories import FREE_TEXT, categories_of, project
 from gateway.habilitation.matrix import Matrix
 from gateway.notebooks import repository as notebooks
+from gateway.organisations import repository as organisations
 from gateway.organisations.repository import overrides
+from gateway.storage import Session
 from gateway.storage.driver import json_list
-from gateway.storage.tables import Client, Delivery, Organisation, Subscription
+from gateway.storage.tables import Delivery, Subscription
 from gateway.subscriptions.outbox import may_see
 from gateway.subscriptions.service import exportable
 from referential import Validator, Violation
@@ -58,11 +59,11 @@ def embedded(
     for a client whose own reads are refused."""
     if not subscription.inclure_sections or delivery.carnet_id is None:
         return None
-    client = session.get(Client, subscription.client_id)
+    client = organisations.client(session, subscription.client_id)
     if client is None or not client.actif:
         return None
     carnet_id = delivery.carnet_id
-    organisation = session.get(Organisation, subscription.organisation_id)
+    organisation = organisations.organisation(session, subscription.organisation_id)
     territoire = notebooks.territory_of(session, carnet_id)
     if organisation is None or not organisation.actif or territoire is None:
         return None

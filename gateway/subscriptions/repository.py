@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, delete, insert, text, update
 from sqlmodel import Session, col, select
 
 from gateway.storage.tables import Delivery, Organisation, Subscription
-from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT
+from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING
 
 
 def of_organisation(session: Session, organisation_id: str) -> list[Subscription]:
@@ -162,3 +162,70 @@ def purge_deliveries(
     return Purged(
         int(delivered.rowcount or 0), int(heartbeats.rowcount or 0), int(dead.rowcount or 0)
     )
+
+
+# -- the delivery worker ----------------------------------------------------------------------
+
+_DUE = (
+    "SELECT l.id FROM livraisons l"
+    " JOIN abonnements a ON a.id = l.abonnement_id AND a.actif"
+    " WHERE l.statut = :statut AND l.prochaine_tentative <= :now"
+    " ORDER BY l.prochaine_tentative, l.id LIMIT :limite"
+)
+_HEARTBEATS_DUE = text(
+    "SELECT a.id, a.types FROM abonnements a WHERE a.actif AND NOT EXISTS"
+    " (SELECT 1 FROM livraisons l WHERE l.abonnement_id = a.id"
+    " AND l.type = :type AND l.cree_le > :depuis)"
+)
+_RENEW = text(
+    "UPDATE livraisons SET prochaine_tentative = :bail_expire"
+    " WHERE id = :id AND bail = :bail AND statut = :statut"
+)
+
+
+def due(session: Session, now: datetime, limit: int) -> list[int]:
+    """The pending deliveries of active subscriptions whose time has come, the earliest
+    first, locked for this transaction (PostgreSQL: skipping those another worker holds)."""
+    dialect = session.get_bind().dialect.name
+    skip_locked = " FOR UPDATE OF l SKIP LOCKED" if dialect == "postgresql" else ""
+    found = session.execute(
+        text(_DUE + skip_locked), {"statut": PENDING, "now": now, "limite": limit}
+    )
+    return list(found.scalars())
+
+
+def delivery_by_id(session: Session, delivery_id: int | None) -> Delivery | None:
+    return session.get(Delivery, delivery_id)
+
+
+def subscription_by_id(session: Session, subscription_id: str) -> Subscription | None:
+    return session.get(Subscription, subscription_id)
+
+
+def heartbeats_due(session: Session, now: datetime, interval: timedelta) -> list[tuple[str, Any]]:
+    """(id, types) of the active subscriptions without a heartbeat queued for ``interval``."""
+    rows = session.execute(_HEARTBEATS_DUE, {"type": HEARTBEAT, "depuis": now - interval})
+    return [(subscription_id, types) for subscription_id, types in rows]
+
+
+def queue(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Queue deliveries (the columns of :class:`Delivery`)."""
+    if rows:
+        session.execute(insert(Delivery.__table__), rows)  # type: ignore[attr-defined]
+
+
+def renew_lease(session: Session, delivery_id: int | None, token: str, until: datetime) -> bool:
+    """Extend a worker's lease on a pending delivery; False when the lease is not its own."""
+    result = session.execute(
+        _RENEW, {"bail_expire": until, "id": delivery_id, "bail": token, "statut": PENDING}
+    )
+    return cast("CursorResult[Any]", result).rowcount == 1
+
+
+def disable(session: Session, subscription_id: str, reason: str, now: datetime) -> None:
+    """Disable a subscription (its receiver is gone)."""
+    subscription = session.get(Subscription, subscription_id)
+    if subscription is not None:
+        subscription.actif = False
+        subscription.motif_desactivation = reason
+        subscription.modifie_le = now

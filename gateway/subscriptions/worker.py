@@ -56,11 +56,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import insert, text
-from sqlmodel import Session
 
 from connectors import (
     ConnectorError,
@@ -78,16 +76,14 @@ from gateway.sealing import Keyring, SealError
 from gateway.settings import Settings
 from gateway.storage.database import Database
 from gateway.storage.driver import json_list
-from gateway.storage.tables import Delivery, Subscription
-from gateway.subscriptions import addresses, embedding, service
+from gateway.storage.tables import Delivery
+from gateway.subscriptions import addresses, embedding, repository, service
 from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING, new_event_id
 from gateway.subscriptions.signing import headers as signed_headers
 from gateway.subscriptions.wire import WEBHOOK, body_of, change_event
 from referential import Validator, Violation, default_validator
 
 if TYPE_CHECKING:
-    from sqlalchemy import CursorResult
-
     from gateway.connectors.loader import Connectors
 
 logger = logging.getLogger(__name__)
@@ -258,27 +254,16 @@ class Worker:
     def _claim(self, token: str) -> list[Claimed]:
         now = self.now()
         with self.database.write() as session:
-            skip_locked = (
-                " FOR UPDATE OF l SKIP LOCKED" if self.database.dialect == "postgresql" else ""
-            )
-            ids = list(
-                session.execute(
-                    text(
-                        "SELECT l.id FROM livraisons l"
-                        " JOIN abonnements a ON a.id = l.abonnement_id AND a.actif"
-                        " WHERE l.statut = :statut AND l.prochaine_tentative <= :now"
-                        " ORDER BY l.prochaine_tentative, l.id LIMIT :limite" + skip_locked
-                    ),
-                    {"statut": PENDING, "now": now, "limite": self.batch},
-                ).scalars()
-            )
+            ids = repository.due(session, now, self.batch)
             if not ids:
                 return []
             claimed = []
             for delivery_id in ids:
-                delivery = session.get(Delivery, delivery_id)
+                delivery = repository.delivery_by_id(session, delivery_id)
                 subscription = (
-                    session.get(Subscription, delivery.abonnement_id) if delivery else None
+                    repository.subscription_by_id(session, delivery.abonnement_id)
+                    if delivery
+                    else None
                 )
                 if delivery is None or subscription is None:
                     continue
@@ -313,14 +298,7 @@ class Worker:
         assert self.heartbeat is not None
         now = self.now()
         with self.database.write() as session:
-            due = session.execute(
-                text(
-                    "SELECT a.id, a.types FROM abonnements a WHERE a.actif AND NOT EXISTS"
-                    " (SELECT 1 FROM livraisons l WHERE l.abonnement_id = a.id"
-                    " AND l.type = :type AND l.cree_le > :depuis)"
-                ),
-                {"type": HEARTBEAT, "depuis": now - self.heartbeat},
-            ).all()
+            due = repository.heartbeats_due(session, now, self.heartbeat)
             rows = [
                 {
                     "abonnement_id": subscription_id,
@@ -336,8 +314,7 @@ class Worker:
                 for subscription_id, types in due
                 if HEARTBEAT in json_list(types)
             ]
-            if rows:
-                session.execute(insert(Delivery.__table__), rows)  # type: ignore[attr-defined]
+            repository.queue(session, rows)
 
     def _deliver(self, item: Claimed, token: str) -> None:
         delivery = item.delivery
@@ -400,23 +377,11 @@ class Worker:
         """Renew this worker's lease on ``delivery`` just before it is sent (committed); False
         when the lease has ended and another worker claimed it (or recorded it): not sent."""
         with self.database.write() as session:
-            result = session.execute(
-                text(
-                    "UPDATE livraisons SET prochaine_tentative = :bail_expire"
-                    " WHERE id = :id AND bail = :bail AND statut = :statut"
-                ),
-                {
-                    "bail_expire": self.now() + self.lease,
-                    "id": delivery.id,
-                    "bail": token,
-                    "statut": PENDING,
-                },
-            )
-            return cast("CursorResult[Any]", result).rowcount == 1
+            return repository.renew_lease(session, delivery.id, token, self.now() + self.lease)
 
     def _embedded(self, delivery: Delivery) -> embedding.Embedded | None:
         with self.database.read() as session:
-            subscription = session.get(Subscription, delivery.abonnement_id)
+            subscription = repository.subscription_by_id(session, delivery.abonnement_id)
             if subscription is None:
                 return None
             return embedding.embedded(
@@ -504,7 +469,7 @@ class Worker:
                     unknown_codes=0,
                     circuit=circuit,
                 )
-            current = session.get(Delivery, delivery.id)
+            current = repository.delivery_by_id(session, delivery.id)
             if current is None or current.bail != token or current.statut != PENDING:
                 return  # the lease ended and another worker took over
             current.tentatives += 1
@@ -516,7 +481,7 @@ class Worker:
                 current.statut, current.livre_le = DELIVERED, now
             elif status == 410:
                 current.statut, current.derniere_erreur = GONE, "destinataire_disparu"
-                _disable(session, current.abonnement_id, now)
+                repository.disable(session, current.abonnement_id, "destinataire_disparu", now)
             else:
                 if error is None:
                     current.derniere_erreur = f"statut_{status}"
@@ -541,11 +506,3 @@ def _certificate_refused(error: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-def _disable(session: Session, subscription_id: str, now: datetime) -> None:
-    subscription = session.get(Subscription, subscription_id)
-    if subscription is not None:
-        subscription.actif = False
-        subscription.motif_desactivation = "destinataire_disparu"
-        subscription.modifie_le = now
