@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlmodel import Session
-
 from gateway.agents import repository
 from gateway.habilitation import load_matrix
+from gateway.storage import Session
 
 
 def reserve_agent(

@@ -17,7 +17,6 @@ from typing import Any
 
 import anyio
 import orjson
-from sqlmodel import Session
 
 from connectors import (
     Agent,
@@ -50,6 +49,7 @@ from gateway.notebooks.identity import partner_identifiers
 from gateway.notebooks.service import NotebookService
 from gateway.notebooks.states import StateCache
 from gateway.organisations import repository as organisations
+from gateway.storage import Session
 from gateway.storage.database import Database
 from gateway.storage.tables import ConnectorPull, NotebookRow
 from referential import KnownSections, Validator

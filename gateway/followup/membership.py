@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
-
 from gateway.followup import repository
 from gateway.habilitation.matrix import Matrix
+from gateway.storage import Session
 from gateway.storage.tables import FollowUpMember
 
 

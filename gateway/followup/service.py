@@ -20,8 +20,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlmodel import Session
-
 from gateway.agents import repository as agents
 from gateway.errors import ProblemError
 from gateway.followup import membership, repository
@@ -32,6 +30,7 @@ from gateway.notebooks import repository as notebooks
 from gateway.notebooks.errors import NotebookNotFound
 from gateway.notebooks.repository import StoredNotebook
 from gateway.notebooks.service import NotebookService
+from gateway.storage import Session
 from gateway.storage.tables import FollowUpMember, JoinRequest
 from gateway.subscriptions import outbox
 from gateway.subscriptions.outbox import JOIN_DECIDED, JOIN_REQUESTED

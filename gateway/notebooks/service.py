@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlmodel import Session
 
 from gateway.agents import repository as agents
 from gateway.auth.principal import Principal
@@ -39,6 +38,7 @@ from gateway.notebooks.repository import StoredNotebook
 from gateway.notebooks.states import StateCache
 from gateway.notebooks.throttle import Throttle
 from gateway.notebooks.view import render
+from gateway.storage import Session
 from gateway.storage.tables import IdentityConflict, NotebookRow
 from gateway.subscriptions import outbox
 from referential import Finding, KnownSections, Report, Validator

@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import httpx
-from sqlmodel import Session
 
 from gateway import sealing
 from gateway.auth.principal import Principal
@@ -21,6 +20,7 @@ from gateway.errors import ProblemError
 from gateway.habilitation.categories import CATEGORIES, FREE_TEXT
 from gateway.habilitation.matrix import ActorRights
 from gateway.sealing import Keyring
+from gateway.storage import Session
 from gateway.storage.tables import Subscription
 from gateway.subscriptions import addresses, repository, signing
 from referential.models import SECTIONS
