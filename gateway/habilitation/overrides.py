@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlmodel import Session, col, select
-
 from gateway.habilitation.matrix import Matrix
+from gateway.organisations import repository
+from gateway.storage import Session
 from gateway.storage.tables import Organisation, Override
 
 
@@ -29,7 +29,7 @@ def decide(
     matrix.check_override(categorie, droit, effet, garanties)
     if not motif.strip() or not auteur.strip():
         raise ValueError("une dérogation porte son motif et son auteur")
-    organisation = session.get(Organisation, organisation_id)
+    organisation = repository.organisation(session, organisation_id)
     if organisation is None:
         raise ValueError(f"organisation inconnue « {organisation_id} »")
     _lift(session, organisation_id, categorie, droit)
@@ -44,15 +44,14 @@ def decide(
         actif=True,
         cree_le=datetime.now(UTC),
     )
-    session.add(decision)
-    session.flush()
+    repository.save(session, decision)
     _refresh(session, organisation)
     return decision
 
 
 def lift(session: Session, *, organisation_id: str, categorie: str, droit: str) -> None:
     """Back to the matrix for this right (the decision stays in the history)."""
-    organisation = session.get(Organisation, organisation_id)
+    organisation = repository.organisation(session, organisation_id)
     if organisation is None:
         raise ValueError(f"organisation inconnue « {organisation_id} »")
     if not _lift(session, organisation_id, categorie, droit):
@@ -61,28 +60,20 @@ def lift(session: Session, *, organisation_id: str, categorie: str, droit: str) 
 
 
 def history(session: Session, organisation_id: str) -> list[Override]:
-    statement = select(Override).where(Override.organisation_id == organisation_id)
-    return list(session.exec(statement.order_by(col(Override.id))))
+    return repository.overrides_of(session, organisation_id)
 
 
 def _lift(session: Session, organisation_id: str, categorie: str, droit: str) -> bool:
-    statement = select(Override).where(
-        Override.organisation_id == organisation_id,
-        Override.categorie == categorie,
-        Override.droit == droit,
-        col(Override.actif).is_(True),
-    )
     lifted = False
-    for decision in session.exec(statement):
+    for decision in repository.active_overrides(session, organisation_id, categorie, droit):
         decision.actif = False
         decision.leve_le = datetime.now(UTC)
-        session.add(decision)
+        repository.save(session, decision)
         lifted = True
-    session.flush()
     return lifted
 
 
 def _refresh(session: Session, organisation: Organisation) -> None:
     active = [d for d in history(session, organisation.id) if d.actif]
     organisation.derogations = sorted([d.categorie, d.droit, d.effet] for d in active)
-    session.add(organisation)
+    repository.save(session, organisation)

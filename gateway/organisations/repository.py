@@ -7,12 +7,13 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from gateway.auth.principal import ClientRights, Override
 from gateway.storage.database import Database
 from gateway.storage.driver import json_list
 from gateway.storage.tables import Client, Organisation
+from gateway.storage.tables import Override as Decision
 
 #: Run on every authenticated request: disabling a client or its organisation takes effect at
 #: once. (organisation id, actor kind, territories) of an active client of an active organisation.
@@ -92,3 +93,34 @@ def organisation(session: Session, organisation_id: str) -> Organisation | None:
 
 def client(session: Session, client_id: str) -> Client | None:
     return session.get(Client, client_id)
+
+
+def save(session: Session, row: Organisation | Client | Decision) -> None:
+    """Record a new or changed organisation, client or override in the session's
+    transaction (flushed: its generated columns are set)."""
+    session.add(row)
+    session.flush()
+
+
+def by_name(session: Session) -> list[Organisation]:
+    """Every organisation, by name."""
+    return list(session.exec(select(Organisation).order_by(col(Organisation.nom))))
+
+
+def overrides_of(session: Session, organisation_id: str) -> list[Decision]:
+    """An organisation's overrides, active or lifted, in the order they were decided."""
+    statement = select(Decision).where(Decision.organisation_id == organisation_id)
+    return list(session.exec(statement.order_by(col(Decision.id))))
+
+
+def active_overrides(
+    session: Session, organisation_id: str, categorie: str, droit: str
+) -> list[Decision]:
+    """The active overrides of one right of one category of an organisation."""
+    statement = select(Decision).where(
+        Decision.organisation_id == organisation_id,
+        Decision.categorie == categorie,
+        Decision.droit == droit,
+        col(Decision.actif).is_(True),
+    )
+    return list(session.exec(statement))

@@ -10,10 +10,11 @@ from typing import Any
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlmodel import Session, select
 
 from gateway.auth.secrets import hash_secret, new_client_id, new_secret
 from gateway.habilitation.matrix import SANDBOX
+from gateway.organisations import repository
+from gateway.storage import Session
 from gateway.storage.tables import Client, Organisation
 
 #: Actor kinds of the legal frame (legal-frame.md §8.2).
@@ -71,8 +72,7 @@ def create_organisation(
         actif=True,
         cree_le=datetime.now(UTC),
     )
-    session.add(organisation)
-    session.flush()
+    repository.save(session, organisation)
     return organisation
 
 
@@ -94,7 +94,7 @@ def create_client(
     A client registered with its public keys (``jwks`` or ``jwks_uri``) authenticates with
     ``private_key_jwt`` and has no secret.
     """
-    if session.get(Organisation, organisation_id) is None:
+    if repository.organisation(session, organisation_id) is None:
         raise InvalidOrganisation(f"organisation inconnue « {organisation_id} »")
     if national and not operateur:
         raise InvalidOrganisation("seul un client opérateur peut être national")
@@ -130,39 +130,38 @@ def create_client(
         jwks_uri=jwks_uri,
         cree_le=datetime.now(UTC),
     )
-    session.add(client)
-    session.flush()
+    repository.save(session, client)
     return NewClient(client=client, secret=secret)
 
 
 def rotate_secret(session: Session, client_id: str) -> str:
     """A new secret for a client (shown once); the previous one stops working at once."""
-    client = session.get(Client, client_id)
+    client = repository.client(session, client_id)
     if client is None:
         raise InvalidOrganisation(f"client inconnu « {client_id} »")
     secret = new_secret()
     client.secret_hash = hash_secret(secret)
-    session.add(client)
+    repository.save(session, client)
     return secret
 
 
 def set_client_active(session: Session, client_id: str, active: bool) -> None:
     """Enable or disable a client: a disabled client's tokens fail at its next request."""
-    client = session.get(Client, client_id)
+    client = repository.client(session, client_id)
     if client is None:
         raise InvalidOrganisation(f"client inconnu « {client_id} »")
     client.actif = active
-    session.add(client)
+    repository.save(session, client)
 
 
 def set_organisation_active(session: Session, organisation_id: str, active: bool) -> None:
     """Enable or disable an organisation and so every client of it, at once."""
-    organisation = session.get(Organisation, organisation_id)
+    organisation = repository.organisation(session, organisation_id)
     if organisation is None:
         raise InvalidOrganisation(f"organisation inconnue « {organisation_id} »")
     organisation.actif = active
-    session.add(organisation)
+    repository.save(session, organisation)
 
 
 def list_organisations(session: Session) -> list[Organisation]:
-    return list(session.exec(select(Organisation).order_by(Organisation.nom)))
+    return repository.by_name(session)
