@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
-from sqlalchemy import text
-from sqlmodel import Session, select
 
+from gateway.auth import repository
+from gateway.storage import Session
 from gateway.storage.tables import SigningKey
 
 ALGORITHM = "RS256"
@@ -49,16 +49,15 @@ def load_or_create(session: Session) -> SigningKeys:
     Run in a write transaction: on PostgreSQL the table is locked so that workers starting
     together agree on one key (SQLite write transactions are already exclusive).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("LOCK TABLE cles_signature IN EXCLUSIVE MODE"))
-    rows = list(session.exec(select(SigningKey)))
+    repository.lock_keys(session)
+    rows = repository.signing_keys(session)
     if not any(row.actif for row in rows):
         rows.append(_new_key(session))
     return SigningKeys(rows)
 
 
 def load(session: Session) -> SigningKeys:
-    return SigningKeys(list(session.exec(select(SigningKey))))
+    return SigningKeys(repository.signing_keys(session))
 
 
 def rotate(session: Session) -> SigningKey:
@@ -68,22 +67,21 @@ def rotate(session: Session) -> SigningKey:
 
 def retire(session: Session, kid: str) -> None:
     """Stop publishing a key: the tokens it signed no longer verify. Never the newest key."""
-    rows = [row for row in session.exec(select(SigningKey)) if row.actif]
+    rows = [row for row in repository.signing_keys(session) if row.actif]
     target = next((row for row in rows if row.kid == kid), None)
     if target is None:
         raise ValueError(f"clé inconnue ou déjà retirée « {kid} »")
     if target is max(rows, key=lambda row: row.cree_le):
         raise ValueError("la clé la plus récente signe les jetons : faites d'abord une rotation")
     target.actif = False
-    session.add(target)
+    repository.save(session, target)
 
 
 def _new_key(session: Session) -> SigningKey:
     kid = secrets.token_hex(8)
     key = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": ALGORITHM})
     row = SigningKey(kid=kid, jwk=key.as_dict(private=True), actif=True, cree_le=datetime.now(UTC))
-    session.add(row)
-    session.flush()
+    repository.save(session, row)
     return row
 
 

@@ -28,17 +28,16 @@ from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.auth import repository
 from gateway.auth.keys import ALGORITHM, KeysUnavailable, RemoteKeys, SigningKeys
 from gateway.auth.secrets import verify_secret
 from gateway.habilitation.matrix import ADMINISTRATION, SCOPES, Matrix
+from gateway.storage import Conflict, Session
 from gateway.storage.tables import Client, Organisation, UsedAssertion
 
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
@@ -159,11 +158,10 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
             return False
         try:
             with self._sessions() as session:
-                session.execute(
-                    delete(UsedAssertion).where(col(UsedAssertion.expire_le) < datetime.now(UTC))
-                )
-                session.add(UsedAssertion(client_id=claims["sub"], jti=jti, expire_le=expires))
-        except IntegrityError:
+                repository.forget_expired_assertions(session, datetime.now(UTC))
+                used = UsedAssertion(client_id=claims["sub"], jti=jti, expire_le=expires)
+                repository.save(session, used)
+        except Conflict:
             return False
         return True
 
@@ -265,10 +263,7 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
 
 
 def _active_client(session: Session, client_id: str, matrix: Matrix) -> RegisteredClient | None:
-    client = session.get(Client, client_id)
-    if client is None or not client.actif:
-        return None
-    organisation = session.get(Organisation, client.organisation_id)
-    if organisation is None or not organisation.actif:
+    client, organisation = repository.client_and_organisation(session, client_id)
+    if client is None or not client.actif or organisation is None or not organisation.actif:
         return None
     return RegisteredClient(client, organisation, matrix)
