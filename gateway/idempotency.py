@@ -18,8 +18,6 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,6 +26,7 @@ from gateway.container import gateway_of
 from gateway.errors import ProblemError
 from gateway.notebooks import repository
 from gateway.notebooks.errors import IdempotencyKeyReused
+from gateway.storage import Conflict, Session
 from gateway.storage.database import Database, WriterBusy
 from gateway.storage.tables import IdempotencyRecord, JournalEntry
 
@@ -82,7 +81,7 @@ def store_records(session: Session, records: list[Any]) -> None:
         if callable(record):
             record(session)
         else:
-            session.add(record)
+            repository.add_row(session, record)
 
 
 def fingerprint(request: Request, body: bytes) -> str:
@@ -211,7 +210,7 @@ def run_write(
                 with database.write(wait=wait) as session:
                     store_records(session, error.records)
             raise
-        except IntegrityError:
+        except Conflict:
             # A concurrent request created the same person or used the same key: run again,
             # which resolves to the notebook or replays the stored response.
             if attempt == 1:

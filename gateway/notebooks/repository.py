@@ -515,6 +515,12 @@ def save_idempotency(session: Session, record: IdempotencyRecord) -> None:
     session.add(record)
 
 
+def add_row(session: Session, row: Any) -> None:
+    """Add a row of any table to the session's transaction (what a refused request leaves
+    behind: its journal entry, an identity conflict)."""
+    session.add(row)
+
+
 def purge_idempotency(session: Session, client_id: str, before: datetime) -> None:
     """Forget a client's idempotency records older than ``before``."""
     session.execute(
