@@ -3,42 +3,42 @@ the change (one query for the candidates, one multi-row insert)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, text
-from sqlmodel import Session
-
 from gateway.habilitation.matrix import SANDBOX, Matrix
 from gateway.organisations.repository import overrides
-from gateway.storage import driver
+from gateway.storage import Session
 from gateway.storage.driver import json_list
-from gateway.storage.tables import Delivery
-
-PENDING, DELIVERED, FAILED, GONE = "en_attente", "livre", "echec", "abandonne"
-CREATED, CHANGED, HEARTBEAT = "carnet.cree", "carnet.modifie", "battement"
-#: A partner asked to join a notebook's follow-up group; the request was decided.
-JOIN_REQUESTED, JOIN_DECIDED = "carnet.rattachement_demande", "carnet.rattachement_decide"
-
-#: The active subscriptions of active clients of active organisations, with what decides
-#: whether their organisation may see the notebook (a disabled client's tokens are refused: its
-#: subscriptions get nothing new either).
-_CANDIDATES = text(
-    "SELECT s.id, s.territoires, s.sections, s.categories, s.types,"
-    " o.type_acteur, o.territoires, o.derogations,"
-    " EXISTS (SELECT 1 FROM groupe_suivi g WHERE g.carnet_id = :carnet_id"
-    " AND g.organisation_id = o.id AND g.jusqu_au IS NULL)"
-    " FROM abonnements s JOIN organisations o ON o.id = s.organisation_id"
-    " JOIN clients cl ON cl.client_id = s.client_id"
-    " WHERE s.actif AND o.actif AND cl.actif"
+from gateway.subscriptions import repository
+from gateway.subscriptions.events import (
+    CHANGED,
+    CREATED,
+    DELIVERED,
+    FAILED,
+    GONE,
+    HEARTBEAT,
+    JOIN_DECIDED,
+    JOIN_REQUESTED,
+    PENDING,
+    new_event_id,
 )
-_INSERT = insert(Delivery.__table__)  # type: ignore[attr-defined]
 
-
-def new_event_id() -> str:
-    return "msg_" + uuid.uuid4().hex
+__all__ = [
+    "CHANGED",
+    "CREATED",
+    "DELIVERED",
+    "FAILED",
+    "GONE",
+    "HEARTBEAT",
+    "JOIN_DECIDED",
+    "JOIN_REQUESTED",
+    "PENDING",
+    "enqueue",
+    "may_see",
+    "new_event_id",
+]
 
 
 def enqueue(
@@ -57,7 +57,7 @@ def enqueue(
     """Queue the change (or the event ``kind``) for every active subscription of an active
     client that wants it and whose organisation may see it (need to know, categories); the
     number of deliveries queued."""
-    candidates = driver.fetch(session, _CANDIDATES, {"carnet_id": carnet_id})
+    candidates = repository.candidates(session, carnet_id)
     if not candidates:
         return 0
     kind = kind or (CREATED if created else CHANGED)
@@ -107,7 +107,7 @@ def enqueue(
                 "cree_le": at,
             }
         )
-    driver.run_many(session, _INSERT, rows)
+    repository.queue_rows(session, rows)
     return len(rows)
 
 

@@ -9,8 +9,9 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, insert, text, update
 from sqlmodel import Session, col, select
 
+from gateway.storage import driver
 from gateway.storage.tables import Delivery, Organisation, Subscription
-from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING
+from gateway.subscriptions.events import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING
 
 
 def of_organisation(session: Session, organisation_id: str) -> list[Subscription]:
@@ -229,3 +230,31 @@ def disable(session: Session, subscription_id: str, reason: str, now: datetime) 
         subscription.actif = False
         subscription.motif_desactivation = reason
         subscription.modifie_le = now
+
+
+# -- the outbox ---------------------------------------------------------------------------------
+
+#: The active subscriptions of active clients of active organisations, with what decides
+#: whether their organisation may see the notebook (a disabled client's tokens are refused: its
+#: subscriptions get nothing new either).
+_CANDIDATES = text(
+    "SELECT s.id, s.territoires, s.sections, s.categories, s.types,"
+    " o.type_acteur, o.territoires, o.derogations,"
+    " EXISTS (SELECT 1 FROM groupe_suivi g WHERE g.carnet_id = :carnet_id"
+    " AND g.organisation_id = o.id AND g.jusqu_au IS NULL)"
+    " FROM abonnements s JOIN organisations o ON o.id = s.organisation_id"
+    " JOIN clients cl ON cl.client_id = s.client_id"
+    " WHERE s.actif AND o.actif AND cl.actif"
+)
+_INSERT = insert(Delivery.__table__)  # type: ignore[attr-defined]
+
+
+def candidates(session: Session, carnet_id: str) -> list[tuple[Any, ...]]:
+    """The subscriptions that may receive a change of ``carnet_id`` (see :data:`_CANDIDATES`),
+    in the write's transaction, columns as the driver gives them."""
+    return driver.fetch(session, _CANDIDATES, {"carnet_id": carnet_id})
+
+
+def queue_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Queue deliveries in the write's transaction (one multi-row insert on the driver)."""
+    driver.run_many(session, _INSERT, rows)
