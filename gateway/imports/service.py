@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy import select, text, update
-from sqlmodel import Session
 
 from connectors import Capability, Connector, ConnectorError, Ingest, IngestRecord, Notice
 from gateway.auth.principal import Principal, principal_of
@@ -42,10 +40,12 @@ from gateway.connectors.service import connector_guard
 from gateway.errors import NotFound, ProblemError
 from gateway.habilitation.guard import Guard
 from gateway.habilitation.matrix import Matrix
+from gateway.imports import repository
 from gateway.notebooks import repository as notebooks
 from gateway.notebooks.service import NotebookService
 from gateway.notebooks.states import StateCache
 from gateway.organisations import repository as organisations
+from gateway.storage import Session
 from gateway.storage.database import Database
 from gateway.storage.tables import ImportJob, ImportState
 from referential import Validator
@@ -58,28 +58,6 @@ PENDING, RUNNING, DONE, REJECTED, FAILED = "en_attente", "en_cours", "termine", 
 BATCH_FOYERS = 100
 #: The record kinds the first pass stages for the second.
 STAGED = frozenset({"personne", "personne_rejetee", "foyer_rejete"})
-#: The notebooks of a NIR in a territory, with their ``personne`` section as the view shows it.
-BY_NIR = text(
-    "SELECT c.id, c.date_naissance, e.vue FROM carnets c"
-    " LEFT JOIN carnets_etats e ON e.carnet_id = c.id AND e.volet = 'personne'"
-    " WHERE c.nir = :nir AND c.territoire = :territoire LIMIT 2"
-)
-STATE = text(
-    "SELECT observation, empreinte FROM imports_suivi"
-    " WHERE connecteur = :connecteur AND carnet_id = :carnet_id"
-)
-PROGRESS = text(
-    "UPDATE imports SET foyers_traites = :position, modifie_le = :at"
-    " WHERE id = :id AND proprietaire = :token"
-)
-#: A job is run by the process that holds its claim (compare-and-set on the previous one):
-#: two processes resuming the same job at start-up never both apply it; one that lost the
-#: claim rolls back its current batch and stops.
-CLAIM = text(
-    "UPDATE imports SET proprietaire = :token, modifie_le = :at WHERE id = :id"
-    " AND statut IN ('en_attente', 'en_cours')"
-    " AND (proprietaire = :previous OR (proprietaire IS NULL AND :previous IS NULL))"
-)
 #: Report entries kept per job (counts go on past it; the report says it was truncated).
 MAX_ENTRIES = 2000
 COUNTERS = (
@@ -281,14 +259,7 @@ class ImportService:
             modifie_le=now,
         )
         with self.database.write() as session:
-            earlier = session.execute(
-                select(ImportJob)
-                .where(ImportJob.connecteur == SLUG)  # type: ignore[arg-type]
-                .where(ImportJob.sha256 == sha256)  # type: ignore[arg-type]
-                .where(ImportJob.statut == DONE)  # type: ignore[arg-type]
-                .order_by(ImportJob.cree_le)  # type: ignore[arg-type]
-                .limit(1)
-            ).scalar_one_or_none()
+            earlier = repository.done_with(session, SLUG, sha256, DONE)
             if earlier is not None and earlier.rapport is not None:
                 report = dict(earlier.rapport)
                 report["fichier"] = {
@@ -300,7 +271,7 @@ class ImportService:
                 job.rapport = report
                 job.foyers_traites = earlier.foyers_traites
                 job.foyers_total = earlier.foyers_total
-            session.add(job)
+            repository.save(session, job)
         if job.statut == DONE:
             path.unlink(missing_ok=True)
         return job
@@ -314,7 +285,7 @@ class ImportService:
 
     def get(self, job_id: str, organisation_id: str | None = None) -> ImportJob:
         with self.database.read() as session:
-            job = session.get(ImportJob, job_id)
+            job = repository.job(session, job_id)
         if job is None or (organisation_id is not None and job.organisation_id != organisation_id):
             raise ImportNotFound()
         return job
@@ -322,12 +293,7 @@ class ImportService:
     def pending(self) -> list[str]:
         """Jobs left waiting or running (by a process that stopped): to resume."""
         with self.database.read() as session:
-            rows = session.execute(
-                select(ImportJob.id)  # type: ignore[call-overload]
-                .where(ImportJob.statut.in_((PENDING, RUNNING)))  # type: ignore[attr-defined]
-                .order_by(ImportJob.cree_le)
-            ).all()
-        return [row[0] for row in rows]
+            return repository.unfinished(session, (PENDING, RUNNING))
 
     def run(self, job_id: str, progress: Callable[[int, int], None] | None = None) -> ImportJob:
         """Run (or resume) a job to its end: done, rejected, or failed (cleanly)."""
@@ -336,10 +302,7 @@ class ImportService:
             return job
         token = str(uuid.uuid4())
         with self.database.write() as session:
-            claimed = session.execute(
-                CLAIM, {"token": token, "at": _now(), "id": job_id, "previous": job.proprietaire}
-            )
-            if getattr(claimed, "rowcount", 0) != 1:
+            if not repository.claim(session, job_id, token, job.proprietaire, _now()):
                 return self.get(job_id)
         job.proprietaire = token
         path = self.path(job_id)
@@ -384,21 +347,17 @@ class ImportService:
 
     def _finish(self, job_id: str, status: str, report: dict[str, Any]) -> ImportJob:
         with self.database.write() as session:
-            job = session.get(ImportJob, job_id)
+            job = repository.job(session, job_id)
             assert job is not None
             job.statut = status
             job.rapport = report
             job.modifie_le = _now()
-            session.add(job)
+            repository.save(session, job)
         return self.get(job_id)
 
     def _set_running(self, job_id: str, total: int) -> None:
         with self.database.write() as session:
-            session.execute(
-                update(ImportJob)
-                .where(ImportJob.id == job_id)  # type: ignore[arg-type]
-                .values(statut=RUNNING, foyers_total=total, modifie_le=_now())
-            )
+            repository.set_running(session, job_id, RUNNING, total, _now())
 
     # -- the two passes ----------------------------------------------------------------------
 
@@ -545,11 +504,7 @@ class ImportService:
                         session, job, guard, duplicates, record.payload, observation
                     )
                 results.append(outcomes)
-            moved = session.execute(
-                PROGRESS,
-                {"id": job.id, "position": batch[-1][0], "at": _now(), "token": job.proprietaire},
-            )
-            if getattr(moved, "rowcount", 0) != 1:
+            if not repository.progress(session, job.id, batch[-1][0], job.proprietaire, _now()):
                 raise _Stopped()  # another process took the job over: this batch rolls back
         for (_, records), outcomes in zip(batch, results, strict=True):
             self._count(report, records, outcomes)
@@ -566,7 +521,7 @@ class ImportService:
         nir = str(payload["nir"])
         if nir in duplicates:
             return "personne_ambigue"
-        rows = session.execute(BY_NIR, {"nir": nir, "territoire": payload["territoire"]}).all()
+        rows = repository.by_nir(session, nir, payload["territoire"])
         if not rows:
             return "personne_non_trouvee"
         if len(rows) > 1:
@@ -580,7 +535,7 @@ class ImportService:
             return "conflit_identite"
         contribution = payload["contribution"]
         fingerprint = _canonical_hash(contribution)
-        state = session.execute(STATE, {"connecteur": SLUG, "carnet_id": row.id}).first()
+        state = repository.last_applied(session, SLUG, row.id)
         outcome: str
         if state is not None and state[0] > observation:
             outcome = "obsolete"
@@ -596,14 +551,15 @@ class ImportService:
                 )
                 return f"refusee:{error.code}"
         if outcome in ("appliquee", "inchangee") and (state is None or state[0] < observation):
-            session.merge(
+            repository.remember(
+                session,
                 ImportState(
                     connecteur=SLUG,
                     carnet_id=row.id,
                     observation=observation,
                     empreinte=fingerprint,
                     import_id=job.id,
-                )
+                ),
             )
         notebooks.record_access(
             session, guard.entry(ACTION, row.id, ["droits", "situation"], outcome)
