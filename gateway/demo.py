@@ -6,19 +6,19 @@ import random
 from dataclasses import dataclass
 
 import orjson
-from sqlmodel import Session, select
 
 from gateway.agents import repository as agents
 from gateway.agents.service import reserve_agent
 from gateway.auth.principal import ClientRights, Principal, principal_of
-from gateway.auth.secrets import hash_secret, new_secret
 from gateway.habilitation import load_matrix
 from gateway.habilitation.guard import Guard
 from gateway.habilitation.matrix import SANDBOX
+from gateway.notebooks import repository as notebooks_repository
 from gateway.notebooks.service import NotebookService
-from gateway.organisations.service import create_client, create_organisation
+from gateway.organisations import repository as organisations
+from gateway.organisations.service import create_client, create_organisation, rotate_secret
+from gateway.storage import Session
 from gateway.storage.database import Database
-from gateway.storage.tables import Client, NotebookRow, Organisation
 from referential import Validator, samples
 
 TERRITOIRE = "26"
@@ -47,31 +47,24 @@ def seed(database: Database, validator: Validator, notebooks: int = 5) -> list[D
     """Create the demo organisations and notebooks once; give their clients fresh secrets."""
     credentials: list[DemoCredentials] = []
     with database.write() as session:
-        existing = {o.nom: o for o in session.exec(select(Organisation))}
+        existing = {o.nom: o for o in organisations.by_name(session)}
         first_run = not any(nom in existing for nom, _, _ in ORGANISATIONS)
+        made = []
         for nom, type_acteur, client_name in ORGANISATIONS:
             organisation = existing.get(nom) or create_organisation(
                 session, nom=nom, type_acteur=type_acteur, territoires=[TERRITOIRE]
             )
-            client = session.exec(
-                select(Client).where(Client.organisation_id == organisation.id)
-            ).first()
+            client = organisations.first_client(session, organisation.id)
             if client is None:
                 created = create_client(session, organisation_id=organisation.id, nom=client_name)
                 client, secret = created.client, created.secret
             else:
-                secret = new_secret()
-                client.secret_hash = hash_secret(secret)
-                session.add(client)
+                secret = rotate_secret(session, client.client_id)
+            made.append((organisation, client))
             agent = _demo_agent(session, organisation.id, type_acteur)
             credentials.append(DemoCredentials(nom, type_acteur, client.client_id, secret, agent))
         if first_run:
-            departement = session.exec(
-                select(Organisation).where(Organisation.nom == ORGANISATIONS[0][0])
-            ).one()
-            client = session.exec(
-                select(Client).where(Client.organisation_id == departement.id)
-            ).one()
+            departement, client = made[0]
             rights = ClientRights(departement.id, departement.type_acteur, (TERRITOIRE,), (), False)
             principal = principal_of(load_matrix(), client.client_id, rights)
             _made_up_notebooks(session, validator, principal, notebooks, seed=2026)
@@ -99,9 +92,7 @@ def seed_sandbox(database: Database, validator: Validator, notebooks: int) -> in
     rights = ClientRights("bac-a-sable", "departement", (SANDBOX,), (), False)
     principal = principal_of(load_matrix(), "bac-a-sable", rights)
     with database.write() as session:
-        held = len(
-            session.exec(select(NotebookRow.id).where(NotebookRow.territoire == SANDBOX)).all()
-        )
+        held = notebooks_repository.count_in_territory(session, SANDBOX)
         _made_up_notebooks(session, validator, principal, notebooks, seed=held)
     return held + notebooks
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import bindparam, delete, insert, text, update
+from sqlalchemy import bindparam, delete, func, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -572,3 +572,11 @@ def search_statement(
     if modifie_depuis is not None:
         statement = statement.where(col(NotebookRow.modifie_le) >= modifie_depuis)
     return statement.order_by(col(NotebookRow.rang))
+
+
+def count_in_territory(session: Session, territoire: str) -> int:
+    """How many notebooks a territory holds."""
+    statement = (
+        select(func.count()).select_from(NotebookRow).where(NotebookRow.territoire == territoire)
+    )
+    return int(session.exec(statement).one())

@@ -124,3 +124,9 @@ def active_overrides(
         col(Decision.actif).is_(True),
     )
     return list(session.exec(statement))
+
+
+def first_client(session: Session, organisation_id: str) -> Client | None:
+    """An organisation's first client registered (the demo's)."""
+    statement = select(Client).where(Client.organisation_id == organisation_id)
+    return session.exec(statement.order_by(col(Client.cree_le))).first()

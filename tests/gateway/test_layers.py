@@ -31,3 +31,21 @@ def test_every_migration_is_checked():
 def test_a_migration_imports_nothing_from_the_application(path):
     application = {m for m in imported(path) if m.split(".")[0] in APPLICATION}
     assert not application, f"{path.name} imports {sorted(application)}"
+
+
+GATEWAY = Path(MIGRATIONS).parent.parent
+SQL_LIBRARIES = ("sqlalchemy", "sqlmodel")
+
+
+def test_only_storage_and_the_repositories_import_the_sql_libraries():
+    """Every query lives in ``gateway/storage/`` or a domain's ``repository.py``: services,
+    adapters, workers and the domain name the unit of work from ``gateway.storage``."""
+    offenders = []
+    for path in sorted(GATEWAY.rglob("*.py")):
+        relative = path.relative_to(GATEWAY)
+        if relative.parts[0] == "storage" or path.name == "repository.py":
+            continue
+        used = {m for m in imported(path) if m.split(".")[0] in SQL_LIBRARIES}
+        if used:
+            offenders.append(f"{relative}: {sorted(used)}")
+    assert not offenders, offenders
