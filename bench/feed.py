@@ -39,12 +39,12 @@ from typing import Any
 import orjson
 from sqlalchemy import insert, text
 
-from gateway.feed import repository as feed
-from gateway.feed.repository import Visibility
 from gateway.habilitation.categories import CATEGORY_BITS
 from gateway.organisations.service import create_client
 from gateway.sealing import Keyring, new_key
+from gateway.storage import feed as feed
 from gateway.storage.database import Database
+from gateway.storage.feed import Visibility
 from gateway.storage.tables import Change, Delivery, NotebookRow, Organisation, Subscription
 from gateway.subscriptions import signing
 from gateway.subscriptions.outbox import PENDING, new_event_id

@@ -269,7 +269,7 @@ def median(results: list[Result]) -> Result:
 def link_all(url: str, database_url: str, headers: dict[str, str], ids: list[str]) -> None:
     """Bring the notebooks into the need to know of ``headers``' organisation (as a membership
     of its follow-up group would), without changing them."""
-    from gateway.followup import repository
+    from gateway.storage import followup as repository
     from gateway.storage.database import Database
 
     me = httpx.get(url + "/v1/carnets", headers=headers).status_code

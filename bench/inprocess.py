@@ -42,9 +42,10 @@ from bench.http import bench_agent, contribution_body
 from gateway.app import create_app
 from gateway.habilitation import load_matrix
 from gateway.habilitation.guard import Guard
-from gateway.notebooks import repository, service
+from gateway.notebooks import service
 from gateway.organisations.service import create_client, create_organisation
 from gateway.settings import Settings
+from gateway.storage import notebooks as repository
 from gateway.storage.database import Database
 from referential import samples
 

@@ -19,9 +19,9 @@ from gateway.auth import keys
 from gateway.auth.tokens import TokenService
 from gateway.deps import ClaimsDep
 from gateway.habilitation.categories import ProjectionCache
-from gateway.notebooks import repository
 from gateway.notebooks.errors import NotebookNotFound
 from gateway.settings import Settings
+from gateway.storage import notebooks as repository
 from gateway.storage.database import Database
 from gateway.storage.driver import json_list
 

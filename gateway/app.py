@@ -22,7 +22,6 @@ from gateway.agents.routes import router as agents_router
 from gateway.auth import keys
 from gateway.auth.server import ASSERTION_ALGORITHMS, AUTH_METHODS, TokenServer
 from gateway.auth.tokens import ExternalIssuer, TokenService
-from gateway.connectors import repository as connector_health
 from gateway.connectors.loader import Connectors, connector_registry
 from gateway.connectors.routes import router as connectors_router
 from gateway.connectors.service import SyncService
@@ -49,6 +48,7 @@ from gateway.outgoing import outgoing_bodies
 from gateway.referential.routes import router as referential_router
 from gateway.responses import OrjsonResponse
 from gateway.settings import Settings
+from gateway.storage import connectors as connector_health
 from gateway.storage.database import Database
 from gateway.subscriptions.routes import admin_router as deliveries_admin_router
 from gateway.subscriptions.routes import router as subscriptions_router

@@ -7,17 +7,17 @@ from dataclasses import dataclass
 
 import orjson
 
-from gateway.agents import repository as agents
 from gateway.agents.service import reserve_agent
 from gateway.auth.principal import ClientRights, Principal, principal_of
 from gateway.habilitation import load_matrix
 from gateway.habilitation.guard import Guard
 from gateway.habilitation.matrix import SANDBOX
-from gateway.notebooks import repository as notebooks_repository
 from gateway.notebooks.service import NotebookService
-from gateway.organisations import repository as organisations
 from gateway.organisations.service import create_client, create_organisation, rotate_secret
 from gateway.storage import Session
+from gateway.storage import agents as agents
+from gateway.storage import notebooks as notebooks_repository
+from gateway.storage import organisations as organisations
 from gateway.storage.database import Database
 from referential import Validator, samples
 

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
-from gateway.agents import repository as agents
 from gateway.auth.principal import ClientRights, Principal, principal_of
 from gateway.auth.tokens import AGENT_SUB, InvalidToken
 from gateway.container import gateway_of
 from gateway.errors import InvalidParameters, ProblemError
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
-from gateway.organisations import repository as organisations
+from gateway.storage import agents as agents
+from gateway.storage import organisations as organisations
 from gateway.storage.database import Database
 from referential import Validator
 

@@ -24,9 +24,9 @@ from starlette.responses import Response
 from gateway import threads
 from gateway.container import gateway_of
 from gateway.errors import ProblemError
-from gateway.notebooks import repository
 from gateway.notebooks.errors import IdempotencyKeyReused
 from gateway.storage import Conflict, Session
+from gateway.storage import notebooks as repository
 from gateway.storage.database import Database, WriterBusy
 from gateway.storage.tables import IdempotencyRecord, JournalEntry
 

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway import pagination
-from gateway.agents import repository
 from gateway.deps import DatabaseDep
 from gateway.errors import NotFound
 from gateway.organisations.routes import AdministratorDep, Operator, own_organisation
 from gateway.pagination import page_of
 from gateway.storage import Session
+from gateway.storage import agents as repository
 from gateway.storage.tables import Agent
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"])

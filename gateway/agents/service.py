@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gateway.agents import repository
 from gateway.habilitation import load_matrix
 from gateway.storage import Session
+from gateway.storage import agents as repository
 
 
 def reserve_agent(

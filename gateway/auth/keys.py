@@ -11,8 +11,8 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from gateway.auth import repository
 from gateway.storage import Session
+from gateway.storage import auth as repository
 from gateway.storage.tables import SigningKey
 
 ALGORITHM = "RS256"

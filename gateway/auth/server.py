@@ -33,11 +33,11 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.auth import repository
 from gateway.auth.keys import ALGORITHM, KeysUnavailable, RemoteKeys, SigningKeys
 from gateway.auth.secrets import verify_secret
 from gateway.habilitation.matrix import ADMINISTRATION, SCOPES, Matrix
 from gateway.storage import Conflict, Session
+from gateway.storage import auth as repository
 from gateway.storage.tables import Client, Organisation, UsedAssertion
 
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from gateway.agents import repository
 from gateway.cli.common import open_database
 from gateway.habilitation import load_matrix
 from gateway.storage import Session
+from gateway.storage import agents as repository
 from gateway.storage.tables import Agent, Organisation
 
 agents_app = typer.Typer(

@@ -18,8 +18,8 @@ deliveries_app = typer.Typer(no_args_is_help=True, help="Livraisons des événem
 def changes_purge() -> None:
     """Oublier les changements plus anciens que la durée de conservation
     (CARNET_CHANGEMENTS_RETENTION_JOURS) : un curseur du flux qui les précède a expiré (410)."""
-    from gateway.feed import repository as feed
     from gateway.settings import Settings
+    from gateway.storage import feed as feed
 
     now = datetime.now(UTC)
     before = now - timedelta(days=Settings().changements_retention_jours)
@@ -38,7 +38,7 @@ def deliveries_purge() -> None:
     battements de plus de CARNET_BATTEMENTS_RETENTION_JOURS (1), et les lettres mortes de plus
     de CARNET_CHANGEMENTS_RETENTION_JOURS (30) ; jamais une livraison en attente."""
     from gateway.settings import Settings
-    from gateway.subscriptions import repository
+    from gateway.storage import subscriptions as repository
 
     settings = Settings()
     now = datetime.now(UTC)

@@ -15,10 +15,10 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from connectors import BATCH
-from gateway.connectors import repository
 from gateway.connectors.errors import UpstreamProblem
 from gateway.connectors.service import SyncService
 from gateway.errors import ProblemError
+from gateway.storage import connectors as repository
 
 #: The longest a batch waits when the partner asks it to come back later (Retry-After).
 BATCH_RETRY_AFTER_CAP_SECONDS = 60.0

@@ -12,13 +12,14 @@ from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import Response
 
 from connectors import BATCH, Agent
-from gateway.connectors import repository, wire
+from gateway.connectors import wire
 from gateway.connectors.loader import Connectors
 from gateway.connectors.service import Prepared, SyncService
 from gateway.container import gateway_of
 from gateway.deps import DatabaseDep, GuardDep, PrincipalDep
 from gateway.errors import ProblemError
 from gateway.responses import OrjsonResponse
+from gateway.storage import connectors as repository
 
 router = APIRouter(tags=["connecteurs"])
 logger = logging.getLogger(__name__)

@@ -29,7 +29,6 @@ from connectors import (
     PullResult,
 )
 from gateway.auth.principal import Principal, principal_of
-from gateway.connectors import repository
 from gateway.connectors.errors import (
     CapabilityMissing,
     ConnectorMisconfigured,
@@ -43,13 +42,14 @@ from gateway.connectors.loader import Connectors, EnabledConnector
 from gateway.errors import ProblemError
 from gateway.habilitation.guard import Guard
 from gateway.habilitation.matrix import Matrix
-from gateway.notebooks import repository as notebooks
 from gateway.notebooks.errors import InvalidPayload, NotebookNotFound
 from gateway.notebooks.identity import partner_identifiers
 from gateway.notebooks.service import NotebookService
 from gateway.notebooks.states import StateCache
-from gateway.organisations import repository as organisations
 from gateway.storage import Session
+from gateway.storage import connectors as repository
+from gateway.storage import notebooks as notebooks
+from gateway.storage import organisations as organisations
 from gateway.storage.database import Database
 from gateway.storage.tables import ConnectorPull, NotebookRow
 from referential import KnownSections, Validator

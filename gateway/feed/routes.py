@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field
 from gateway import pagination
 from gateway.deps import DatabaseDep, GuardDep
 from gateway.errors import ProblemError
-from gateway.feed import repository
-from gateway.feed.repository import Visibility
 from gateway.habilitation.journal import LISTED
-from gateway.notebooks import repository as notebooks
 from gateway.pagination import page_of
+from gateway.storage import feed as repository
+from gateway.storage import notebooks as notebooks
+from gateway.storage.feed import Visibility
 from referential import OutgoingBody
 
 router = APIRouter(prefix="/v1/changements", tags=["changements"])

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.followup import repository
 from gateway.habilitation.matrix import Matrix
 from gateway.storage import Session
+from gateway.storage import followup as repository
 from gateway.storage.tables import FollowUpMember
 
 

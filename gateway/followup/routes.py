@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.container import gateway_of
 from gateway.deps import DatabaseDep, GuardDep, ValidatorDep
 from gateway.errors import ProblemError
-from gateway.followup import repository, wire
+from gateway.followup import wire
 from gateway.followup.service import FollowUpService
 from gateway.habilitation.guard import Guard
 from gateway.idempotency import run_write
@@ -34,6 +34,7 @@ from gateway.notebooks.routes import (
 )
 from gateway.notebooks.wire import RAW_BODY
 from gateway.storage import Session
+from gateway.storage import followup as repository
 from referential import Validator
 
 router = APIRouter(prefix="/v1/carnets", tags=["groupe de suivi"])

@@ -20,17 +20,18 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from gateway.agents import repository as agents
 from gateway.errors import ProblemError
-from gateway.followup import membership, repository
+from gateway.followup import membership
 from gateway.followup.membership import Designation
-from gateway.followup.repository import Member
 from gateway.habilitation.guard import Guard
-from gateway.notebooks import repository as notebooks
 from gateway.notebooks.errors import NotebookNotFound
-from gateway.notebooks.repository import StoredNotebook
 from gateway.notebooks.service import NotebookService
 from gateway.storage import Session
+from gateway.storage import agents as agents
+from gateway.storage import followup as repository
+from gateway.storage import notebooks as notebooks
+from gateway.storage.followup import Member
+from gateway.storage.notebooks import StoredNotebook
 from gateway.storage.tables import FollowUpMember, JoinRequest
 from gateway.subscriptions import outbox
 from gateway.subscriptions.outbox import JOIN_DECIDED, JOIN_REQUESTED

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from gateway.followup import repository
+from gateway.storage import followup as repository
 from gateway.storage.tables import JoinRequest
 
 Role = Literal["referent", "membre"]

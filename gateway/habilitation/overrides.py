@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from gateway.habilitation.matrix import Matrix
-from gateway.organisations import repository
 from gateway.storage import Session
+from gateway.storage import organisations as repository
 from gateway.storage.tables import Organisation, Override
 
 

@@ -40,12 +40,12 @@ from gateway.connectors.service import connector_guard
 from gateway.errors import NotFound, ProblemError
 from gateway.habilitation.guard import Guard
 from gateway.habilitation.matrix import Matrix
-from gateway.imports import repository
-from gateway.notebooks import repository as notebooks
 from gateway.notebooks.service import NotebookService
 from gateway.notebooks.states import StateCache
-from gateway.organisations import repository as organisations
 from gateway.storage import Session
+from gateway.storage import imports as repository
+from gateway.storage import notebooks as notebooks
+from gateway.storage import organisations as organisations
 from gateway.storage.database import Database
 from gateway.storage.tables import ImportJob, ImportState
 from referential import Validator

@@ -8,13 +8,13 @@ the notebook is within its need to know; otherwise the write's outcome is replay
 
 from __future__ import annotations
 
-from gateway.agents import repository as agents
 from gateway.habilitation.categories import served
 from gateway.habilitation.guard import Guard
 from gateway.idempotency import Rerender
-from gateway.notebooks import repository
 from gateway.notebooks.service import embed
 from gateway.storage import Session
+from gateway.storage import agents as agents
+from gateway.storage import notebooks as repository
 from referential import Validator
 
 

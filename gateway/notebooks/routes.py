@@ -13,7 +13,6 @@ from fastapi_pagination.ext.sqlmodel import paginate
 from sqlakeyset import InvalidPage
 
 from gateway import pagination
-from gateway.agents import repository as agents
 from gateway.auth.tokens import AGENT_SUB
 from gateway.container import gateway_of
 from gateway.deps import (
@@ -31,23 +30,25 @@ from gateway.deps import (
     token_principal,
 )
 from gateway.errors import InvalidParameters, ProblemError
-from gateway.followup import repository as followup
 from gateway.followup.wire import Decouverte, followers
 from gateway.habilitation.categories import FREE_TEXT, ProjectionCache, served
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
 from gateway.habilitation.journal import LISTED, AccessJournal, journal_page
 from gateway.habilitation.matrix import ADMINISTRATION, SANDBOX
 from gateway.idempotency import EmbeddingResponse, Rerender, run_write, run_write_async
-from gateway.notebooks import repository, wire
+from gateway.notebooks import wire
 from gateway.notebooks.errors import NirNotAllowed, NotebookNotFound
 from gateway.notebooks.replays import under_current_rights
 from gateway.notebooks.service import NotebookService, WriteResult, embed, etag, parse_if_match
 from gateway.notebooks.throttle import Throttle
-from gateway.organisations.repository import client_rights, is_dpo
 from gateway.responses import OrjsonResponse
 from gateway.routing import header_parameter, lean_route
+from gateway.storage import agents as agents
+from gateway.storage import followup as followup
+from gateway.storage import notebooks as repository
 from gateway.storage.database import Database
 from gateway.storage.driver import json_list
+from gateway.storage.organisations import client_rights, is_dpo
 from referential import Validator
 from referential.models import Section
 

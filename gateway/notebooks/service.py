@@ -13,15 +13,12 @@ from typing import Any
 
 import orjson
 
-from gateway.agents import repository as agents
 from gateway.auth.principal import Principal
 from gateway.errors import ProblemError
 from gateway.followup import membership
-from gateway.followup import repository as followup
 from gateway.habilitation.categories import FREE_TEXT, FREE_TEXT_FIELDS, category_mask, touched
 from gateway.habilitation.guard import IDENTIFYING, Guard
 from gateway.habilitation.matrix import SANDBOX
-from gateway.notebooks import repository
 from gateway.notebooks.errors import (
     ConflictingIdentity,
     IdentificationFailed,
@@ -34,11 +31,14 @@ from gateway.notebooks.errors import (
 )
 from gateway.notebooks.identity import name_key, partner_identifiers
 from gateway.notebooks.merge import Outcome, Source, compact, empty_state, merge, resolve
-from gateway.notebooks.repository import StoredNotebook
 from gateway.notebooks.states import StateCache
 from gateway.notebooks.throttle import Throttle
 from gateway.notebooks.view import render
 from gateway.storage import Session
+from gateway.storage import agents as agents
+from gateway.storage import followup as followup
+from gateway.storage import notebooks as repository
+from gateway.storage.notebooks import StoredNotebook
 from gateway.storage.tables import IdentityConflict, NotebookRow
 from gateway.subscriptions import outbox
 from referential import Finding, KnownSections, Report, Validator

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from gateway.followup import repository
 from gateway.habilitation.guard import Guard
 from gateway.notebooks.errors import TooManyIdentificationFailures
-from gateway.notebooks.repository import record_access
 from gateway.settings import Settings
 from gateway.storage import Session
+from gateway.storage import followup as repository
+from gateway.storage.notebooks import record_access
 
 ALERT = "seuil_echecs_identification"
 

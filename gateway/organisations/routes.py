@@ -27,13 +27,13 @@ from gateway.habilitation import load_matrix
 from gateway.habilitation.guard import InsufficientScope
 from gateway.habilitation.journal import journal_page
 from gateway.habilitation.matrix import ADMINISTRATION
-from gateway.notebooks import repository
 from gateway.notebooks.wire import Journal
-from gateway.organisations import repository as organisations
 from gateway.organisations import service
-from gateway.organisations.repository import is_dpo
 from gateway.responses import OrjsonResponse
 from gateway.storage import Session
+from gateway.storage import notebooks as repository
+from gateway.storage import organisations as organisations
+from gateway.storage.organisations import is_dpo
 from gateway.storage.tables import Client, Organisation
 
 router = APIRouter(prefix="/v1/admin", tags=["administration"])

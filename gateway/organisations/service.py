@@ -13,8 +13,8 @@ from joserfc.jwk import KeySet
 
 from gateway.auth.secrets import hash_secret, new_client_id, new_secret
 from gateway.habilitation.matrix import SANDBOX
-from gateway.organisations import repository
 from gateway.storage import Session
+from gateway.storage import organisations as repository
 from gateway.storage.tables import Client, Organisation
 
 #: Actor kinds of the legal frame (legal-frame.md §8.2).

@@ -199,7 +199,7 @@ class Change(SQLModel, table=True):
     """One effective change of a notebook, in the same transaction as the notebook.
 
     The table also has an ``xid`` column, filled by the server (the writing transaction's id on
-    PostgreSQL, 0 on SQLite) and read by the feed only (gateway/feed/repository.py).
+    PostgreSQL, 0 on SQLite) and read by the feed only (gateway/storage/feed.py).
     """
 
     __tablename__ = "changements"
@@ -213,7 +213,7 @@ class Change(SQLModel, table=True):
     horodatage: datetime = _ts(nullable=False)
     #: The notebook's territory (the feed filters on it without a join).
     territoire: str | None = Field(default=None, max_length=3)
-    #: The data categories the change touched, one bit each (see gateway/feed/repository.py).
+    #: The data categories the change touched, one bit each (see gateway/storage/feed.py).
     masque: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 

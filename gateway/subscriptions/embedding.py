@@ -20,11 +20,11 @@ import orjson
 from gateway.auth.principal import source_key
 from gateway.habilitation.categories import FREE_TEXT, categories_of, project
 from gateway.habilitation.matrix import Matrix
-from gateway.notebooks import repository as notebooks
-from gateway.organisations import repository as organisations
-from gateway.organisations.repository import overrides
 from gateway.storage import Session
+from gateway.storage import notebooks as notebooks
+from gateway.storage import organisations as organisations
 from gateway.storage.driver import json_list
+from gateway.storage.organisations import overrides
 from gateway.storage.tables import Delivery, Subscription
 from gateway.subscriptions.outbox import may_see
 from gateway.subscriptions.service import exportable

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from gateway.habilitation.matrix import SANDBOX, Matrix
-from gateway.organisations.repository import overrides
 from gateway.storage import Session
+from gateway.storage import subscriptions as repository
 from gateway.storage.driver import json_list
-from gateway.subscriptions import repository
+from gateway.storage.organisations import overrides
 from gateway.subscriptions.events import (
     CHANGED,
     CREATED,

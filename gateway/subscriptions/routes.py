@@ -19,8 +19,9 @@ from gateway.habilitation.matrix import SCOPE_PREFIX, Matrix
 from gateway.organisations.routes import OperatorDep
 from gateway.pagination import page_of
 from gateway.settings import Settings
+from gateway.storage import subscriptions as repository
 from gateway.storage.tables import Delivery
-from gateway.subscriptions import repository, service
+from gateway.subscriptions import service
 from gateway.subscriptions.outbox import PENDING
 from gateway.subscriptions.service import InvalidSubscription
 

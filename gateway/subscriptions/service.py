@@ -21,8 +21,9 @@ from gateway.habilitation.categories import CATEGORIES, FREE_TEXT
 from gateway.habilitation.matrix import ActorRights
 from gateway.sealing import Keyring
 from gateway.storage import Session
+from gateway.storage import subscriptions as repository
 from gateway.storage.tables import Subscription
-from gateway.subscriptions import addresses, repository, signing
+from gateway.subscriptions import addresses, signing
 from referential.models import SECTIONS
 
 #: The events a subscription may ask for: a notebook created, a notebook changed, and the
@@ -264,7 +265,7 @@ def valid_secrets(subscription: Subscription, now: datetime, keyring: Keyring) -
 def reseal(subscription: Subscription, keyring: Keyring) -> dict[str, str]:
     """The secrets sealed again under the sealing key (after a key rotation, or a secret left
     in clear by an older gateway), by column; empty when none needs it. The subscription is
-    left as read: :func:`gateway.subscriptions.repository.replace_secrets` writes them, unless
+    left as read: :func:`gateway.storage.subscriptions.replace_secrets` writes them, unless
     its secrets changed meanwhile."""
     resealed = {}
     context = seal_context(subscription.id)

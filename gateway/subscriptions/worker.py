@@ -68,16 +68,17 @@ from connectors import (
 )
 from gateway import sealing
 from gateway.caches import BoundedLRU
-from gateway.connectors import repository as connector_repository
 from gateway.habilitation import load_matrix
 from gateway.habilitation.matrix import Matrix
-from gateway.notebooks import repository as notebooks
 from gateway.sealing import Keyring, SealError
 from gateway.settings import Settings
+from gateway.storage import connectors as connector_repository
+from gateway.storage import notebooks as notebooks
+from gateway.storage import subscriptions as repository
 from gateway.storage.database import Database
 from gateway.storage.driver import json_list
 from gateway.storage.tables import Delivery
-from gateway.subscriptions import addresses, embedding, repository, service
+from gateway.subscriptions import addresses, embedding, service
 from gateway.subscriptions.outbox import DELIVERED, FAILED, GONE, HEARTBEAT, PENDING, new_event_id
 from gateway.subscriptions.signing import headers as signed_headers
 from gateway.subscriptions.wire import WEBHOOK, body_of, change_event

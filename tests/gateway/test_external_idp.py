@@ -116,8 +116,8 @@ async def test_the_providers_sub_names_the_agent(idp_client, db, idp_key):
 
     from sqlmodel import col, select
 
-    from gateway.agents import repository as agents
     from gateway.auth.tokens import AGENT_SUB
+    from gateway.storage import agents as agents
     from gateway.storage.tables import JournalEntry, Organisation
 
     client_id = registered(db)

@@ -9,8 +9,8 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from gateway.cli import app as cli
-from gateway.notebooks import repository
 from gateway.pagination import encode
+from gateway.storage import notebooks as repository
 from tests.gateway.payloads import at, carnet, contribute, join, new_notebook, personne
 
 FEED = "/v1/changements"

@@ -37,13 +37,14 @@ GATEWAY = Path(MIGRATIONS).parent.parent
 SQL_LIBRARIES = ("sqlalchemy", "sqlmodel")
 
 
-def test_only_storage_and_the_repositories_import_the_sql_libraries():
-    """Every query lives in ``gateway/storage/`` or a domain's ``repository.py``: services,
-    adapters, workers and the domain name the unit of work from ``gateway.storage``."""
+def test_only_storage_imports_the_sql_libraries():
+    """Every query lives in ``gateway/storage/`` (the engine, the tables, one module of queries
+    per domain): services, adapters, workers and the domain name the unit of work from
+    ``gateway.storage``."""
     offenders = []
     for path in sorted(GATEWAY.rglob("*.py")):
         relative = path.relative_to(GATEWAY)
-        if relative.parts[0] == "storage" or path.name == "repository.py":
+        if relative.parts[0] == "storage":
             continue
         used = {m for m in imported(path) if m.split(".")[0] in SQL_LIBRARIES}
         if used:

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gateway.agents import repository as agents
 from gateway.app import create_app
 from gateway.organisations.service import create_client, create_organisation
+from gateway.storage import agents as agents
 from referential import current_referential
 from tests.gateway.conftest import BASE_URL
 from tests.gateway.payloads import body, carnet, personne

@@ -157,8 +157,8 @@ def _referred(records):
 async def test_provenances_no_longer_referred_to_are_forgotten(client, partner, db):
     """Each write records its provenance; those no unit or item refers to any more are
     forgotten once every ``COMPACTION_INTERVAL`` provenances: a state never holds more."""
-    from gateway.notebooks import repository
     from gateway.notebooks.merge import COMPACTION_INTERVAL
+    from gateway.storage import notebooks as repository
 
     p = await partner()
     carnet_id = await new_notebook(client, p)

@@ -7,8 +7,8 @@ import httpx
 import orjson
 
 from gateway.app import create_app
-from gateway.notebooks import repository
 from gateway.notebooks.view import render
+from gateway.storage import notebooks as repository
 from referential import default_validator
 from tests.gateway.conftest import BASE_URL
 from tests.gateway.payloads import contribute, new_notebook

@@ -10,8 +10,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from gateway.notebooks import repository
 from gateway.notebooks.identity import name_key
+from gateway.storage import notebooks as repository
 from gateway.storage.database import MIGRATIONS, Database
 from tests.gateway.conftest import fresh_database
 

@@ -30,7 +30,7 @@ def upgrade() -> None:
         op.add_column(
             "changements", sa.Column("xid", sa.BigInteger(), server_default="0", nullable=False)
         )
-    # The data categories the change touched, one bit each (gateway/feed/repository.py).
+    # The data categories the change touched, one bit each (gateway/storage/feed.py).
     op.add_column(
         "changements", sa.Column("masque", sa.Integer(), server_default="0", nullable=False)
     )

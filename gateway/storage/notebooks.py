@@ -491,7 +491,7 @@ def log_change(
     territoire: str | None = None,
 ) -> None:
     """Record one effective change of a notebook (in the transaction of the change), with the
-    data categories it touched as a bit mask (see :func:`gateway.feed.repository.mask`)."""
+    data categories it touched as a bit mask (see :func:`gateway.storage.feed.mask`)."""
     driver.run(
         session,
         _CHANGE,
