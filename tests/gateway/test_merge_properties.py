@@ -54,15 +54,20 @@ def view(state: dict[str, Any]) -> dict[str, Any]:
     return dict(orjson.loads(rendered.json))
 
 
-@PURE_SETTINGS
-@given(contribution=contributions())
-def test_the_same_contribution_twice_changes_nothing_the_second_time(contribution):
+def replaying_changes_nothing(contribution: dict[str, Any]) -> None:
+    """Merge ``contribution`` twice into a new state: the second time changes nothing."""
     state = empty_state()
     merge(state, validated(contribution), SOURCES[0], RECEIVED)
     before = copy.deepcopy(state)
     again = merge(state, validated(contribution), SOURCES[0], LATER)
     assert again.appliques == []
     assert view(state) == view(before)
+
+
+@PURE_SETTINGS
+@given(contribution=contributions())
+def test_the_same_contribution_twice_changes_nothing_the_second_time(contribution):
+    replaying_changes_nothing(contribution)
 
 
 @PURE_SETTINGS
@@ -78,12 +83,7 @@ def test_the_same_contribution_twice_changes_nothing_the_second_time(contributio
 )
 @given(contribution=contributions(distinct_items=False))
 def test_a_contribution_repeating_an_item_changes_nothing_the_second_time(contribution):
-    state = empty_state()
-    merge(state, validated(contribution), SOURCES[0], RECEIVED)
-    before = copy.deepcopy(state)
-    again = merge(state, validated(contribution), SOURCES[0], LATER)
-    assert again.appliques == []
-    assert view(state) == view(before)
+    replaying_changes_nothing(contribution)
 
 
 @PURE_SETTINGS
