@@ -42,7 +42,7 @@ from sqlalchemy import insert, text
 from gateway.habilitation.categories import CATEGORY_BITS
 from gateway.organisations.service import create_client
 from gateway.sealing import Keyring, new_key
-from gateway.storage import feed as feed
+from gateway.storage import feed
 from gateway.storage.database import Database
 from gateway.storage.feed import Visibility
 from gateway.storage.tables import Change, Delivery, NotebookRow, Organisation, Subscription

@@ -41,6 +41,7 @@ from gateway.imports.service import ImportService
 from gateway.limits import BodySizeLimit
 from gateway.notebooks.routes import hot_router as hot_notebook_routes
 from gateway.notebooks.routes import router as notebooks_router
+from gateway.notebooks.search import router as search_router
 from gateway.notebooks.states import StateCache
 from gateway.organisations.routes import journal_router
 from gateway.organisations.routes import router as admin_router
@@ -256,6 +257,7 @@ def create_app(
     app.router.routes.extend(hot_notebook_routes.routes)
     # Before the notebooks' routes: their /{carnet_id}/{section} would take these paths.
     app.include_router(followup_router)
+    app.include_router(search_router)
     app.include_router(notebooks_router)
     app.include_router(validation_router)
     app.include_router(referential_router)

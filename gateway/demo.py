@@ -14,10 +14,8 @@ from gateway.habilitation.guard import Guard
 from gateway.habilitation.matrix import SANDBOX
 from gateway.notebooks.service import NotebookService
 from gateway.organisations.service import create_client, create_organisation, rotate_secret
-from gateway.storage import Session
-from gateway.storage import agents as agents
+from gateway.storage import Session, agents, organisations
 from gateway.storage import notebooks as notebooks_repository
-from gateway.storage import organisations as organisations
 from gateway.storage.database import Database
 from referential import Validator, samples
 

@@ -11,8 +11,7 @@ from gateway.auth.tokens import AGENT_SUB, InvalidToken
 from gateway.container import gateway_of
 from gateway.errors import InvalidParameters, ProblemError
 from gateway.habilitation.guard import PURPOSE_HEADER, Guard, UnknownAgent
-from gateway.storage import agents as agents
-from gateway.storage import organisations as organisations
+from gateway.storage import agents, organisations
 from gateway.storage.database import Database
 from referential import Validator
 

@@ -19,7 +19,7 @@ def changes_purge() -> None:
     """Oublier les changements plus anciens que la durée de conservation
     (CARNET_CHANGEMENTS_RETENTION_JOURS) : un curseur du flux qui les précède a expiré (410)."""
     from gateway.settings import Settings
-    from gateway.storage import feed as feed
+    from gateway.storage import feed
 
     now = datetime.now(UTC)
     before = now - timedelta(days=Settings().changements_retention_jours)

@@ -46,10 +46,8 @@ from gateway.notebooks.errors import InvalidPayload, NotebookNotFound
 from gateway.notebooks.identity import partner_identifiers
 from gateway.notebooks.service import NotebookService
 from gateway.notebooks.states import StateCache
-from gateway.storage import Session
+from gateway.storage import Session, notebooks, organisations
 from gateway.storage import connectors as repository
-from gateway.storage import notebooks as notebooks
-from gateway.storage import organisations as organisations
 from gateway.storage.database import Database
 from gateway.storage.tables import ConnectorPull, NotebookRow
 from referential import KnownSections, Validator

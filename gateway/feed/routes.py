@@ -14,7 +14,7 @@ from gateway.errors import ProblemError
 from gateway.habilitation.journal import LISTED
 from gateway.pagination import page_of
 from gateway.storage import feed as repository
-from gateway.storage import notebooks as notebooks
+from gateway.storage import notebooks
 from gateway.storage.feed import Visibility
 from referential import OutgoingBody
 

@@ -26,10 +26,8 @@ from gateway.followup.membership import Designation
 from gateway.habilitation.guard import Guard
 from gateway.notebooks.errors import NotebookNotFound
 from gateway.notebooks.service import NotebookService
-from gateway.storage import Session
-from gateway.storage import agents as agents
+from gateway.storage import Session, agents, notebooks
 from gateway.storage import followup as repository
-from gateway.storage import notebooks as notebooks
 from gateway.storage.followup import Member
 from gateway.storage.notebooks import StoredNotebook
 from gateway.storage.tables import FollowUpMember, JoinRequest

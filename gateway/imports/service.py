@@ -42,10 +42,8 @@ from gateway.habilitation.guard import Guard
 from gateway.habilitation.matrix import Matrix
 from gateway.notebooks.service import NotebookService
 from gateway.notebooks.states import StateCache
-from gateway.storage import Session
+from gateway.storage import Session, notebooks, organisations
 from gateway.storage import imports as repository
-from gateway.storage import notebooks as notebooks
-from gateway.storage import organisations as organisations
 from gateway.storage.database import Database
 from gateway.storage.tables import ImportJob, ImportState
 from referential import Validator

@@ -12,8 +12,7 @@ from gateway.habilitation.categories import served
 from gateway.habilitation.guard import Guard
 from gateway.idempotency import Rerender
 from gateway.notebooks.service import embed
-from gateway.storage import Session
-from gateway.storage import agents as agents
+from gateway.storage import Session, agents
 from gateway.storage import notebooks as repository
 from referential import Validator
 

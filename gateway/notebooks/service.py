@@ -34,9 +34,7 @@ from gateway.notebooks.merge import Outcome, Source, compact, empty_state, merge
 from gateway.notebooks.states import StateCache
 from gateway.notebooks.throttle import Throttle
 from gateway.notebooks.view import render
-from gateway.storage import Session
-from gateway.storage import agents as agents
-from gateway.storage import followup as followup
+from gateway.storage import Session, agents, followup
 from gateway.storage import notebooks as repository
 from gateway.storage.notebooks import StoredNotebook
 from gateway.storage.tables import IdentityConflict, NotebookRow

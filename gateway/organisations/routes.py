@@ -30,9 +30,8 @@ from gateway.habilitation.matrix import ADMINISTRATION
 from gateway.notebooks.wire import Journal
 from gateway.organisations import service
 from gateway.responses import OrjsonResponse
-from gateway.storage import Session
+from gateway.storage import Session, organisations
 from gateway.storage import notebooks as repository
-from gateway.storage import organisations as organisations
 from gateway.storage.organisations import is_dpo
 from gateway.storage.tables import Client, Organisation
 

@@ -20,9 +20,7 @@ import orjson
 from gateway.auth.principal import source_key
 from gateway.habilitation.categories import FREE_TEXT, categories_of, project
 from gateway.habilitation.matrix import Matrix
-from gateway.storage import Session
-from gateway.storage import notebooks as notebooks
-from gateway.storage import organisations as organisations
+from gateway.storage import Session, notebooks, organisations
 from gateway.storage.driver import json_list
 from gateway.storage.organisations import overrides
 from gateway.storage.tables import Delivery, Subscription

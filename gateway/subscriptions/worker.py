@@ -73,7 +73,7 @@ from gateway.habilitation.matrix import Matrix
 from gateway.sealing import Keyring, SealError
 from gateway.settings import Settings
 from gateway.storage import connectors as connector_repository
-from gateway.storage import notebooks as notebooks
+from gateway.storage import notebooks
 from gateway.storage import subscriptions as repository
 from gateway.storage.database import Database
 from gateway.storage.driver import json_list

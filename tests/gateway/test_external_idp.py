@@ -117,7 +117,7 @@ async def test_the_providers_sub_names_the_agent(idp_client, db, idp_key):
     from sqlmodel import col, select
 
     from gateway.auth.tokens import AGENT_SUB
-    from gateway.storage import agents as agents
+    from gateway.storage import agents
     from gateway.storage.tables import JournalEntry, Organisation
 
     client_id = registered(db)

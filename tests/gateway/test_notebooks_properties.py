@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from gateway.app import create_app
 from gateway.organisations.service import create_client, create_organisation
-from gateway.storage import agents as agents
+from gateway.storage import agents
 from referential import current_referential
 from tests.gateway.conftest import BASE_URL
 from tests.gateway.payloads import body, carnet, personne
