@@ -86,7 +86,12 @@ class Gateway:
 
 
 def gateway_of(connection: HTTPConnection | FastAPI) -> Gateway:
-    """The container of the application serving ``connection`` (a request), or of an app."""
-    app = connection.app if isinstance(connection, HTTPConnection) else connection
-    found: Gateway = app.state.gateway
+    """The container of the application serving ``connection`` (a request), or of an app.
+
+    On every request, several times: the request's scope is read directly (an isinstance
+    check against Starlette's request classes, which are mappings, costs more)."""
+    try:
+        found: Gateway = connection.scope["app"].state.gateway  # type: ignore[union-attr]
+    except AttributeError:
+        found = connection.state.gateway
     return found
